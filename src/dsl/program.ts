@@ -1,0 +1,152 @@
+import { type DType } from '../ir/dtype.js';
+import { ProgramError, ShapeError } from '../ir/errors.js';
+import { type IntExpr, type IntLike, equalInt, evalInt, ivar, printInt, sym, toInt } from '../ir/intexpr.js';
+import { type Axis, type Program, type SizeConstraint, type Stmt, type TensorDecl, iota, load } from '../ir/tensor.js';
+import { verifyProgram } from '../ir/verify.js';
+import { type BuildScope, type Dt, Tensor } from './tensor.js';
+
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/** The handle a program's build function receives. */
+export class ProgramBuilder implements BuildScope {
+  private readonly sizeNames: string[] = [];
+  private readonly inputs: TensorDecl[] = [];
+  private readonly stmts: Stmt[] = [];
+  private readonly outputs: string[] = [];
+  private readonly constraints: SizeConstraint[] = [];
+  private readonly names = new Set<string>();
+  private readonly freshCount = new Map<string, number>();
+
+  constructor(readonly programName: string) {
+    checkName(programName, 'program');
+  }
+
+  /** Declares size symbols: `const [N, D] = p.sizes('N', 'D')`. */
+  sizes(...names: string[]): IntExpr[] {
+    return names.map((n) => this.size(n));
+  }
+
+  size(name: string): IntExpr {
+    checkName(name, 'size');
+    if (!this.sizeNames.includes(name)) this.sizeNames.push(name);
+    return sym(name);
+  }
+
+  /** Declares an input tensor with named axes in storage order: `p.input('X', 'f32', { i: N, j: D })`. */
+  input<D extends DType, A extends string>(name: string, dtype: D, axes: Record<A, IntLike>): Tensor<D, A> {
+    const decl: TensorDecl = { name, dtype, axes: axesOf(name, axes) };
+    this.declare(decl);
+    this.inputs.push(decl);
+    return this.loadOf(decl);
+  }
+
+  /** A tensor whose value is the position along one axis: `p.index('i', N)` is 0, 1, ..., N-1. */
+  index<A extends string, D extends DType = 'i32'>(axis: A, size: IntLike, dtype?: D): Tensor<D, A> {
+    checkName(axis, 'axis');
+    return new Tensor<D, A>(iota(ivar(axis), dtype ?? 'i32'), [{ name: axis, size: toInt(size) }], axis, this);
+  }
+
+  /** A scalar constant of a dtype (numbers mixed into arithmetic take their partner's dtype). */
+  scalar<D extends DType>(value: number, dtype: D): Tensor<D, never> {
+    return new Tensor<D, never>({ op: 'const', dtype, value }, [], String(value), this);
+  }
+
+  /** The value of a size as a scalar of a dtype: `p.value(D, 'f32')`. */
+  value<D extends DType>(size: IntLike, dtype: D): Tensor<D, never> {
+    const s = toInt(size);
+    return new Tensor<D, never>(iota(s, dtype), [], printInt(s), this);
+  }
+
+  /**
+   * Computes `t` once into a named intermediate tensor (axes in `t`'s order) and returns it. The
+   * compiler may still fuse it into its consumers; naming it makes the program easier to read.
+   */
+  let<D extends Dt, A extends string>(name: string, t: Tensor<D, A>): Tensor<D, A> {
+    if (t.dtype === 'bool') throw new ProgramError(`${name} would be a boolean tensor; use where(...) or cast first`);
+    const decl: TensorDecl = { name, dtype: t.dtype as DType, axes: t.axes };
+    this.declare(decl);
+    this.stmts.push({ target: decl, expr: t.expr });
+    return this.loadOf(decl) as unknown as Tensor<D, A>;
+  }
+
+  /** Computes `t` into an output tensor. `order` gives the storage order of its axes. */
+  output<D extends Dt, A extends string>(name: string, t: Tensor<D, A>, order?: readonly A[]): Tensor<D, A> {
+    const stored = order ? t.permute(...order) : t;
+    const out = this.let(name, stored);
+    this.outputs.push(name);
+    return out;
+  }
+
+  fresh(base: string): string {
+    const n = (this.freshCount.get(base) ?? 0) + 1;
+    this.freshCount.set(base, n);
+    return n === 1 ? `${base}'` : `${base}'${n}`;
+  }
+
+  require(a: IntExpr, b: IntExpr, what: string): void {
+    if (equalInt(a, b)) return;
+    if (a.op === 'int' && b.op === 'int') {
+      throw new ShapeError(`${what} need equal sizes, got ${a.value} and ${b.value}`);
+    }
+    // symbolic: decide when sizes are bound, unless both are closed already
+    try {
+      const x = evalInt(a, {});
+      const y = evalInt(b, {});
+      if (x !== y) throw new ShapeError(`${what} need equal sizes, got ${x} and ${y}`);
+      return;
+    } catch (e) {
+      if (e instanceof ShapeError) throw e;
+    }
+    this.constraints.push({ a, b, what });
+  }
+
+  /** @internal */
+  build(): Program {
+    const p: Program = {
+      name: this.programName,
+      sizes: [...this.sizeNames],
+      inputs: [...this.inputs],
+      stmts: [...this.stmts],
+      outputs: [...this.outputs],
+      constraints: [...this.constraints],
+    };
+    verifyProgram(p);
+    return p;
+  }
+
+  private declare(t: TensorDecl): void {
+    checkName(t.name, 'tensor');
+    if (this.names.has(t.name)) throw new ProgramError(`tensor ${t.name} is declared twice in program ${this.programName}`);
+    this.names.add(t.name);
+  }
+
+  private loadOf<D extends Dt, A extends string>(decl: TensorDecl): Tensor<D, A> {
+    return new Tensor<D, A>(load(decl, decl.axes.map((a) => ivar(a.name))), decl.axes, decl.name, this);
+  }
+}
+
+function axesOf(tensor: string, axes: Record<string, IntLike>): Axis[] {
+  return Object.entries(axes).map(([name, size]) => {
+    checkName(name, `axis of ${tensor}`);
+    const s = toInt(size);
+    if (s.op === 'int' && s.value < 1) throw new ShapeError(`axis ${name} of ${tensor} has size ${s.value}; sizes must be at least 1`, tensor, name);
+    return { name, size: s };
+  });
+}
+
+function checkName(name: string, what: string): void {
+  if (!NAME.test(name)) {
+    throw new ProgramError(`${what} name ${JSON.stringify(name)} must start with a letter and hold only letters, digits and _`);
+  }
+}
+
+/**
+ * Builds a program: `program('softmax', (p) => { const [N, D] = p.sizes('N', 'D'); ... })`.
+ * Shapes and dtypes are checked as the program is built; the result is an immutable tensor-IR
+ * program.
+ */
+export function program(name: string, build: (p: ProgramBuilder) => void): Program {
+  const b = new ProgramBuilder(name);
+  build(b);
+  return b.build();
+}

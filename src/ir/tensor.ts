@@ -1,0 +1,309 @@
+import { type DType, type ValueType, isFloat, isInt, requireComputeType } from './dtype.js';
+import { DTypeError, ProgramError, assertNever } from './errors.js';
+import { type IntExpr, intVars, substInt } from './intexpr.js';
+
+/**
+ * Tensor IR: what is computed. A program is a list of index-notation statements
+ *
+ *     S[b, h, i, j] = sum[d](Q[b, h, i, d] * K[b, h, j, d])
+ *
+ * Each statement defines one tensor over its own axes (whose names are the index variables of the
+ * right-hand side); reductions bind fresh axes. Nodes are immutable plain objects: build them with
+ * the constructors below, never mutate them, and rebuild with `mapExpr` / `rewrite`.
+ */
+
+/** A named axis with a symbolic size: `i: N`. */
+export interface Axis {
+  readonly name: string;
+  readonly size: IntExpr;
+}
+
+export interface TensorDecl {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly axes: readonly Axis[];
+}
+
+export type UnaryFn =
+  | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'sigmoid' | 'floor' | 'ceil' | 'sin' | 'cos' | 'recip';
+export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'mod';
+export type CompareFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
+export type ReduceFn = 'sum' | 'max' | 'min';
+
+export const UNARY_FNS: readonly UnaryFn[] = [
+  'neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'floor', 'ceil', 'sin', 'cos', 'recip',
+];
+export const BINARY_FNS: readonly BinaryFn[] = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'mod'];
+export const COMPARE_FNS: readonly CompareFn[] = ['lt', 'le', 'gt', 'ge', 'eq', 'ne'];
+export const REDUCE_FNS: readonly ReduceFn[] = ['sum', 'max', 'min'];
+
+/** Functions that only make sense on floats. */
+const FLOAT_ONLY: ReadonlySet<UnaryFn | BinaryFn> = new Set<UnaryFn | BinaryFn>([
+  'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'floor', 'ceil', 'sin', 'cos', 'recip', 'pow',
+]);
+
+export type Expr =
+  | { readonly op: 'const'; readonly dtype: ValueType; readonly value: number }
+  | { readonly op: 'load'; readonly dtype: DType; readonly tensor: string; readonly index: readonly IntExpr[] }
+  /** The value of an integer index expression (an iota, a position for a mask, a size such as D). */
+  | { readonly op: 'iota'; readonly dtype: DType; readonly index: IntExpr }
+  | { readonly op: 'unary'; readonly dtype: ValueType; readonly fn: UnaryFn; readonly x: Expr }
+  | { readonly op: 'binary'; readonly dtype: ValueType; readonly fn: BinaryFn; readonly a: Expr; readonly b: Expr }
+  | { readonly op: 'compare'; readonly dtype: 'bool'; readonly fn: CompareFn; readonly a: Expr; readonly b: Expr }
+  | { readonly op: 'select'; readonly dtype: ValueType; readonly cond: Expr; readonly a: Expr; readonly b: Expr }
+  | { readonly op: 'cast'; readonly dtype: ValueType; readonly x: Expr }
+  | { readonly op: 'reduce'; readonly dtype: ValueType; readonly fn: ReduceFn; readonly axes: readonly Axis[]; readonly body: Expr };
+
+export type ExprOp = Expr['op'];
+
+export interface Stmt {
+  /** The tensor defined; its axis names are the free index variables of `expr`. */
+  readonly target: TensorDecl;
+  readonly expr: Expr;
+}
+
+export interface Program {
+  readonly name: string;
+  /** Size symbols, bound to numbers when the program is compiled. */
+  readonly sizes: readonly string[];
+  readonly inputs: readonly TensorDecl[];
+  readonly stmts: readonly Stmt[];
+  /** Names of the statement targets the caller gets back; the others are intermediates. */
+  readonly outputs: readonly string[];
+  /** Size equalities that views and broadcasts rely on, checked when sizes are bound. */
+  readonly constraints: readonly SizeConstraint[];
+}
+
+export interface SizeConstraint {
+  readonly a: IntExpr;
+  readonly b: IntExpr;
+  /** What needs the equality, for the error message. */
+  readonly what: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constructors: each checks dtypes, so an ill-typed node cannot be built.
+
+export const constant = (value: number, dtype: ValueType): Expr => {
+  if (isInt(dtype) && !Number.isInteger(value)) {
+    throw new DTypeError(`constant ${value} is not an integer but its dtype is ${dtype}`);
+  }
+  return { op: 'const', dtype, value };
+};
+
+export const load = (tensor: TensorDecl, index: readonly IntExpr[]): Expr => {
+  if (index.length !== tensor.axes.length) {
+    throw new ProgramError(
+      `${tensor.name} has ${tensor.axes.length} axes (${tensor.axes.map((a) => a.name).join(', ')}) but is indexed with ${index.length}`,
+    );
+  }
+  return { op: 'load', dtype: tensor.dtype, tensor: tensor.name, index };
+};
+
+export const iota = (index: IntExpr, dtype: DType = 'i32'): Expr => ({ op: 'iota', dtype, index });
+
+export function unary(fn: UnaryFn, x: Expr): Expr {
+  requireComputeType(x.dtype, `the operand of ${fn}`);
+  if (x.dtype === 'bool') throw new DTypeError(`${fn} of a boolean; use select(cond, a, b) or cast it first`);
+  if (FLOAT_ONLY.has(fn) && !isFloat(x.dtype)) {
+    throw new DTypeError(`${fn} needs a float operand, got ${x.dtype}; cast it first, e.g. cast(x, 'f32')`);
+  }
+  return { op: 'unary', dtype: x.dtype, fn, x };
+}
+
+export function binary(fn: BinaryFn, a: Expr, b: Expr): Expr {
+  requireComputeType(a.dtype, `the left operand of ${fn}`);
+  requireComputeType(b.dtype, `the right operand of ${fn}`);
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError(`${fn} of ${a.dtype} and ${b.dtype}: cast one operand so both have the same dtype`);
+  }
+  if (a.dtype === 'bool') throw new DTypeError(`${fn} of booleans; use select(cond, a, b)`);
+  if (FLOAT_ONLY.has(fn) && !isFloat(a.dtype)) throw new DTypeError(`${fn} needs float operands, got ${a.dtype}`);
+  return { op: 'binary', dtype: a.dtype, fn, a, b };
+}
+
+export function compare(fn: CompareFn, a: Expr, b: Expr): Expr {
+  requireComputeType(a.dtype, `the left operand of ${fn}`);
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError(`comparison ${fn} of ${a.dtype} and ${b.dtype}: cast one operand so both have the same dtype`);
+  }
+  return { op: 'compare', dtype: 'bool', fn, a, b };
+}
+
+export function select(cond: Expr, a: Expr, b: Expr): Expr {
+  if (cond.dtype !== 'bool') throw new DTypeError(`select needs a boolean condition (a comparison), got ${cond.dtype}`);
+  if (a.dtype !== b.dtype) throw new DTypeError(`select between ${a.dtype} and ${b.dtype}: both branches need one dtype`);
+  return { op: 'select', dtype: a.dtype, cond, a, b };
+}
+
+export function cast(x: Expr, dtype: ValueType): Expr {
+  if (x.dtype === dtype) return x;
+  if (dtype === 'bool') throw new DTypeError(`cast to bool is not supported; compare with zero instead`);
+  return { op: 'cast', dtype, x };
+}
+
+export function reduce(fn: ReduceFn, axes: readonly Axis[], body: Expr): Expr {
+  requireComputeType(body.dtype, `the body of ${fn}`);
+  if (body.dtype === 'bool') throw new DTypeError(`${fn} over booleans; cast to i32 first`);
+  if (axes.length === 0) return body;
+  return { op: 'reduce', dtype: body.dtype, fn, axes, body };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traversal
+
+/** Immediate children, in a fixed order. */
+export function children(e: Expr): readonly Expr[] {
+  switch (e.op) {
+    case 'const':
+    case 'load':
+    case 'iota':
+      return [];
+    case 'unary':
+    case 'cast':
+      return [e.x];
+    case 'binary':
+    case 'compare':
+      return [e.a, e.b];
+    case 'select':
+      return [e.cond, e.a, e.b];
+    case 'reduce':
+      return [e.body];
+    default:
+      return assertNever(e, 'expr op');
+  }
+}
+
+/** Rebuilds `e` with new children (same order as `children`); returns `e` itself if nothing changed. */
+export function withChildren(e: Expr, kids: readonly Expr[]): Expr {
+  const old = children(e);
+  if (old.length === kids.length && old.every((c, i) => c === kids[i])) return e;
+  const k = (i: number): Expr => kids[i]!;
+  switch (e.op) {
+    case 'const':
+    case 'load':
+    case 'iota':
+      return e;
+    case 'unary':
+      return { ...e, x: k(0) };
+    case 'cast':
+      return { ...e, x: k(0) };
+    case 'binary':
+      return { ...e, a: k(0), b: k(1) };
+    case 'compare':
+      return { ...e, a: k(0), b: k(1) };
+    case 'select':
+      return { ...e, cond: k(0), a: k(1), b: k(2) };
+    case 'reduce':
+      return { ...e, body: k(0) };
+    default:
+      return assertNever(e, 'expr op');
+  }
+}
+
+/** Bottom-up map: children first, then `f` on the rebuilt node. */
+export function mapExpr(e: Expr, f: (e: Expr) => Expr): Expr {
+  return f(withChildren(e, children(e).map((c) => mapExpr(c, f))));
+}
+
+/** Calls `f` on every node, parents before children. */
+export function visitExpr(e: Expr, f: (e: Expr) => void): void {
+  f(e);
+  for (const c of children(e)) visitExpr(c, f);
+}
+
+/** Maps the integer index expressions inside loads and iotas (and reduce axis sizes). */
+export function mapIndices(e: Expr, f: (i: IntExpr) => IntExpr): Expr {
+  return mapExpr(e, (n) => {
+    switch (n.op) {
+      case 'load':
+        return { ...n, index: n.index.map(f) };
+      case 'iota':
+        return { ...n, index: f(n.index) };
+      case 'reduce':
+        return { ...n, axes: n.axes.map((a) => ({ name: a.name, size: f(a.size) })) };
+      default:
+        return n;
+    }
+  });
+}
+
+/** Substitutes index variables (and size symbols) everywhere, e.g. to inline a producer. */
+export function substIndex(e: Expr, map: Readonly<Record<string, IntExpr>>): Expr {
+  return mapIndices(e, (i) => substInt(i, map));
+}
+
+/** Index variables read by `e` and not bound by a reduction inside it. */
+export function freeVars(e: Expr): Set<string> {
+  const out = new Set<string>();
+  const walk = (n: Expr, bound: ReadonlySet<string>): void => {
+    switch (n.op) {
+      case 'load':
+        for (const i of n.index) for (const v of intVars(i)) if (!bound.has(v)) out.add(v);
+        return;
+      case 'iota':
+        for (const v of intVars(n.index)) if (!bound.has(v)) out.add(v);
+        return;
+      case 'reduce': {
+        const inner = new Set(bound);
+        for (const a of n.axes) inner.add(a.name);
+        walk(n.body, inner);
+        return;
+      }
+      default:
+        for (const c of children(n)) walk(c, bound);
+    }
+  };
+  walk(e, new Set());
+  return out;
+}
+
+/** Names of the tensors `e` loads. */
+export function loadedTensors(e: Expr): Set<string> {
+  const out = new Set<string>();
+  visitExpr(e, (n) => {
+    if (n.op === 'load') out.add(n.tensor);
+  });
+  return out;
+}
+
+export function countNodes(e: Expr): number {
+  let n = 0;
+  visitExpr(e, () => n++);
+  return n;
+}
+
+/** Looks up a tensor declaration (input or statement target) by name. */
+export function tensorOf(p: Program, name: string): TensorDecl {
+  const t = p.inputs.find((x) => x.name === name) ?? p.stmts.find((s) => s.target.name === name)?.target;
+  if (!t) throw new ProgramError(`program ${p.name} has no tensor named ${name}`);
+  return t;
+}
+
+/**
+ * Rewrites bottom-up to a fixed point with a list of rules `[name, rule]`; a rule returns a new
+ * node or `undefined` when it does not apply. Rules compose by concatenating their lists.
+ */
+export type Rule = readonly [name: string, rule: (e: Expr) => Expr | undefined];
+
+export function rewrite(root: Expr, rules: readonly Rule[], opts: { name: string; maxSteps?: number }): Expr {
+  let steps = 0;
+  const limit = opts.maxSteps ?? 100_000;
+  const go = (e: Expr): Expr => {
+    let cur = withChildren(e, children(e).map(go));
+    for (;;) {
+      let changed = false;
+      for (const [, rule] of rules) {
+        const next = rule(cur);
+        if (next !== undefined && next !== cur) {
+          if (++steps > limit) throw new ProgramError(`rewrite ${opts.name} did not reach a fixed point in ${limit} steps`);
+          cur = withChildren(next, children(next).map(go));
+          changed = true;
+          break;
+        }
+      }
+      if (!changed) return cur;
+    }
+  };
+  return go(root);
+}

@@ -1,0 +1,175 @@
+import { isPacked4 } from './dtype.js';
+import { ProgramError, ShapeError } from './errors.js';
+import { type IntExpr, evalInt, intSyms, printInt } from './intexpr.js';
+import { printExpr } from './print.js';
+import { type Expr, type Program, type TensorDecl, children, freeVars } from './tensor.js';
+
+/**
+ * Checks a program's structure: names defined once and before use, loads with the right number of
+ * indices, every free index variable bound by the statement's target, reductions not shadowing,
+ * sizes declared. With concrete sizes (`boundsOf`), also checks that every load stays in range.
+ */
+export function verifyProgram(p: Program): void {
+  const sizeSet = new Set(p.sizes);
+  const defined = new Map<string, TensorDecl>();
+  const checkSizes = (where: string, e: IntExpr) => {
+    for (const s of intSyms(e)) {
+      if (!sizeSet.has(s)) throw new ProgramError(`${where} uses size ${s}, which program ${p.name} does not declare`);
+    }
+  };
+  const declare = (t: TensorDecl) => {
+    if (defined.has(t.name)) throw new ProgramError(`tensor ${t.name} is defined twice in program ${p.name}`);
+    const seen = new Set<string>();
+    for (const a of t.axes) {
+      if (seen.has(a.name)) throw new ShapeError(`tensor ${t.name} has two axes named ${a.name}`, t.name, a.name);
+      seen.add(a.name);
+      checkSizes(`axis ${a.name} of ${t.name}`, a.size);
+    }
+    defined.set(t.name, t);
+  };
+  for (const t of p.inputs) declare(t);
+  for (const s of p.stmts) {
+    const t = s.target;
+    if (s.expr.dtype !== t.dtype) {
+      throw new ProgramError(`${t.name} is declared ${t.dtype} but its expression has dtype ${s.expr.dtype}`);
+    }
+    if (isPacked4(t.dtype)) {
+      throw new ProgramError(`${t.name}: 4-bit tensors can be inputs only; compute in i32 or f32 and pack on the host`);
+    }
+    const axes = new Set(t.axes.map((a) => a.name));
+    for (const v of freeVars(s.expr)) {
+      if (!axes.has(v)) {
+        throw new ShapeError(
+          `the expression for ${t.name} uses index ${v}, which is not an axis of ${t.name} (${[...axes].join(', ')}); reduce over it or add it to the output`,
+          t.name,
+          v,
+        );
+      }
+    }
+    checkExpr(s.expr, t.name, defined, axes, checkSizes);
+    declare(t);
+  }
+  if (p.outputs.length === 0) throw new ProgramError(`program ${p.name} has no outputs`);
+  for (const o of p.outputs) {
+    if (!p.stmts.some((s) => s.target.name === o)) throw new ProgramError(`output ${o} is not computed by program ${p.name}`);
+  }
+}
+
+function checkExpr(
+  e: Expr,
+  stmt: string,
+  defined: ReadonlyMap<string, TensorDecl>,
+  bound: ReadonlySet<string>,
+  checkSizes: (where: string, e: IntExpr) => void,
+): void {
+  switch (e.op) {
+    case 'load': {
+      const t = defined.get(e.tensor);
+      if (!t) throw new ProgramError(`${stmt} reads ${e.tensor} before it is defined`);
+      if (t.axes.length !== e.index.length) {
+        throw new ShapeError(`${stmt} indexes ${e.tensor} with ${e.index.length} indices; it has ${t.axes.length} axes`, e.tensor);
+      }
+      e.index.forEach((i) => checkSizes(`an index of ${e.tensor} in ${stmt}`, i));
+      return;
+    }
+    case 'reduce':
+      for (const a of e.axes) {
+        if (bound.has(a.name)) {
+          throw new ProgramError(`in ${stmt}, reduction axis ${a.name} shadows an index already in scope; rename it`);
+        }
+        checkSizes(`reduction axis ${a.name} in ${stmt}`, a.size);
+      }
+      checkExpr(e.body, stmt, defined, new Set([...bound, ...e.axes.map((a) => a.name)]), checkSizes);
+      return;
+    default:
+      for (const c of children(e)) checkExpr(c, stmt, defined, bound, checkSizes);
+  }
+}
+
+/** Range [lo, hi] an integer expression takes when each variable ranges over [0, size-1]. */
+export function intRange(e: IntExpr, ranges: Readonly<Record<string, readonly [number, number]>>): [number, number] {
+  switch (e.op) {
+    case 'int':
+      return [e.value, e.value];
+    case 'sym':
+      throw new ProgramError(`size ${e.name} is not bound`);
+    case 'var': {
+      const r = ranges[e.name];
+      if (!r) throw new ProgramError(`index variable ${e.name} has no range`);
+      return [r[0], r[1]];
+    }
+    default: {
+      const [a0, a1] = intRange(e.a, ranges);
+      const [b0, b1] = intRange(e.b, ranges);
+      switch (e.op) {
+        case 'add':
+          return [a0 + b0, a1 + b1];
+        case 'sub':
+          return [a0 - b1, a1 - b0];
+        case 'mul': {
+          const c = [a0 * b0, a0 * b1, a1 * b0, a1 * b1];
+          return [Math.min(...c), Math.max(...c)];
+        }
+        case 'floordiv':
+          if (b0 <= 0) return [-Infinity, Infinity];
+          return [Math.min(Math.floor(a0 / b0), Math.floor(a0 / b1)), Math.max(Math.floor(a1 / b0), Math.floor(a1 / b1))];
+        case 'mod':
+          if (b0 <= 0) return [-Infinity, Infinity];
+          return a0 >= 0 && a1 < b0 ? [a0, a1] : [0, b1 - 1];
+        case 'min':
+          return [Math.min(a0, b0), Math.min(a1, b1)];
+        case 'max':
+          return [Math.max(a0, b0), Math.max(a1, b1)];
+      }
+    }
+  }
+}
+
+/**
+ * With all sizes bound to numbers, checks every axis is at least 1 and every load index stays
+ * inside its tensor, naming the tensor and axis that would be read out of range.
+ */
+export function checkBounds(p: Program): void {
+  const env: Record<string, number> = {}; // sizes are already bound: no symbols remain
+  const sizeOf = (t: TensorDecl, i: number) => evalInt(t.axes[i]!.size, env);
+  const decls = new Map<string, TensorDecl>();
+  const checkDecl = (t: TensorDecl) => {
+    t.axes.forEach((a, i) => {
+      const n = sizeOf(t, i);
+      if (n < 1) throw new ShapeError(`axis ${a.name} of ${t.name} has size ${n}; sizes must be at least 1`, t.name, a.name);
+    });
+    decls.set(t.name, t);
+  };
+  p.inputs.forEach(checkDecl);
+  for (const s of p.stmts) {
+    const ranges: Record<string, [number, number]> = {};
+    s.target.axes.forEach((a, i) => (ranges[a.name] = [0, sizeOf(s.target, i) - 1]));
+    const walk = (e: Expr) => {
+      if (e.op === 'reduce') {
+        for (const a of e.axes) {
+          const n = evalInt(a.size, env);
+          if (n < 1) throw new ShapeError(`reduction axis ${a.name} in ${s.target.name} has size ${n}`, s.target.name, a.name);
+          ranges[a.name] = [0, n - 1];
+        }
+      }
+      if (e.op === 'load') {
+        const t = decls.get(e.tensor)!;
+        e.index.forEach((ix, k) => {
+          const [lo, hi] = intRange(ix, ranges);
+          const n = sizeOf(t, k);
+          if (lo < 0 || hi > n - 1) {
+            const axis = t.axes[k]!.name;
+            throw new ShapeError(
+              `${s.target.name} reads ${e.tensor} out of range on axis ${axis}: index ${printInt(ix)} spans [${lo}, ${hi}] but ${axis} has size ${n} (in ${printExpr(e)})`,
+              e.tensor,
+              axis,
+            );
+          }
+        });
+      }
+      children(e).forEach(walk);
+    };
+    walk(s.expr);
+    checkDecl(s.target);
+  }
+}
