@@ -1,0 +1,24 @@
+import { type DType } from '../ir/dtype.js';
+import { type Kernel } from '../ir/kernel.js';
+import { expandMath, legalizeNarrowTypes } from '../passes/legalize.js';
+import { verifyKernel } from '../passes/verify-kernel.js';
+import { printWgsl } from './print.js';
+
+export interface WgslTarget {
+  /** The device has `shader-f16`: f16 is stored and computed natively. Otherwise f16 is stored as packed halves and computed in f32. */
+  readonly shaderF16: boolean;
+}
+
+/** WGSL stores and computes in these types; the rest are legalized to u32 words and wider types. */
+export function wgslNativeTypes(t: WgslTarget): ReadonlySet<DType> {
+  return new Set<DType>(t.shaderF16 ? ['f32', 'i32', 'u32', 'f16'] : ['f32', 'i32', 'u32']);
+}
+
+/** Legalizes a kernel for WGSL and prints it. */
+export function toWgsl(k: Kernel, target: WgslTarget): { source: string; kernel: Kernel } {
+  const legal = legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), wgslNativeTypes(target));
+  verifyKernel(legal);
+  return { source: printWgsl(legal), kernel: legal };
+}
+
+export { printWgsl };

@@ -1,0 +1,275 @@
+import { type ValueType } from '../ir/dtype.js';
+import { TilecraftError, assertNever } from '../ir/errors.js';
+import { type KBuffer, type KExpr, type KStmt, type KType, type Kernel, kvisit } from '../ir/kernel.js';
+import { SourceWriter, mangle } from '../codegen-common/source-writer.js';
+
+/**
+ * Prints a legalized kernel as WGSL. Expects `legalizeForWgsl` to have run: no packed or narrow
+ * buffer types, no erf or sigmoid, and f16 only when the device has shader-f16.
+ */
+export function printWgsl(k: Kernel): string {
+  const w = new SourceWriter();
+  const uses = scan(k);
+  if (uses.f16) w.line('enable f16;');
+  if (uses.subgroups) w.line('enable subgroups;');
+  if (uses.f16 || uses.subgroups) w.line();
+  let binding = 0;
+  for (const b of k.buffers) {
+    if (b.scope === 'global') {
+      const access = b.access === 'read' ? 'read' : 'read_write';
+      w.line(`@group(0) @binding(${binding++}) var<storage, ${access}> ${bufferName(b)}: array<${elementType(b)}>;`);
+    } else if (b.scope === 'workgroup') {
+      w.line(`var<workgroup> ${bufferName(b)}: ${b.length === 1 && b.atomic ? elementType(b) : `array<${elementType(b)}, ${b.length}>`};`);
+    }
+  }
+  if (uses.inf) w.line('var<private> tc_inf_bits: u32 = 0x7f800000u;');
+  if (uses.nan) w.line('var<private> tc_nan_bits: u32 = 0x7fc00000u;');
+  w.line();
+  const params = [
+    '@builtin(local_invocation_index) tc_li: u32',
+    '@builtin(local_invocation_id) tc_lid: vec3<u32>',
+    '@builtin(workgroup_id) tc_wg: vec3<u32>',
+    '@builtin(num_workgroups) tc_nwg: vec3<u32>',
+  ];
+  if (uses.subgroups) params.push('@builtin(subgroup_size) tc_sgs: u32', '@builtin(subgroup_invocation_id) tc_sgl: u32');
+  w.line(`@compute @workgroup_size(${k.workgroup.join(', ')})`);
+  w.block(`fn main(${params.join(', ')}) {`, () => {
+    // infinities come from runtime values: a constant-expression infinity is a WGSL error
+    if (uses.inf) w.line('let tc_inf = bitcast<f32>(tc_inf_bits);');
+    if (uses.nan) w.line('let tc_nan = bitcast<f32>(tc_nan_bits);');
+    for (const b of k.buffers) {
+      if (b.scope === 'private') w.line(`var ${bufferName(b)}: array<${elementType(b)}, ${b.length}>;`);
+    }
+    const buffers = new Map(k.buffers.map((b) => [b.name, b]));
+    stmts(w, k.body, buffers);
+  });
+  return w.toString();
+}
+
+function scan(k: Kernel) {
+  let f16 = k.buffers.some((b) => b.dtype === 'f16');
+  let subgroups = false;
+  let inf = false;
+  let nan = false;
+  const walkTypes = (body: readonly KStmt[]) => {
+    for (const s of body) {
+      if (s.op === 'var' && s.type.scalar === 'f16') f16 = true;
+      if (s.op === 'for') walkTypes(s.body);
+      if (s.op === 'if') {
+        walkTypes(s.then);
+        walkTypes(s.else);
+      }
+    }
+  };
+  walkTypes(k.body);
+  kvisit(k.body, (e) => {
+    if (e.type.scalar === 'f16') f16 = true;
+    if (e.op === 'subgroup' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
+    if (e.op === 'const' && (e.type.scalar === 'f32' || e.type.scalar === 'f16')) {
+      if (Number.isNaN(e.value)) nan = true;
+      else if (!Number.isFinite(e.value)) inf = true;
+    }
+  });
+  return { f16, subgroups, inf, nan };
+}
+
+const bufferName = (b: KBuffer) => mangle(b.scope === 'global' ? 't_' : b.scope === 'workgroup' ? 's_' : 'p_', b.name);
+
+function scalarName(t: ValueType): string {
+  switch (t) {
+    case 'f32':
+    case 'f16':
+    case 'i32':
+    case 'u32':
+    case 'bool':
+      return t;
+    default:
+      throw new TilecraftError(`internal: ${t} reached the WGSL printer; legalization should have rewritten it`);
+  }
+}
+
+function elementType(b: KBuffer): string {
+  const s = scalarName(b.dtype);
+  return b.atomic ? `atomic<${s}>` : s;
+}
+
+export function typeName(t: KType): string {
+  return t.lanes === 1 ? scalarName(t.scalar) : `vec${t.lanes}<${scalarName(t.scalar)}>`;
+}
+
+function literal(value: number, t: KType): string {
+  const s = t.scalar;
+  let text: string;
+  switch (s) {
+    case 'bool':
+      text = value ? 'true' : 'false';
+      break;
+    case 'i32':
+      text = value === -2147483648 ? '(-2147483647i - 1i)' : `${value}i`;
+      break;
+    case 'u32':
+      text = `${value >>> 0}u`;
+      break;
+    case 'f32':
+    case 'f16': {
+      const suffix = s === 'f32' ? 'f' : 'h';
+      if (Number.isNaN(value)) text = s === 'f32' ? 'tc_nan' : 'f16(tc_nan)';
+      else if (!Number.isFinite(value)) {
+        const inf = s === 'f32' ? 'tc_inf' : 'f16(tc_inf)';
+        text = value > 0 ? inf : `(-${inf})`;
+      } else text = `${Object.is(value, -0) ? '-0.0' : String(value)}${suffix}`;
+      break;
+    }
+    default:
+      throw new TilecraftError(`internal: ${s} literal in WGSL`);
+  }
+  return t.lanes === 1 ? text : `${typeName(t)}(${text})`;
+}
+
+const BUILTIN: Record<Extract<KExpr, { op: 'builtin' }>['name'], string> = {
+  local_index: 'tc_li',
+  local_id_x: 'tc_lid.x',
+  local_id_y: 'tc_lid.y',
+  local_id_z: 'tc_lid.z',
+  group_id_x: 'tc_wg.x',
+  group_id_y: 'tc_wg.y',
+  group_id_z: 'tc_wg.z',
+  num_groups_x: 'tc_nwg.x',
+  num_groups_y: 'tc_nwg.y',
+  num_groups_z: 'tc_nwg.z',
+  subgroup_size: 'tc_sgs',
+  subgroup_lane: 'tc_sgl',
+};
+
+const INFIX: Partial<Record<string, string>> = {
+  add: '+', sub: '-', mul: '*', div: '/', mod: '%', and: '&', or: '|', xor: '^', shl: '<<', shr: '>>',
+  lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', land: '&&', lor: '||',
+};
+
+function expr(e: KExpr, buffers: ReadonlyMap<string, KBuffer>): string {
+  const x = (c: KExpr) => expr(c, buffers);
+  switch (e.op) {
+    case 'const':
+      return literal(e.value, e.type);
+    case 'ref':
+      return e.name;
+    case 'builtin':
+      return `i32(${BUILTIN[e.name]})`;
+    case 'load': {
+      const b = buffers.get(e.buffer)!;
+      const at = (i: string) => `${bufferName(b)}${b.length === 1 && b.atomic && b.scope === 'workgroup' ? '' : `[${i}]`}`;
+      if (e.type.lanes === 1) return b.atomic ? `atomicLoad(&${at(x(e.index))})` : at(x(e.index));
+      const i = x(e.index);
+      return `${typeName(e.type)}(${Array.from({ length: e.type.lanes }, (_, l) => at(l ? `${i} + ${l}` : i)).join(', ')})`;
+    }
+    case 'unary':
+      return unary(e.fn, x(e.x), e.type);
+    case 'binary': {
+      const op = INFIX[e.fn];
+      if (e.fn === 'shl' || e.fn === 'shr') return `(${x(e.a)} ${op} u32(${x(e.b)}))`;
+      if (op) return `(${x(e.a)} ${op} ${x(e.b)})`;
+      return `${e.fn}(${x(e.a)}, ${x(e.b)})`;
+    }
+    case 'select':
+      return `select(${x(e.b)}, ${x(e.a)}, ${x(e.cond)})`;
+    case 'cast':
+      return `${typeName(e.type)}(${x(e.x)})`;
+    case 'bitcast':
+      return `bitcast<${typeName(e.type)}>(${x(e.x)})`;
+    case 'subgroup':
+      return `subgroup${e.fn === 'sum' ? 'Add' : e.fn === 'max' ? 'Max' : 'Min'}(${x(e.x)})`;
+    case 'extract':
+      return `${x(e.x)}[${e.lane}]`;
+    case 'vector':
+      return `${typeName(e.type)}(${e.parts.map(x).join(', ')})`;
+    default:
+      return assertNever(e, 'kernel expr');
+  }
+}
+
+function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: string, t: KType): string {
+  switch (fn) {
+    case 'neg':
+      return `(-${a})`;
+    case 'not':
+      return `(!${a})`;
+    case 'bitnot':
+      return `(~${a})`;
+    case 'rsqrt':
+      return `inverseSqrt(${a})`;
+    case 'f16_from_bits':
+      return `unpack2x16float(${a}).x`;
+    case 'f16_to_bits':
+      return `(pack2x16float(vec2<f32>(${a}, 0.0f)) & 0xffffu)`;
+    case 'recip':
+      return `(${literal(1, t)} / ${a})`;
+    case 'abs':
+    case 'exp':
+    case 'log':
+    case 'sqrt':
+    case 'tanh':
+    case 'floor':
+    case 'ceil':
+    case 'sin':
+    case 'cos':
+      return `${fn}(${a})`;
+    case 'erf':
+    case 'sigmoid':
+      throw new TilecraftError(`internal: ${fn} reached the WGSL printer; legalization should have expanded it`);
+    default:
+      return assertNever(fn, 'unary fn');
+  }
+}
+
+function stmts(w: SourceWriter, body: readonly KStmt[], buffers: ReadonlyMap<string, KBuffer>): void {
+  const x = (e: KExpr) => expr(e, buffers);
+  for (const s of body) {
+    switch (s.op) {
+      case 'let':
+        w.line(`let ${s.name} = ${x(s.value)};`);
+        break;
+      case 'var':
+        w.line(`var ${s.name}: ${typeName(s.type)}${s.init ? ` = ${x(s.init)}` : ''};`);
+        break;
+      case 'assign':
+        w.line(`${s.name} = ${x(s.value)};`);
+        break;
+      case 'store': {
+        const b = buffers.get(s.buffer)!;
+        const target = `${bufferName(b)}${b.length === 1 && b.atomic && b.scope === 'workgroup' ? '' : `[${x(s.index)}]`}`;
+        w.line(b.atomic ? `atomicStore(&${target}, ${x(s.value)});` : `${target} = ${x(s.value)};`);
+        break;
+      }
+      case 'atomic': {
+        const b = buffers.get(s.buffer)!;
+        const target = `${bufferName(b)}${b.length === 1 && b.scope === 'workgroup' ? '' : `[${x(s.index)}]`}`;
+        const fn = { and: 'atomicAnd', or: 'atomicOr', add: 'atomicAdd', max: 'atomicMax', min: 'atomicMin' }[s.fn];
+        w.line(`${s.result ? `let ${s.result} = ` : ''}${fn}(&${target}, ${x(s.value)});`);
+        break;
+      }
+      case 'for':
+        w.block(`for (var ${s.var}: i32 = ${x(s.start)}; ${s.var} < ${x(s.end)}; ${s.var} += ${x(s.step)}) {`, () =>
+          stmts(w, s.body, buffers),
+        );
+        break;
+      case 'if':
+        if (s.else.length === 0) w.block(`if (${x(s.cond)}) {`, () => stmts(w, s.then, buffers));
+        else {
+          w.line(`if (${x(s.cond)}) {`);
+          w.indent(() => stmts(w, s.then, buffers));
+          w.line('} else {');
+          w.indent(() => stmts(w, s.else, buffers));
+          w.line('}');
+        }
+        break;
+      case 'barrier':
+        w.line('workgroupBarrier();');
+        break;
+      case 'comment':
+        w.line(`// ${s.text}`);
+        break;
+      default:
+        assertNever(s, 'kernel stmt');
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { type BoundProgram, numel, shapeOf } from '../ir/bind.js';
+import { type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/tensor.js';
+
+/**
+ * How statements are packed into kernels.
+ *
+ * - `elementwise`: one invocation per output element.
+ * - `serial`: one invocation per output element, each running its reduction loop alone. Used for
+ *   short reductions and for contractions over many outputs (matmul-like: operands are reused
+ *   across outputs, which the tiling schedule exploits; this is the untiled fallback).
+ * - `rows`: a row group. Statements that share leading "row" axes — reductions over the rest of
+ *   their axes and elementwise statements reading those reductions per row — run in one kernel,
+ *   a team of invocations per row. Softmax, layernorm and rmsnorm each become one kernel: the row
+ *   reductions meet in workgroup memory (or subgroups) and their results stay in registers.
+ */
+export type KernelGroup =
+  | { readonly kind: 'elementwise'; readonly stmt: Stmt }
+  | { readonly kind: 'serial'; readonly stmt: Stmt }
+  | { readonly kind: 'rows'; readonly rowShape: readonly number[]; readonly stmts: readonly Stmt[] };
+
+export interface GroupOptions {
+  /** Shortest reduction a team of invocations shares (shorter ones run serially). */
+  readonly cooperativeMinLength: number;
+  /** A contraction with at least this many outputs runs one invocation per output. */
+  readonly contractionSerialOutputs: number;
+}
+
+export const DEFAULT_GROUP_OPTIONS: GroupOptions = { cooperativeMinLength: 32, contractionSerialOutputs: 16384 };
+
+export function reductionLength(s: Stmt): number {
+  if (s.expr.op !== 'reduce') return 1;
+  return numel(s.expr.axes.map((a) => (a.size.op === 'int' ? a.size.value : 0)));
+}
+
+/** A load in the body that ignores one of the output axes: the operand is reused across outputs. */
+export function isContraction(s: Stmt): boolean {
+  if (s.expr.op !== 'reduce') return false;
+  let reused = false;
+  visitExpr(s.expr.body, (e) => {
+    if (e.op !== 'load') return;
+    const used = freeVars({ ...e });
+    if (s.target.axes.some((a) => !used.has(a.name))) reused = true;
+  });
+  return reused;
+}
+
+function isCooperative(s: Stmt, opts: GroupOptions): boolean {
+  if (s.expr.op !== 'reduce' || reductionLength(s) < opts.cooperativeMinLength) return false;
+  return !(isContraction(s) && numel(shapeOf(s.target)) >= opts.contractionSerialOutputs);
+}
+
+export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GROUP_OPTIONS): KernelGroup[] {
+  const groups: KernelGroup[] = [];
+  const producer = new Map<string, number>(); // tensor -> index of the group computing it
+  for (const s of p.stmts) {
+    const last = groups.length - 1;
+    const open = groups[last];
+    if (open?.kind === 'rows' && canJoin(open, last, s, producer, opts)) {
+      groups[last] = { ...open, stmts: [...open.stmts, s] };
+      producer.set(s.target.name, last);
+      continue;
+    }
+    let g: KernelGroup;
+    if (isCooperative(s, opts)) g = { kind: 'rows', rowShape: shapeOf(s.target), stmts: [s] };
+    else if (s.expr.op === 'reduce') g = { kind: 'serial', stmt: s };
+    else g = { kind: 'elementwise', stmt: s };
+    groups.push(g);
+    producer.set(s.target.name, groups.length - 1);
+  }
+  return groups;
+}
+
+function canJoin(
+  g: Extract<KernelGroup, { kind: 'rows' }>,
+  index: number,
+  s: Stmt,
+  producer: ReadonlyMap<string, number>,
+  opts: GroupOptions,
+): boolean {
+  const k = g.rowShape.length;
+  const shape = shapeOf(s.target);
+  if (shape.length < k || g.rowShape.some((n, i) => shape[i] !== n)) return false;
+  if (s.expr.op === 'reduce' && (shape.length !== k || !isCooperative(s, opts))) return false;
+  const rowVars = s.target.axes.slice(0, k).map((a) => a.name);
+  const members = new Set(g.stmts.map((m) => m.target.name));
+  let readsMember = false;
+  let ok = true;
+  const check = (e: Expr) => {
+    if (e.op !== 'load') return;
+    if (members.has(e.tensor)) {
+      readsMember = true;
+      const exact = e.index.length === k && e.index.every((ix, i) => ix.op === 'var' && ix.name === rowVars[i]);
+      if (!exact) ok = false;
+    } else if ((producer.get(e.tensor) ?? -1) >= index) {
+      ok = false; // computed by a later kernel that may itself depend on this group
+    }
+  };
+  visitExpr(s.expr, check);
+  return ok && (readsMember || s.expr.op === 'reduce');
+}
+
+/** Tensors a group computes that something outside it reads (or that are outputs). */
+export function escapingTensors(groups: readonly KernelGroup[], outputs: readonly string[]): Set<string> {
+  const out = new Set(outputs);
+  groups.forEach((g, gi) => {
+    const own = new Set(stmtsOf(g).map((s) => s.target.name));
+    groups.forEach((h, hi) => {
+      if (hi === gi) return;
+      for (const s of stmtsOf(h)) for (const t of loadedTensors(s.expr)) if (own.has(t)) out.add(t);
+    });
+  });
+  return out;
+}
+
+export const stmtsOf = (g: KernelGroup): readonly Stmt[] => (g.kind === 'rows' ? g.stmts : [g.stmt]);

@@ -1,0 +1,67 @@
+import { type Kernel } from '../ir/kernel.js';
+
+/** Limits a kernel must respect on a device; the search prunes configurations against these. */
+export interface DeviceLimits {
+  readonly maxWorkgroupInvocations: number;
+  readonly maxWorkgroupSize: readonly [number, number, number];
+  readonly maxWorkgroupsPerDimension: number;
+  readonly maxWorkgroupStorageBytes: number;
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly maxBuffersPerKernel: number;
+  /** 32-bit registers per invocation, where the backend can say (CUDA). */
+  readonly maxRegistersPerThread?: number;
+}
+
+export interface DeviceInfo {
+  readonly backend: 'webgpu' | 'cuda';
+  /** Human-readable adapter or GPU name. */
+  readonly name: string;
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly description: string;
+  /** Optional capabilities: `shader-f16`, `subgroups`, `timestamp-query` (WebGPU); `f16`, `bf16`, `tensor-cores` (CUDA). */
+  readonly features: readonly string[];
+  readonly limits: DeviceLimits;
+  /** Anything else worth recording in a device fingerprint (driver version, compute capability). */
+  readonly extra: Readonly<Record<string, string | number>>;
+}
+
+export interface DeviceBuffer {
+  readonly bytes: number;
+  readonly label: string;
+}
+
+/** A kernel ready to launch: the backend's own legalized kernel and its source. */
+export interface CompiledKernel {
+  readonly kernel: Kernel;
+  readonly source: string;
+  /** Backend notes on the compile (ptxas registers and spills, f16 emulation). */
+  readonly notes: readonly string[];
+}
+
+export interface Launch {
+  readonly kernel: CompiledKernel;
+  /** One buffer per global buffer of the kernel, in binding order. */
+  readonly buffers: readonly DeviceBuffer[];
+}
+
+export interface RunResult {
+  /** Device time per launch in milliseconds, when timing was asked for and the device can measure it. */
+  readonly kernelMs?: readonly number[];
+  /** Host wall time from submission to completion, in milliseconds. */
+  readonly wallMs: number;
+}
+
+/** One interface over WebGPU and CUDA: the autotuner, tests and CLI use only this. */
+export interface Device {
+  readonly info: DeviceInfo;
+  compile(kernel: Kernel): Promise<CompiledKernel>;
+  createBuffer(bytes: number, label: string): DeviceBuffer;
+  write(buffer: DeviceBuffer, data: ArrayBufferView): void;
+  read(buffer: DeviceBuffer, bytes?: number): Promise<Uint8Array>;
+  /** Launches in order and waits for completion. */
+  run(launches: readonly Launch[], options?: { timing?: boolean }): Promise<RunResult>;
+  destroyBuffer(buffer: DeviceBuffer): void;
+  destroy(): void;
+}

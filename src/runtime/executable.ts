@@ -1,0 +1,139 @@
+import { type Sizes } from '../ir/bind.js';
+import { storageBytes } from '../ir/dtype.js';
+import { BindingError } from '../ir/errors.js';
+import { type HostArray, type HostTensor, checkHost } from '../ir/host.js';
+import { type Program } from '../ir/tensor.js';
+import { type LowerOptions, type Plan, type PlanTensor, lower } from '../passes/pipeline.js';
+import type { CompiledKernel, Device, DeviceBuffer, RunResult } from './device.js';
+
+export interface CompileOptions {
+  /** Overrides of the default schedule (workgroup sizes, threads per row, subgroups). */
+  readonly schedule?: Partial<LowerOptions>;
+}
+
+/** A program compiled for one device and one set of sizes. */
+export class Executable {
+  private readonly owned = new Map<string, DeviceBuffer>();
+
+  private constructor(
+    readonly device: Device,
+    readonly plan: Plan,
+    readonly kernels: readonly CompiledKernel[],
+  ) {}
+
+  static async create(device: Device, program: Program, sizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
+    const plan = lower(program, sizes, {
+      maxWorkgroupsPerDimension: device.info.limits.maxWorkgroupsPerDimension,
+      ...options.schedule,
+    });
+    const kernels = await Promise.all(plan.kernels.map((k) => device.compile(k)));
+    return new Executable(device, plan, kernels);
+  }
+
+  get inputs(): readonly PlanTensor[] {
+    return this.plan.tensors.filter((t) => t.role === 'input');
+  }
+
+  get outputs(): readonly PlanTensor[] {
+    return this.plan.tensors.filter((t) => t.role === 'output');
+  }
+
+  /** Source of every kernel, in launch order (WGSL or CUDA C++). */
+  get sources(): readonly string[] {
+    return this.kernels.map((k) => k.source);
+  }
+
+  private tensor(name: string): PlanTensor {
+    const t = this.plan.tensors.find((x) => x.name === name);
+    if (!t) throw new BindingError(`program ${this.plan.program.name} has no tensor ${name}`, name);
+    return t;
+  }
+
+  /** The buffer tilecraft keeps for a tensor, allocated on first use. */
+  buffer(name: string): DeviceBuffer {
+    let b = this.owned.get(name);
+    if (!b) {
+      const t = this.tensor(name);
+      b = this.device.createBuffer(storageBytes(t.dtype, t.shape), name);
+      this.owned.set(name, b);
+    }
+    return b;
+  }
+
+  upload(name: string, host: HostTensor): void {
+    const t = this.tensor(name);
+    checkHost(name, host, t.dtype, t.shape);
+    this.device.write(this.buffer(name), host.data);
+  }
+
+  async download(name: string): Promise<HostTensor> {
+    const t = this.tensor(name);
+    const bytes = await this.device.read(this.buffer(name), storageBytes(t.dtype, t.shape));
+    return { dtype: t.dtype, shape: t.shape, data: viewAs(t.dtype, bytes) };
+  }
+
+  /**
+   * Launches every kernel on device buffers: `buffers` may supply any tensor's buffer (your own
+   * GPUBuffers wrapped with `device.wrapBuffer`); the rest use buffers this executable keeps.
+   */
+  async dispatch(buffers: Readonly<Record<string, DeviceBuffer>> = {}, options: { timing?: boolean } = {}): Promise<RunResult> {
+    for (const name of Object.keys(buffers)) {
+      const t = this.tensor(name);
+      const need = storageBytes(t.dtype, t.shape);
+      if (buffers[name]!.bytes < need) {
+        throw new BindingError(`buffer for ${name} holds ${buffers[name]!.bytes} bytes; ${t.dtype}[${t.shape.join(', ')}] needs ${need}`, name);
+      }
+    }
+    const launches = this.kernels.map((k) => ({
+      kernel: k,
+      buffers: k.kernel.buffers.filter((b) => b.scope === 'global').map((b) => buffers[b.name] ?? this.buffer(b.name)),
+    }));
+    return this.device.run(launches, options);
+  }
+
+  /** Uploads inputs, runs, and downloads the outputs. */
+  async run(
+    inputs: Readonly<Record<string, HostTensor>>,
+    options: { timing?: boolean } = {},
+  ): Promise<{ outputs: Record<string, HostTensor>; timing: RunResult }> {
+    for (const t of this.inputs) {
+      const h = inputs[t.name];
+      if (!h) throw new BindingError(`input ${t.name} of program ${this.plan.program.name} was not given`, t.name);
+      this.upload(t.name, h);
+    }
+    for (const name of Object.keys(inputs)) {
+      if (!this.inputs.some((t) => t.name === name)) throw new BindingError(`program ${this.plan.program.name} has no input ${name}`, name);
+    }
+    const timing = await this.dispatch({}, options);
+    const outputs: Record<string, HostTensor> = {};
+    for (const t of this.outputs) outputs[t.name] = await this.download(t.name);
+    return { outputs, timing };
+  }
+
+  /** Frees the buffers this executable allocated. */
+  destroy(): void {
+    for (const b of this.owned.values()) this.device.destroyBuffer(b);
+    this.owned.clear();
+  }
+}
+
+function viewAs(dtype: PlanTensor['dtype'], bytes: Uint8Array): HostArray {
+  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  switch (dtype) {
+    case 'f32':
+      return new Float32Array(buf);
+    case 'f16':
+    case 'bf16':
+      return new Uint16Array(buf);
+    case 'i32':
+      return new Int32Array(buf);
+    case 'u32':
+    case 'u4':
+    case 'i4':
+      return new Uint32Array(buf);
+    case 'i8':
+      return new Int8Array(buf);
+  }
+}
+
+export const compile = Executable.create;

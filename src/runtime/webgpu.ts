@@ -1,0 +1,394 @@
+import { toWgsl } from '../codegen-wgsl/index.js';
+import {
+  BackendValidationError,
+  DeviceError,
+  DeviceLimitError,
+  DeviceLostError,
+  KernelCompileError,
+  MissingFeatureError,
+} from '../ir/errors.js';
+import { type Kernel, globals, kernelFeatures, workgroupInvocations } from '../ir/kernel.js';
+import type { CompiledKernel, Device, DeviceBuffer, DeviceInfo, DeviceLimits, Launch, RunResult } from './device.js';
+
+// WebGPU's enum values, spelled out so the module needs no globals from the host.
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+const MAP_READ = 0x1;
+const COMPUTE = 0x4;
+
+/** Features tilecraft asks for when the adapter offers them. */
+const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+
+export interface WebGpuOptions {
+  readonly powerPreference?: GPUPowerPreference;
+  /** Options for the `webgpu` package's `create()` in Node, e.g. `['backend=vulkan']`. */
+  readonly dawnOptions?: readonly string[];
+  /** Optional features not to request even when offered, e.g. to exercise the f16 fallback. */
+  readonly withoutFeatures?: readonly string[];
+}
+
+interface WgBuffer extends DeviceBuffer {
+  readonly gpu: GPUBuffer;
+  readonly owned: boolean;
+}
+
+interface WgCompiled extends CompiledKernel {
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** Finds a WebGPU implementation: `navigator.gpu` in browsers, the `webgpu` package (Dawn) in Node. */
+async function gpuEntry(opts: WebGpuOptions): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  let mod: { create(options: string[]): GPU };
+  try {
+    mod = (await import('webgpu')) as unknown as typeof mod;
+  } catch (e) {
+    throw new DeviceError(`no WebGPU here: navigator.gpu is absent and the 'webgpu' package failed to load (${(e as Error).message})`);
+  }
+  return mod.create([...(opts.dawnOptions ?? [])]);
+}
+
+/**
+ * Acquires the default WebGPU adapter and a device with every limit raised to the adapter's and
+ * the optional features tilecraft uses. Throws a DeviceError that says how to get a software GPU
+ * when there is no adapter.
+ */
+export async function createWebGpuDevice(opts: WebGpuOptions = {}): Promise<WebGpuDevice> {
+  const gpu = await gpuEntry(opts);
+  const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
+  if (!adapter) {
+    throw new DeviceError(
+      'no WebGPU adapter found. On Linux without a GPU, install a software Vulkan driver (Mesa 25 lavapipe): ' +
+        'see "A software GPU" in the README, or run scripts/setup.sh as root.',
+    );
+  }
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f) && !opts.withoutFeatures?.includes(f));
+  const l = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupSizeZ: l.maxComputeWorkgroupSizeZ,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  return new WebGpuDevice(device, adapter.info, gpu);
+}
+
+export class WebGpuDevice implements Device {
+  readonly info: DeviceInfo;
+  private readonly pipelines = new Map<string, Promise<WgCompiled>>();
+  private lost: GPUDeviceLostInfo | undefined;
+  private uncaptured: string[] = [];
+
+  /**
+   * Wraps a `GPUDevice` — yours, when tilecraft kernels run inside your WebGPU application. Pass
+   * the adapter's info for an accurate device fingerprint. `keepAlive` holds whatever must not be
+   * garbage-collected while the device lives (the Dawn instance in Node).
+   */
+  constructor(
+    readonly device: GPUDevice,
+    adapterInfo?: GPUAdapterInfo,
+    private readonly keepAlive?: unknown,
+  ) {
+    const lim = device.limits;
+    const limits: DeviceLimits = {
+      maxWorkgroupInvocations: lim.maxComputeInvocationsPerWorkgroup,
+      maxWorkgroupSize: [lim.maxComputeWorkgroupSizeX, lim.maxComputeWorkgroupSizeY, lim.maxComputeWorkgroupSizeZ],
+      maxWorkgroupsPerDimension: lim.maxComputeWorkgroupsPerDimension,
+      maxWorkgroupStorageBytes: lim.maxComputeWorkgroupStorageSize,
+      maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+      maxBufferSize: lim.maxBufferSize,
+      maxBuffersPerKernel: lim.maxStorageBuffersPerShaderStage,
+    };
+    const info = adapterInfo ?? device.adapterInfo;
+    const sub = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    const extra: Record<string, number> = {};
+    if (sub?.subgroupMinSize) extra.subgroupMinSize = sub.subgroupMinSize;
+    if (sub?.subgroupMaxSize) extra.subgroupMaxSize = sub.subgroupMaxSize;
+    this.info = {
+      backend: 'webgpu',
+      name: info?.description || info?.device || 'WebGPU device',
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      description: info?.description ?? '',
+      features: [...device.features].filter((f) => (WANTED_FEATURES as readonly string[]).includes(f)).sort(),
+      limits,
+      extra,
+    };
+    void device.lost.then((l) => {
+      this.lost = l;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+    void this.keepAlive;
+  }
+
+  get hasFeature(): (f: string) => boolean {
+    return (f) => this.info.features.includes(f);
+  }
+
+  private checkAlive(): void {
+    if (this.lost) {
+      throw new DeviceLostError(`the WebGPU device was lost (${this.lost.reason}): ${this.lost.message}`, this.lost.reason);
+    }
+  }
+
+  async compile(kernel: Kernel): Promise<CompiledKernel> {
+    this.checkAlive();
+    const needs = kernelFeatures(kernel);
+    if (needs.subgroups && !this.hasFeature('subgroups')) {
+      throw new MissingFeatureError(`kernel ${kernel.name} uses subgroup operations; this device lacks the 'subgroups' feature`, 'subgroups');
+    }
+    this.checkLimits(kernel);
+    const shaderF16 = this.hasFeature('shader-f16');
+    const { source, kernel: legal } = toWgsl(kernel, { shaderF16 });
+    const notes = needs.f16 && !shaderF16 ? ['device lacks shader-f16: f16 tensors are stored as packed halves and computed in f32'] : [];
+    let p = this.pipelines.get(source);
+    if (!p) {
+      p = this.build(kernel.name, source, legal, notes);
+      this.pipelines.set(source, p);
+      p.catch(() => this.pipelines.delete(source));
+    }
+    return p;
+  }
+
+  private checkLimits(k: Kernel): void {
+    const l = this.info.limits;
+    const inv = workgroupInvocations(k);
+    if (inv > l.maxWorkgroupInvocations) {
+      throw new DeviceLimitError(
+        `kernel ${k.name} uses ${inv} invocations per workgroup; this device allows ${l.maxWorkgroupInvocations}`,
+        'maxComputeInvocationsPerWorkgroup',
+        inv,
+        l.maxWorkgroupInvocations,
+      );
+    }
+    const shared = k.buffers.filter((b) => b.scope === 'workgroup').reduce((a, b) => a + b.length * 4, 0);
+    if (shared > l.maxWorkgroupStorageBytes) {
+      throw new DeviceLimitError(
+        `kernel ${k.name} needs ${shared} bytes of workgroup memory; this device allows ${l.maxWorkgroupStorageBytes}`,
+        'maxComputeWorkgroupStorageSize',
+        shared,
+        l.maxWorkgroupStorageBytes,
+      );
+    }
+    const n = globals(k).length;
+    if (n > l.maxBuffersPerKernel) {
+      throw new DeviceLimitError(
+        `kernel ${k.name} binds ${n} storage buffers; this device allows ${l.maxBuffersPerKernel}`,
+        'maxStorageBuffersPerShaderStage',
+        n,
+        l.maxBuffersPerKernel,
+      );
+    }
+    if (k.grid.some((g) => g > l.maxWorkgroupsPerDimension)) {
+      throw new DeviceLimitError(
+        `kernel ${k.name} launches a grid of ${k.grid.join(' x ')}; this device allows ${l.maxWorkgroupsPerDimension} per dimension`,
+        'maxComputeWorkgroupsPerDimension',
+        Math.max(...k.grid),
+        l.maxWorkgroupsPerDimension,
+      );
+    }
+  }
+
+  private async build(name: string, source: string, kernel: Kernel, notes: string[]): Promise<WgCompiled> {
+    const d = this.device;
+    d.pushErrorScope('validation');
+    const module = d.createShaderModule({ code: source, label: name });
+    const info = await module.getCompilationInfo();
+    const err = info.messages.find((m) => m.type === 'error');
+    await d.popErrorScope();
+    if (err) {
+      throw new KernelCompileError(
+        `WGSL for kernel ${name} did not compile: ${err.message} (line ${err.lineNum}, column ${err.linePos})`,
+        name,
+        source,
+        err.lineNum,
+        err.linePos,
+      );
+    }
+    const entries: GPUBindGroupLayoutEntry[] = globals(kernel).map((b, i) => ({
+      binding: i,
+      visibility: COMPUTE,
+      buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
+    }));
+    const layout = d.createBindGroupLayout({ entries, label: name });
+    d.pushErrorScope('validation');
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await d.createComputePipelineAsync({
+        layout: d.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: 'main' },
+        label: name,
+      });
+    } catch (e) {
+      await d.popErrorScope();
+      throw new BackendValidationError(`WebGPU rejected the pipeline for kernel ${name}: ${(e as Error).message}`, name, source);
+    }
+    const v = await d.popErrorScope();
+    if (v) throw new BackendValidationError(`WebGPU rejected the pipeline for kernel ${name}: ${v.message}`, name, source);
+    return { kernel, source, notes, pipeline, layout };
+  }
+
+  createBuffer(bytes: number, label: string): DeviceBuffer {
+    this.checkAlive();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const l = this.info.limits;
+    if (size > l.maxStorageBufferBindingSize) {
+      throw new DeviceLimitError(
+        `tensor ${label} needs ${size} bytes; this device binds at most ${l.maxStorageBufferBindingSize} bytes per storage buffer (maxStorageBufferBindingSize)`,
+        'maxStorageBufferBindingSize',
+        size,
+        l.maxStorageBufferBindingSize,
+      );
+    }
+    const gpu = this.device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
+    const b: WgBuffer = { bytes, label, gpu, owned: true };
+    return b;
+  }
+
+  /** Uses a caller's GPUBuffer (STORAGE usage; COPY_SRC/COPY_DST for read/write) without copying. */
+  wrapBuffer(gpu: GPUBuffer, label = gpu.label || 'external'): DeviceBuffer {
+    const b: WgBuffer = { bytes: gpu.size, label, gpu, owned: false };
+    return b;
+  }
+
+  /** The GPUBuffer behind a tilecraft buffer, to use in your own passes. */
+  gpuBuffer(b: DeviceBuffer): GPUBuffer {
+    return (b as WgBuffer).gpu;
+  }
+
+  write(buffer: DeviceBuffer, data: ArrayBufferView): void {
+    this.checkAlive();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength > buffer.bytes && bytes.byteLength > (buffer as WgBuffer).gpu.size) {
+      throw new DeviceError(`writing ${bytes.byteLength} bytes into ${buffer.label}, which holds ${buffer.bytes}`);
+    }
+    if (bytes.byteLength % 4 === 0) {
+      this.device.queue.writeBuffer((buffer as WgBuffer).gpu, 0, bytes);
+    } else {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      this.device.queue.writeBuffer((buffer as WgBuffer).gpu, 0, padded);
+    }
+  }
+
+  async read(buffer: DeviceBuffer, bytes = buffer.bytes): Promise<Uint8Array> {
+    this.checkAlive();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: `${buffer.label}:read` });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer((buffer as WgBuffer).gpu, 0, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    await this.mapOrLost(staging);
+    const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  async run(launches: readonly Launch[], options: { timing?: boolean } = {}): Promise<RunResult> {
+    this.checkAlive();
+    const d = this.device;
+    const timing = options.timing === true && this.hasFeature('timestamp-query');
+    const query = timing ? d.createQuerySet({ type: 'timestamp', count: 2 * launches.length }) : undefined;
+    d.pushErrorScope('validation');
+    const enc = d.createCommandEncoder();
+    const bind = (l: Launch) => {
+      const k = l.kernel as WgCompiled;
+      const params = globals(k.kernel);
+      if (params.length !== l.buffers.length) {
+        throw new DeviceError(`kernel ${k.kernel.name} binds ${params.length} buffers, ${l.buffers.length} given`);
+      }
+      return d.createBindGroup({
+        layout: k.layout,
+        entries: l.buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as WgBuffer).gpu } })),
+      });
+    };
+    if (timing) {
+      launches.forEach((l, i) => {
+        const pass = enc.beginComputePass({
+          timestampWrites: { querySet: query!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+        });
+        pass.setPipeline((l.kernel as WgCompiled).pipeline);
+        pass.setBindGroup(0, bind(l));
+        pass.dispatchWorkgroups(...l.kernel.kernel.grid);
+        pass.end();
+      });
+    } else {
+      const pass = enc.beginComputePass();
+      for (const l of launches) {
+        pass.setPipeline((l.kernel as WgCompiled).pipeline);
+        pass.setBindGroup(0, bind(l));
+        pass.dispatchWorkgroups(...l.kernel.kernel.grid);
+      }
+      pass.end();
+    }
+    let resolve: GPUBuffer | undefined;
+    let readback: GPUBuffer | undefined;
+    if (query) {
+      const size = 16 * launches.length;
+      resolve = d.createBuffer({ size, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
+      readback = d.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      enc.resolveQuerySet(query, 0, 2 * launches.length, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, readback, 0, size);
+    }
+    const t0 = performance.now();
+    d.queue.submit([enc.finish()]);
+    const err = await d.popErrorScope();
+    if (err) {
+      throw new BackendValidationError(
+        `WebGPU rejected the dispatch of ${launches.map((l) => l.kernel.kernel.name).join(', ')}: ${err.message}`,
+      );
+    }
+    await this.doneOrLost();
+    const wallMs = performance.now() - t0;
+    if (!readback) return { wallMs };
+    await this.mapOrLost(readback);
+    const ts = new BigInt64Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    readback.destroy();
+    resolve?.destroy();
+    query?.destroy();
+    const kernelMs = launches.map((_, i) => Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6);
+    return { kernelMs, wallMs };
+  }
+
+  private async doneOrLost(): Promise<void> {
+    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.device.lost]);
+    this.checkAlive();
+  }
+
+  private async mapOrLost(b: GPUBuffer): Promise<void> {
+    try {
+      await Promise.race([b.mapAsync(MAP_READ), this.device.lost.then(() => Promise.reject(new Error('lost')))]);
+    } catch (e) {
+      this.checkAlive();
+      throw new DeviceError(`reading back a buffer failed: ${(e as Error).message}`);
+    }
+  }
+
+  destroyBuffer(buffer: DeviceBuffer): void {
+    const b = buffer as WgBuffer;
+    if (b.owned) b.gpu.destroy();
+  }
+
+  destroy(): void {
+    this.pipelines.clear();
+    this.device.destroy();
+  }
+
+  /** Validation errors the device reported outside any error scope, oldest first. */
+  takeUncapturedErrors(): string[] {
+    const e = this.uncaptured;
+    this.uncaptured = [];
+    return e;
+  }
+}
