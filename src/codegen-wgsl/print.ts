@@ -17,7 +17,9 @@ export function printWgsl(k: Kernel): string {
   for (const b of k.buffers) {
     if (b.scope === 'global') {
       const access = b.access === 'read' ? 'read' : 'read_write';
-      w.line(`@group(0) @binding(${binding++}) var<storage, ${access}> ${bufferName(b)}: array<${elementType(b)}>;`);
+      const width = uses.vectorWidth.get(b.name) ?? 1;
+      const element = width > 1 ? `vec${width}<${elementType(b)}>` : elementType(b);
+      w.line(`@group(0) @binding(${binding++}) var<storage, ${access}> ${bufferName(b)}: array<${element}>;`);
     } else if (b.scope === 'workgroup') {
       w.line(`var<workgroup> ${bufferName(b)}: ${b.length === 1 && b.atomic ? elementType(b) : `array<${elementType(b)}, ${b.length}>`};`);
     }
@@ -40,7 +42,7 @@ export function printWgsl(k: Kernel): string {
     for (const b of k.buffers) {
       if (b.scope === 'private') w.line(`var ${bufferName(b)}: array<${elementType(b)}, ${b.length}>;`);
     }
-    const buffers = new Map(k.buffers.map((b) => [b.name, b]));
+    const buffers = new Map(k.buffers.map((b) => [b.name, { ...b, width: uses.vectorWidth.get(b.name) ?? 1 }]));
     stmts(w, k.body, buffers);
   });
   return w.toString();
@@ -62,7 +64,26 @@ function scan(k: Kernel) {
     }
   };
   walkTypes(k.body);
+  // A global buffer read or written only with vectors of one width is declared as an array of
+  // those vectors; scalar accesses then pick a component. Mixed widths fall back to scalars.
+  const widths = new Map<string, Set<number>>();
+  const noteWidth = (buffer: string, lanes: number) => {
+    if (!widths.has(buffer)) widths.set(buffer, new Set());
+    widths.get(buffer)!.add(lanes);
+  };
+  const walkStores = (body: readonly KStmt[]) => {
+    for (const s of body) {
+      if (s.op === 'store') noteWidth(s.buffer, s.value.type.lanes);
+      if (s.op === 'for') walkStores(s.body);
+      if (s.op === 'if') {
+        walkStores(s.then);
+        walkStores(s.else);
+      }
+    }
+  };
+  walkStores(k.body);
   kvisit(k.body, (e) => {
+    if (e.op === 'load') noteWidth(e.buffer, e.type.lanes);
     if (e.type.scalar === 'f16') f16 = true;
     if (e.op === 'subgroup' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
     if (e.op === 'const' && (e.type.scalar === 'f32' || e.type.scalar === 'f16')) {
@@ -70,7 +91,25 @@ function scan(k: Kernel) {
       else if (!Number.isFinite(e.value)) inf = true;
     }
   });
-  return { f16, subgroups, inf, nan };
+  const vectorWidth = new Map<string, number>();
+  for (const b of k.buffers) {
+    const vec = [...(widths.get(b.name) ?? [])].filter((n) => n > 1);
+    if (b.scope === 'global' && !b.atomic && vec.length === 1) vectorWidth.set(b.name, vec[0]!);
+  }
+  return { f16, subgroups, inf, nan, vectorWidth };
+}
+
+type PrintBuffer = KBuffer & { readonly width: number };
+
+/** `buf[i]` for an element, given how the buffer is declared. */
+function elementAt(b: PrintBuffer, i: string): string {
+  if (b.length === 1 && b.atomic && b.scope === 'workgroup') return bufferName(b);
+  return b.width > 1 ? `${bufferName(b)}[(${i}) / ${b.width}][(${i}) % ${b.width}]` : `${bufferName(b)}[${i}]`;
+}
+
+/** The vector of `lanes` elements from `i` (a multiple of `lanes`), or undefined if the buffer is not declared that way. */
+function vectorAt(b: PrintBuffer, i: string, lanes: number): string | undefined {
+  return b.width === lanes ? `${bufferName(b)}[(${i}) / ${lanes}]` : undefined;
 }
 
 const bufferName = (b: KBuffer) => mangle(b.scope === 'global' ? 't_' : b.scope === 'workgroup' ? 's_' : 'p_', b.name);
@@ -146,7 +185,7 @@ const INFIX: Partial<Record<string, string>> = {
   lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', land: '&&', lor: '||',
 };
 
-function expr(e: KExpr, buffers: ReadonlyMap<string, KBuffer>): string {
+function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): string {
   const x = (c: KExpr) => expr(c, buffers);
   switch (e.op) {
     case 'const':
@@ -157,10 +196,12 @@ function expr(e: KExpr, buffers: ReadonlyMap<string, KBuffer>): string {
       return `i32(${BUILTIN[e.name]})`;
     case 'load': {
       const b = buffers.get(e.buffer)!;
-      const at = (i: string) => `${bufferName(b)}${b.length === 1 && b.atomic && b.scope === 'workgroup' ? '' : `[${i}]`}`;
-      if (e.type.lanes === 1) return b.atomic ? `atomicLoad(&${at(x(e.index))})` : at(x(e.index));
       const i = x(e.index);
-      return `${typeName(e.type)}(${Array.from({ length: e.type.lanes }, (_, l) => at(l ? `${i} + ${l}` : i)).join(', ')})`;
+      if (e.type.lanes === 1) return b.atomic ? `atomicLoad(&${elementAt(b, i)})` : elementAt(b, i);
+      return (
+        vectorAt(b, i, e.type.lanes) ??
+        `${typeName(e.type)}(${Array.from({ length: e.type.lanes }, (_, l) => elementAt(b, l ? `${i} + ${l}` : i)).join(', ')})`
+      );
     }
     case 'unary':
       return unary(e.fn, x(e.x), e.type);
@@ -221,7 +262,7 @@ function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: string, t: KType): 
   }
 }
 
-function stmts(w: SourceWriter, body: readonly KStmt[], buffers: ReadonlyMap<string, KBuffer>): void {
+function stmts(w: SourceWriter, body: readonly KStmt[], buffers: ReadonlyMap<string, PrintBuffer>): void {
   const x = (e: KExpr) => expr(e, buffers);
   for (const s of body) {
     switch (s.op) {
@@ -236,7 +277,20 @@ function stmts(w: SourceWriter, body: readonly KStmt[], buffers: ReadonlyMap<str
         break;
       case 'store': {
         const b = buffers.get(s.buffer)!;
-        const target = `${bufferName(b)}${b.length === 1 && b.atomic && b.scope === 'workgroup' ? '' : `[${x(s.index)}]`}`;
+        const i = x(s.index);
+        const lanes = s.value.type.lanes;
+        if (lanes > 1) {
+          const vec = vectorAt(b, i, lanes);
+          if (vec) w.line(`${vec} = ${x(s.value)};`);
+          else {
+            w.block('{', () => {
+              w.line(`let tc_v = ${x(s.value)};`);
+              for (let l = 0; l < lanes; l++) w.line(`${elementAt(b, l ? `${i} + ${l}` : i)} = tc_v[${l}];`);
+            });
+          }
+          break;
+        }
+        const target = elementAt(b, i);
         w.line(b.atomic ? `atomicStore(&${target}, ${x(s.value)});` : `${target} = ${x(s.value)};`);
         break;
       }

@@ -22,8 +22,8 @@ export class ProgramBuilder implements BuildScope {
   }
 
   /** Declares size symbols: `const [N, D] = p.sizes('N', 'D')`. */
-  sizes(...names: string[]): IntExpr[] {
-    return names.map((n) => this.size(n));
+  sizes<const Names extends readonly string[]>(...names: Names): { readonly [K in keyof Names]: IntExpr } {
+    return names.map((n) => this.size(n)) as unknown as { readonly [K in keyof Names]: IntExpr };
   }
 
   size(name: string): IntExpr {

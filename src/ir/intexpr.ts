@@ -55,6 +55,10 @@ export function ibin(op: IntBinOp, x: IntLike, y: IntLike): IntExpr {
     case 'add':
       if (isInt(a, 0)) return b; // 0+x -> x
       if (isInt(b, 0)) return a; // x+0 -> x
+      // (x/c)*c + x%c -> x   (a split followed by a merge)
+      if (a.op === 'mul' && a.a.op === 'floordiv' && b.op === 'mod' && equalInt(a.a.a, b.a) && equalInt(a.a.b, b.b) && equalInt(a.b, b.b)) {
+        return b.a;
+      }
       break;
     case 'sub':
       if (isInt(b, 0)) return a; // x-0 -> x

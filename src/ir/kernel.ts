@@ -50,7 +50,10 @@ export type KExpr =
   | { readonly op: 'const'; readonly type: KType; readonly value: number }
   | { readonly op: 'ref'; readonly type: KType; readonly name: string }
   | { readonly op: 'builtin'; readonly type: KType; readonly name: Builtin }
-  /** Element `index` of a buffer; with `type.lanes > 1`, that many consecutive elements from `index`. */
+  /**
+   * Element `index` of a buffer; with `type.lanes > 1`, that many consecutive elements from
+   * `index`, which the emitter guarantees is a multiple of the lane count (an aligned vector load).
+   */
   | { readonly op: 'load'; readonly type: KType; readonly buffer: string; readonly index: KExpr }
   | { readonly op: 'unary'; readonly type: KType; readonly fn: KUnaryFn; readonly x: KExpr }
   | { readonly op: 'binary'; readonly type: KType; readonly fn: KBinaryFn; readonly a: KExpr; readonly b: KExpr }
@@ -70,6 +73,7 @@ export type KStmt =
   | { readonly op: 'let'; readonly name: string; readonly value: KExpr }
   | { readonly op: 'var'; readonly name: string; readonly type: KType; readonly init?: KExpr }
   | { readonly op: 'assign'; readonly name: string; readonly value: KExpr }
+  /** `buffer[index] = value`; a vector value stores that many consecutive elements from `index`. */
   | { readonly op: 'store'; readonly buffer: string; readonly index: KExpr; readonly value: KExpr }
   /** `for (var = start; var < end; var += step)`; `unroll` asks the printer to unroll when bounds are constant. */
   | {

@@ -26,6 +26,8 @@ import { KernelBuilder, decode, linearGrid } from './kernel-builder.js';
 export interface EmitOptions {
   /** Invocations per workgroup for elementwise and serial kernels. */
   readonly workgroupSize: number;
+  /** Consecutive elements per invocation in elementwise kernels (1, 2 or 4), with vector loads where contiguous. */
+  readonly vectorWidth: 1 | 2 | 4;
   /** Largest grid dimension the device allows. */
   readonly maxWorkgroupsPerDimension: number;
   /** Invocations sharing one row of a row group (a power of two), or undefined to choose from the row length. */
@@ -61,29 +63,53 @@ function finish(name: string, k: KernelBuilder, workgroup: number, grid: readonl
   return { name, workgroup: [workgroup, 1, 1], grid: [grid[0], grid[1], grid[2]], buffers, body: k.body };
 }
 
-/** One invocation per element of the target. */
+/**
+ * One invocation per `vectorWidth` consecutive elements of the target. When the innermost axis
+ * allows it, loads contiguous along that axis become aligned vector loads and the result one
+ * vector store; the arithmetic stays per element.
+ */
 export function emitElementwise(name: string, s: Stmt, scope: EmitScope, opts: EmitOptions): Kernel {
   const k = new KernelBuilder();
   const shape = shapeOf(s.target);
   const total = numel(shape);
+  const inner = shape[shape.length - 1] ?? 1;
+  const innerAxis = s.target.axes[s.target.axes.length - 1];
+  const V = innerAxis && opts.vectorWidth > 1 && inner % opts.vectorWidth === 0 && VECTOR_STORE.has(s.target.dtype) ? opts.vectorWidth : 1;
   const W = opts.workgroupSize;
-  const { grid, index } = linearGrid(Math.ceil(total / W), opts.maxWorkgroupsPerDimension);
+  const items = total / V;
+  const { grid, index } = linearGrid(Math.ceil(items / W), opts.maxWorkgroupsPerDimension);
   const gid = k.let('gid', kadd(kmul(index, kconst(W)), kbuiltin('local_index')));
   const reads = new Set<string>();
-  k.if(klt(gid, kconst(total)), () => {
-    const coords = decode(gid, shape).map((c) => k.let('i', c));
-    const ctx: ExprContext = {
-      vars: new Map(s.target.axes.map((a, i) => [a.name, coords[i]!])),
-      ranges: axisRanges(s.target.axes),
-      tensors: scope.tensors,
-      reads,
-    };
-    k.emit({ op: 'store', buffer: s.target.name, index: gid, value: exprToK(s.expr, ctx) });
+  k.if(klt(gid, kconst(items)), () => {
+    const first = V === 1 ? gid : k.let('e', kmul(gid, kconst(V)));
+    const coords = decode(first, shape).map((c) => k.let('i', c));
+    const vars = new Map(s.target.axes.map((a, i) => [a.name, coords[i]!]));
+    const ranges = axisRanges(s.target.axes);
+    if (V === 1) {
+      k.emit({ op: 'store', buffer: s.target.name, index: gid, value: exprToK(s.expr, { vars, ranges, tensors: scope.tensors, reads }) });
+      return;
+    }
+    const base = coords[coords.length - 1]!;
+    const loads = new Map<string, KExpr>();
+    const lanes = Array.from({ length: V }, (_, lane) => {
+      const laneVars = new Map(vars);
+      laneVars.set(innerAxis!.name, lane === 0 ? base : kadd(base, kconst(lane)));
+      return exprToK(s.expr, {
+        vars: laneVars,
+        ranges,
+        tensors: scope.tensors,
+        reads,
+        vector: { axis: innerAxis!.name, base, lane, width: V as 2 | 4, loads, bind: (e) => k.let('v', e) },
+      });
+    });
+    k.emit({ op: 'store', buffer: s.target.name, index: first, value: { op: 'vector', type: kt(s.target.dtype, V as 2 | 4), parts: lanes } });
   });
   readsOf(k, scope, reads);
   k.global(s.target.name, s.target.dtype, shape, 'read_write');
   return finish(name, k, W, grid);
 }
+
+const VECTOR_STORE: ReadonlySet<string> = new Set(['f32', 'i32', 'u32']);
 
 /** One invocation per output element, each looping over the whole reduction. */
 export function emitSerial(name: string, s: Stmt, scope: EmitScope, opts: EmitOptions): Kernel {

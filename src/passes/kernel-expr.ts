@@ -1,7 +1,7 @@
 import { shapeOf } from '../ir/bind.js';
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type IntExpr } from '../ir/intexpr.js';
+import { type IntExpr, intVars } from '../ir/intexpr.js';
 import {
   type KExpr,
   type KType,
@@ -35,6 +35,46 @@ export interface ExprContext {
   readonly registers?: ReadonlyMap<string, KExpr>;
   /** Records each global tensor the expression reads. */
   readonly reads?: Set<string>;
+  /** Set when the expression is one lane of a vectorized computation (see `VectorLanes`). */
+  readonly vector?: VectorLanes;
+}
+
+/**
+ * One lane of a computation vectorized along an index variable: loads that are contiguous along
+ * it become one aligned vector load shared by all lanes (bound once with `bind`), from which
+ * each lane extracts its element.
+ */
+export interface VectorLanes {
+  /** The index variable the lanes run along; in `vars` it holds this lane's value. */
+  readonly axis: string;
+  /** The variable's value in lane 0 (a multiple of `width`). */
+  readonly base: KExpr;
+  readonly lane: number;
+  readonly width: 2 | 4;
+  /** Vector loads made so far, by buffer and index, shared across lanes. */
+  readonly loads: Map<string, KExpr>;
+  readonly bind: (e: KExpr) => KExpr;
+}
+
+/** Types whose buffers take vector loads on every backend. */
+const VECTOR_TYPES: ReadonlySet<string> = new Set(['f32', 'i32', 'u32']);
+
+function vectorLoad(t: TensorDecl, index: readonly IntExpr[], ctx: ExprContext, v: VectorLanes): KExpr | undefined {
+  const last = index[index.length - 1];
+  const shape = shapeOf(t);
+  if (!last || last.op !== 'var' || last.name !== v.axis || !VECTOR_TYPES.has(t.dtype)) return undefined;
+  if ((shape[shape.length - 1] ?? 1) % v.width !== 0) return undefined;
+  if (index.slice(0, -1).some((i) => intVars(i).has(v.axis))) return undefined;
+  const vars = new Map(ctx.vars);
+  vars.set(v.axis, v.base);
+  const base = flatIndex(t, index.map((i) => intToK(i, { ...ctx, vars })));
+  const key = `${t.name}:${JSON.stringify(base)}`;
+  let vec = v.loads.get(key);
+  if (!vec) {
+    vec = v.bind(kload(t.name, base, kt(t.dtype, v.width)));
+    v.loads.set(key, vec);
+  }
+  return { op: 'extract', type: kt(t.dtype), x: vec, lane: v.lane };
 }
 
 export const ktype = (t: ValueType): KType => kt(t);
@@ -112,7 +152,8 @@ export function exprToK(e: Expr, ctx: ExprContext): KExpr {
       const t = ctx.tensors.get(e.tensor);
       if (!t) throw new TilecraftError(`internal: tensor ${e.tensor} unknown to the kernel`);
       ctx.reads?.add(e.tensor);
-      return kload(e.tensor, flatIndex(t, e.index.map((i) => intToK(i, ctx))), ktype(t.dtype));
+      const vec = ctx.vector && vectorLoad(t, e.index, ctx, ctx.vector);
+      return vec ?? kload(e.tensor, flatIndex(t, e.index.map((i) => intToK(i, ctx))), ktype(t.dtype));
     }
     case 'iota':
       return kcast(intToK(e.index, ctx), ktype(e.dtype));

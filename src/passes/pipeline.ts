@@ -30,6 +30,7 @@ export interface LowerOptions extends EmitOptions, GroupOptions {}
 export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
   ...DEFAULT_GROUP_OPTIONS,
   workgroupSize: 256,
+  vectorWidth: 4,
   rowWorkgroupSize: 256,
   maxWorkgroupsPerDimension: 65535,
   subgroups: false,

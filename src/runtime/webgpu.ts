@@ -239,7 +239,8 @@ export class WebGpuDevice implements Device {
 
   createBuffer(bytes: number, label: string): DeviceBuffer {
     this.checkAlive();
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    // whole 16-byte units, so kernels may view any buffer as an array of vec4
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const l = this.info.limits;
     if (size > l.maxStorageBufferBindingSize) {
       throw new DeviceLimitError(

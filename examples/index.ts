@@ -1,0 +1,34 @@
+import { type Sizes } from '../src/ir/bind.js';
+import { type DType } from '../src/ir/dtype.js';
+import { type Program } from '../src/ir/tensor.js';
+import { attention } from './attention.js';
+import { elementwiseChain } from './elementwise.js';
+import { int4Gemm, int8Gemm } from './lowbit-gemm.js';
+import { matmul } from './matmul.js';
+import { layernormExample, rmsnormExample, softmaxExample } from './norms.js';
+
+/** A named example: a program builder per dtype, default sizes, and a one-line description. */
+export interface Example {
+  readonly name: string;
+  readonly description: string;
+  readonly dtypes: readonly DType[];
+  readonly build: (dtype: DType) => Program;
+  readonly sizes: Sizes;
+  /** Floating-point operations for one run at `sizes`, for GFLOP/s (omit for memory-bound examples). */
+  readonly flops?: (sizes: Sizes) => number;
+}
+
+export const EXAMPLES: readonly Example[] = [
+  elementwiseChain,
+  softmaxExample,
+  layernormExample,
+  rmsnormExample,
+  matmul,
+  attention,
+  int8Gemm,
+  int4Gemm,
+];
+
+export function findExample(name: string): Example | undefined {
+  return EXAMPLES.find((e) => e.name === name);
+}

@@ -1,0 +1,78 @@
+import { TilecraftError } from '../ir/errors.js';
+import type { RunResult } from '../runtime/device.js';
+
+export interface MeasureOptions {
+  /** Runs before timing starts (shader JIT, caches, clocks). */
+  readonly warmup: number;
+  /** Timed runs. */
+  readonly repeat: number;
+  /** Give up on a candidate whose runs take longer than this in total. */
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_MEASURE: MeasureOptions = { warmup: 2, repeat: 10, timeoutMs: 60_000 };
+
+export interface Measurement {
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  /** Half the interquartile range relative to the median: a robust ± spread. */
+  readonly spread: number;
+  readonly samples: readonly number[];
+  /** Where the times come from: device timestamps, or host wall time around a blocking run. */
+  readonly clock: 'device' | 'wall';
+}
+
+export class MeasureTimeoutError extends TilecraftError {
+  override name = 'MeasureTimeoutError';
+  constructor(readonly limitMs: number) {
+    super(`measurement exceeded its time-out of ${limitMs} ms`);
+  }
+}
+
+export function summarize(samples: readonly number[], clock: Measurement['clock']): Measurement {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (f: number) => {
+    const i = (s.length - 1) * f;
+    const lo = Math.floor(i);
+    const hi = Math.ceil(i);
+    return s[lo]! + (s[hi]! - s[lo]!) * (i - lo);
+  };
+  const median = q(0.5);
+  return {
+    medianMs: median,
+    minMs: s[0]!,
+    maxMs: s[s.length - 1]!,
+    spread: median > 0 ? (q(0.75) - q(0.25)) / 2 / median : 0,
+    samples,
+    clock,
+  };
+}
+
+/**
+ * Times `run` (one complete execution, waiting for the device): warm-up, then repeated runs. Uses
+ * device timestamps (summed over the run's kernels) when the run reports them, wall time otherwise.
+ */
+export async function measure(run: () => Promise<RunResult>, options: Partial<MeasureOptions> = {}): Promise<Measurement> {
+  const o = { ...DEFAULT_MEASURE, ...options };
+  const start = performance.now();
+  const check = () => {
+    if (performance.now() - start > o.timeoutMs) throw new MeasureTimeoutError(o.timeoutMs);
+  };
+  for (let i = 0; i < o.warmup; i++) {
+    await run();
+    check();
+  }
+  const samples: number[] = [];
+  let clock: Measurement['clock'] = 'device';
+  for (let i = 0; i < Math.max(1, o.repeat); i++) {
+    const r = await run();
+    if (r.kernelMs) samples.push(r.kernelMs.reduce((a, b) => a + b, 0));
+    else {
+      clock = 'wall';
+      samples.push(r.wallMs);
+    }
+    check();
+  }
+  return summarize(samples, clock);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { EXAMPLES } from '../../examples/index.js';
+import { TilecraftError } from '../ir/errors.js';
+import { devicesCommand } from './devices.js';
+import { EXIT } from './exit-codes.js';
+import { parseDeviceKind } from './open-device.js';
+import { runCommand } from './run.js';
+import { UsageError } from './sizes.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+};
+const deviceOption = (v: string) => {
+  try {
+    return parseDeviceKind(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+
+async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const cli = new Command('autotune')
+    .description('tilecraft: compile, run and tune kernels on your own device')
+    .showHelpAfterError()
+    .exitOverride();
+
+  cli
+    .command('devices')
+    .description('list the devices tilecraft can use here, and why any cannot be used')
+    .option('--json', 'machine-readable output', false)
+    .action(async (o: { json: boolean }) => {
+      code = await devicesCommand(o);
+    });
+
+  cli
+    .command('list')
+    .description('list the built-in examples')
+    .option('--json', 'machine-readable output', false)
+    .action((o: { json: boolean }) => {
+      if (o.json) console.log(JSON.stringify(EXAMPLES.map((e) => ({ name: e.name, description: e.description, dtypes: e.dtypes, sizes: e.sizes })), null, 2));
+      else for (const e of EXAMPLES) console.log(`${e.name.padEnd(12)} ${e.description} [${e.dtypes.join(', ')}] ${Object.entries(e.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    });
+
+  cli
+    .command('run')
+    .description('compile an example with the default schedule, run it, time it and check it against the CPU reference')
+    .argument('<example>', 'example name (see `autotune list`)')
+    .option('--dtype <dtype>', 'element type (default: the example\'s first)')
+    .option('--size <N=value>', 'override a size, e.g. --size N=1024 (repeatable, or comma-separated)', collect, [])
+    .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
+    .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
+    .option('--repeat <n>', 'timed runs', positiveInt, 10)
+    .option('--no-check', 'skip the comparison with the CPU reference')
+    .option('--source', 'print the generated kernel source', false)
+    .option('--json', 'machine-readable output', false)
+    .action(async (name: string, o) => {
+      code = await runCommand(name, o);
+    });
+
+  try {
+    await cli.parseAsync(argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number };
+    if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      console.error(`autotune: ${e.message}`);
+      return EXIT.usage;
+    }
+    if (e instanceof TilecraftError) {
+      console.error(`autotune: ${e.name}: ${e.message}`);
+      return EXIT.failure;
+    }
+    throw e;
+  }
+  return code;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(EXIT.failure);
+  },
+);

@@ -1,0 +1,113 @@
+import Table from 'cli-table3';
+import { EXAMPLES, type Example, findExample } from '../../examples/index.js';
+import { type DType, isDType, storageBytes } from '../ir/dtype.js';
+import { toValues } from '../ir/host.js';
+import { evaluate } from '../reference/evaluate.js';
+import { measure } from '../autotune/measure.js';
+import { Executable } from '../runtime/executable.js';
+import { EXIT } from './exit-codes.js';
+import { randomInputs } from './inputs.js';
+import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
+import { UsageError, parseSizes } from './sizes.js';
+
+export interface RunOptions {
+  readonly dtype?: string;
+  readonly size: readonly string[];
+  readonly device: DeviceKind;
+  readonly warmup: number;
+  readonly repeat: number;
+  readonly check: boolean;
+  readonly json: boolean;
+  readonly source: boolean;
+}
+
+export function exampleOrThrow(name: string): Example {
+  const e = findExample(name);
+  if (!e) throw new UsageError(`no example named ${JSON.stringify(name)}; try one of: ${EXAMPLES.map((x) => x.name).join(', ')}`);
+  return e;
+}
+
+export function dtypeFor(e: Example, requested: string | undefined): DType {
+  const dtype = requested ?? e.dtypes[0]!;
+  if (!isDType(dtype) || !e.dtypes.includes(dtype)) {
+    throw new UsageError(`example ${e.name} comes in ${e.dtypes.join(', ')}, not ${dtype}`);
+  }
+  return dtype;
+}
+
+/** `autotune run <example>`: compile with the default schedule, run, time, and check. */
+export async function runCommand(name: string, o: RunOptions): Promise<number> {
+  const example = exampleOrThrow(name);
+  const dtype = dtypeFor(example, o.dtype);
+  const sizes = parseSizes(o.size, example.sizes);
+  const program = example.build(dtype);
+  const device = await openDevice(o.device);
+  try {
+    const exe = await Executable.create(device, program, sizes);
+    const inputs = randomInputs(exe.inputs);
+    for (const [k, v] of Object.entries(inputs)) exe.upload(k, v);
+    const m = await measure(() => exe.dispatch({}, { timing: true }), { warmup: o.warmup, repeat: o.repeat });
+    const outputs = Object.fromEntries(await Promise.all(exe.outputs.map(async (t) => [t.name, await exe.download(t.name)] as const)));
+    const bytes = exe.plan.tensors.filter((t) => t.role !== 'temp').reduce((a, t) => a + storageBytes(t.dtype, t.shape), 0);
+    const gbps = bytes / (m.medianMs * 1e-3) / 1e9;
+    const gflops = example.flops ? example.flops(sizes) / (m.medianMs * 1e-3) / 1e9 : undefined;
+
+    let check: { ok: boolean; maxAbsError: number; tensor: string }[] = [];
+    if (o.check) {
+      const ref = evaluate(program, sizes, inputs);
+      check = Object.keys(ref.outputs).map((t) => {
+        const a = toValues(outputs[t]!);
+        const e = toValues(ref.outputs[t]!);
+        let err = 0;
+        let scale = 0;
+        for (let i = 0; i < e.length; i++) {
+          err = Math.max(err, Math.abs(a[i]! - e[i]!));
+          scale = Math.max(scale, Math.abs(e[i]!));
+        }
+        const tol = (dtype === 'f16' ? 1e-2 : 1e-4) * Math.max(1, scale);
+        return { tensor: t, maxAbsError: err, ok: err <= tol };
+      });
+    }
+    const ok = check.every((c) => c.ok);
+    const result = {
+      example: example.name,
+      dtype,
+      sizes,
+      device: { backend: device.info.backend, name: device.info.name, vendor: device.info.vendor, architecture: device.info.architecture },
+      kernels: exe.plan.kernels.map((k) => ({ name: k.name, grid: k.grid, workgroup: k.workgroup })),
+      timing: { medianMs: m.medianMs, minMs: m.minMs, spread: m.spread, runs: m.samples.length, clock: m.clock },
+      bytesMoved: bytes,
+      gbPerSecond: gbps,
+      ...(gflops !== undefined ? { gflopPerSecond: gflops } : {}),
+      check,
+      preview: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, [...toValues(v).slice(0, 6)]])),
+    };
+    if (o.json) {
+      console.log(JSON.stringify(result, null, 2));
+    } else {
+      console.log(`${example.name} (${dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      console.log(`device   ${describeDevice(device)}`);
+      console.log(`kernels  ${exe.plan.kernels.length}: ${exe.plan.trace.find((t) => t.pass === 'group')?.note ?? ''}`);
+      const t = new Table({ head: ['median', 'min', 'spread', 'runs', 'clock', 'GB/s', ...(gflops !== undefined ? ['GFLOP/s'] : [])] });
+      t.push([
+        `${m.medianMs.toFixed(3)} ms`,
+        `${m.minMs.toFixed(3)} ms`,
+        `±${(m.spread * 100).toFixed(1)}%`,
+        String(m.samples.length),
+        m.clock === 'device' ? 'GPU timestamps' : 'wall',
+        gbps.toFixed(2),
+        ...(gflops !== undefined ? [gflops.toFixed(2)] : []),
+      ]);
+      console.log(t.toString());
+      for (const [k, v] of Object.entries(result.preview)) console.log(`${k}[0:6] = ${v.map((x) => x.toPrecision(6)).join(' ')}`);
+      for (const c of check) {
+        console.log(`check    ${c.tensor}: max |error| ${c.maxAbsError.toExponential(2)} vs the CPU reference (${c.ok ? 'ok' : 'MISMATCH'})`);
+      }
+      if (o.source) for (const s of exe.sources) console.log(s);
+    }
+    exe.destroy();
+    return ok ? EXIT.ok : EXIT.mismatch;
+  } finally {
+    device.destroy();
+  }
+}

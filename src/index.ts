@@ -1,0 +1,29 @@
+/**
+ * tilecraft: write a kernel once as index notation, compile it to WGSL (and CUDA), run and tune it
+ * on your own device.
+ */
+export { program, ProgramBuilder } from './dsl/program.js';
+export { Tensor } from './dsl/tensor.js';
+export * as ops from './dsl/ops.js';
+export { dot, gelu, geluTanh, layernorm, logSoftmax, rmsnorm, silu, softmax } from './dsl/ops.js';
+
+export type { DType, ValueType } from './ir/dtype.js';
+export { DTYPES, storageBytes } from './ir/dtype.js';
+export * from './ir/errors.js';
+export type { IntExpr, IntLike } from './ir/intexpr.js';
+export { iadd, idiv, imod, imul, int, isub, sym } from './ir/intexpr.js';
+export type { Program, Stmt, TensorDecl, Expr, Axis } from './ir/tensor.js';
+export { printProgram, printExpr } from './ir/print.js';
+export { printKernel } from './ir/print-kernel.js';
+export type { Kernel } from './ir/kernel.js';
+export { structuralHash } from './ir/hash.js';
+export { bindProgram, type Sizes } from './ir/bind.js';
+export { type HostTensor, allocHost, fromValues, toValues, randomHost } from './ir/host.js';
+
+export { evaluate } from './reference/evaluate.js';
+export { lower, type Plan, type LowerOptions, DEFAULT_LOWER_OPTIONS } from './passes/pipeline.js';
+export { toWgsl } from './codegen-wgsl/index.js';
+
+export type { Device, DeviceBuffer, DeviceInfo, DeviceLimits, RunResult } from './runtime/device.js';
+export { WebGpuDevice, createWebGpuDevice, type WebGpuOptions } from './runtime/webgpu.js';
+export { Executable, compile, type CompileOptions } from './runtime/executable.js';
