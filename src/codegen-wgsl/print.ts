@@ -21,10 +21,13 @@ export function printWgsl(k: Kernel): string {
       const element = width > 1 ? `vec${width}<${elementType(b)}>` : elementType(b);
       w.line(`@group(0) @binding(${binding++}) var<storage, ${access}> ${bufferName(b)}: array<${element}>;`);
     } else if (b.scope === 'workgroup') {
-      w.line(`var<workgroup> ${bufferName(b)}: ${b.length === 1 && b.atomic ? elementType(b) : `array<${elementType(b)}, ${b.length}>`};`);
+      const width = uses.vectorWidth.get(b.name) ?? 1;
+      const type = b.length === 1 && b.atomic ? elementType(b) : width > 1 ? `array<vec${width}<${elementType(b)}>, ${Math.ceil(b.length / width)}>` : `array<${elementType(b)}, ${b.length}>`;
+      w.line(`var<workgroup> ${bufferName(b)}: ${type};`);
     }
   }
   if (uses.inf) w.line('var<private> tc_inf_bits: u32 = 0x7f800000u;');
+  for (const helper of uses.floatToInt) FLOAT_TO_INT[helper].forEach((l) => w.line(l));
   if (uses.nan) w.line('var<private> tc_nan_bits: u32 = 0x7fc00000u;');
   w.line();
   const params = [
@@ -53,6 +56,7 @@ function scan(k: Kernel) {
   let subgroups = false;
   let inf = false;
   let nan = false;
+  const floatToInt = new Set<FloatToIntHelper>();
   const walkTypes = (body: readonly KStmt[]) => {
     for (const s of body) {
       if (s.op === 'var' && s.type.scalar === 'f16') f16 = true;
@@ -94,9 +98,13 @@ function scan(k: Kernel) {
   const vectorWidth = new Map<string, number>();
   for (const b of k.buffers) {
     const vec = [...(widths.get(b.name) ?? [])].filter((n) => n > 1);
-    if (b.scope === 'global' && !b.atomic && vec.length === 1) vectorWidth.set(b.name, vec[0]!);
+    if (b.scope !== 'private' && !b.atomic && vec.length === 1 && b.length % vec[0]! === 0) vectorWidth.set(b.name, vec[0]!);
   }
-  return { f16, subgroups, inf, nan, vectorWidth };
+  kvisit(k.body, (e) => {
+    const helper = e.op === 'cast' ? floatToIntHelper(e) : undefined;
+    if (helper) floatToInt.add(helper);
+  });
+  return { f16, subgroups, inf, nan, vectorWidth, floatToInt: [...floatToInt].sort() };
 }
 
 type PrintBuffer = KBuffer & { readonly width: number };
@@ -110,6 +118,34 @@ function elementAt(b: PrintBuffer, i: string): string {
 /** The vector of `lanes` elements from `i` (a multiple of `lanes`), or undefined if the buffer is not declared that way. */
 function vectorAt(b: PrintBuffer, i: string, lanes: number): string | undefined {
   return b.width === lanes ? `${bufferName(b)}[(${i}) / ${lanes}]` : undefined;
+}
+
+/**
+ * Kernel IR casts from float to int saturate to the integer type's bounds and send NaN to 0. WGSL
+ * instead clamps to the nearest float inside the range (2147483520 for i32, 4294967040 for u32)
+ * and leaves NaN to the implementation, so those casts go through these helpers. NaN is tested
+ * on the bits: implementations may fold `x != x` to false.
+ */
+const FLOAT_TO_INT = {
+  tc_f32_to_i32: [
+    'fn tc_f32_to_i32(x: f32) -> i32 {',
+    '  let is_nan = (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;',
+    '  return select(select(i32(x), 2147483647i, x >= 2147483648.0f), 0i, is_nan);',
+    '}',
+  ],
+  tc_f32_to_u32: [
+    'fn tc_f32_to_u32(x: f32) -> u32 {',
+    '  let is_nan = (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;',
+    '  return select(select(u32(x), 4294967295u, x >= 4294967296.0f), 0u, is_nan);',
+    '}',
+  ],
+} as const;
+
+type FloatToIntHelper = keyof typeof FLOAT_TO_INT;
+
+function floatToIntHelper(e: Extract<KExpr, { op: 'cast' }>): FloatToIntHelper | undefined {
+  if (e.type.lanes !== 1 || (e.x.type.scalar !== 'f32' && e.x.type.scalar !== 'f16')) return undefined;
+  return e.type.scalar === 'i32' ? 'tc_f32_to_i32' : e.type.scalar === 'u32' ? 'tc_f32_to_u32' : undefined;
 }
 
 const bufferName = (b: KBuffer) => mangle(b.scope === 'global' ? 't_' : b.scope === 'workgroup' ? 's_' : 'p_', b.name);
@@ -213,8 +249,11 @@ function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): string {
     }
     case 'select':
       return `select(${x(e.b)}, ${x(e.a)}, ${x(e.cond)})`;
-    case 'cast':
+    case 'cast': {
+      const helper = floatToIntHelper(e);
+      if (helper) return `${helper}(${e.x.type.scalar === 'f32' ? x(e.x) : `f32(${x(e.x)})`})`;
       return `${typeName(e.type)}(${x(e.x)})`;
+    }
     case 'bitcast':
       return `bitcast<${typeName(e.type)}>(${x(e.x)})`;
     case 'subgroup':

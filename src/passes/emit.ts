@@ -45,17 +45,17 @@ export interface EmitScope {
   readonly stored: ReadonlySet<string>;
 }
 
-const axisRanges = (axes: readonly Axis[]) =>
+export const axisRanges = (axes: readonly Axis[]) =>
   Object.fromEntries(axes.map((a) => [a.name, [0, (a.size.op === 'int' ? a.size.value : 1) - 1] as const]));
 
-function readsOf(k: KernelBuilder, scope: EmitScope, reads: ReadonlySet<string>): void {
+export function readsOf(k: KernelBuilder, scope: EmitScope, reads: ReadonlySet<string>): void {
   for (const t of reads) {
     const d = scope.tensors.get(t)!;
     k.global(t, d.dtype, shapeOf(d), 'read');
   }
 }
 
-function finish(name: string, k: KernelBuilder, workgroup: number, grid: readonly [number, number, number]): Kernel {
+export function finish(name: string, k: KernelBuilder, workgroup: number, grid: readonly [number, number, number]): Kernel {
   // outputs bind after inputs, both in first-use order
   const buffers = [...k.buffers.values()];
   const order = (b: (typeof buffers)[number]) => (b.scope !== 'global' ? 2 : b.access === 'read' ? 0 : 1);

@@ -1,5 +1,6 @@
 import { type BoundProgram, numel, shapeOf } from '../ir/bind.js';
 import { type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/tensor.js';
+import { type Contraction, analyzeContraction } from './contraction.js';
 
 /**
  * How statements are packed into kernels.
@@ -8,6 +9,9 @@ import { type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/
  * - `serial`: one invocation per output element, each running its reduction loop alone. Used for
  *   short reductions and for contractions over many outputs (matmul-like: operands are reused
  *   across outputs, which the tiling schedule exploits; this is the untiled fallback).
+ * - `contraction`: a sum of products with operand reuse (matmul, batched, with prologues on the
+ *   operands), tiled by the contraction schedule, with the elementwise statements that read its
+ *   result pointwise fused into its store (epilogue: bias, activation, residual, cast).
  * - `rows`: a row group. Statements that share leading "row" axes — reductions over the rest of
  *   their axes and elementwise statements reading those reductions per row — run in one kernel,
  *   a team of invocations per row. Softmax, layernorm and rmsnorm each become one kernel: the row
@@ -16,16 +20,19 @@ import { type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/
 export type KernelGroup =
   | { readonly kind: 'elementwise'; readonly stmt: Stmt }
   | { readonly kind: 'serial'; readonly stmt: Stmt }
-  | { readonly kind: 'rows'; readonly rowShape: readonly number[]; readonly stmts: readonly Stmt[] };
+  | { readonly kind: 'rows'; readonly rowShape: readonly number[]; readonly stmts: readonly Stmt[] }
+  | { readonly kind: 'contraction'; readonly stmt: Stmt; readonly shape: Contraction; readonly epilogue: readonly Stmt[] };
 
 export interface GroupOptions {
   /** Shortest reduction a team of invocations shares (shorter ones run serially). */
   readonly cooperativeMinLength: number;
-  /** A contraction with at least this many outputs runs one invocation per output. */
+  /** A contraction with at least this many outputs runs one invocation per output (when not tiled). */
   readonly contractionSerialOutputs: number;
+  /** Tile contractions (the `contraction` group); off gives the untiled fallbacks. */
+  readonly tileContractions: boolean;
 }
 
-export const DEFAULT_GROUP_OPTIONS: GroupOptions = { cooperativeMinLength: 32, contractionSerialOutputs: 16384 };
+export const DEFAULT_GROUP_OPTIONS: GroupOptions = { cooperativeMinLength: 32, contractionSerialOutputs: 16384, tileContractions: true };
 
 export function reductionLength(s: Stmt): number {
   if (s.expr.op !== 'reduce') return 1;
@@ -60,8 +67,15 @@ export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GR
       producer.set(s.target.name, last);
       continue;
     }
+    if (open?.kind === 'contraction' && isEpilogue(open, last, s, producer)) {
+      groups[last] = { ...open, epilogue: [...open.epilogue, s] };
+      producer.set(s.target.name, last);
+      continue;
+    }
+    const shape = opts.tileContractions && isContraction(s) ? analyzeContraction(s) : undefined;
     let g: KernelGroup;
-    if (isCooperative(s, opts)) g = { kind: 'rows', rowShape: shapeOf(s.target), stmts: [s] };
+    if (shape) g = { kind: 'contraction', stmt: s, shape, epilogue: [] };
+    else if (isCooperative(s, opts)) g = { kind: 'rows', rowShape: shapeOf(s.target), stmts: [s] };
     else if (s.expr.op === 'reduce') g = { kind: 'serial', stmt: s };
     else g = { kind: 'elementwise', stmt: s };
     groups.push(g);
@@ -99,6 +113,31 @@ function canJoin(
   return ok && (readsMember || s.expr.op === 'reduce');
 }
 
+/** An elementwise statement over the contraction's output axes reading group results pointwise. */
+function isEpilogue(
+  g: Extract<KernelGroup, { kind: 'contraction' }>,
+  index: number,
+  s: Stmt,
+  producer: ReadonlyMap<string, number>,
+): boolean {
+  if (s.expr.op === 'reduce') return false;
+  const shape = shapeOf(s.target);
+  const own = shapeOf(g.stmt.target);
+  if (shape.length !== own.length || shape.some((n, i) => n !== own[i])) return false;
+  const members = new Set([g.stmt.target.name, ...g.epilogue.map((e) => e.target.name)]);
+  const axes = s.target.axes.map((a) => a.name);
+  let readsMember = false;
+  let ok = true;
+  visitExpr(s.expr, (e) => {
+    if (e.op !== 'load') return;
+    if (members.has(e.tensor)) {
+      readsMember = true;
+      if (!e.index.every((ix, i) => ix.op === 'var' && ix.name === axes[i])) ok = false;
+    } else if ((producer.get(e.tensor) ?? -1) >= index) ok = false;
+  });
+  return ok && readsMember;
+}
+
 /** Tensors a group computes that something outside it reads (or that are outputs). */
 export function escapingTensors(groups: readonly KernelGroup[], outputs: readonly string[]): Set<string> {
   const out = new Set(outputs);
@@ -112,4 +151,5 @@ export function escapingTensors(groups: readonly KernelGroup[], outputs: readonl
   return out;
 }
 
-export const stmtsOf = (g: KernelGroup): readonly Stmt[] => (g.kind === 'rows' ? g.stmts : [g.stmt]);
+export const stmtsOf = (g: KernelGroup): readonly Stmt[] =>
+  g.kind === 'rows' ? g.stmts : g.kind === 'contraction' ? [g.stmt, ...g.epilogue] : [g.stmt];

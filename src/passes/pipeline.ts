@@ -3,7 +3,9 @@ import { type DType } from '../ir/dtype.js';
 import { type Kernel } from '../ir/kernel.js';
 import { type Program, type TensorDecl } from '../ir/tensor.js';
 import { type EmitOptions, emitElementwise, emitRows, emitSerial } from './emit.js';
+import { type ContractionLimits, emitContraction } from './emit-contraction.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
+import { type ContractionKnobs, DEFAULT_KNOBS, type GroupKnobs, type ResolvedSchedule, type Schedule, resolveKnobs } from './schedule.js';
 import { hoistReductions } from './hoist-reductions.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
@@ -21,11 +23,16 @@ export interface Plan {
   readonly program: BoundProgram;
   readonly tensors: readonly PlanTensor[];
   readonly kernels: readonly Kernel[];
+  /** Every group's knobs, defaults filled in: replaying it rebuilds these exact kernels. */
+  readonly schedule: ResolvedSchedule;
   /** The passes that ran, in order, with what each produced (for `--explain` and debugging). */
   readonly trace: readonly { readonly pass: string; readonly note: string }[];
 }
 
-export interface LowerOptions extends EmitOptions, GroupOptions {}
+export interface LowerOptions extends EmitOptions, GroupOptions, ContractionLimits {
+  /** Knobs per group id, overriding the defaults. */
+  readonly schedule: Schedule;
+}
 
 export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
   ...DEFAULT_GROUP_OPTIONS,
@@ -33,8 +40,27 @@ export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
   vectorWidth: 4,
   rowWorkgroupSize: 256,
   maxWorkgroupsPerDimension: 65535,
+  maxWorkgroupInvocations: 256,
+  maxWorkgroupStorageBytes: 16384,
   subgroups: false,
+  schedule: {},
 };
+
+const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+
+/** A reasonable first tiling for a contraction of these extents; the tuner does better. */
+export function defaultContractionKnobs(M: number, N: number): ContractionKnobs {
+  const base = DEFAULT_KNOBS.contraction;
+  const threadM = Math.min(base.threadM, pow2Floor(M));
+  const threadN = Math.min(base.threadN, pow2Floor(N));
+  return {
+    ...base,
+    threadM,
+    threadN,
+    blockM: Math.max(threadM, Math.min(base.blockM, pow2Floor(M))),
+    blockN: Math.max(threadN, Math.min(base.blockN * (M < 8 ? 2 : 1), pow2Floor(N))),
+  };
+}
 
 /**
  * The pipeline, one named step at a time:
@@ -57,15 +83,43 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   for (const t of fused.inputs) tensors.set(t.name, t);
   for (const s of fused.stmts) tensors.set(s.target.name, s.target);
   const scope = { tensors, stored };
-  const kernels = groups.map((g, i) => {
+  const schedule: Record<string, GroupKnobs> = {};
+  const temps: PlanTensor[] = [];
+  const kernels: Kernel[] = groups.flatMap((g, i): Kernel[] => {
+    const id = String(i);
     const name = `${p.name}_${i}_${g.kind}`;
+    const given = opts.schedule[id];
     switch (g.kind) {
-      case 'elementwise':
-        return emitElementwise(name, g.stmt, scope, opts);
-      case 'serial':
-        return emitSerial(name, g.stmt, scope, opts);
-      case 'rows':
-        return emitRows(name, g.rowShape, g.stmts, scope, opts);
+      case 'elementwise': {
+        const k = resolveKnobs('elementwise', id, given, { kind: 'elementwise', workgroupSize: opts.workgroupSize, vectorWidth: opts.vectorWidth });
+        schedule[id] = k;
+        return [emitElementwise(name, g.stmt, scope, { ...opts, ...k })];
+      }
+      case 'serial': {
+        const k = resolveKnobs('serial', id, given, { kind: 'serial', workgroupSize: opts.workgroupSize });
+        schedule[id] = k;
+        return [emitSerial(name, g.stmt, scope, { ...opts, ...k })];
+      }
+      case 'rows': {
+        const k = resolveKnobs('rows', id, given, {
+          kind: 'rows',
+          threadsPerRow: opts.threadsPerRow ?? 0,
+          workgroupSize: opts.rowWorkgroupSize,
+          subgroups: opts.subgroups,
+        });
+        schedule[id] = k;
+        const threads = k.threadsPerRow > 0 ? { threadsPerRow: k.threadsPerRow } : {};
+        return [emitRows(name, g.rowShape, g.stmts, scope, { ...opts, ...threads, rowWorkgroupSize: k.workgroupSize, subgroups: k.subgroups })];
+      }
+      case 'contraction': {
+        const M = g.shape.m.reduce((a, x) => a * (x.size.op === 'int' ? x.size.value : 1), 1);
+        const N = g.shape.n.reduce((a, x) => a * (x.size.op === 'int' ? x.size.value : 1), 1);
+        const k = resolveKnobs('contraction', id, given, defaultContractionKnobs(M, N));
+        schedule[id] = k;
+        const out = emitContraction(name, id, { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue }, scope, k, opts);
+        for (const t of out.temps) temps.push({ ...t, role: 'temp' });
+        return out.kernels;
+      }
     }
   });
   kernels.forEach(verifyKernel);
@@ -79,7 +133,8 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
       planTensors.push({ name: s.target.name, dtype: s.target.dtype, shape: shapeOf(s.target), role });
     }
   }
-  return { program: fused, tensors: planTensors, kernels, trace };
+  planTensors.push(...temps);
+  return { program: fused, tensors: planTensors, kernels, schedule, trace };
 }
 
 function describe(g: KernelGroup): string {

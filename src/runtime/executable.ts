@@ -22,8 +22,11 @@ export class Executable {
   ) {}
 
   static async create(device: Device, program: Program, sizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
+    const l = device.info.limits;
     const plan = lower(program, sizes, {
-      maxWorkgroupsPerDimension: device.info.limits.maxWorkgroupsPerDimension,
+      maxWorkgroupsPerDimension: l.maxWorkgroupsPerDimension,
+      maxWorkgroupInvocations: l.maxWorkgroupInvocations,
+      maxWorkgroupStorageBytes: l.maxWorkgroupStorageBytes,
       ...options.schedule,
     });
     const kernels = await Promise.all(plan.kernels.map((k) => device.compile(k)));

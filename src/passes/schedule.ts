@@ -1,0 +1,127 @@
+import { TilecraftError } from '../ir/errors.js';
+
+/**
+ * Schedule knobs: how each kernel group of a plan is laid out on the device. Plain serializable
+ * values with defaults; the heuristics, the autotuner and a user's override all speak this
+ * vocabulary, and a recorded schedule replays the exact kernels it was measured with.
+ *
+ * A plan's schedule maps each group's id (its position in the plan, `"0"`, `"1"`, ...) to that
+ * group's knobs. A knob left out takes its default.
+ */
+export interface ElementwiseKnobs {
+  readonly kind: 'elementwise';
+  readonly workgroupSize: number;
+  /** Consecutive elements per invocation, with vector loads where contiguous (1, 2 or 4). */
+  readonly vectorWidth: 1 | 2 | 4;
+}
+
+export interface SerialKnobs {
+  readonly kind: 'serial';
+  readonly workgroupSize: number;
+}
+
+export interface RowsKnobs {
+  readonly kind: 'rows';
+  /** Invocations sharing a row (a power of two); 0 chooses from the row length. */
+  readonly threadsPerRow: number;
+  /** Invocations per workgroup: rows per workgroup = workgroupSize / threadsPerRow. */
+  readonly workgroupSize: number;
+  /** Reduce across a row team with subgroup operations (used when a team is a whole workgroup). */
+  readonly subgroups: boolean;
+}
+
+/**
+ * A tiled contraction: each workgroup computes a `blockM x blockN` tile of the output, looping
+ * over the reduction in steps of `blockK`; each invocation accumulates a `threadM x threadN`
+ * register tile (unrolled into named variables).
+ */
+export interface ContractionKnobs {
+  readonly kind: 'contraction';
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly blockK: number;
+  readonly threadM: number;
+  readonly threadN: number;
+  /** Stage operand tiles in workgroup memory, or read them straight from global memory. */
+  readonly staging: 'shared' | 'direct';
+  /** With shared staging: two buffers, loading the next tile while computing on this one. */
+  readonly doubleBuffer: boolean;
+  /** Unroll the loop over blockK. */
+  readonly unrollK: boolean;
+  /** Split the reduction over this many workgroups, adding partial tiles in a second kernel. */
+  readonly splitK: number;
+  /** Load and store the N side in vectors of this width where contiguous (1 or 4). */
+  readonly vectorWidth: 1 | 4;
+}
+
+export type GroupKnobs = ElementwiseKnobs | SerialKnobs | RowsKnobs | ContractionKnobs;
+export type GroupKind = GroupKnobs['kind'];
+export type KnobsOf<K extends GroupKind> = Extract<GroupKnobs, { kind: K }>;
+
+/** Per-group knobs by group id; partial knobs are completed with defaults. */
+export type Schedule = Readonly<Record<string, Partial<GroupKnobs>>>;
+/** A schedule with every knob of every group filled in: what a plan records. */
+export type ResolvedSchedule = Readonly<Record<string, GroupKnobs>>;
+
+export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
+  elementwise: { kind: 'elementwise', workgroupSize: 256, vectorWidth: 4 },
+  serial: { kind: 'serial', workgroupSize: 256 },
+  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false },
+  contraction: {
+    kind: 'contraction',
+    blockM: 32,
+    blockN: 32,
+    blockK: 16,
+    threadM: 4,
+    threadN: 4,
+    staging: 'shared',
+    doubleBuffer: false,
+    unrollK: true,
+    splitK: 1,
+    vectorWidth: 4,
+  },
+};
+
+/** A combination of knobs that cannot work; the search skips it. */
+export class InvalidScheduleError extends TilecraftError {
+  override name = 'InvalidScheduleError';
+  constructor(
+    message: string,
+    readonly group: string,
+    readonly knob: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Completes a group's knobs: `given` (a schedule's entry, checked here: knobs of another kind or
+ * unknown names are rejected) over `base` (the defaults for this group).
+ */
+export function resolveKnobs<K extends GroupKind>(
+  kind: K,
+  id: string,
+  given: Partial<GroupKnobs> | undefined,
+  base: KnobsOf<K> = DEFAULT_KNOBS[kind] as KnobsOf<K>,
+): KnobsOf<K> {
+  if (!given) return base;
+  if (given.kind !== undefined && given.kind !== kind) {
+    throw new InvalidScheduleError(`group ${id} is a ${kind} group; the schedule gives it ${given.kind} knobs`, id, 'kind');
+  }
+  for (const k of Object.keys(given)) {
+    if (!(k in base)) {
+      throw new InvalidScheduleError(`group ${id} (${kind}) has no knob ${k}; its knobs are ${Object.keys(base).join(', ')}`, id, k);
+    }
+  }
+  return { ...base, ...given, kind } as KnobsOf<K>;
+}
+
+const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+export function requirePow2(id: string, knob: string, n: number): void {
+  if (!isPow2(n)) throw new InvalidScheduleError(`group ${id}: ${knob} must be a power of two, got ${n}`, id, knob);
+}
+
+export function requireDivides(id: string, knob: string, a: number, aName: string, b: number, bName: string): void {
+  if (b % a !== 0) throw new InvalidScheduleError(`group ${id}: ${aName} (${a}) must divide ${bName} (${b})`, id, knob);
+}
