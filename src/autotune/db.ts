@@ -1,0 +1,763 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import * as nodePath from 'node:path';
+import { type DType, isDType } from '../ir/dtype.js';
+import { TilecraftError } from '../ir/errors.js';
+import type { ResolvedSchedule } from '../passes/schedule.js';
+
+/**
+ * The tuning database: one JSON file per user holding the winning schedule of every tuning run,
+ * keyed by device, program, dtype, exact sizes and tilecraft version.
+ *
+ * ```json
+ * { "format": "tilecraft-tuning", "version": 1, "entries": { "<key>": { ...TuningEntry } } }
+ * ```
+ *
+ * Several tuners may write the same file at once (one per GPU, or a tuner and `autotune forget`).
+ * Every change takes a lock file, re-reads the database under it, applies its change and replaces
+ * the file atomically, so no writer loses another's entries and no reader ever sees half a file.
+ * Readers do not lock. A file that cannot be read as a database is moved aside, never wiped; a
+ * file written by a newer tilecraft is neither read nor overwritten.
+ */
+
+export const DATABASE_FORMAT = 'tilecraft-tuning';
+export const DATABASE_VERSION = 1;
+/** Runners-up kept per entry: enough to see how close the race was without bloating the file. */
+export const MAX_RUNNERS_UP = 5;
+
+/** Exact sizes by axis name, e.g. `{ B: 1, N: 4096 }`. */
+export type Shape = Readonly<Record<string, number>>;
+
+/** What identifies a tuning result; `tuningKey` turns it into the entry's string key. */
+export interface TuningKey {
+  /** `deviceFingerprint(device.info)`. */
+  readonly fingerprint: string;
+  /** Structural hash of the program (or kernel) that was tuned. */
+  readonly programHash: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  /** The tilecraft version that generated the kernels: another version may generate others. */
+  readonly tilecraftVersion: string;
+}
+
+export interface RunnerUp {
+  readonly schedule: ResolvedSchedule;
+  readonly medianMs: number;
+}
+
+export interface TuningEntry extends TuningKey {
+  /** `deviceSummary(device.info)`, for people reading `autotune show`. */
+  readonly deviceSummary?: string;
+  /** The program's name (an example name or the user's), for people and for filtering. */
+  readonly program: string;
+  /**
+   * The sizes this result stands for when a lookup falls back to a bucket. Left out, the bucket
+   * is the database's bucket function of `shape`.
+   */
+  readonly bucket?: Shape;
+  readonly schedule: ResolvedSchedule;
+  readonly medianMs: number;
+  /** Relative ± spread of the winner's samples (half the interquartile range over the median). */
+  readonly spread: number;
+  /** Candidates measured (those that compiled and matched the reference). */
+  readonly candidates: number;
+  /** The search strategy, e.g. `exhaustive` or `random(64, seed=1)`. */
+  readonly strategy: string;
+  /** How the winner was picked among candidates inside the tolerance band, e.g. `smallest-canonical-schedule`. */
+  readonly tieBreak: string;
+  /** Relative band around the fastest median within which candidates counted as tied (0.02 = 2%). */
+  readonly toleranceBand: number;
+  /** ISO 8601 time the result was recorded. */
+  readonly recordedAt: string;
+  /** The best few other candidates, fastest first. */
+  readonly runnersUp: readonly RunnerUp[];
+}
+
+/** What `record` takes: an entry whose time is filled in when left out. */
+export type NewTuningEntry = Omit<TuningEntry, 'recordedAt'> & { readonly recordedAt?: string };
+
+/** Maps exact sizes to the sizes of the bucket they fall in. */
+export type BucketFunction = (shape: Shape) => Shape;
+
+export type LookupResult =
+  | { readonly match: 'exact'; readonly key: string; readonly entry: TuningEntry }
+  /** No exact entry; this one was tuned for other sizes in the same bucket. */
+  | { readonly match: 'bucket'; readonly key: string; readonly entry: TuningEntry; readonly bucket: Shape };
+
+/** Entries are listed (and removed) when they match every field given. */
+export interface EntryFilter {
+  readonly program?: string | undefined;
+  readonly programHash?: string | undefined;
+  readonly fingerprint?: string | undefined;
+  readonly dtype?: DType | undefined;
+  readonly tilecraftVersion?: string | undefined;
+}
+
+export interface RemoveSelector extends EntryFilter {
+  /** Remove only these keys (and only those that also match the other fields given). */
+  readonly keys?: readonly string[] | undefined;
+}
+
+export interface StoredEntry {
+  readonly key: string;
+  readonly entry: TuningEntry;
+}
+
+export interface LockOptions {
+  /** A lock older than this is taken to be left by a crashed or hung tuner and is broken. */
+  readonly staleMs?: number | undefined;
+  /** Give up waiting for the lock after this long. */
+  readonly timeoutMs?: number | undefined;
+}
+
+export interface DatabaseOptions {
+  /** Defaults to `pow2Bucket`. */
+  readonly bucket?: BucketFunction | undefined;
+  /**
+   * Told when a corrupt database file was moved aside; the operation then goes on with an empty
+   * database. Without it, the operation throws the `CorruptDatabaseError` instead (the file has
+   * been moved aside all the same, so a retry starts fresh).
+   */
+  readonly onCorrupt?: ((problem: CorruptDatabaseError) => void) | undefined;
+  readonly lock?: LockOptions | undefined;
+}
+
+// Holding the lock takes milliseconds (read, merge, write); 30 s can only mean its holder is gone.
+const DEFAULT_STALE_MS = 30_000;
+// Longer than DEFAULT_STALE_MS, so a waiter outlives a stale lock and breaks it rather than failing.
+const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+export class TuningDatabaseError extends TilecraftError {
+  override name = 'TuningDatabaseError';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The database file could not be read as a database; it has been renamed to `movedTo`. */
+export class CorruptDatabaseError extends TuningDatabaseError {
+  override name = 'CorruptDatabaseError';
+  constructor(
+    path: string,
+    readonly movedTo: string,
+    readonly reason: string,
+  ) {
+    super(
+      `tuning database ${path} was corrupt (${reason}); moved it to ${movedTo}. ` +
+        'New tuning results go to a fresh file; the old one is kept for you to inspect or delete.',
+      path,
+    );
+  }
+}
+
+/** The database was written by a newer tilecraft, in a format this one cannot read. */
+export class NewerDatabaseVersionError extends TuningDatabaseError {
+  override name = 'NewerDatabaseVersionError';
+  constructor(
+    path: string,
+    readonly version: number,
+  ) {
+    super(
+      `tuning database ${path} has format version ${version}, written by a newer tilecraft; this tilecraft ` +
+        `understands version ${DATABASE_VERSION} and will neither read nor overwrite it. Upgrade tilecraft, ` +
+        'or use another database file (set TILECRAFT_TUNING_DB).',
+      path,
+    );
+  }
+}
+
+/** Another process held the database lock for longer than the time-out. */
+export class DatabaseLockTimeoutError extends TuningDatabaseError {
+  override name = 'DatabaseLockTimeoutError';
+  constructor(
+    path: string,
+    readonly lockPath: string,
+    readonly holder: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `could not lock tuning database ${path} within ${waitedMs} ms: ${lockPath} is held by ${holder}. ` +
+        `If no tilecraft tuner is running, delete ${lockPath} and try again.`,
+      path,
+    );
+  }
+}
+
+/** An entry or key handed to the database is malformed. */
+export class InvalidTuningEntryError extends TilecraftError {
+  override name = 'InvalidTuningEntryError';
+}
+
+/**
+ * Where the tuning database lives unless the user says otherwise:
+ * `$TILECRAFT_TUNING_DB` if set; on Windows `%LOCALAPPDATA%\tilecraft\tuning.json`
+ * (`<home>\AppData\Local\...` without it); elsewhere `$XDG_CACHE_HOME/tilecraft/tuning.json`
+ * (when absolute, as the XDG spec asks) or `~/.cache/tilecraft/tuning.json`.
+ * The CLI passes `process.env`, `os.homedir()` and `process.platform`; nothing else reads them.
+ */
+export function defaultDatabasePath(env: Readonly<Record<string, string | undefined>>, home: string, platform: string): string {
+  const set = (name: string) => {
+    const v = env[name];
+    return v !== undefined && v !== '' ? v : undefined;
+  };
+  const explicit = set('TILECRAFT_TUNING_DB');
+  if (explicit !== undefined) return explicit;
+  if (platform === 'win32') {
+    return nodePath.win32.join(set('LOCALAPPDATA') ?? nodePath.win32.join(home, 'AppData', 'Local'), 'tilecraft', 'tuning.json');
+  }
+  const xdg = set('XDG_CACHE_HOME');
+  const cache = xdg !== undefined && nodePath.posix.isAbsolute(xdg) ? xdg : nodePath.posix.join(home, '.cache');
+  return nodePath.posix.join(cache, 'tilecraft', 'tuning.json');
+}
+
+/** Each size rounded up to the next power of two: 1000 and 600 share the bucket 1024. */
+export function pow2Bucket(shape: Shape): Shape {
+  const out: Record<string, number> = {};
+  for (const [axis, size] of Object.entries(shape)) {
+    let p = 1;
+    while (p < size) p *= 2;
+    out[axis] = size === 0 ? 0 : p;
+  }
+  return out;
+}
+
+// Components are URI-encoded so no name or version can forge a separator; hex hashes, dtypes,
+// axis names and versions read unchanged.
+const enc = encodeURIComponent;
+
+/** `B=1,N=4096`: sizes sorted by axis name (code-unit order, the same in every locale). */
+export function shapeKey(shape: Shape): string {
+  return Object.keys(shape)
+    .sort()
+    .map((axis) => `${enc(axis)}=${String(shape[axis])}`)
+    .join(',');
+}
+
+/** The entry key: `fingerprint|programHash|dtype|B=1,N=4096|tilecraftVersion`. Throws on a malformed key. */
+export function tuningKey(key: TuningKey): string {
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new InvalidTuningEntryError(`invalid tuning key: ${problem}`);
+  return [enc(key.fingerprint), enc(key.programHash), key.dtype, shapeKey(key.shape), enc(key.tilecraftVersion)].join('|');
+}
+
+/** The tuning database at one path. Holds no entries in memory: every call reads the file afresh. */
+export class TuningDatabase {
+  private readonly bucketOf: BucketFunction;
+  private readonly lockPath: string;
+
+  private constructor(
+    /** Absolute path of the database file. */
+    readonly path: string,
+    private readonly options: DatabaseOptions,
+  ) {
+    this.bucketOf = options.bucket ?? pow2Bucket;
+    this.lockPath = `${path}.lock`;
+  }
+
+  /**
+   * Opens (creating its directory, not the file) the database at `path` and reads it once, so a
+   * newer-version file fails here, before any tuning, and a corrupt one is reported now.
+   */
+  static async open(path: string, options: DatabaseOptions = {}): Promise<TuningDatabase> {
+    const db = new TuningDatabase(nodePath.resolve(path), options);
+    await fs.mkdir(nodePath.dirname(db.path), { recursive: true });
+    await db.load();
+    return db;
+  }
+
+  /**
+   * The entry for exactly this key; with `allowBucket`, failing that, the entry for the same
+   * device, program, dtype and version whose sizes fall in the same bucket and lie nearest.
+   */
+  async lookup(key: TuningKey, options: { readonly allowBucket?: boolean | undefined } = {}): Promise<LookupResult | undefined> {
+    const wantedKey = tuningKey(key);
+    const entries = await this.load();
+    const exact = entries.get(wantedKey);
+    if (exact) return { match: 'exact', key: wantedKey, entry: exact };
+    if (options.allowBucket !== true) return undefined;
+
+    const bucket = this.bucketOf(key.shape);
+    const wantedBucket = shapeKey(bucket);
+    let best: { key: string; entry: TuningEntry; distance: number } | undefined;
+    for (const [k, e] of entries) {
+      if (e.fingerprint !== key.fingerprint || e.programHash !== key.programHash) continue;
+      if (e.dtype !== key.dtype || e.tilecraftVersion !== key.tilecraftVersion) continue;
+      if (shapeKey(e.bucket ?? this.bucketOf(e.shape)) !== wantedBucket) continue;
+      const distance = shapeDistance(e.shape, key.shape);
+      // ties go to the smaller key, so every run picks the same entry
+      if (!best || distance < best.distance || (distance === best.distance && k < best.key)) best = { key: k, entry: e, distance };
+    }
+    return best && { match: 'bucket', key: best.key, entry: best.entry, bucket };
+  }
+
+  /** Adds entries, replacing any with the same key. Entries are checked before anything is written. */
+  async record(...entries: readonly NewTuningEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const recordedAt = new Date().toISOString();
+    const prepared = entries.map((e) => normalizeEntry(e, recordedAt));
+    for (const e of prepared) {
+      const problem = entryProblem(e);
+      if (problem !== undefined) throw new InvalidTuningEntryError(`cannot record tuning entry for ${e.program}: ${problem}`);
+    }
+    const keyed = prepared.map((e) => [tuningKey(e), e] as const);
+    await this.update((current) => {
+      for (const [k, e] of keyed) current.set(k, e);
+      return true;
+    });
+  }
+
+  /** Entries matching `filter`, sorted by program name, then key. */
+  async list(filter: EntryFilter = {}): Promise<StoredEntry[]> {
+    const entries = await this.load();
+    return [...entries]
+      .filter(([, e]) => matches(e, filter))
+      .map(([key, entry]) => ({ key, entry }))
+      .sort((a, b) => compare(a.entry.program, b.entry.program) || compare(a.key, b.key));
+  }
+
+  /** Removes the entries matching every field of `which` (at least one must be given); returns how many. */
+  async remove(which: RemoveSelector): Promise<number> {
+    const given = Object.values(which).some((v) => v !== undefined);
+    if (!given) throw new InvalidTuningEntryError('remove needs at least one of keys, program, programHash, fingerprint, dtype, tilecraftVersion');
+    const keys = which.keys && new Set(which.keys);
+    let removed = 0;
+    await this.update((current) => {
+      for (const [k, e] of [...current]) {
+        if ((keys === undefined || keys.has(k)) && matches(e, which)) {
+          current.delete(k);
+          removed++;
+        }
+      }
+      return removed > 0;
+    });
+    return removed;
+  }
+
+  /** Reads the file without locking; atomic replacement means it is always a whole version. */
+  private async load(): Promise<Map<string, TuningEntry>> {
+    const read = await this.read();
+    if (read.kind === 'ok') return read.entries;
+    // Moving a file aside must not race a writer that is replacing it with a good one.
+    return this.withLock(() => this.loadLocked());
+  }
+
+  /** Reads under the lock, moving a corrupt file aside. */
+  private async loadLocked(): Promise<Map<string, TuningEntry>> {
+    const read = await this.read();
+    if (read.kind === 'ok') return read.entries;
+    const movedTo = await this.moveAside();
+    const problem = new CorruptDatabaseError(this.path, movedTo, read.reason);
+    if (!this.options.onCorrupt) throw problem;
+    this.options.onCorrupt(problem);
+    return new Map();
+  }
+
+  /** Under the lock: re-read, let `change` edit the entries (returning whether it did), write atomically. */
+  private async update(change: (entries: Map<string, TuningEntry>) => boolean): Promise<void> {
+    await this.withLock(async () => {
+      const entries = await this.loadLocked();
+      if (change(entries)) await writeAtomically(this.path, serialize(entries));
+    });
+  }
+
+  private async read(): Promise<{ kind: 'ok'; entries: Map<string, TuningEntry> } | { kind: 'corrupt'; reason: string }> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.path, 'utf8');
+    } catch (e) {
+      if (errorCode(e) === 'ENOENT') return { kind: 'ok', entries: new Map() };
+      throw e;
+    }
+    return parseDatabase(text, this.path);
+  }
+
+  private async moveAside(): Promise<string> {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    for (let n = 0; ; n++) {
+      const target = `${this.path}.corrupt-${stamp}${n === 0 ? '' : `-${n}`}`;
+      // we hold the lock, so nothing else creates corrupt-* files between this check and the rename
+      if (await exists(target)) continue;
+      await fs.rename(this.path, target);
+      return target;
+    }
+  }
+
+  private async withLock<T>(body: () => Promise<T>): Promise<T> {
+    const lock = await acquireLock(this.path, this.lockPath, this.options.lock ?? {});
+    try {
+      return await body();
+    } finally {
+      await releaseLock(this.lockPath, lock);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and checking
+
+function parseDatabase(text: string, path: string): { kind: 'ok'; entries: Map<string, TuningEntry> } | { kind: 'corrupt'; reason: string } {
+  const corrupt = (reason: string) => ({ kind: 'corrupt', reason }) as const;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return corrupt(`not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isRecord(raw)) return corrupt('the top level is not a JSON object');
+  if (raw.format !== DATABASE_FORMAT) return corrupt(`format is ${JSON.stringify(raw.format) ?? 'missing'}, expected "${DATABASE_FORMAT}"`);
+  const version = raw.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    return corrupt(`version is ${JSON.stringify(version) ?? 'missing'}, expected a positive integer`);
+  }
+  // Checked before the entries: a newer format may shape them differently.
+  if (version > DATABASE_VERSION) throw new NewerDatabaseVersionError(path, version);
+  if (!isRecord(raw.entries)) return corrupt('"entries" is not an object');
+
+  const entries = new Map<string, TuningEntry>();
+  for (const [storedKey, value] of Object.entries(raw.entries)) {
+    const problem = entryProblem(value);
+    if (problem !== undefined) return corrupt(`entry ${storedKey}: ${problem}`);
+    // The fields are the truth; a hand-edited key is corrected on the next write.
+    // Fields this version does not know are kept, so an older tilecraft does not strip them.
+    entries.set(tuningKey(value as TuningEntry), value as TuningEntry);
+  }
+  return { kind: 'ok', entries };
+}
+
+function serialize(entries: ReadonlyMap<string, TuningEntry>): string {
+  const sorted = [...entries].sort(([a], [b]) => compare(a, b));
+  const file = { format: DATABASE_FORMAT, version: DATABASE_VERSION, entries: Object.fromEntries(sorted) };
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+/** The entry as written: fields in a fixed order, runners-up fastest first and capped. */
+function normalizeEntry(e: NewTuningEntry, recordedAt: string): TuningEntry {
+  const runnersUp = Array.isArray(e.runnersUp) ? [...e.runnersUp].sort((a, b) => a.medianMs - b.medianMs).slice(0, MAX_RUNNERS_UP) : e.runnersUp;
+  const sortedShape = (s: Shape) => (isRecord(s) ? Object.fromEntries(Object.keys(s).sort().map((k) => [k, s[k]])) : s);
+  return {
+    fingerprint: e.fingerprint,
+    ...(e.deviceSummary !== undefined && { deviceSummary: e.deviceSummary }),
+    program: e.program,
+    programHash: e.programHash,
+    dtype: e.dtype,
+    shape: sortedShape(e.shape),
+    ...(e.bucket !== undefined && { bucket: sortedShape(e.bucket) }),
+    tilecraftVersion: e.tilecraftVersion,
+    schedule: e.schedule,
+    medianMs: e.medianMs,
+    spread: e.spread,
+    candidates: e.candidates,
+    strategy: e.strategy,
+    tieBreak: e.tieBreak,
+    toleranceBand: e.toleranceBand,
+    recordedAt: e.recordedAt ?? recordedAt,
+    runnersUp,
+  } as TuningEntry;
+}
+
+function keyProblem(k: unknown): string | undefined {
+  if (!isRecord(k)) return 'not an object';
+  for (const f of ['fingerprint', 'programHash', 'tilecraftVersion'] as const) {
+    if (typeof k[f] !== 'string' || k[f] === '') return `${f} must be a non-empty string`;
+  }
+  if (typeof k.dtype !== 'string' || !isDType(k.dtype)) return `dtype ${JSON.stringify(k.dtype)} is not a tilecraft dtype`;
+  return shapeProblem(k.shape, 'shape');
+}
+
+function shapeProblem(s: unknown, what: string): string | undefined {
+  if (!isRecord(s)) return `${what} must be an object of sizes by axis name`;
+  for (const [axis, size] of Object.entries(s)) {
+    if (axis === '') return `${what} has an empty axis name`;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return `${what}.${axis} must be a non-negative integer, got ${JSON.stringify(size)}`;
+  }
+  return undefined;
+}
+
+function scheduleProblem(s: unknown, what: string): string | undefined {
+  if (!isRecord(s)) return `${what} must be an object of knobs by group id`;
+  for (const [group, knobs] of Object.entries(s)) {
+    // Knob kinds are the schedule module's business; the database only needs them to be records.
+    if (!isRecord(knobs) || typeof knobs.kind !== 'string') return `${what}["${group}"] must be a knob record with a kind`;
+  }
+  return undefined;
+}
+
+/** Why `v` is not a well-formed entry, or undefined when it is. */
+function entryProblem(v: unknown): string | undefined {
+  const key = keyProblem(v);
+  if (key !== undefined) return key;
+  const e = v as Record<string, unknown>;
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  if (e.deviceSummary !== undefined && typeof e.deviceSummary !== 'string') return 'deviceSummary must be a string';
+  if (typeof e.program !== 'string') return 'program must be a string';
+  if (e.bucket !== undefined) {
+    const b = shapeProblem(e.bucket, 'bucket');
+    if (b !== undefined) return b;
+  }
+  const schedule = scheduleProblem(e.schedule, 'schedule');
+  if (schedule !== undefined) return schedule;
+  for (const f of ['medianMs', 'spread', 'toleranceBand'] as const) {
+    if (!finite(e[f])) return `${f} must be a finite non-negative number, got ${JSON.stringify(e[f])}`;
+  }
+  if (!Number.isSafeInteger(e.candidates) || (e.candidates as number) < 1) return `candidates must be a positive integer, got ${JSON.stringify(e.candidates)}`;
+  for (const f of ['strategy', 'tieBreak'] as const) {
+    if (typeof e[f] !== 'string' || e[f] === '') return `${f} must be a non-empty string`;
+  }
+  if (typeof e.recordedAt !== 'string' || Number.isNaN(Date.parse(e.recordedAt))) return `recordedAt must be an ISO date, got ${JSON.stringify(e.recordedAt)}`;
+  if (!Array.isArray(e.runnersUp)) return 'runnersUp must be an array';
+  for (const [i, r] of e.runnersUp.entries()) {
+    if (!isRecord(r)) return `runnersUp[${i}] must be an object`;
+    const s = scheduleProblem(r.schedule, `runnersUp[${i}].schedule`);
+    if (s !== undefined) return s;
+    if (!finite(r.medianMs)) return `runnersUp[${i}].medianMs must be a finite non-negative number`;
+  }
+  return undefined;
+}
+
+function matches(e: TuningEntry, f: EntryFilter): boolean {
+  return (
+    (f.program === undefined || e.program === f.program) &&
+    (f.programHash === undefined || e.programHash === f.programHash) &&
+    (f.fingerprint === undefined || e.fingerprint === f.fingerprint) &&
+    (f.dtype === undefined || e.dtype === f.dtype) &&
+    (f.tilecraftVersion === undefined || e.tilecraftVersion === f.tilecraftVersion)
+  );
+}
+
+/** How far apart two shapes are, by size ratio per axis (so 1000 is nearer 1024 than 600 is). */
+function shapeDistance(a: Shape, b: Shape): number {
+  let d = 0;
+  for (const axis of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    d += Math.abs(Math.log2(((a[axis] ?? 0) + 1) / ((b[axis] ?? 0) + 1)));
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic replacement
+
+/** Writes a temp file beside `file`, flushes it to disk and renames it over `file`. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const dir = nodePath.dirname(file);
+  // Same directory, so the rename stays on one filesystem and is atomic.
+  const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  try {
+    const handle = await fs.open(temp, 'wx');
+    try {
+      await handle.writeFile(text, 'utf8');
+      // Without this a crash after the rename can leave an empty file where the database was.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await renameReplacing(temp, file);
+  } catch (e) {
+    await fs.rm(temp, { force: true });
+    throw e;
+  }
+  await syncDirectory(dir);
+}
+
+async function renameReplacing(from: string, to: string): Promise<void> {
+  // Windows refuses to replace a file another process has open for a moment (a reader); retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.rename(from, to);
+      return;
+    } catch (e) {
+      const code = errorCode(e);
+      if (attempt >= 10 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw e;
+      await sleep(10 * (attempt + 1));
+    }
+  }
+}
+
+/** Makes the rename itself durable; some platforms (Windows) cannot open a directory, which is fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await fs.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // best effort: the data itself was already flushed
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lock file
+
+interface LockContent {
+  readonly pid: number;
+  readonly host: string;
+  /** Milliseconds since the epoch when the lock was taken. */
+  readonly time: number;
+  readonly token: string;
+}
+
+interface Holder {
+  /** The lock file's text, compared before breaking so a fresh lock is never mistaken for the stale one. */
+  readonly raw: string;
+  readonly content?: LockContent;
+  readonly time: number;
+}
+
+/** Creates the lock file exclusively, waiting with jittered backoff and breaking stale locks. */
+async function acquireLock(dbPath: string, lockPath: string, options: LockOptions): Promise<string> {
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const token = randomUUID();
+  const started = Date.now();
+  let delay = 2;
+  for (;;) {
+    if (await tryCreateLock(lockPath, token)) return token;
+    const holder = await readLock(lockPath);
+    if (holder === undefined) continue; // released between our attempt and the read
+    if (isStale(holder, staleMs)) {
+      await breakLock(lockPath, holder);
+      continue;
+    }
+    const waited = Date.now() - started;
+    if (waited >= timeoutMs) throw new DatabaseLockTimeoutError(dbPath, lockPath, describeHolder(holder), waited);
+    // jitter keeps a crowd of waiters from retrying in lockstep
+    await sleep(Math.min(delay, timeoutMs - waited) * (0.5 + Math.random()));
+    delay = Math.min(delay * 2, 200);
+  }
+}
+
+async function tryCreateLock(lockPath: string, token: string): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(lockPath, 'wx');
+  } catch (e) {
+    if (errorCode(e) === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    const content: LockContent = { pid: process.pid, host: hostname(), time: Date.now(), token };
+    await handle.writeFile(JSON.stringify(content), 'utf8');
+    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(lockPath, { force: true });
+    throw e;
+  }
+  return true;
+}
+
+async function readLock(lockPath: string): Promise<Holder | undefined> {
+  try {
+    const raw = await fs.readFile(lockPath, 'utf8');
+    const content = parseLock(raw);
+    if (content) return { raw, content, time: content.time };
+    // Empty or partial: its creator is between creating and writing it. Age it by the file's time.
+    const stat = await fs.stat(lockPath);
+    return { raw, time: stat.mtimeMs };
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function parseLock(raw: string): LockContent | undefined {
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (isRecord(v) && Number.isSafeInteger(v.pid) && (v.pid as number) > 0 && typeof v.host === 'string' && typeof v.time === 'number' && typeof v.token === 'string') {
+      return v as unknown as LockContent;
+    }
+  } catch {
+    // not (yet) a whole lock record
+  }
+  return undefined;
+}
+
+function isStale(holder: Holder, staleMs: number): boolean {
+  if (Date.now() - holder.time > staleMs) return true;
+  // A pid only means something on the machine that wrote it (the file may be on a shared disk).
+  const c = holder.content;
+  return c !== undefined && c.host === hostname() && !processAlive(c.pid);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else
+    return errorCode(e) === 'EPERM';
+  }
+}
+
+/**
+ * Breaks a stale lock by renaming it to a unique name first and checking it is the lock judged
+ * stale. Unlinking by name would race: another waiter may already have broken it and taken a
+ * fresh lock, which we would then delete. If we did grab a fresh lock, it is put back.
+ */
+async function breakLock(lockPath: string, seen: Holder): Promise<void> {
+  const aside = `${lockPath}.stale-${process.pid}-${randomUUID().slice(0, 8)}`;
+  try {
+    await fs.rename(lockPath, aside);
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return; // someone else broke or released it
+    throw e;
+  }
+  try {
+    const raw = await fs.readFile(aside, 'utf8');
+    if (raw !== seen.raw) {
+      try {
+        await fs.link(aside, lockPath);
+      } catch (e) {
+        // EEXIST: yet another process took the lock meanwhile; the holder we moved will find its
+        // lock gone on release and leave the new one alone
+        if (errorCode(e) !== 'EEXIST') throw e;
+      }
+    }
+  } finally {
+    await fs.rm(aside, { force: true });
+  }
+}
+
+/** Removes the lock only if it is still ours (a waiter may have judged us stale and broken it). */
+async function releaseLock(lockPath: string, token: string): Promise<void> {
+  const holder = await readLock(lockPath);
+  if (holder?.content?.token === token) await fs.rm(lockPath, { force: true });
+}
+
+function describeHolder(h: Holder): string {
+  const since = new Date(h.time).toISOString();
+  return h.content ? `pid ${h.content.pid} on ${h.content.host} since ${since}` : `an unknown process since ${since}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function errorCode(e: unknown): string | undefined {
+  return isRecord(e) && typeof e.code === 'string' ? e.code : undefined;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,385 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CorruptDatabaseError,
+  DATABASE_FORMAT,
+  DatabaseLockTimeoutError,
+  InvalidTuningEntryError,
+  MAX_RUNNERS_UP,
+  type NewTuningEntry,
+  NewerDatabaseVersionError,
+  TuningDatabase,
+  defaultDatabasePath,
+  pow2Bucket,
+  tuningKey,
+} from '../../src/autotune/db.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const writerScript = fileURLToPath(new URL('./db-writer.ts', import.meta.url));
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tilecraft-db-'));
+  file = join(dir, 'tuning.json');
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function entry(over: Partial<NewTuningEntry> = {}): NewTuningEntry {
+  return {
+    fingerprint: '0123456789abcdef',
+    deviceSummary: 'Test GPU (webgpu, test, none)',
+    program: 'softmax',
+    programHash: 'aaaabbbbccccdddd',
+    dtype: 'f32',
+    shape: { N: 1000, B: 4 },
+    tilecraftVersion: '0.1.0',
+    schedule: { '0': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false } },
+    medianMs: 0.5,
+    spread: 0.02,
+    candidates: 12,
+    strategy: 'exhaustive',
+    tieBreak: 'smallest-canonical-schedule',
+    toleranceBand: 0.02,
+    runnersUp: [{ schedule: { '0': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false } }, medianMs: 0.51 }],
+    ...over,
+  };
+}
+
+const keyOf = (e: NewTuningEntry) => ({
+  fingerprint: e.fingerprint,
+  programHash: e.programHash,
+  dtype: e.dtype,
+  shape: e.shape,
+  tilecraftVersion: e.tilecraftVersion,
+});
+
+/** Files in the database's directory other than the database itself. */
+const leftovers = () => readdirSync(dir).filter((f) => f !== 'tuning.json');
+
+describe('defaultDatabasePath', () => {
+  it('prefers TILECRAFT_TUNING_DB, then XDG_CACHE_HOME, then ~/.cache', () => {
+    const xdg = { XDG_CACHE_HOME: '/xdg' };
+    expect(defaultDatabasePath({ TILECRAFT_TUNING_DB: '/db/t.json', ...xdg }, '/home/u', 'linux')).toBe('/db/t.json');
+    expect(defaultDatabasePath(xdg, '/home/u', 'linux')).toBe('/xdg/tilecraft/tuning.json');
+    expect(defaultDatabasePath({}, '/home/u', 'darwin')).toBe('/home/u/.cache/tilecraft/tuning.json');
+  });
+
+  it('treats empty variables as unset and ignores a relative XDG_CACHE_HOME, as the XDG spec asks', () => {
+    expect(defaultDatabasePath({ TILECRAFT_TUNING_DB: '', XDG_CACHE_HOME: 'rel' }, '/home/u', 'linux')).toBe('/home/u/.cache/tilecraft/tuning.json');
+  });
+
+  it('uses LOCALAPPDATA on Windows', () => {
+    expect(defaultDatabasePath({ LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' }, 'C:\\Users\\u', 'win32')).toBe('C:\\Users\\u\\AppData\\Local\\tilecraft\\tuning.json');
+    expect(defaultDatabasePath({}, 'C:\\Users\\u', 'win32')).toBe('C:\\Users\\u\\AppData\\Local\\tilecraft\\tuning.json');
+  });
+});
+
+describe('tuningKey and buckets', () => {
+  it('does not depend on the order of the shape\'s axes, and changes with every key field', () => {
+    const k = keyOf(entry());
+    const base = tuningKey(k);
+    expect(base).toBe('0123456789abcdef|aaaabbbbccccdddd|f32|B=4,N=1000|0.1.0');
+    expect(tuningKey({ ...k, shape: { N: 1000, B: 4 } })).toBe(tuningKey({ ...k, shape: { B: 4, N: 1000 } }));
+    const variants = [
+      { ...k, fingerprint: 'ffff' },
+      { ...k, programHash: 'ffff' },
+      { ...k, dtype: 'f16' as const },
+      { ...k, shape: { B: 4, N: 1001 } },
+      { ...k, tilecraftVersion: '0.2.0' },
+    ];
+    expect(new Set([base, ...variants.map(tuningKey)]).size).toBe(6);
+  });
+
+  it('escapes separators so distinct keys cannot collide', () => {
+    const k = keyOf(entry());
+    expect(tuningKey({ ...k, shape: { 'a=1,b': 2 } })).not.toBe(tuningKey({ ...k, shape: { a: 1, b: 2 } }));
+    expect(tuningKey({ ...k, tilecraftVersion: '1|x' })).toContain('1%7Cx');
+  });
+
+  it('rejects malformed keys with a typed error', () => {
+    const k = keyOf(entry());
+    expect(() => tuningKey({ ...k, shape: { N: 1.5 } })).toThrow(InvalidTuningEntryError);
+    expect(() => tuningKey({ ...k, fingerprint: '' })).toThrow(/fingerprint/);
+  });
+
+  it('rounds each size up to a power of two', () => {
+    expect(pow2Bucket({ N: 1000, M: 1024, K: 1025, B: 1, Z: 0 })).toEqual({ N: 1024, M: 1024, K: 2048, B: 1, Z: 0 });
+  });
+});
+
+describe('TuningDatabase', () => {
+  it('round-trips an entry through the file, read back by a fresh instance', async () => {
+    const writer = await TuningDatabase.open(join(dir, 'nested', 'deeper', 'tuning.json'));
+    const e = entry();
+    await writer.record(e);
+    expect(writer.path).toBe(join(dir, 'nested', 'deeper', 'tuning.json'));
+
+    const reader = await TuningDatabase.open(writer.path);
+    const hit = await reader.lookup(keyOf(e));
+    expect(hit?.match).toBe('exact');
+    expect(hit?.key).toBe(tuningKey(keyOf(e)));
+    const { recordedAt, ...rest } = hit!.entry;
+    expect(rest).toEqual(e);
+    expect(Date.now() - Date.parse(recordedAt)).toBeLessThan(60_000);
+
+    const onDisk = JSON.parse(readFileSync(writer.path, 'utf8')) as { format: string; version: number; entries: Record<string, unknown> };
+    expect(onDisk.format).toBe(DATABASE_FORMAT);
+    expect(onDisk.version).toBe(1);
+    expect(Object.keys(onDisk.entries)).toEqual([tuningKey(keyOf(e))]);
+
+    expect(await reader.lookup({ ...keyOf(e), dtype: 'f16' })).toBeUndefined();
+    expect(await reader.lookup({ ...keyOf(e), tilecraftVersion: '0.2.0' }, { allowBucket: true })).toBeUndefined();
+  });
+
+  it('keeps a given recordedAt, replaces an entry with the same key, and keeps the fastest runners-up', async () => {
+    const db = await TuningDatabase.open(file);
+    await db.record(entry({ recordedAt: '2024-01-02T03:04:05.000Z' }));
+    expect((await db.lookup(keyOf(entry())))?.entry.recordedAt).toBe('2024-01-02T03:04:05.000Z');
+
+    const many = Array.from({ length: MAX_RUNNERS_UP + 3 }, (_, i) => ({
+      schedule: { '0': { kind: 'serial' as const, workgroupSize: 2 ** i } },
+      medianMs: 10 - i,
+    }));
+    await db.record(entry({ medianMs: 0.25, runnersUp: many }));
+    const list = await db.list();
+    expect(list).toHaveLength(1);
+    expect(list[0]!.entry.medianMs).toBe(0.25);
+    expect(list[0]!.entry.runnersUp.map((r) => r.medianMs)).toEqual([3, 4, 5, 6, 7]);
+  });
+
+  it('falls back to the nearest entry in the same bucket only when asked, and says so', async () => {
+    const db = await TuningDatabase.open(file);
+    await db.record(entry({ shape: { B: 4, N: 1000 }, medianMs: 1 }), entry({ shape: { B: 4, N: 600 }, medianMs: 2 }));
+    const want = { ...keyOf(entry()), shape: { B: 4, N: 900 } };
+
+    expect(await db.lookup(want)).toBeUndefined();
+    const hit = await db.lookup(want, { allowBucket: true });
+    expect(hit?.match).toBe('bucket');
+    expect(hit?.entry.shape).toEqual({ B: 4, N: 1000 });
+    expect(hit?.match === 'bucket' && hit.bucket).toEqual({ B: 4, N: 1024 });
+
+    // 1500 rounds up to 2048: another bucket
+    expect(await db.lookup({ ...want, shape: { B: 4, N: 1500 } }, { allowBucket: true })).toBeUndefined();
+    // an exact entry wins over bucket-mates
+    expect((await db.lookup({ ...want, shape: { B: 4, N: 600 } }, { allowBucket: true }))?.match).toBe('exact');
+    // a different program hash never matches, whatever the bucket
+    expect(await db.lookup({ ...want, programHash: 'other' }, { allowBucket: true })).toBeUndefined();
+  });
+
+  it('uses an entry\'s recorded bucket over the bucket function', async () => {
+    const db = await TuningDatabase.open(file);
+    await db.record(entry({ shape: { B: 4, N: 1000 }, bucket: { B: 4, N: 4096 } }));
+    expect((await db.lookup({ ...keyOf(entry()), shape: { B: 4, N: 3000 } }, { allowBucket: true }))?.entry.shape).toEqual({ B: 4, N: 1000 });
+    expect(await db.lookup({ ...keyOf(entry()), shape: { B: 4, N: 1020 } }, { allowBucket: true })).toBeUndefined();
+  });
+
+  it('lists with filters and removes what matches', async () => {
+    const db = await TuningDatabase.open(file);
+    await db.record(
+      entry({ program: 'softmax' }),
+      entry({ program: 'softmax', dtype: 'f16' }),
+      entry({ program: 'matmul', programHash: 'mm' }),
+    );
+    expect((await db.list()).map((s) => s.entry.program)).toEqual(['matmul', 'softmax', 'softmax']);
+    expect(await db.list({ program: 'softmax', dtype: 'f16' })).toHaveLength(1);
+    expect(await db.list({ fingerprint: 'nope' })).toHaveLength(0);
+
+    await expect(db.remove({})).rejects.toThrow(InvalidTuningEntryError);
+    expect(await db.remove({ program: 'softmax' })).toBe(2);
+    const [left] = await db.list();
+    expect(left?.entry.program).toBe('matmul');
+    expect(await db.remove({ keys: [left!.key] })).toBe(1);
+    expect(await db.list()).toEqual([]);
+  });
+
+  it('rejects a malformed entry before writing anything', async () => {
+    const db = await TuningDatabase.open(file);
+    await db.record(entry());
+    const before = readFileSync(file, 'utf8');
+    await expect(db.record(entry({ program: 'x', shape: { N: 7 } }), entry({ medianMs: Number.NaN }))).rejects.toThrow(/medianMs/);
+    await expect(db.record(entry({ schedule: { '0': 3 } as never }))).rejects.toThrow(InvalidTuningEntryError);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('loses nothing when one process records many entries at once', async () => {
+    const dbs = await Promise.all([1, 2, 3].map(() => TuningDatabase.open(file)));
+    await Promise.all(Array.from({ length: 30 }, (_, i) => dbs[i % 3]!.record(entry({ shape: { B: 1, N: i + 1 } }))));
+    expect(await dbs[0]!.list()).toHaveLength(30);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('loses nothing when 8 processes record 25 entries each at the same time, and readers always see a whole file', async () => {
+    const writers = 8;
+    const perWriter = 25;
+    const children = Array.from({ length: writers }, (_, w) =>
+      spawn(process.execPath, ['--import', 'tsx', writerScript, file, String(w), String(perWriter)], { cwd: repoRoot }),
+    );
+    const ended = children.map(exitOf);
+    // all writers start together, after their (slow) start-up
+    await Promise.all(children.map((c) => lineFrom(c, 'ready')));
+    for (const c of children) c.stdin.write('go\n');
+
+    let reads = 0;
+    let running = true;
+    const allDone = Promise.all(ended).finally(() => (running = false));
+    while (running) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        // not written yet
+      }
+      if (text !== undefined) {
+        expect(() => JSON.parse(text)).not.toThrow();
+        reads++;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const results = await allDone;
+    for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0 });
+    expect(reads).toBeGreaterThan(0);
+
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(parsed.entries)).toHaveLength(writers * perWriter);
+    const db = await TuningDatabase.open(file);
+    for (let w = 0; w < writers; w++) {
+      const mine = await db.list({ program: `writer-${w}` });
+      expect(mine.map((s) => s.entry.shape.N).sort((a, b) => a! - b!)).toEqual(Array.from({ length: perWriter }, (_, i) => i + 1));
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('breaks a lock left by a dead process at once', async () => {
+    const pid = await deadPid();
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid, host: hostname(), time: Date.now(), token: 'dead' }));
+    const db = await TuningDatabase.open(file, { lock: { staleMs: 600_000, timeoutMs: 5_000 } });
+    await db.record(entry());
+    expect(await db.list()).toHaveLength(1);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('breaks a lock older than the stale limit even if its pid is alive', async () => {
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now() - 120_000, token: 'old' }));
+    const db = await TuningDatabase.open(file, { lock: { staleMs: 30_000, timeoutMs: 5_000 } });
+    await db.record(entry());
+    expect(await db.list()).toHaveLength(1);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('waits for a live, fresh lock and times out with a typed error, leaving that lock alone', async () => {
+    const lock = JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now(), token: 'live' });
+    writeFileSync(`${file}.lock`, lock);
+    const db = await TuningDatabase.open(file, { lock: { staleMs: 600_000, timeoutMs: 300 } });
+    const err = await db.record(entry()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseLockTimeoutError);
+    expect((err as Error).message).toContain(`pid ${process.pid}`);
+    expect((err as Error).message).toContain('delete');
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(lock);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it.each([
+    ['bad JSON', '{"format": "tilecraft-tuning", "version": 1, "entries": {'],
+    ['a wrong format marker', JSON.stringify({ format: 'something-else', version: 1, entries: {} })],
+    ['a malformed entry', JSON.stringify({ format: DATABASE_FORMAT, version: 1, entries: { k: { program: 'x' } } })],
+  ])('moves a file with %s aside, reports it, and records into a fresh file', async (_, text) => {
+    writeFileSync(file, text);
+    const problems: CorruptDatabaseError[] = [];
+    const db = await TuningDatabase.open(file, { onCorrupt: (p) => problems.push(p) });
+
+    expect(problems).toHaveLength(1);
+    const problem = problems[0]!;
+    expect(problem.message).toMatch(new RegExp(`^tuning database ${escapeRegExp(file)} was corrupt \\(.+\\); moved it to ${escapeRegExp(problem.movedTo)}`));
+    expect(problem.movedTo).toMatch(/tuning\.json\.corrupt-[0-9T-]+Z$/);
+    expect(readFileSync(problem.movedTo, 'utf8')).toBe(text);
+    expect(existsSync(file)).toBe(false);
+
+    await db.record(entry());
+    expect(await db.list()).toHaveLength(1);
+    expect(problems).toHaveLength(1);
+  });
+
+  it('throws CorruptDatabaseError without a callback, after moving the file aside, so a retry works', async () => {
+    writeFileSync(file, 'not json');
+    const err = await TuningDatabase.open(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptDatabaseError);
+    expect((err as CorruptDatabaseError).reason).toMatch(/not valid JSON/);
+    expect(readFileSync((err as CorruptDatabaseError).movedTo, 'utf8')).toBe('not json');
+
+    const db = await TuningDatabase.open(file);
+    await db.record(entry());
+    expect(await db.list()).toHaveLength(1);
+  });
+
+  it('finds corruption that appears after open, on the next record', async () => {
+    const problems: CorruptDatabaseError[] = [];
+    const db = await TuningDatabase.open(file, { onCorrupt: (p) => problems.push(p) });
+    await db.record(entry());
+    writeFileSync(file, '[]');
+    await db.record(entry({ program: 'again', programHash: 'again' }));
+    expect(problems.map((p) => p.reason)).toEqual(['the top level is not a JSON object']);
+    expect((await db.list()).map((s) => s.entry.program)).toEqual(['again']);
+  });
+
+  it('neither reads nor overwrites a database from a newer tilecraft', async () => {
+    const db = await TuningDatabase.open(file);
+    const newer = JSON.stringify({ format: DATABASE_FORMAT, version: 2, entries: { whatever: [1, 2, 3] } });
+    writeFileSync(file, newer);
+
+    await expect(TuningDatabase.open(file)).rejects.toThrow(NewerDatabaseVersionError);
+    await expect(db.record(entry())).rejects.toThrow(/format version 2.*Upgrade tilecraft/s);
+    await expect(db.lookup(keyOf(entry()))).rejects.toThrow(NewerDatabaseVersionError);
+    await expect(db.remove({ program: 'softmax' })).rejects.toThrow(NewerDatabaseVersionError);
+    expect(readFileSync(file, 'utf8')).toBe(newer);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('keeps fields it does not know when rewriting an entry someone else wrote', async () => {
+    const db = await TuningDatabase.open(file);
+    await db.record(entry());
+    const onDisk = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, Record<string, unknown>> };
+    for (const e of Object.values(onDisk.entries)) e.clock = 'device';
+    writeFileSync(file, JSON.stringify(onDisk));
+
+    await db.record(entry({ programHash: 'second' }));
+    const again = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, Record<string, unknown>> };
+    expect(again.entries[tuningKey(keyOf(entry()))]?.clock).toBe('device');
+  });
+});
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function lineFrom(child: ChildProcessWithoutNullStreams, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.split('\n').includes(line)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`writer exited (${code}) before saying ${line}: ${err}`)));
+  });
+}
+
+function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+}
+
+/** The pid of a process that has already exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => child.on('exit', r));
+  return child.pid!;
+}
