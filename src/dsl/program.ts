@@ -1,11 +1,11 @@
 import { type DType } from '../ir/dtype.js';
 import { ProgramError, ShapeError } from '../ir/errors.js';
 import { type IntExpr, type IntLike, equalInt, evalInt, ivar, printInt, sym, toInt } from '../ir/intexpr.js';
-import { type Axis, type Program, type SizeConstraint, type Stmt, type TensorDecl, iota, load } from '../ir/tensor.js';
+import { type Axis, type Program, type SizeConstraint, type Stmt, type TensorDecl, constant, iota, load } from '../ir/tensor.js';
 import { verifyProgram } from '../ir/verify.js';
+import { checkName } from './names.js';
 import { type BuildScope, type Dt, Tensor } from './tensor.js';
 
-const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /** The handle a program's build function receives. */
 export class ProgramBuilder implements BuildScope {
@@ -48,7 +48,7 @@ export class ProgramBuilder implements BuildScope {
 
   /** A scalar constant of a dtype (numbers mixed into arithmetic take their partner's dtype). */
   scalar<D extends DType>(value: number, dtype: D): Tensor<D, never> {
-    return new Tensor<D, never>({ op: 'const', dtype, value }, [], String(value), this);
+    return new Tensor<D, never>(constant(value, dtype), [], String(value), this);
   }
 
   /** The value of a size as a scalar of a dtype: `p.value(D, 'f32')`. */
@@ -132,12 +132,6 @@ function axesOf(tensor: string, axes: Record<string, IntLike>): Axis[] {
     if (s.op === 'int' && s.value < 1) throw new ShapeError(`axis ${name} of ${tensor} has size ${s.value}; sizes must be at least 1`, tensor, name);
     return { name, size: s };
   });
-}
-
-function checkName(name: string, what: string): void {
-  if (!NAME.test(name)) {
-    throw new ProgramError(`${what} name ${JSON.stringify(name)} must start with a letter and hold only letters, digits and _`);
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type DType, type ValueType, isFloat } from '../ir/dtype.js';
+import { checkName } from './names.js';
 import { DTypeError, ProgramError, ShapeError } from '../ir/errors.js';
 import { type IntExpr, type IntLike, equalInt, iadd, idiv, imod, imul, int, isub, ivar, printInt, toInt } from '../ir/intexpr.js';
 import {
@@ -233,6 +234,7 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
     const axes = this.axes.map((a) => {
       const to = (map as Record<string, string | undefined>)[a.name];
       if (to === undefined) return a;
+      checkName(to, `axis of ${this.label}`);
       sub[a.name] = ivar(to);
       return { name: to, size: a.size };
     });
@@ -281,7 +283,10 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
 
   /** Adds axes the value does not depend on (explicit broadcast). */
   broadcast<B extends string>(axes: Record<B, IntLike>): Tensor<D, A | B> {
-    const extra = Object.entries<IntLike>(axes).map(([name, size]) => ({ name, size: toInt(size) }));
+    const extra = Object.entries<IntLike>(axes).map(([name, size]) => {
+      checkName(name, `axis of ${this.label}`);
+      return { name, size: toInt(size) };
+    });
     const all = [...this.axes, ...extra];
     checkUnique(all, this.label);
     return this.derive(this.expr, all, this.label);
@@ -293,7 +298,10 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
    */
   split<R extends A, B extends string>(axis: R, parts: Record<B, IntLike>): Tensor<D, Exclude<A, R> | B> {
     const a = this.axis(axis);
-    const entries = Object.entries<IntLike>(parts).map(([n, s]) => [n, toInt(s)] as const);
+    const entries = Object.entries<IntLike>(parts).map(([n, s]) => {
+      checkName(n, `axis of ${this.label}`);
+      return [n, toInt(s)] as const;
+    });
     const unknown = entries.filter(([, s]) => s.op === 'int' && s.value === -1);
     if (unknown.length > 1) throw new ShapeError(`split of axis ${axis} of ${this.label}: at most one size may be -1`, this.label, axis);
     const known = entries.filter(([, s]) => !(s.op === 'int' && s.value === -1)).reduce((p, [, s]) => imul(p, s), int(1));
@@ -315,6 +323,8 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
   /** Merges axes (in the given order, row-major) into one: `x.merge(['h', 'd'], 'hd')`. */
   merge<R extends A, N extends string>(names: readonly R[], into: N): Tensor<D, Exclude<A, R> | N> {
     if (names.length === 0) throw new ShapeError(`merge of ${this.label} needs axes`, this.label);
+    if (new Set(names).size !== names.length) throw new ShapeError(`merge of ${this.label} names an axis twice (${names.join(', ')})`, this.label);
+    checkName(into, `axis of ${this.label}`);
     const parts = names.map((n) => this.axis(n));
     const size = parts.reduce<IntExpr>((p, a) => imul(p, a.size), int(1));
     const sub: Record<string, IntExpr> = {};

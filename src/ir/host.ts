@@ -75,6 +75,19 @@ export function fromValues(dtype: DType, shape: readonly number[], values: Array
       }
       break;
     }
+    case 'i8':
+    case 'i32':
+    case 'u32': {
+      const [lo, hi] = dtype === 'i8' ? [-128, 127] : dtype === 'i32' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 2 ** 32 - 1];
+      for (let i = 0; i < n; i++) {
+        const v = values[i]!;
+        if (!Number.isInteger(v) || v < lo || v > hi) {
+          throw new BindingError(`value ${v} at element ${i} does not fit ${dtype} (${lo}..${hi})`, '(values)');
+        }
+        d[i] = v;
+      }
+      break;
+    }
     default:
       for (let i = 0; i < n; i++) d[i] = values[i]!;
   }

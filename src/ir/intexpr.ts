@@ -197,7 +197,9 @@ export function printInt(e: IntExpr, outer = 0): string {
     case 'mod': {
       const p = PREC[e.op];
       // the right operand of a non-commutative op needs parentheses at equal precedence
-      const s = `${printInt(e.a, p)} ${SYMBOL[e.op]} ${printInt(e.b, e.op === 'add' || e.op === 'mul' ? p : p + 1)}`;
+      // the right operand needs parentheses at equal precedence unless the two ops associate: a + (b + c), a * (b * c)
+      const assoc = (e.op === 'add' && e.b.op === 'add') || (e.op === 'mul' && e.b.op === 'mul');
+      const s = `${printInt(e.a, p)} ${SYMBOL[e.op]} ${printInt(e.b, assoc ? p : p + 1)}`;
       return p < outer ? `(${s})` : s;
     }
     default:

@@ -72,7 +72,13 @@ function checkExpr(
       e.index.forEach((i) => checkSizes(`an index of ${e.tensor} in ${stmt}`, i));
       return;
     }
+    case 'iota':
+      checkSizes(`an index expression in ${stmt}`, e.index);
+      return;
     case 'reduce':
+      if (new Set(e.axes.map((a) => a.name)).size !== e.axes.length) {
+        throw new ProgramError(`in ${stmt}, a reduction binds the same axis twice (${e.axes.map((a) => a.name).join(', ')})`);
+      }
       for (const a of e.axes) {
         if (bound.has(a.name)) {
           throw new ProgramError(`in ${stmt}, reduction axis ${a.name} shadows an index already in scope; rename it`);

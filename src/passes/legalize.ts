@@ -1,4 +1,5 @@
 import { type DType, type ValueType, isFloat, isPacked4 } from '../ir/dtype.js';
+import { assertNever } from '../ir/errors.js';
 import {
   type KBuffer,
   type KExpr,
@@ -53,25 +54,50 @@ export function expandMath(k: Kernel, fns: ReadonlySet<'erf' | 'sigmoid' | 'tanh
       pre.push({ op: 'let', name, value: x });
       return kref(name, x.type);
     };
-    const rewrite = (e: KExpr): KExpr =>
-      kmapExpr(e, (n) => {
-        if (n.op !== 'unary' || !(fns as ReadonlySet<string>).has(n.fn)) return n;
-        const c = (v: number) => kconst(v, n.type);
-        switch (n.fn) {
-          case 'sigmoid':
-            return kbinary('div', c(1), kadd(c(1), kunary('exp', kunary('neg', n.x))));
-          case 'tanh':
-            return kunary('tanh', kbinary('max', kbinary('min', n.x, c(15)), c(-15)));
-          case 'erf':
-            return erfOf(bind(n.x), c, bind);
-          default:
-            return n;
-        }
-      });
-    const [out] = kmapStmtExprs([s], rewrite);
-    return [...pre, out!];
+    const rewrite = (n: KExpr): KExpr => {
+      if (n.op !== 'unary' || !(fns as ReadonlySet<string>).has(n.fn)) return n;
+      const c = (v: number) => kconst(v, n.type);
+      switch (n.fn) {
+        case 'sigmoid':
+          return kbinary('div', c(1), kadd(c(1), kunary('exp', kunary('neg', n.x))));
+        case 'tanh':
+          return kunary('tanh', kbinary('max', kbinary('min', n.x, c(15)), c(-15)));
+        case 'erf':
+          return erfOf(bind(n.x), c, bind);
+        default:
+          return n;
+      }
+    };
+    // kmapStmts has already rewritten nested bodies: map only this statement's own expressions,
+    // once per node (a rewrite applied again to its own output would clamp tanh twice)
+    const out = mapOwnExprs(s, rewrite);
+    return [...pre, out];
   });
   return { ...k, body };
+}
+
+/** Maps, node by node, the expressions a statement holds itself (not those of its nested bodies). */
+function mapOwnExprs(s: KStmt, f: (e: KExpr) => KExpr): KStmt {
+  const m = (e: KExpr) => kmapExpr(e, f);
+  switch (s.op) {
+    case 'let':
+    case 'assign':
+      return { ...s, value: m(s.value) };
+    case 'var':
+      return s.init ? { ...s, init: m(s.init) } : s;
+    case 'store':
+    case 'atomic':
+      return { ...s, index: m(s.index), value: m(s.value) };
+    case 'for':
+      return { ...s, start: m(s.start), end: m(s.end), step: m(s.step) };
+    case 'if':
+      return { ...s, cond: m(s.cond) };
+    case 'barrier':
+    case 'comment':
+      return s;
+    default:
+      return assertNever(s, 'kernel stmt');
+  }
 }
 
 function erfOf(x: KExpr, c: (v: number) => KExpr, bind: (e: KExpr) => KExpr): KExpr {
@@ -114,16 +140,16 @@ export function legalizeNarrowTypes(k: Kernel, native: ReadonlySet<DType>): Kern
     });
   findStores(k.body);
 
-  const rewriteExpr = (e: KExpr): KExpr =>
-    kmapExpr(e, (n) => {
-      if (n.op === 'load') {
-        const b = buffers.get(n.buffer)!;
-        if (b.scope === 'global' && narrow(b.dtype)) return loadNarrow(b, n.index);
-        return n;
-      }
-      if (n.op === 'cast' && narrow(n.type.scalar)) return castToNarrow(n.x, n.type.scalar as DType, P);
+  // applied once per node, bottom-up: the word loads it creates must not be rewritten again
+  const rewriteExpr = (n: KExpr): KExpr => {
+    if (n.op === 'load') {
+      const b = buffers.get(n.buffer)!;
+      if (b.scope === 'global' && narrow(b.dtype)) return loadNarrow(b, n.index);
       return n;
-    });
+    }
+    if (n.op === 'cast' && narrow(n.type.scalar)) return castToNarrow(n.x, n.type.scalar as DType, P);
+    return n;
+  };
 
   let body: KStmt[] = kmapStmtExprs(k.body, rewriteExpr);
   body = kmapStmts(body, (s) => {
@@ -225,13 +251,17 @@ function storeNarrow(b: KBuffer, index: KExpr, value: KExpr, freshName: () => st
   const mask = kconst(2 ** bitsPer(b.dtype) - 1, U32);
   const w = freshName();
   const s = freshName();
+  const v = freshName();
   const wr = kref(w, I32);
   const sr = kref(s, I32);
+  // bound once: narrowBits reads its operand more than once (bf16 rounding)
+  const vr = kref(v, value.type);
   return [
     { op: 'let', name: w, value: word },
     { op: 'let', name: s, value: shift },
+    { op: 'let', name: v, value },
     { op: 'atomic', fn: 'and', buffer: b.name, index: wr, value: kunary('bitnot', kbinary('shl', mask, sr)) },
-    { op: 'atomic', fn: 'or', buffer: b.name, index: wr, value: kbinary('shl', narrowBits(b.dtype, value), sr) },
+    { op: 'atomic', fn: 'or', buffer: b.name, index: wr, value: kbinary('shl', narrowBits(b.dtype, vr), sr) },
   ];
 }
 

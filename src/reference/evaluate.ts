@@ -67,7 +67,8 @@ const HELPERS = { erf, roundF16, roundBf16, satInt };
 
 function satInt(x: number, lo: number, hi: number): number {
   if (Number.isNaN(x)) return 0;
-  return Math.min(hi, Math.max(lo, Math.trunc(x)));
+  // + 0 turns the -0 of truncating (-1, 0) into the +0 a device produces
+  return Math.min(hi, Math.max(lo, Math.trunc(x))) + 0;
 }
 
 function collectLoads(e: Expr, out: string[] = []): string[] {
@@ -151,7 +152,8 @@ function compileStmt(s: Stmt, tensors: readonly string[], decls: ReadonlyMap<str
   const expr = (e: Expr): string => {
     switch (e.op) {
       case 'const':
-        return e.dtype === 'bool' ? String(e.value !== 0) : numberLiteral(e.value);
+        // a constant holds its dtype's value: 0.1 as f16 is 0.0999755859375
+        return e.dtype === 'bool' ? String(e.value !== 0) : isFloat(e.dtype) ? roundTo(numberLiteral(e.value), e.dtype as DType) : numberLiteral(e.value);
       case 'load':
         return `t${tensors.indexOf(e.tensor)}[${offset(decls.get(e.tensor)!, e.index)}]`;
       case 'iota':
@@ -218,7 +220,7 @@ function numberLiteral(v: number): string {
 function unaryJs(fn: Extract<Expr, { op: 'unary' }>['fn'], x: string, t: ValueType): string {
   switch (fn) {
     case 'neg':
-      return wrapInt(`-${x}`, t);
+      return wrapInt(`(-(${x}))`, t);
     case 'abs':
       return wrapInt(`Math.abs(${x})`, t);
     case 'exp':
@@ -237,7 +239,7 @@ function unaryJs(fn: Extract<Expr, { op: 'unary' }>['fn'], x: string, t: ValueTy
     case 'erf':
       return `erf(${x})`;
     case 'sigmoid':
-      return `(1 / (1 + Math.exp(-${x})))`;
+      return `(1 / (1 + Math.exp(-(${x}))))`;
     default:
       return assertNever(fn, 'unary fn');
   }

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { dot, layernorm, softmax } from '../../src/dsl/ops.js';
+import { type ProgramBuilder, program } from '../../src/dsl/program.js';
+import { type BoundProgram, bindProgram } from '../../src/ir/bind.js';
+import { hoistReductions } from '../../src/passes/hoist-reductions.js';
+import {
+  DEFAULT_GROUP_OPTIONS,
+  type GroupOptions,
+  type KernelGroup,
+  escapingTensors,
+  groupStatements,
+  isContraction,
+  reductionLength,
+  stmtsOf,
+} from '../../src/passes/group.js';
+import { inlineElementwise } from '../../src/passes/inline-elementwise.js';
+
+/** The fused, bound program lower() groups. */
+const fused = (f: (b: ProgramBuilder) => void): BoundProgram => inlineElementwise(bindProgram(hoistReductions(program('g', f)), {}));
+const UNTILED: GroupOptions = { ...DEFAULT_GROUP_OPTIONS, tileContractions: false };
+const describeGroups = (gs: readonly KernelGroup[]) => gs.map((g) => `${g.kind}(${stmtsOf(g).map((s) => s.target.name).join(',')})`);
+
+describe('groupStatements', () => {
+  it('elementwise statements get one invocation per element', () => {
+    const p = fused((b) => b.output('Y', b.input('X', 'f32', { i: 5 }).exp()));
+    expect(describeGroups(groupStatements(p))).toEqual(['elementwise(Y)']);
+  });
+
+  it('short reductions run serially, long ones cooperatively (rows)', () => {
+    const short = fused((b) => b.output('S', b.input('X', 'f32', { i: 4, j: 31 }).sum('j')));
+    expect(describeGroups(groupStatements(short))).toEqual(['serial(S)']);
+    const long = fused((b) => b.output('S', b.input('X', 'f32', { i: 4, j: 32 }).sum('j')));
+    const gs = groupStatements(long);
+    expect(describeGroups(gs)).toEqual(['rows(S)']);
+    expect(gs[0]!.kind === 'rows' && gs[0]!.rowShape).toEqual([4]);
+    expect(describeGroups(groupStatements(long, { ...DEFAULT_GROUP_OPTIONS, cooperativeMinLength: 33 }))).toEqual(['serial(S)']);
+  });
+
+  it('softmax is one row group: both reductions and the normalization', () => {
+    const p = fused((b) => b.output('Y', softmax(b.input('X', 'f32', { i: 3, j: 64 }), 'j')));
+    expect(describeGroups(groupStatements(p))).toEqual(['rows(Y_max,Y_sum,Y)']);
+  });
+
+  it('layernorm over a rank-3 tensor is one row group with a 2-D row shape', () => {
+    const p = fused((b) => b.output('Y', layernorm(b.input('X', 'f32', { a: 2, i: 3, j: 64 }), 'j')));
+    const gs = groupStatements(p);
+    expect(describeGroups(gs)).toEqual(['rows(Y_sum,Y_sum2,Y)']);
+    expect(gs[0]!.kind === 'rows' && gs[0]!.rowShape).toEqual([2, 3]);
+  });
+
+  it('a statement reading a row result at another row starts a new group', () => {
+    const p = fused((b) => {
+      const x = b.input('X', 'f32', { i: 3, j: 64 });
+      const m = b.let('M', x.max('j'));
+      b.output('Y', x.sub(m.at('i', 0)));
+    });
+    expect(describeGroups(groupStatements(p))).toEqual(['rows(M)', 'elementwise(Y)']);
+  });
+
+  it('a reduction of another row shape starts a new group', () => {
+    const p = fused((b) => {
+      const x = b.input('X', 'f32', { i: 3, j: 64 });
+      b.output('M', x.max('j'));
+      b.output('C', x.sum('i'));
+      b.output('T', x.sum('i', 'j'));
+    });
+    expect(describeGroups(groupStatements(p, { ...DEFAULT_GROUP_OPTIONS, cooperativeMinLength: 2 }))).toEqual(['rows(M)', 'rows(C)', 'rows(T)']);
+  });
+
+  it('an independent long reduction with the same row shape joins the open row group', () => {
+    const p = fused((b) => {
+      const x = b.input('X', 'f32', { i: 3, j: 64 });
+      b.output('M', x.max('j'));
+      b.output('S', x.sum('j'));
+    });
+    expect(describeGroups(groupStatements(p))).toEqual(['rows(M,S)']);
+  });
+
+  it('an elementwise statement that reads no row result does not join', () => {
+    const p = fused((b) => {
+      const x = b.input('X', 'f32', { i: 3, j: 64 });
+      b.output('M', x.max('j'));
+      b.output('E', x.exp());
+    });
+    expect(describeGroups(groupStatements(p))).toEqual(['rows(M)', 'elementwise(E)']);
+  });
+
+  it('untiled contractions: rows when few outputs, serial when many', () => {
+    const mm = (m: number, n: number) =>
+      fused((b) => b.output('C', dot(b.input('A', 'f32', { i: m, k: 64 }), b.input('B', 'f32', { k: 64, j: n }), 'k')));
+    expect(describeGroups(groupStatements(mm(4, 4), UNTILED))).toEqual(['rows(C)']);
+    expect(describeGroups(groupStatements(mm(128, 128), UNTILED))).toEqual(['serial(C)']);
+    expect(describeGroups(groupStatements(mm(4, 4), { ...UNTILED, contractionSerialOutputs: 16 }))).toEqual(['serial(C)']);
+  });
+
+  it('tiled contractions take pointwise epilogues', () => {
+    const p = fused((b) => {
+      const a = b.input('A', 'f32', { i: 8, k: 16 });
+      const w = b.input('W', 'f32', { k: 16, j: 8 });
+      const bias = b.input('Bi', 'f32', { j: 8 });
+      const c = b.let('C', dot(a, w, 'k'));
+      b.output('Y', c.add(bias).max(0));
+      b.output('Z', c.sum('j'));
+    });
+    const gs = groupStatements(p);
+    expect(describeGroups(gs)).toEqual(['contraction(C,Y)', 'serial(Z)']);
+    const g = gs[0]!;
+    if (g.kind !== 'contraction') throw new Error('expected a contraction');
+    expect(g.shape.m.map((a) => a.name)).toEqual(['i']);
+    expect(g.shape.n.map((a) => a.name)).toEqual(['j']);
+    expect(g.shape.k.map((a) => a.name)).toEqual(["k'"]);
+    expect(escapingTensors(gs, p.outputs)).toEqual(new Set(['Y', 'Z', 'C']));
+  });
+
+  it('escapingTensors: outputs and what another group reads', () => {
+    const p = fused((b) => {
+      const x = b.input('X', 'f32', { i: 3, j: 64 });
+      const m = b.let('M', x.max('j'));
+      const s = b.let('S', x.sub(m).exp().sum('j'));
+      b.output('Y', x.sub(m).exp().div(s));
+      b.output('F', m.at('i', 0));
+    });
+    const gs = groupStatements(p);
+    expect(describeGroups(gs)).toEqual(['rows(M,S,Y)', 'elementwise(F)']);
+    expect(escapingTensors(gs, p.outputs)).toEqual(new Set(['Y', 'F', 'M']));
+  });
+});
+
+describe('reductionLength / isContraction', () => {
+  const p = fused((b) => {
+    const a = b.input('A', 'f32', { i: 2, k: 5 });
+    const w = b.input('W', 'f32', { k: 5, j: 3 });
+    b.output('C', dot(a, w, 'k'));
+    b.output('R', a.sum('i', 'k'));
+    b.output('E', a.exp());
+  });
+  const [c, r, e] = p.stmts;
+  it('reads off the statements', () => {
+    expect([reductionLength(c!), reductionLength(r!), reductionLength(e!)]).toEqual([5, 10, 1]);
+    expect([isContraction(c!), isContraction(r!), isContraction(e!)]).toEqual([true, false, false]);
+  });
+});
