@@ -1,0 +1,318 @@
+import { type ValueType, isFloat } from '../ir/dtype.js';
+import { TilecraftError, assertNever } from '../ir/errors.js';
+import { type KBinaryFn, type KType, type KUnaryFn } from '../ir/kernel.js';
+import { f32Bits, f32FromBits, roundBf16, roundF16 } from '../ir/numeric.js';
+
+/**
+ * CUDA C++ spellings of kernel-IR scalar types, literals, conversions and operators.
+ *
+ * Every string these functions return is an atom (a name, literal, call or subscript) or is
+ * wrapped in parentheses, so callers can splice operands without thinking about precedence.
+ *
+ * Half precision: `+ - * /`, comparisons, negation, `__hmax` / `__hmin` and `__habs` use cuda_fp16's
+ * half operations; the transcendental functions (exp, log, sqrt, rsqrt, tanh, erf, sin, cos),
+ * floor, ceil, fmod and pow convert to float, compute there and round once back to half. cuda_fp16
+ * has h-prefixed versions of some of these (hexp, hsqrt, ...) but they are approximations, and
+ * the reference computes in float64, so the float route is both more accurate and uniform.
+ * bfloat16 only stores data (tensor IR casts it before any arithmetic); should an operation on it
+ * reach the printer it also goes through float, which is exact for bfloat16 inputs.
+ */
+
+/** The scalar types the CUDA printer stores and computes in; the others are legalized away. */
+export type CudaScalar = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32' | 'i8' | 'bool';
+
+export function cudaScalar(t: ValueType): CudaScalar {
+  switch (t) {
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+    case 'i32':
+    case 'u32':
+    case 'i8':
+    case 'bool':
+      return t;
+    case 'u4':
+    case 'i4':
+      throw new TilecraftError(`internal: ${t} reached the CUDA printer; legalizeNarrowTypes should have packed it into u32 words`);
+    default:
+      return assertNever(t, 'value type');
+  }
+}
+
+export function scalarTypeName(t: ValueType): string {
+  const s = cudaScalar(t);
+  switch (s) {
+    case 'f32':
+      return 'float';
+    case 'f16':
+      return '__half';
+    case 'bf16':
+      return '__nv_bfloat16';
+    case 'i32':
+      return 'int';
+    case 'u32':
+      return 'unsigned int';
+    case 'i8':
+      // int8_t without <cstdint>, which NVRTC cannot find without system headers
+      return 'signed char';
+    case 'bool':
+      return 'bool';
+    default:
+      return assertNever(s, 'CUDA scalar');
+  }
+}
+
+/** Vectors are `tc_vec<T, N>` (defined in the kernel's prelude): CUDA's float4 has no arithmetic. */
+export function typeName(t: KType): string {
+  return t.lanes === 1 ? scalarTypeName(t.scalar) : `tc_vec<${scalarTypeName(t.scalar)}, ${t.lanes}>`;
+}
+
+/** Bytes of one element, as a shared or global array stores it. */
+export function scalarBytes(t: ValueType): number {
+  const s = cudaScalar(t);
+  return s === 'f16' || s === 'bf16' ? 2 : s === 'i8' || s === 'bool' ? 1 : 4;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Literals
+
+/**
+ * An f32 literal that the CUDA compiler parses back to exactly `Math.fround(v)`: the shortest
+ * decimal that rounds to it, accepted only when it lies well inside the float's rounding interval
+ * (so the decimal → double → float path here and the decimal → float path in the compiler agree).
+ * Infinities and NaN come from bit patterns: CUDA has no literal for them, and host macros
+ * (INFINITY, NAN) are not available under NVRTC.
+ */
+export function f32Literal(v: number): string {
+  const f = Math.fround(v);
+  if (Number.isNaN(f)) return '__uint_as_float(0x7fc00000u)';
+  if (f === Infinity) return '__uint_as_float(0x7f800000u)';
+  if (f === -Infinity) return '__uint_as_float(0xff800000u)';
+  if (f === 0) return Object.is(f, -0) ? '-0.0f' : '0.0f';
+  const bits = f32Bits(Math.abs(f));
+  const spacing = Math.min(f32FromBits(bits + 1) - Math.abs(f), Math.abs(f) - f32FromBits(bits - 1));
+  for (let p = 1; p <= 9; p++) {
+    const back = Number(f.toPrecision(p));
+    if (Math.fround(back) === f && Math.abs(back - f) < 0.49 * spacing) return floatText(back);
+  }
+  return floatText(f); // the double of a float is itself exact
+}
+
+function floatText(x: number): string {
+  const s = String(x);
+  return /[.e]/.test(s) ? `${s}f` : `${s}.0f`;
+}
+
+export function scalarLiteral(value: number, t: ValueType): string {
+  const s = cudaScalar(t);
+  switch (s) {
+    case 'bool':
+      return value ? 'true' : 'false';
+    case 'i32': {
+      const v = value | 0;
+      // -2147483648 is unary minus applied to an unsigned literal in C++
+      return v === -2147483648 ? '(-2147483647 - 1)' : String(v);
+    }
+    case 'u32':
+      return `${value >>> 0}u`;
+    case 'i8':
+      return `((signed char)${(value << 24) >> 24})`;
+    case 'f32':
+      return f32Literal(value);
+    case 'f16':
+      if (Number.isNaN(value)) return '__ushort_as_half((unsigned short)0x7e00u)';
+      if (!Number.isFinite(value)) return `__ushort_as_half((unsigned short)${value > 0 ? '0x7c00u' : '0xfc00u'})`;
+      // rounded here, so the float literal holds a half exactly and the conversion is exact
+      return `__float2half_rn(${f32Literal(roundF16(value))})`;
+    case 'bf16':
+      if (Number.isNaN(value)) return '__ushort_as_bfloat16((unsigned short)0x7fc0u)';
+      if (!Number.isFinite(value)) return `__ushort_as_bfloat16((unsigned short)${value > 0 ? '0x7f80u' : '0xff80u'})`;
+      return `__float2bfloat16_rn(${f32Literal(roundBf16(value))})`;
+    default:
+      return assertNever(s, 'CUDA scalar');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+const toFloat = (x: string, from: CudaScalar): string =>
+  from === 'f16' ? `__half2float(${x})` : from === 'bf16' ? `__bfloat162float(${x})` : from === 'f32' ? x : `((float)${x})`;
+
+/**
+ * Value conversion with the reference's semantics: float → int truncates toward zero and
+ * saturates, NaN → 0 (`__float2int_rz` / `__float2uint_rz` are the PTX cvt.rzi conversions, which
+ * do exactly that; a C++ cast of an out-of-range float is undefined behaviour); int → narrower int
+ * wraps; to half or bfloat16 rounds to nearest even, once.
+ */
+export function castScalar(x: string, fromType: ValueType, toType: ValueType): string {
+  const from = cudaScalar(fromType);
+  const to = cudaScalar(toType);
+  if (from === to) return x;
+  if (from === 'bool') return `(${x} ? ${scalarLiteral(1, to)} : ${scalarLiteral(0, to)})`;
+  switch (to) {
+    case 'bool':
+      return isFloat(from) ? `(${toFloat(x, from)} != 0.0f)` : `(${x} != 0)`;
+    case 'f32':
+      return toFloat(x, from);
+    case 'f16':
+      if (from === 'i32' || from === 'i8') return `__int2half_rn(${x})`;
+      if (from === 'u32') return `__uint2half_rn(${x})`;
+      return `__float2half_rn(${toFloat(x, from)})`;
+    case 'bf16':
+      if (from === 'i32' || from === 'i8') return `__int2bfloat16_rn(${x})`;
+      if (from === 'u32') return `__uint2bfloat16_rn(${x})`;
+      return `__float2bfloat16_rn(${toFloat(x, from)})`;
+    case 'i32':
+      return isFloat(from) ? `__float2int_rz(${toFloat(x, from)})` : `((int)${x})`;
+    case 'u32':
+      return isFloat(from) ? `__float2uint_rz(${toFloat(x, from)})` : `((unsigned int)${x})`;
+    case 'i8':
+      // truncating then clamping the int equals clamping the float then truncating; NaN stays 0
+      return isFloat(from) ? `((signed char)max(-128, min(127, __float2int_rz(${toFloat(x, from)}))))` : `((signed char)${x})`;
+    default:
+      return assertNever(to, 'CUDA scalar');
+  }
+}
+
+/** Reinterprets 32 bits; the IR allows bitcasts between f32, i32 and u32 only. */
+export function bitcastScalar(x: string, fromType: ValueType, toType: ValueType): string {
+  const from = cudaScalar(fromType);
+  const to = cudaScalar(toType);
+  if (from === to) return x;
+  const key = `${from}->${to}`;
+  switch (key) {
+    case 'f32->u32':
+      return `__float_as_uint(${x})`;
+    case 'f32->i32':
+      return `__float_as_int(${x})`;
+    case 'u32->f32':
+      return `__uint_as_float(${x})`;
+    case 'i32->f32':
+      return `__int_as_float(${x})`;
+    case 'i32->u32':
+      return `((unsigned int)${x})`;
+    case 'u32->i32':
+      return `((int)${x})`;
+    default:
+      throw new TilecraftError(`internal: bitcast ${key} in the CUDA printer; kernel IR bitcasts only 32-bit values`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operators
+
+const FLOAT_MATH: Partial<Record<KUnaryFn, string>> = {
+  abs: 'fabsf',
+  exp: 'expf',
+  log: 'logf',
+  sqrt: 'sqrtf',
+  rsqrt: 'rsqrtf',
+  tanh: 'tanhf',
+  erf: 'erff',
+  floor: 'floorf',
+  ceil: 'ceilf',
+  sin: 'sinf',
+  cos: 'cosf',
+};
+
+/** `fn(a)` for an operand of scalar type `t`. */
+export function unaryScalar(fn: KUnaryFn, a: string, t: ValueType): string {
+  const s = cudaScalar(t);
+  const neg = () => (a.startsWith('-') ? `(- ${a})` : `(-${a})`);
+  switch (fn) {
+    case 'not':
+      return `(!${a})`;
+    case 'bitnot':
+      return s === 'i8' ? `((signed char)(~${a}))` : `(~${a})`;
+    case 'f16_from_bits':
+      return `__half2float(__ushort_as_half((unsigned short)${a}))`;
+    case 'f16_to_bits':
+      return `((unsigned int)__half_as_ushort(__float2half_rn(${a})))`;
+    case 'sigmoid':
+      throw new TilecraftError('internal: sigmoid reached the CUDA printer; expandMath should have expanded it');
+    default:
+      break;
+  }
+  if (s === 'f32') {
+    if (fn === 'neg') return neg();
+    if (fn === 'recip') return `(1.0f / ${a})`;
+    return `${floatMath(fn)}(${a})`;
+  }
+  if (s === 'f16' && fn === 'neg') return `__hneg(${a})`;
+  if (s === 'f16' && fn === 'abs') return `__habs(${a})`;
+  if (s === 'f16' || s === 'bf16') {
+    const back = s === 'f16' ? '__float2half_rn' : '__float2bfloat16_rn';
+    return `${back}(${unaryScalar(fn, toFloat(a, s), 'f32')})`;
+  }
+  // integers
+  switch (fn) {
+    case 'neg':
+      return s === 'i8' ? `((signed char)(-${a}))` : neg();
+    case 'abs':
+      return s === 'u32' ? a : s === 'i8' ? `((signed char)abs(${a}))` : `abs(${a})`;
+    default:
+      throw new TilecraftError(`${fn} of an integer (${s}) has no CUDA spelling; cast the operand to f32 first`);
+  }
+}
+
+function floatMath(fn: KUnaryFn): string {
+  const f = FLOAT_MATH[fn];
+  if (!f) throw new TilecraftError(`internal: no CUDA float function for ${fn}`);
+  return f;
+}
+
+const INFIX: Partial<Record<KBinaryFn, string>> = {
+  add: '+', sub: '-', mul: '*', div: '/', and: '&', or: '|', xor: '^',
+  lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', land: '&&', lor: '||',
+};
+
+/**
+ * `a fn b` for operands of scalar type `t` (the left operand's type; a shift's amount may be
+ * either integer type). Shift amounts are masked to 0..31 as WGSL does: a C++ shift by 32 or more
+ * is undefined, and PTX would clamp instead.
+ */
+export function binaryScalar(fn: KBinaryFn, a: string, b: string, t: ValueType, bConst?: number): string {
+  const s = cudaScalar(t);
+  if (fn === 'shl' || fn === 'shr') {
+    const amount = bConst !== undefined && bConst >= 0 && bConst < 32 ? b : `(${b} & 31)`;
+    const r = `(${a} ${fn === 'shl' ? '<<' : '>>'} ${amount})`;
+    return s === 'i8' ? `((signed char)${r})` : r;
+  }
+  if (fn === 'land' || fn === 'lor') return `(${a} ${INFIX[fn]} ${b})`;
+  if (s === 'bf16') {
+    // bfloat16 only stores data; any arithmetic on it is done in float, which is exact for its inputs
+    const r = binaryScalar(fn, toFloat(a, s), toFloat(b, s), 'f32');
+    return isComparison(fn) ? r : `__float2bfloat16_rn(${r})`;
+  }
+  if (s === 'f16') {
+    if (fn === 'max') return `__hmax(${a}, ${b})`;
+    if (fn === 'min') return `__hmin(${a}, ${b})`;
+    if (fn === 'mod' || fn === 'pow') return `__float2half_rn(${binaryScalar(fn, toFloat(a, s), toFloat(b, s), 'f32')})`;
+    return infix(fn, a, b, s);
+  }
+  if (s === 'f32') {
+    if (fn === 'max') return `fmaxf(${a}, ${b})`;
+    if (fn === 'min') return `fminf(${a}, ${b})`;
+    if (fn === 'mod') return `fmodf(${a}, ${b})`;
+    if (fn === 'pow') return `powf(${a}, ${b})`;
+    return infix(fn, a, b, s);
+  }
+  // integers and bool
+  if (fn === 'max' || fn === 'min') return s === 'i8' ? `((signed char)${fn}(${a}, ${b}))` : `${fn}(${a}, ${b})`;
+  if (fn === 'pow') throw new TilecraftError(`pow of integers (${s}) has no CUDA spelling; cast the operands to f32 first`);
+  if (fn === 'mod') return s === 'i8' ? `((signed char)(${a} % ${b}))` : `(${a} % ${b})`;
+  const r = infix(fn, a, b, s);
+  // C++ promotes signed char operands to int; arithmetic wraps back to 8 bits like the reference
+  return s === 'i8' && !isComparison(fn) ? `((signed char)${r})` : r;
+}
+
+function isComparison(fn: KBinaryFn): boolean {
+  return fn === 'lt' || fn === 'le' || fn === 'gt' || fn === 'ge' || fn === 'eq' || fn === 'ne';
+}
+
+function infix(fn: KBinaryFn, a: string, b: string, s: CudaScalar): string {
+  const op = INFIX[fn];
+  if (!op) throw new TilecraftError(`internal: ${fn} of ${s} in the CUDA printer`);
+  return `(${a} ${op} ${b})`;
+}

@@ -1,0 +1,206 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLES } from '../../examples/index.js';
+import { type CudaSource, archLimits, archName, toCuda } from '../../src/codegen-cuda/index.js';
+import { type Nvcc, NvccNotFoundError, type PtxasResources, findNvcc, nvccCompile, parsePtxasVerbose } from '../../src/codegen-cuda/nvcc.js';
+import { type Sizes } from '../../src/ir/bind.js';
+import { DeviceLimitError, KernelCompileError } from '../../src/ir/errors.js';
+import { F32, type Kernel, kbuiltin, kconst, kload } from '../../src/ir/kernel.js';
+import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+import { featureKernel } from './feature-kernel.js';
+
+/**
+ * Every example, in each of its dtypes and under several schedules, printed as CUDA and compiled
+ * by nvcc for sm_80 and sm_90 with warnings as errors. These kernels are compiled only: running
+ * them needs a GPU (test/runtime/cuda.test.ts).
+ */
+
+const ARCHS = [80, 90] as const;
+
+/** Small sizes: code shape does not depend on size beyond the serial / rows choice. */
+const SMALL: Readonly<Record<string, Sizes>> = {
+  elementwise: { N: 64, D: 128 },
+  softmax: { N: 16, D: 256 },
+  layernorm: { N: 16, D: 256 },
+  rmsnorm: { N: 16, D: 256 },
+  matmul: { M: 128, N: 128, K: 64 },
+  attention: { B: 1, H: 2, N: 32, M: 64, D: 32 },
+  'int8-gemm': { M: 4, N: 64, K: 256, G: 64 },
+  'int4-gemm': { M: 4, N: 64, K: 256, G: 64 },
+};
+
+const sizesFor = (name: string, defaults: Sizes): Sizes =>
+  SMALL[name] ?? Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, Math.min(v, 64)]));
+
+const SCHEDULES: readonly { readonly name: string; readonly options: Partial<LowerOptions> }[] = [
+  { name: 'default', options: {} },
+  { name: 'wg64', options: { workgroupSize: 64, rowWorkgroupSize: 64 } },
+  { name: 'tpr8', options: { threadsPerRow: 8, rowWorkgroupSize: 128 } },
+  { name: 'sg64', options: { subgroups: true, threadsPerRow: 64, rowWorkgroupSize: 64 } },
+  // a 16-thread block is one partial warp
+  { name: 'sg16', options: { subgroups: true, threadsPerRow: 16, rowWorkgroupSize: 16 } },
+  { name: 'wg1024', options: { workgroupSize: 1024, rowWorkgroupSize: 1024, threadsPerRow: 1024, subgroups: true } },
+];
+
+interface Case {
+  readonly example: string;
+  readonly dtype: string;
+  readonly schedule: string;
+  readonly cuda: CudaSource;
+}
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const ex of EXAMPLES) {
+    for (const dtype of ex.dtypes) {
+      const program = ex.build(dtype);
+      for (const s of SCHEDULES) {
+        const plan = lower(program, sizesFor(ex.name, ex.sizes), s.options);
+        for (const k of plan.kernels) {
+          // one translation unit holds many kernels: entry names must differ
+          const named = { ...k, name: `${ex.name}_${dtype}_${s.name}_${k.name}` };
+          out.push({ example: ex.name, dtype, schedule: s.name, cuda: toCuda(named, { sm: 80 }) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const nvcc: Nvcc | NvccNotFoundError = (() => {
+  try {
+    return findNvcc(process.env);
+  } catch (e) {
+    if (e instanceof NvccNotFoundError) return e;
+    throw e;
+  }
+})();
+const found = !(nvcc instanceof NvccNotFoundError);
+const reason = nvcc instanceof NvccNotFoundError ? nvcc.message : '';
+
+describe('ptxas report parsing', () => {
+  it('reads CUDA 13 and older formats', () => {
+    const log = [
+      "ptxas info    : Compiling entry function 'a' for 'sm_80'",
+      'ptxas info    : Function properties for a',
+      '    8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads',
+      'ptxas info    : Used 40 registers, used 1 barriers, 1024 bytes smem, 384 bytes cmem[0]',
+      "ptxas info    : Compiling entry function 'b' for 'sm_70'",
+      'ptxas info    : Function properties for b',
+      '    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads',
+      'ptxas info    : Used 12 registers, 356 bytes cmem[0]',
+    ].join('\n');
+    expect(parsePtxasVerbose(log)).toEqual([
+      { entry: 'a', arch: 'sm_80', registers: 40, sharedBytes: 1024, spillStoreBytes: 4, spillLoadBytes: 12, stackFrameBytes: 8, barriers: 1 },
+      { entry: 'b', arch: 'sm_70', registers: 12, sharedBytes: 0, spillStoreBytes: 0, spillLoadBytes: 0, stackFrameBytes: 0, barriers: 0 },
+    ]);
+  });
+
+  it('says where it looked when nvcc is missing', () => {
+    expect(() => findNvcc({ PATH: '/nonexistent-bin' }, [])).toThrow(NvccNotFoundError);
+    expect(() => findNvcc({ PATH: '/nonexistent-bin', CUDA_PATH: '/opt/no-cuda' }, [])).toThrow(/\/opt\/no-cuda\/bin\/nvcc.*CUDA_PATH/);
+  });
+});
+
+describe.skipIf(!found)(`nvcc compile checks${found ? '' : ` (skipped: ${reason})`}`, () => {
+  const tool = nvcc as Nvcc;
+
+  it('compiles every example, dtype and schedule for sm_80 and sm_90 with warnings as errors', async () => {
+    const all = cases();
+    expect(all.length).toBeGreaterThan(EXAMPLES.length * SCHEDULES.length);
+    // schedules that do not touch a kernel print it identically: compile each text once
+    const canonical = (c: Case) => c.cuda.source.split(c.cuda.launch.entry).join('ENTRY');
+    const first = new Map<string, Case>();
+    for (const c of all) if (!first.has(canonical(c))) first.set(canonical(c), c);
+    const unique = [...first.values()];
+    // two translation units compiled side by side: nvcc is mostly single-threaded
+    const batches = [unique.filter((_, i) => i % 2 === 0), unique.filter((_, i) => i % 2 === 1)];
+    const results = await Promise.all(
+      batches.map((b) => nvccCompile(tool, b.map((c) => c.cuda.source).join('\n'), { archs: ARCHS, label: `${b.length} example kernels` })),
+    );
+    const reports = new Map<string, PtxasResources>();
+    for (const r of results) for (const p of r.resources) reports.set(`${p.entry}@${p.arch}`, p);
+
+    const rows = all.map((c) => {
+      const compiled = first.get(canonical(c))!;
+      const per = ARCHS.map((a) => reports.get(`${compiled.cuda.launch.entry}@${archName(a)}`));
+      return { ...c, per };
+    });
+    for (const r of rows) {
+      for (const p of r.per) {
+        expect(p, `ptxas reported ${r.cuda.launch.entry}`).toBeDefined();
+        expect(p!.registers).toBeGreaterThan(0);
+        expect(p!.registers).toBeLessThanOrEqual(255);
+        // our static-shared accounting (used by the limits check) agrees with ptxas
+        expect(p!.sharedBytes, r.cuda.launch.entry).toBe(r.cuda.launch.sharedBytes);
+      }
+    }
+
+    const json = rows.map((r) => ({
+      entry: r.cuda.launch.entry,
+      example: r.example,
+      dtype: r.dtype,
+      schedule: r.schedule,
+      block: r.cuda.launch.block,
+      grid: r.cuda.launch.grid,
+      sharedBytes: r.cuda.launch.sharedBytes,
+      nvcc: tool.version,
+      ptxas: Object.fromEntries(r.per.map((p) => [p!.arch, { ...p, entry: undefined, arch: undefined }])),
+    }));
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    mkdirSync(join(root, 'build'), { recursive: true });
+    writeFileSync(join(root, 'build', 'cuda-resources.json'), JSON.stringify(json, null, 2) + '\n');
+    console.log(resourceTable(rows, tool.version));
+  });
+
+  it('compiles a kernel using every kernel-IR feature, and ptxas agrees on its shared memory', async () => {
+    const cuda = toCuda(featureKernel, { sm: 90 });
+    const out = await nvccCompile(tool, cuda.source, { archs: ARCHS, label: 'features' });
+    expect(out.resources.map((r) => r.arch)).toEqual(ARCHS.map(archName));
+    for (const r of out.resources) expect(r.sharedBytes).toBe(cuda.launch.sharedBytes);
+  });
+
+  it('agrees with ptxas on the 48 KiB static shared memory limit', async () => {
+    const unchecked = { ...archLimits(90), maxStaticSharedBytes: 1 << 20 };
+    const kernel = (length: number): Kernel => ({
+      name: `shared_${length}`,
+      workgroup: [32, 1, 1],
+      grid: [1, 1, 1],
+      buffers: [
+        { name: 'O', scope: 'global', dtype: 'f32', length: 32, access: 'read_write' },
+        { name: 'S', scope: 'workgroup', dtype: 'f32', length },
+      ],
+      body: [
+        { op: 'store', buffer: 'S', index: kbuiltin('local_index'), value: kconst(1, F32) },
+        { op: 'barrier' },
+        { op: 'store', buffer: 'O', index: kbuiltin('local_index'), value: kload('S', kconst(length - 1), F32) },
+      ],
+    });
+    await expect(nvccCompile(tool, toCuda(kernel(12288), { sm: 90 }).source, { archs: [90] })).resolves.toBeDefined();
+    expect(() => toCuda(kernel(12289), { sm: 90 })).toThrow(DeviceLimitError);
+    await expect(nvccCompile(tool, toCuda(kernel(12289), { sm: 90, limits: unchecked }).source, { archs: [90] })).rejects.toThrow(KernelCompileError);
+  });
+
+  it('reports a compile error with the line it is on', async () => {
+    const bad = 'extern "C" __global__ void k(float* t) {\n  t[0] = undeclared;\n}\n';
+    const err = await nvccCompile(tool, bad, { archs: [80], label: 'k' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelCompileError);
+    expect((err as KernelCompileError).line).toBe(2);
+    expect((err as KernelCompileError).message).toMatch(/undeclared/);
+  });
+});
+
+function resourceTable(rows: readonly (Case & { per: readonly (PtxasResources | undefined)[] })[], version: string): string {
+  const head = ['kernel', 'block', 'smem B', ...ARCHS.flatMap((a) => [`regs ${a}`, `spill st/ld ${a}`])];
+  const body = rows.map((r) => [
+    `${r.example} ${r.dtype} ${r.schedule} ${r.cuda.launch.entry.replace(`${r.example.replace(/[^A-Za-z0-9_]/g, '_')}_${r.dtype}_${r.schedule}_`, '')}`,
+    String(r.cuda.launch.block[0]),
+    String(r.cuda.launch.sharedBytes),
+    ...r.per.flatMap((p) => [String(p?.registers ?? '?'), `${p?.spillStoreBytes ?? '?'}/${p?.spillLoadBytes ?? '?'}`]),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [`ptxas resource usage (nvcc ${version}; compiled only, never run here)`, fmt(head), ...body.map(fmt)].join('\n');
+}
