@@ -1,7 +1,7 @@
 import { type BoundProgram, type Sizes, bindProgram, shapeOf } from '../ir/bind.js';
 import { type DType } from '../ir/dtype.js';
 import { type Kernel } from '../ir/kernel.js';
-import { type Program, type TensorDecl } from '../ir/tensor.js';
+import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
 import { type EmitOptions, emitElementwise, emitRows, emitSerial } from './emit.js';
 import { type ContractionLimits, emitContraction } from './emit-contraction.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
@@ -25,8 +25,19 @@ export interface Plan {
   readonly kernels: readonly Kernel[];
   /** Every group's knobs, defaults filled in: replaying it rebuilds these exact kernels. */
   readonly schedule: ResolvedSchedule;
+  /** The kernel groups, by id (the keys of `schedule`). */
+  readonly groups: readonly PlanGroup[];
   /** The passes that ran, in order, with what each produced (for `--explain` and debugging). */
   readonly trace: readonly { readonly pass: string; readonly note: string }[];
+}
+
+export interface PlanGroup {
+  readonly id: string;
+  readonly kind: KernelGroup['kind'];
+  /** The statements the group computes. */
+  readonly computes: readonly string[];
+  /** Output rows, or M, N, K (and batch) of a contraction: what the search sizes tiles by. */
+  readonly extents: Readonly<Record<string, number>>;
 }
 
 export interface LowerOptions extends EmitOptions, GroupOptions, ContractionLimits {
@@ -85,6 +96,12 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   const scope = { tensors, stored };
   const schedule: Record<string, GroupKnobs> = {};
   const temps: PlanTensor[] = [];
+  const planGroups: PlanGroup[] = groups.map((g, i) => ({
+    id: String(i),
+    kind: g.kind,
+    computes: stmtsOf(g).map((s) => s.target.name),
+    extents: extentsOf(g),
+  }));
   const kernels: Kernel[] = groups.flatMap((g, i): Kernel[] => {
     const id = String(i);
     const name = `${p.name}_${i}_${g.kind}`;
@@ -112,8 +129,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
         return [emitRows(name, g.rowShape, g.stmts, scope, { ...opts, ...threads, rowWorkgroupSize: k.workgroupSize, subgroups: k.subgroups })];
       }
       case 'contraction': {
-        const M = g.shape.m.reduce((a, x) => a * (x.size.op === 'int' ? x.size.value : 1), 1);
-        const N = g.shape.n.reduce((a, x) => a * (x.size.op === 'int' ? x.size.value : 1), 1);
+        const { M, N } = planGroups[i]!.extents as { M: number; N: number };
         const k = resolveKnobs('contraction', id, given, defaultContractionKnobs(M, N));
         schedule[id] = k;
         const out = emitContraction(name, id, { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue }, scope, k, opts);
@@ -134,7 +150,25 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
     }
   }
   planTensors.push(...temps);
-  return { program: fused, tensors: planTensors, kernels, schedule, trace };
+  return { program: fused, tensors: planTensors, kernels, schedule, groups: planGroups, trace };
+}
+
+function extentsOf(g: KernelGroup): Record<string, number> {
+  const ext = (axes: readonly Axis[]) => axes.reduce((a, x) => a * (x.size.op === 'int' ? x.size.value : 1), 1);
+  switch (g.kind) {
+    case 'contraction':
+      return { M: ext(g.shape.m), N: ext(g.shape.n), K: ext(g.shape.k), batch: ext(g.shape.batch) };
+    case 'rows': {
+      const longest = Math.max(
+        ...g.stmts.map((s) => (s.expr.op === 'reduce' ? ext(s.expr.axes) : ext(s.target.axes.slice(g.rowShape.length)))),
+      );
+      return { rows: g.rowShape.reduce((a, b) => a * b, 1), length: longest };
+    }
+    case 'serial':
+      return { outputs: ext(g.stmt.target.axes), length: g.stmt.expr.op === 'reduce' ? ext(g.stmt.expr.axes) : 1 };
+    case 'elementwise':
+      return { outputs: ext(g.stmt.target.axes) };
+  }
 }
 
 function describe(g: KernelGroup): string {

@@ -125,3 +125,30 @@ export function requirePow2(id: string, knob: string, n: number): void {
 export function requireDivides(id: string, knob: string, a: number, aName: string, b: number, bName: string): void {
   if (b % a !== 0) throw new InvalidScheduleError(`group ${id}: ${aName} (${a}) must divide ${bName} (${b})`, id, knob);
 }
+
+/** A short human-readable form of one group's knobs, for tables. */
+export function describeKnobs(k: GroupKnobs): string {
+  switch (k.kind) {
+    case 'elementwise':
+      return `wg${k.workgroupSize} v${k.vectorWidth}`;
+    case 'serial':
+      return `wg${k.workgroupSize}`;
+    case 'rows':
+      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}`;
+    case 'contraction':
+      return [
+        `${k.blockM}x${k.blockN}x${k.blockK}`,
+        `t${k.threadM}x${k.threadN}`,
+        k.staging === 'shared' ? (k.doubleBuffer ? 'shared2' : 'shared') : 'direct',
+        k.unrollK ? 'unroll' : 'loop',
+        `v${k.vectorWidth}`,
+        ...(k.splitK > 1 ? [`splitK${k.splitK}`] : []),
+      ].join(' ');
+  }
+}
+
+/** `describeKnobs` for every group of a schedule: `0: 64x64x16 t8x8 direct unroll v4; 1: wg256 v4`. */
+export function describeSchedule(s: ResolvedSchedule): string {
+  const ids = Object.keys(s);
+  return ids.map((id) => (ids.length > 1 ? `${id}: ` : '') + describeKnobs(s[id]!)).join('; ');
+}

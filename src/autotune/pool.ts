@@ -1,0 +1,136 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Sizes } from '../ir/bind.js';
+import { DeviceError } from '../ir/errors.js';
+import type { Schedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import type { Measurement } from './measure.js';
+import type { CandidateStatus, FromWorker, ToWorker } from './protocol.js';
+
+export interface WorkerOptions {
+  readonly backend: 'webgpu' | 'cuda';
+  /** serializeProgram() text. */
+  readonly program: string;
+  readonly sizes: Sizes;
+  readonly seed: number;
+  /** Longest a candidate may take (compile, check and measure) before its worker is killed, unless a call says otherwise. */
+  readonly candidateTimeoutMs: number;
+  /** Longest the worker may take to start: open the device and compute the reference. */
+  readonly startTimeoutMs: number;
+}
+
+export interface CandidateOutcome {
+  readonly status: CandidateStatus;
+  readonly measurement?: Measurement;
+  readonly detail?: string;
+}
+
+/**
+ * A measuring worker process, restarted whenever it dies. A candidate that crashes the driver
+ * or hangs costs that candidate (status `crash` or `timeout`), never the tuning run.
+ */
+export class MeasuringWorker {
+  private child: ChildProcess | undefined;
+  private ready: Promise<DeviceInfo> | undefined;
+  private pending: { id: number; resolve: (o: CandidateOutcome) => void } | undefined;
+  private nextId = 1;
+  private stderr: string[] = [];
+  /** Worker processes started so far (1 + restarts). */
+  starts = 0;
+
+  constructor(private readonly opts: WorkerOptions) {}
+
+  /** Starts the worker if needed and returns the device it measures on. */
+  start(): Promise<DeviceInfo> {
+    if (this.ready) return this.ready;
+    const here = fileURLToPath(import.meta.url);
+    const isTs = here.endsWith('.ts');
+    const script = here.replace(/pool\.(ts|js)$/, `worker.${isTs ? 'ts' : 'js'}`);
+    const child = fork(script, [], {
+      execArgv: isTs ? ['--import', 'tsx'] : [],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.starts++;
+    this.child = child;
+    this.stderr = [];
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr.push(...d.toString().split('\n').filter((l) => l && !l.startsWith('Warning: maxDynamic')));
+      if (this.stderr.length > 20) this.stderr.splice(0, this.stderr.length - 20);
+    });
+    this.ready = new Promise<DeviceInfo>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.kill();
+        reject(new DeviceError(`the measuring worker did not start within ${this.opts.startTimeoutMs} ms`));
+      }, this.opts.startTimeoutMs);
+      child.on('message', (raw) => {
+        const m = raw as FromWorker;
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          resolve(m.info);
+        } else if (m.type === 'init-failed') {
+          clearTimeout(timer);
+          this.kill();
+          reject(new DeviceError(`the measuring worker could not start: ${m.error}`));
+        } else if (m.type === 'result' && this.pending?.id === m.id) {
+          const p = this.pending;
+          this.pending = undefined;
+          p.resolve({ status: m.status, ...(m.measurement ? { measurement: m.measurement } : {}), ...(m.detail ? { detail: m.detail } : {}) });
+        }
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        const why = `worker exited (${signal ?? `code ${code}`})${this.stderr.length ? `: ${this.stderr.slice(-3).join(' | ')}` : ''}`;
+        if (this.child === child) {
+          this.child = undefined;
+          this.ready = undefined;
+        }
+        reject(new DeviceError(why));
+        const p = this.pending;
+        this.pending = undefined;
+        p?.resolve({ status: 'crash', detail: why });
+      });
+    });
+    this.ready.catch(() => undefined);
+    const init: ToWorker = { type: 'init', backend: this.opts.backend, program: this.opts.program, sizes: this.opts.sizes, seed: this.opts.seed };
+    child.send(init);
+    return this.ready;
+  }
+
+  /** Compiles, checks and times one schedule in the worker, killing it after `timeoutMs`. */
+  async measure(schedule: Schedule, warmup: number, repeat: number, timeoutMs = this.opts.candidateTimeoutMs): Promise<CandidateOutcome> {
+    await this.start();
+    const child = this.child;
+    if (!child) return { status: 'crash', detail: 'worker is not running' };
+    const id = this.nextId++;
+    return new Promise<CandidateOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.pending?.id !== id) return;
+        this.pending = undefined;
+        this.kill();
+        resolve({ status: 'timeout', detail: `no result within ${Math.round(timeoutMs)} ms; worker restarted` });
+      }, timeoutMs);
+      this.pending = {
+        id,
+        resolve: (o) => {
+          clearTimeout(timer);
+          resolve(o);
+        },
+      };
+      const msg: ToWorker = { type: 'measure', id, schedule, warmup, repeat };
+      child.send(msg);
+    });
+  }
+
+  private kill(): void {
+    const c = this.child;
+    this.child = undefined;
+    this.ready = undefined;
+    c?.kill('SIGKILL');
+  }
+
+  close(): void {
+    this.pending = undefined;
+    this.kill();
+  }
+}

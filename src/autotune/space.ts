@@ -1,0 +1,115 @@
+import { type Sizes } from '../ir/bind.js';
+import { type Program } from '../ir/tensor.js';
+import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import { planFor } from '../runtime/target.js';
+
+export type KnobValue = number | string | boolean;
+
+/** One knob of one kernel group and the values the search may give it. */
+export interface Dimension {
+  readonly group: string;
+  readonly knob: string;
+  readonly values: readonly KnobValue[];
+}
+
+export interface SearchSpace {
+  readonly dims: readonly Dimension[];
+  /** The default schedule (what a program runs with when nothing is tuned). */
+  readonly defaults: ResolvedSchedule;
+}
+
+/** A point in the space: one value index per dimension. */
+export type Point = readonly number[];
+
+const pow2Range = (lo: number, hi: number) => {
+  const out: number[] = [];
+  for (let v = lo; v <= hi; v *= 2) out.push(v);
+  return out;
+};
+const ceilPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/** Restrictions from the command line: `blockK: [8, 16]` keeps those values, for every group. */
+export type Restrictions = Readonly<Record<string, readonly KnobValue[]>>;
+
+/**
+ * The knobs worth searching for a program on a device, read off its default plan. Values beyond
+ * the device's limits or the problem's extents are left out here; invalid combinations are
+ * pruned later, by lowering, before anything is compiled.
+ */
+export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, restrict: Restrictions = {}): SearchSpace {
+  const plan = planFor(info, program, sizes);
+  const maxInv = info.limits.maxWorkgroupInvocations;
+  const dims: Dimension[] = [];
+  // a restriction replaces a knob's natural range (lowering still rejects what cannot work)
+  const add = (group: string, knob: string, natural: readonly KnobValue[]) => {
+    const values = restrict[knob] ?? natural;
+    if (values.length > 1 || restrict[knob]) dims.push({ group, knob, values });
+  };
+  for (const g of plan.groups) {
+    const id = g.id;
+    switch (g.kind) {
+      case 'elementwise':
+        add(id, 'workgroupSize', [64, 128, 256].filter((n) => n <= maxInv));
+        add(id, 'vectorWidth', [1, 2, 4]);
+        break;
+      case 'serial':
+        add(id, 'workgroupSize', [32, 64, 128, 256].filter((n) => n <= maxInv));
+        break;
+      case 'rows':
+        add(id, 'workgroupSize', [64, 128, 256, 512].filter((n) => n <= maxInv));
+        add(id, 'threadsPerRow', pow2Range(1, Math.min(512, maxInv)));
+        add(id, 'subgroups', info.features.includes('subgroups') ? [false, true] : [false]);
+        break;
+      case 'contraction': {
+        const { M = 1, N = 1, K = 1 } = g.extents;
+        add(id, 'blockM', pow2Range(1, Math.min(128, ceilPow2(M))));
+        add(id, 'blockN', pow2Range(1, Math.min(128, ceilPow2(N))));
+        add(id, 'blockK', pow2Range(4, Math.min(32, Math.max(4, ceilPow2(K)))));
+        add(id, 'threadM', pow2Range(1, Math.min(8, ceilPow2(M))));
+        add(id, 'threadN', pow2Range(1, Math.min(16, ceilPow2(N))));
+        add(id, 'staging', ['shared', 'direct']);
+        add(id, 'doubleBuffer', [false, true]);
+        add(id, 'unrollK', [true, false]);
+        add(id, 'splitK', pow2Range(1, Math.max(1, Math.min(8, Math.floor(K / 256)))));
+        add(id, 'vectorWidth', [1, 4]);
+        break;
+      }
+    }
+  }
+  return { dims, defaults: plan.schedule };
+}
+
+export function scheduleAt(space: SearchSpace, point: Point): Schedule {
+  const out: Record<string, Record<string, KnobValue>> = {};
+  space.dims.forEach((d, i) => {
+    (out[d.group] ??= {})[d.knob] = d.values[point[i]!]!;
+  });
+  return out as Schedule;
+}
+
+export function spaceSize(space: SearchSpace): number {
+  return space.dims.reduce((a, d) => a * d.values.length, 1);
+}
+
+/** Every point, in lexicographic order (for exhaustive search of small spaces). */
+export function* allPoints(space: SearchSpace): Generator<Point> {
+  const n = space.dims.length;
+  const p = new Array<number>(n).fill(0);
+  for (;;) {
+    yield [...p];
+    let i = n - 1;
+    while (i >= 0 && p[i] === space.dims[i]!.values.length - 1) p[i--] = 0;
+    if (i < 0) return;
+    p[i]!++;
+  }
+}
+
+/** The point of the default schedule (values not in a dimension map to its first value). */
+export function defaultPoint(space: SearchSpace): Point {
+  return space.dims.map((d) => {
+    const v = (space.defaults[d.group] as unknown as Record<string, KnobValue>)[d.knob];
+    const i = d.values.findIndex((x) => x === v);
+    return i < 0 ? 0 : i;
+  });
+}

@@ -1,0 +1,336 @@
+import { type Sizes } from '../ir/bind.js';
+import { rng } from '../ir/host.js';
+import { canonicalJson } from '../ir/hash.js';
+import { type Program } from '../ir/tensor.js';
+import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import { planFor, planKey } from '../runtime/target.js';
+import type { Measurement } from './measure.js';
+import type { CandidateOutcome } from './pool.js';
+import type { CandidateStatus } from './protocol.js';
+import { type Point, type SearchSpace, allPoints, defaultPoint, scheduleAt, spaceSize } from './space.js';
+
+export type StrategyName = 'exhaustive' | 'guided' | 'auto';
+
+export interface TuneOptions {
+  readonly strategy: StrategyName;
+  /** Stop after this many distinct candidates measured, or this many seconds, whichever first. */
+  readonly budget: { readonly trials?: number; readonly seconds?: number };
+  /** Repeats of the cheap first measurement every candidate gets. */
+  readonly screenRepeat: number;
+  /** Warm-up and repeats when the leaders are measured again. */
+  readonly finalWarmup: number;
+  readonly finalRepeat: number;
+  /** How many leaders are measured again. */
+  readonly finalists: number;
+  /** Candidates within this fraction of the fastest are tied; the tie-break picks among them. */
+  readonly band: number;
+  readonly seed: number;
+  /**
+   * Time-out per candidate (compile, check, measure). Once the default schedule is measured, a
+   * candidate gets at most `slowdownLimit` times the default's measuring time plus `compileMs`.
+   */
+  readonly candidateTimeoutMs: number;
+  readonly slowdownLimit: number;
+  readonly compileMs: number;
+}
+
+export const DEFAULT_TUNE: TuneOptions = {
+  strategy: 'auto',
+  budget: { trials: 64, seconds: 120 },
+  screenRepeat: 3,
+  finalWarmup: 2,
+  finalRepeat: 10,
+  finalists: 5,
+  band: 0.03,
+  seed: 1,
+  candidateTimeoutMs: 120_000,
+  slowdownLimit: 20,
+  compileMs: 15_000,
+};
+
+export const TIE_BREAK = 'the default schedule if it is within the band, else the lowest canonical JSON of the schedule';
+
+export interface Candidate {
+  readonly point: Point;
+  readonly schedule: ResolvedSchedule;
+  /** Hash of the code the device runs: candidates with equal keys are measured once. */
+  readonly key: string;
+  status: CandidateStatus;
+  screen?: Measurement;
+  final?: Measurement;
+  detail?: string;
+  readonly isDefault: boolean;
+}
+
+export interface TuneProgress {
+  readonly phase: 'screen' | 'final';
+  readonly measured: number;
+  readonly total: number;
+  readonly best?: Candidate | undefined;
+  readonly last?: Candidate | undefined;
+}
+
+export interface TuneResult {
+  readonly best: Candidate | undefined;
+  readonly default: Candidate | undefined;
+  readonly candidates: readonly Candidate[];
+  readonly strategy: Exclude<StrategyName, 'auto'>;
+  readonly spaceSize: number;
+  /** Valid, distinct candidates in the space, when the strategy counted them. */
+  readonly validCount?: number;
+  readonly band: number;
+  readonly tieBreak: string;
+  readonly stoppedBy: 'budget' | 'exhausted' | 'interrupted' | 'converged';
+  readonly seconds: number;
+}
+
+/** Measures one schedule within a time-out; a `MeasuringWorker` in practice, anything in tests. */
+export type Measurer = (schedule: Schedule, warmup: number, repeat: number, timeoutMs: number) => Promise<CandidateOutcome>;
+
+const median = (c: Candidate) => c.final?.medianMs ?? c.screen?.medianMs ?? Infinity;
+
+class Search {
+  readonly candidates: Candidate[] = [];
+  private readonly byKey = new Map<string, Candidate>();
+  private readonly seen = new Set<string>();
+  readonly start = performance.now();
+  stopped: TuneResult['stoppedBy'] | undefined;
+
+  constructor(
+    readonly info: DeviceInfo,
+    readonly program: Program,
+    readonly sizes: Sizes,
+    readonly space: SearchSpace,
+    readonly opts: TuneOptions,
+    readonly measure: Measurer,
+    readonly onProgress: (p: TuneProgress) => void,
+    readonly signal: AbortSignal | undefined,
+    readonly total: number,
+  ) {}
+
+  get measured(): number {
+    return this.candidates.length;
+  }
+
+  budgetLeft(): boolean {
+    if (this.signal?.aborted) {
+      this.stopped = 'interrupted';
+      return false;
+    }
+    const { trials, seconds } = this.opts.budget;
+    if (trials !== undefined && this.measured >= trials) {
+      this.stopped = 'budget';
+      return false;
+    }
+    if (seconds !== undefined && (performance.now() - this.start) / 1000 >= seconds) {
+      this.stopped = 'budget';
+      return false;
+    }
+    return true;
+  }
+
+  /** Lowers the point's schedule (pruning invalid ones before any compile) and returns it, unmeasured. */
+  prepare(point: Point): Candidate | undefined {
+    const id = point.join(',');
+    if (this.seen.has(id)) return undefined;
+    this.seen.add(id);
+    let plan;
+    try {
+      plan = planFor(this.info, this.program, this.sizes, scheduleAt(this.space, point));
+    } catch (e) {
+      const name = (e as Error).name;
+      if (name === 'InvalidScheduleError' || name === 'DeviceLimitError') return undefined;
+      throw e;
+    }
+    const key = planKey(this.info, plan);
+    if (this.byKey.has(key)) return undefined;
+    const isDefault = canonicalJson(plan.schedule) === canonicalJson(this.space.defaults);
+    const c: Candidate = { point, schedule: plan.schedule, key, status: 'ok', isDefault };
+    this.byKey.set(key, c);
+    return c;
+  }
+
+  /** The time-out for a candidate given how long the default took (see TuneOptions). */
+  timeoutFor(warmup: number, repeat: number): number {
+    const base = this.candidates.find((c) => c.isDefault && c.screen)?.screen;
+    if (!base) return this.opts.candidateTimeoutMs;
+    const runMs = base.medianMs * this.opts.slowdownLimit * (warmup + repeat + 1);
+    return Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
+  }
+
+  async screen(c: Candidate): Promise<void> {
+    const o = await this.measure(c.schedule, 1, this.opts.screenRepeat, this.timeoutFor(1, this.opts.screenRepeat));
+    c.status = o.status;
+    if (o.measurement) c.screen = o.measurement;
+    if (o.detail) c.detail = o.detail;
+    this.candidates.push(c);
+    this.onProgress({ phase: 'screen', measured: this.measured, total: this.total, best: this.best(), last: c });
+  }
+
+  ok(): Candidate[] {
+    return this.candidates.filter((c) => c.status === 'ok');
+  }
+
+  best(): Candidate | undefined {
+    return this.ok().reduce<Candidate | undefined>((b, c) => (!b || median(c) < median(b) ? c : b), undefined);
+  }
+}
+
+/** Picks the winner among finalists deterministically: a tolerance band, then a stable rule. */
+export function pickWinner(finalists: readonly Candidate[], band: number): Candidate | undefined {
+  const ok = finalists.filter((c) => c.status === 'ok' && Number.isFinite(median(c)));
+  if (ok.length === 0) return undefined;
+  const fastest = Math.min(...ok.map(median));
+  const tied = ok.filter((c) => median(c) <= fastest * (1 + band));
+  const dflt = tied.find((c) => c.isDefault);
+  if (dflt) return dflt;
+  return [...tied].sort((a, b) => (canonicalJson(a.schedule) < canonicalJson(b.schedule) ? -1 : 1))[0];
+}
+
+/**
+ * Searches a program's schedule space on a device. Every candidate is lowered and checked
+ * against the device limits first (invalid ones never compile), measured once cheaply (the
+ * measurer checks its result against the CPU reference before its time counts), and the leaders
+ * are measured again with more repeats before the winner is picked.
+ */
+export async function tune(
+  info: DeviceInfo,
+  program: Program,
+  sizes: Sizes,
+  space: SearchSpace,
+  measure: Measurer,
+  options: Partial<TuneOptions> = {},
+  hooks: { onProgress?: (p: TuneProgress) => void; signal?: AbortSignal } = {},
+): Promise<TuneResult> {
+  const opts: TuneOptions = { ...DEFAULT_TUNE, ...options, budget: { ...DEFAULT_TUNE.budget, ...options.budget } };
+  const size = spaceSize(space);
+  let strategy: Exclude<StrategyName, 'auto'> = opts.strategy === 'auto' ? 'guided' : opts.strategy;
+  let valid: Candidate[] | undefined;
+  if (opts.strategy !== 'guided' && size <= 20_000) {
+    // small enough to enumerate: count the valid, distinct candidates
+    const probe = new Search(info, program, sizes, space, opts, measure, () => undefined, undefined, 0);
+    valid = [];
+    for (const p of allPoints(space)) {
+      const c = probe.prepare(p);
+      if (c) valid.push(c);
+    }
+    if (opts.strategy === 'auto') strategy = valid.length <= (opts.budget.trials ?? Infinity) ? 'exhaustive' : 'guided';
+  }
+  const total = strategy === 'exhaustive' && valid ? Math.min(valid.length, opts.budget.trials ?? Infinity) : (opts.budget.trials ?? 0);
+  const search = new Search(info, program, sizes, space, opts, measure, hooks.onProgress ?? (() => undefined), hooks.signal, total);
+
+  // the default schedule is always measured: the baseline every result is compared with
+  const dflt = search.prepare(defaultPoint(space));
+  if (dflt && search.budgetLeft()) await search.screen(dflt);
+
+  if (strategy === 'exhaustive') {
+    for (const p of allPoints(space)) {
+      if (!search.budgetLeft()) break;
+      const c = search.prepare(p);
+      if (c) await search.screen(c);
+    }
+    search.stopped ??= 'exhausted';
+  } else {
+    await guided(search);
+  }
+
+  // measure the leaders again, longer, then pick deterministically
+  const leaders = search
+    .ok()
+    .sort((a, b) => median(a) - median(b))
+    .slice(0, opts.finalists);
+  if (dflt && dflt.status === 'ok' && !leaders.includes(dflt)) leaders.push(dflt);
+  let done = 0;
+  for (const c of leaders) {
+    if (hooks.signal?.aborted) break;
+    const o = await measure(c.schedule, opts.finalWarmup, opts.finalRepeat, search.timeoutFor(opts.finalWarmup, opts.finalRepeat));
+    if (o.measurement) c.final = o.measurement;
+    if (o.status !== 'ok') {
+      c.status = o.status;
+      if (o.detail) c.detail = o.detail;
+    }
+    hooks.onProgress?.({ phase: 'final', measured: ++done, total: leaders.length, best: c });
+  }
+  if (hooks.signal?.aborted) search.stopped = 'interrupted';
+  const finals = leaders.filter((c) => c.final);
+  const best = pickWinner(finals.length ? finals : search.ok(), opts.band);
+  return {
+    best,
+    default: dflt,
+    candidates: search.candidates,
+    strategy,
+    spaceSize: size,
+    ...(valid ? { validCount: valid.length } : {}),
+    band: opts.band,
+    tieBreak: TIE_BREAK,
+    stoppedBy: search.stopped ?? 'exhausted',
+    seconds: (performance.now() - search.start) / 1000,
+  };
+}
+
+/**
+ * Guided search: an evolutionary loop. A seeded random population (with the default) is
+ * screened; each generation breeds children of the fastest few by crossover and by moving one or
+ * two knobs a step; it stops on budget, or when several generations bring nothing new.
+ */
+async function guided(s: Search): Promise<void> {
+  const random = rng(s.opts.seed);
+  const dims = s.space.dims;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const randomPoint = (): Point => dims.map((d) => Math.floor(random() * d.values.length));
+  const population = 8;
+  const parents = 4;
+  let attempts = 0;
+  const tryPoint = async (p: Point): Promise<boolean> => {
+    attempts++;
+    const c = s.prepare(p);
+    if (!c) return false;
+    await s.screen(c);
+    return true;
+  };
+  for (let i = 0; i < population * 50 && s.measured < population && s.budgetLeft(); i++) await tryPoint(randomPoint());
+  let stale = 0;
+  while (s.budgetLeft()) {
+    const top = s
+      .ok()
+      .sort((a, b) => median(a) - median(b))
+      .slice(0, parents);
+    if (top.length === 0) {
+      if (!(await tryPoint(randomPoint())) && attempts > 5000) break;
+      continue;
+    }
+    const before = s.best();
+    let produced = 0;
+    for (let child = 0; child < population && s.budgetLeft(); child++) {
+      const a = pick(top).point;
+      let p: number[];
+      if (top.length > 1 && random() < 0.3) {
+        const b = pick(top).point;
+        p = a.map((v, i) => (random() < 0.5 ? v : b[i]!));
+      } else {
+        p = [...a];
+        const moves = random() < 0.6 ? 1 : 2;
+        for (let m = 0; m < moves; m++) {
+          const i = Math.floor(random() * dims.length);
+          const n = dims[i]!.values.length;
+          if (n < 2) continue;
+          // numeric knobs move a step; categorical ones jump anywhere
+          const numeric = typeof dims[i]!.values[0] === 'number';
+          p[i] = numeric ? Math.max(0, Math.min(n - 1, p[i]! + (random() < 0.5 ? -1 : 1))) : Math.floor(random() * n);
+        }
+      }
+      if (await tryPoint(p)) produced++;
+    }
+    const after = s.best();
+    stale = produced === 0 || after === before ? stale + 1 : 0;
+    if (stale >= 6) {
+      // escape: a few random points before giving up
+      for (let i = 0; i < 3 && s.budgetLeft(); i++) await tryPoint(randomPoint());
+      if (stale >= 12 || attempts > 20_000) {
+        s.stopped = 'converged';
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The measuring worker: a child process that owns the device, so a candidate that crashes or
+ * hangs the driver takes down only this process. It compiles each candidate schedule, checks its
+ * result against the CPU reference, and only then times it.
+ */
+import { type Sizes, bindProgram, shapeOf } from '../ir/bind.js';
+import { deserializeProgram } from '../ir/serialize.js';
+import type { HostTensor } from '../ir/host.js';
+import type { Program } from '../ir/tensor.js';
+import { evaluate } from '../reference/evaluate.js';
+import type { Device } from '../runtime/device.js';
+import { Executable } from '../runtime/executable.js';
+import { randomInputs } from '../cli/inputs.js';
+import { compareWithReference } from './check.js';
+import { measure } from './measure.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+interface State {
+  readonly device: Device;
+  readonly program: Program;
+  readonly sizes: Sizes;
+  readonly inputs: Record<string, HostTensor>;
+  readonly expected: Record<string, HostTensor>;
+}
+
+const send = (m: FromWorker) => process.send?.(m);
+
+async function openDevice(backend: 'webgpu' | 'cuda'): Promise<Device> {
+  if (backend === 'cuda') return (await import('../runtime/cuda.js')).createCudaDevice();
+  return (await import('../runtime/webgpu.js')).createWebGpuDevice();
+}
+
+async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<State> {
+  const program = deserializeProgram(m.program);
+  const bound = bindProgram(program, m.sizes);
+  const inputs = randomInputs(bound.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t) })), m.seed);
+  const expected = evaluate(program, m.sizes, inputs).outputs;
+  const device = await openDevice(m.backend);
+  return { device, program, sizes: m.sizes, inputs, expected };
+}
+
+async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): Promise<FromWorker> {
+  let exe: Executable | undefined;
+  try {
+    exe = await Executable.create(s.device, s.program, s.sizes, { schedule: { schedule: m.schedule } });
+    for (const [name, t] of Object.entries(s.inputs)) exe.upload(name, t);
+    await exe.dispatch();
+    for (const [name, want] of Object.entries(s.expected)) {
+      const got = await exe.download(name);
+      const c = compareWithReference(got, want);
+      if (!c.ok) {
+        const w = c.worst!;
+        return { type: 'result', id: m.id, status: 'mismatch', detail: `${name}[${w.index}] = ${w.actual}, reference ${w.expected}` };
+      }
+    }
+    const measurement = await measure(() => exe!.dispatch({}, { timing: true }), { warmup: m.warmup, repeat: m.repeat, timeoutMs: Infinity });
+    return { type: 'result', id: m.id, status: 'ok', measurement };
+  } catch (e) {
+    const err = e as Error;
+    const invalid = err.name === 'InvalidScheduleError' || err.name === 'DeviceLimitError';
+    return { type: 'result', id: m.id, status: invalid ? 'invalid' : 'error', detail: `${err.name}: ${err.message}` };
+  } finally {
+    exe?.destroy();
+  }
+}
+
+let state: Promise<State> | undefined;
+process.on('message', (raw) => {
+  const m = raw as ToWorker;
+  if (m.type === 'init') {
+    state = init(m);
+    state.then(
+      (s) => send({ type: 'ready', info: s.device.info }),
+      (e: Error) => send({ type: 'init-failed', error: `${e.name}: ${e.message}` }),
+    );
+    return;
+  }
+  if (!state) {
+    send({ type: 'result', id: m.id, status: 'error', detail: 'worker was not initialized' });
+    return;
+  }
+  void state.then((s) => measureOne(s, m)).then(send);
+});
+process.on('disconnect', () => process.exit(0));

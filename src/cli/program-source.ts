@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { findExample } from '../../examples/index.js';
+import { type Sizes } from '../ir/bind.js';
+import { type DType } from '../ir/dtype.js';
+import { deserializeProgram } from '../ir/serialize.js';
+import { type Program } from '../ir/tensor.js';
+import { exampleOrThrow, dtypeFor } from './run.js';
+import { UsageError, parseSizes } from './sizes.js';
+
+export interface ProgramSource {
+  readonly name: string;
+  readonly program: Program;
+  readonly dtype: DType;
+  readonly sizes: Sizes;
+  readonly flops?: (s: Sizes) => number;
+}
+
+/**
+ * Resolves a command's program argument: a built-in example name, a text-language file (`.tc`,
+ * optionally `file.tc:program`), or a serialized program (`.json`). Files need every size given
+ * with --shape.
+ */
+export async function resolveProgram(spec: string, dtype: string | undefined, shape: readonly string[]): Promise<ProgramSource> {
+  if (findExample(spec) || !/[./\\]/.test(spec)) {
+    const e = exampleOrThrow(spec);
+    const dt = dtypeFor(e, dtype);
+    return { name: e.name, program: e.build(dt), dtype: dt, sizes: parseSizes(shape, e.sizes), ...(e.flops ? { flops: e.flops } : {}) };
+  }
+  const [path, which] = spec.split(/:(?=[A-Za-z_][A-Za-z0-9_]*$)/) as [string, string | undefined];
+  let program: Program;
+  if (path.endsWith('.json')) {
+    program = deserializeProgram(await readFile(path, 'utf8'));
+  } else {
+    const { parseProgram } = await import('../dsl/text/parse.js');
+    program = parseProgram(await readFile(path, 'utf8'), path, which);
+  }
+  const blank = Object.fromEntries(program.sizes.map((s) => [s, 0]));
+  const sizes = parseSizes(shape, blank);
+  const missing = program.sizes.filter((s) => !sizes[s]);
+  if (missing.length) {
+    throw new UsageError(`${path}: give every size with --shape, e.g. --shape ${program.sizes.map((s) => `${s}=128`).join(',')} (missing ${missing.join(', ')})`);
+  }
+  const dt = program.inputs[0]?.dtype ?? 'f32';
+  if (dtype && dtype !== dt) throw new UsageError(`${path}: the program's dtypes are fixed in the file (its first input is ${dt})`);
+  return { name: program.name, program, dtype: dt, sizes };
+}

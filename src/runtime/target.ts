@@ -1,0 +1,42 @@
+import { toWgsl } from '../codegen-wgsl/index.js';
+import { type Sizes } from '../ir/bind.js';
+import { structuralHash } from '../ir/hash.js';
+import { type Program } from '../ir/tensor.js';
+import { type LowerOptions, type Plan, lower } from '../passes/pipeline.js';
+import { type Schedule } from '../passes/schedule.js';
+import type { DeviceInfo } from './device.js';
+import { checkKernelLimits } from './limits.js';
+
+/** Lowering options that respect a device's limits. */
+export function loweringFor(info: DeviceInfo): Partial<LowerOptions> {
+  const l = info.limits;
+  return {
+    maxWorkgroupsPerDimension: l.maxWorkgroupsPerDimension,
+    maxWorkgroupInvocations: l.maxWorkgroupInvocations,
+    maxWorkgroupStorageBytes: l.maxWorkgroupStorageBytes,
+  };
+}
+
+/**
+ * Lowers a program for a device with a schedule and checks every kernel against the device's
+ * limits — all before anything is compiled. Throws InvalidScheduleError or DeviceLimitError.
+ */
+export function planFor(info: DeviceInfo, program: Program, sizes: Sizes, schedule: Schedule = {}, options: Partial<LowerOptions> = {}): Plan {
+  const plan = lower(program, sizes, { ...loweringFor(info), ...options, schedule });
+  for (const k of plan.kernels) checkKernelLimits(k, info.limits);
+  return plan;
+}
+
+/**
+ * What a device would run for a plan, without compiling it: each kernel's source (WGSL) or
+ * kernel IR (CUDA, whose printer is a function of it) with its launch geometry. Two schedules
+ * with the same key run the same code, so the search measures only one of them.
+ */
+export function planKey(info: DeviceInfo, plan: Plan): string {
+  return structuralHash(
+    plan.kernels.map((k) => ({
+      launch: [k.grid, k.workgroup],
+      code: info.backend === 'webgpu' ? toWgsl(k, { shaderF16: info.features.includes('shader-f16') }).source : { buffers: k.buffers, body: k.body },
+    })),
+  );
+}
