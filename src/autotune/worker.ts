@@ -42,7 +42,7 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<State> {
 async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): Promise<FromWorker> {
   let exe: Executable | undefined;
   try {
-    exe = await Executable.create(s.device, s.program, s.sizes, { schedule: { schedule: m.schedule } });
+    exe = await Executable.create(s.device, s.program, s.sizes, { schedule: m.schedule });
     for (const [name, t] of Object.entries(s.inputs)) exe.upload(name, t);
     await exe.dispatch();
     for (const [name, want] of Object.entries(s.expected)) {

@@ -6,6 +6,8 @@ import { devicesCommand } from './devices.js';
 import { EXIT } from './exit-codes.js';
 import { parseDeviceKind } from './open-device.js';
 import { runCommand } from './run.js';
+import { showCommand } from './show.js';
+import { tuneCommand } from './tune.js';
 import { UsageError } from './sizes.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -47,16 +49,47 @@ async function main(argv: string[]): Promise<number> {
     });
 
   cli
+    .command('tune')
+    .description('search the schedules of an example or a program file on this device and record the fastest')
+    .argument('<program>', 'example name (see `autotune list`), a .tc text-language file (file.tc:name picks one) or a .json program')
+    .option('--dtype <dtype>', "element type (default: the example's first)")
+    .option('--shape <N=value>', 'sizes, e.g. --shape M=1024,N=1024,K=1024 (repeatable)', collect, [])
+    .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
+    .option('--budget <budget>', 'candidates (100), time (60s, 5m) or both (100,60s)', '64,120s')
+    .option('--strategy <name>', 'auto (exhaustive when the space fits the budget), exhaustive or guided', 'auto')
+    .option('--knob <knob=values>', 'restrict a knob, e.g. --knob blockK=8,16 (repeatable)', collect, [])
+    .option('--seed <n>', 'seed for the guided search and the random inputs', positiveInt, 1)
+    .option('--repeat <n>', 'timed runs when the leaders are measured again', positiveInt, 10)
+    .option('--db <path>', 'tuning database file (default: $TILECRAFT_TUNING_DB, else the user cache folder)')
+    .option('--no-save', 'do not record the result')
+    .option('--json', 'machine-readable output', false)
+    .action(async (name: string, o) => {
+      code = await tuneCommand(name, o);
+    });
+
+  cli
+    .command('show')
+    .description('list the tuning database')
+    .option('--program <name>', 'only this program')
+    .option('--db <path>', 'tuning database file')
+    .option('--json', 'machine-readable output', false)
+    .action(async (o) => {
+      code = await showCommand(o);
+    });
+
+  cli
     .command('run')
     .description('compile an example with the default schedule, run it, time it and check it against the CPU reference')
     .argument('<example>', 'example name (see `autotune list`)')
     .option('--dtype <dtype>', 'element type (default: the example\'s first)')
-    .option('--size <N=value>', 'override a size, e.g. --size N=1024 (repeatable, or comma-separated)', collect, [])
+    .option('--shape <N=value>', 'override sizes, e.g. --shape N=1024,D=512 (repeatable)', collect, [])
     .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
     .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
     .option('--repeat <n>', 'timed runs', positiveInt, 10)
     .option('--no-check', 'skip the comparison with the CPU reference')
     .option('--source', 'print the generated kernel source', false)
+    .option('--db <path>', 'tuning database file to take a tuned schedule from')
+    .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await runCommand(name, o);

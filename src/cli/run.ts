@@ -5,6 +5,8 @@ import { toValues } from '../ir/host.js';
 import { evaluate } from '../reference/evaluate.js';
 import { measure } from '../autotune/measure.js';
 import { Executable } from '../runtime/executable.js';
+import { describeSchedule } from '../passes/schedule.js';
+import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import { randomInputs } from './inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
@@ -12,13 +14,15 @@ import { UsageError, parseSizes } from './sizes.js';
 
 export interface RunOptions {
   readonly dtype?: string;
-  readonly size: readonly string[];
+  readonly shape: readonly string[];
   readonly device: DeviceKind;
   readonly warmup: number;
   readonly repeat: number;
   readonly check: boolean;
   readonly json: boolean;
   readonly source: boolean;
+  readonly db?: string;
+  readonly tuned: boolean;
 }
 
 export function exampleOrThrow(name: string): Example {
@@ -39,11 +43,12 @@ export function dtypeFor(e: Example, requested: string | undefined): DType {
 export async function runCommand(name: string, o: RunOptions): Promise<number> {
   const example = exampleOrThrow(name);
   const dtype = dtypeFor(example, o.dtype);
-  const sizes = parseSizes(o.size, example.sizes);
+  const sizes = parseSizes(o.shape, example.sizes);
   const program = example.build(dtype);
   const device = await openDevice(o.device);
   try {
-    const exe = await Executable.create(device, program, sizes);
+    const tuning = o.tuned ? await openDatabase(o.db) : undefined;
+    const exe = await Executable.create(device, program, sizes, tuning ? { tuning } : {});
     const inputs = randomInputs(exe.inputs);
     for (const [k, v] of Object.entries(inputs)) exe.upload(k, v);
     const m = await measure(() => exe.dispatch({}, { timing: true }), { warmup: o.warmup, repeat: o.repeat });
@@ -75,6 +80,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
       sizes,
       device: { backend: device.info.backend, name: device.info.name, vendor: device.info.vendor, architecture: device.info.architecture },
       kernels: exe.plan.kernels.map((k) => ({ name: k.name, grid: k.grid, workgroup: k.workgroup })),
+      schedule: { origin: exe.scheduleOrigin, knobs: exe.plan.schedule },
       timing: { medianMs: m.medianMs, minMs: m.minMs, spread: m.spread, runs: m.samples.length, clock: m.clock },
       bytesMoved: bytes,
       gbPerSecond: gbps,
@@ -88,6 +94,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
       console.log(`${example.name} (${dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       console.log(`device   ${describeDevice(device)}`);
       console.log(`kernels  ${exe.plan.kernels.length}: ${exe.plan.trace.find((t) => t.pass === 'group')?.note ?? ''}`);
+      console.log(`schedule ${exe.scheduleOrigin}: ${describeSchedule(exe.plan.schedule)}`);
       const t = new Table({ head: ['median', 'min', 'spread', 'runs', 'clock', 'GB/s', ...(gflops !== undefined ? ['GFLOP/s'] : [])] });
       t.push([
         `${m.medianMs.toFixed(3)} ms`,

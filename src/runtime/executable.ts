@@ -1,15 +1,28 @@
 import { type Sizes } from '../ir/bind.js';
 import { storageBytes } from '../ir/dtype.js';
-import { BindingError } from '../ir/errors.js';
+import { BindingError, DeviceLimitError } from '../ir/errors.js';
 import { type HostArray, type HostTensor, checkHost } from '../ir/host.js';
 import { type Program } from '../ir/tensor.js';
-import { type LowerOptions, type Plan, type PlanTensor, lower } from '../passes/pipeline.js';
+import { type LowerOptions, type Plan, type PlanTensor } from '../passes/pipeline.js';
+import { InvalidScheduleError, type Schedule } from '../passes/schedule.js';
+import { type TuningSource, tuningKeyFor } from '../autotune/lookup.js';
+import { planFor } from './target.js';
 import type { CompiledKernel, Device, DeviceBuffer, RunResult } from './device.js';
 
 export interface CompileOptions {
-  /** Overrides of the default schedule (workgroup sizes, threads per row, subgroups). */
-  readonly schedule?: Partial<LowerOptions>;
+  /** Knobs per kernel group (a recorded schedule replays its exact kernels). */
+  readonly schedule?: Schedule;
+  /** Defaults for every group of a kind (workgroup sizes, threads per row, subgroups). */
+  readonly lowering?: Partial<LowerOptions>;
+  /**
+   * Tuned schedules to use when no schedule is given: an exact match for this device, program and
+   * sizes, else one tuned for sizes in the same bucket; else the default schedule.
+   */
+  readonly tuning?: TuningSource;
 }
+
+/** Where an executable's schedule came from. */
+export type ScheduleOrigin = 'given' | 'tuned' | 'tuned-bucket' | 'default';
 
 /** A program compiled for one device and one set of sizes. */
 export class Executable {
@@ -19,18 +32,27 @@ export class Executable {
     readonly device: Device,
     readonly plan: Plan,
     readonly kernels: readonly CompiledKernel[],
+    readonly scheduleOrigin: ScheduleOrigin,
   ) {}
 
   static async create(device: Device, program: Program, sizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
-    const l = device.info.limits;
-    const plan = lower(program, sizes, {
-      maxWorkgroupsPerDimension: l.maxWorkgroupsPerDimension,
-      maxWorkgroupInvocations: l.maxWorkgroupInvocations,
-      maxWorkgroupStorageBytes: l.maxWorkgroupStorageBytes,
-      ...options.schedule,
-    });
+    let origin: ScheduleOrigin = options.schedule ? 'given' : 'default';
+    let plan: Plan | undefined;
+    if (!options.schedule && options.tuning) {
+      const hit = await options.tuning.lookup(tuningKeyFor(device.info, program, sizes), { allowBucket: true });
+      if (hit) {
+        try {
+          plan = planFor(device.info, program, sizes, hit.entry.schedule, options.lowering);
+          origin = hit.match === 'exact' ? 'tuned' : 'tuned-bucket';
+        } catch (e) {
+          // a schedule tuned for other sizes may not fit these: the default schedule does
+          if (!(e instanceof InvalidScheduleError || e instanceof DeviceLimitError)) throw e;
+        }
+      }
+    }
+    plan ??= planFor(device.info, program, sizes, options.schedule ?? {}, options.lowering);
     const kernels = await Promise.all(plan.kernels.map((k) => device.compile(k)));
-    return new Executable(device, plan, kernels);
+    return new Executable(device, plan, kernels, origin);
   }
 
   get inputs(): readonly PlanTensor[] {

@@ -1,0 +1,41 @@
+import { type Sizes } from '../ir/bind.js';
+import { type DType } from '../ir/dtype.js';
+import { structuralHash } from '../ir/hash.js';
+import { type Program } from '../ir/tensor.js';
+import { type ResolvedSchedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import { VERSION } from '../version.js';
+import { deviceFingerprint } from './fingerprint.js';
+
+/** The key a tuning result is stored under, minus nothing: what `autotune tune` records. */
+export interface TuningKeyFields {
+  readonly fingerprint: string;
+  readonly programHash: string;
+  readonly dtype: DType;
+  readonly shape: Sizes;
+  readonly tilecraftVersion: string;
+}
+
+/**
+ * Where tuned schedules come from: the tuning database (`TuningDatabase`) or anything with the
+ * same lookup, such as a JSON file shipped inside an npm package.
+ */
+export interface TuningSource {
+  lookup(
+    key: TuningKeyFields,
+    options?: { readonly allowBucket?: boolean | undefined },
+  ): Promise<{ readonly entry: { readonly schedule: ResolvedSchedule }; readonly match: 'exact' | 'bucket' } | undefined>;
+}
+
+/** The dtype a program is tuned under: its first input's (the CLI's --dtype). */
+export const programDtype = (p: Program): DType => p.inputs[0]?.dtype ?? 'f32';
+
+export function tuningKeyFor(info: DeviceInfo, program: Program, sizes: Sizes): TuningKeyFields {
+  return {
+    fingerprint: deviceFingerprint(info),
+    programHash: structuralHash(program),
+    dtype: programDtype(program),
+    shape: sizes,
+    tilecraftVersion: VERSION,
+  };
+}

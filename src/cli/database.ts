@@ -1,0 +1,10 @@
+import { homedir } from 'node:os';
+import { CorruptDatabaseError, TuningDatabase, defaultDatabasePath } from '../autotune/db.js';
+
+/** Opens the tuning database a command names (or the default one), reporting a corrupt file. */
+export async function openDatabase(path: string | undefined): Promise<TuningDatabase> {
+  const file = path ?? defaultDatabasePath(process.env, homedir(), process.platform);
+  return TuningDatabase.open(file, {
+    onCorrupt: (e: CorruptDatabaseError) => console.error(`autotune: ${e.message}`),
+  });
+}

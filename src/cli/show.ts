@@ -1,0 +1,31 @@
+import Table from 'cli-table3';
+import { describeSchedule } from '../passes/schedule.js';
+import { openDatabase } from './database.js';
+import { EXIT } from './exit-codes.js';
+
+/** `autotune show`: the tuning database's entries. */
+export async function showCommand(o: { program?: string; db?: string; json: boolean }): Promise<number> {
+  const db = await openDatabase(o.db);
+  const entries = await db.list(o.program ? { program: o.program } : {});
+  if (o.json) {
+    console.log(JSON.stringify({ database: db.path, entries }, null, 2));
+    return EXIT.ok;
+  }
+  console.log(`tuning database ${db.path}: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`);
+  if (entries.length === 0) return EXIT.ok;
+  const t = new Table({ head: ['program', 'dtype', 'shape', 'device', 'configuration', 'median', 'candidates', 'recorded'] });
+  for (const { entry: e } of entries) {
+    t.push([
+      e.program,
+      e.dtype,
+      Object.entries(e.shape).map(([k, v]) => `${k}=${v}`).join(' '),
+      (e.deviceSummary ?? e.fingerprint).slice(0, 40),
+      describeSchedule(e.schedule),
+      `${e.medianMs.toFixed(3)} ms ±${(e.spread * 100).toFixed(1)}%`,
+      String(e.candidates),
+      e.recordedAt.replace('T', ' ').slice(0, 19),
+    ]);
+  }
+  console.log(t.toString());
+  return EXIT.ok;
+}

@@ -1,0 +1,222 @@
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import { deviceFingerprint, deviceSummary } from '../autotune/fingerprint.js';
+import { MeasuringWorker } from '../autotune/pool.js';
+import { type KnobValue, type Restrictions, searchSpace, spaceSize } from '../autotune/space.js';
+import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
+import { structuralHash } from '../ir/hash.js';
+import { serializeProgram } from '../ir/serialize.js';
+import { describeSchedule } from '../passes/schedule.js';
+import { VERSION } from '../version.js';
+import { openDatabase } from './database.js';
+import { EXIT } from './exit-codes.js';
+import type { DeviceKind } from './open-device.js';
+import { type ProgramSource, resolveProgram } from './program-source.js';
+import { UsageError } from './sizes.js';
+
+export interface TuneCommandOptions {
+  readonly dtype?: string;
+  readonly shape: readonly string[];
+  readonly device: DeviceKind;
+  readonly budget: string;
+  readonly strategy: string;
+  readonly knob: readonly string[];
+  readonly seed: number;
+  readonly repeat: number;
+  readonly db?: string;
+  readonly save: boolean;
+  readonly json: boolean;
+}
+
+/** `--budget 60s`, `--budget 5m`, `--budget 100` (candidates) or both: `--budget 100,60s`. */
+export function parseBudget(spec: string): { trials?: number; seconds?: number } {
+  const out: { trials?: number; seconds?: number } = {};
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(part);
+    if (!m) throw new UsageError(`budget ${JSON.stringify(part)} should be seconds (60s, 5m) or a number of candidates (100)`);
+    const v = Number(m[1]);
+    if (m[2]) out.seconds = v * (m[2] === 'm' ? 60 : m[2] === 'h' ? 3600 : 1);
+    else out.trials = Math.floor(v);
+  }
+  return out;
+}
+
+/** `--knob blockK=8,16 --knob staging=direct`: restrict knobs to these values. */
+export function parseKnobs(specs: readonly string[]): Restrictions {
+  const out: Record<string, KnobValue[]> = {};
+  for (const spec of specs) {
+    const m = /^([A-Za-z]+)=(.+)$/.exec(spec);
+    if (!m) throw new UsageError(`knob ${JSON.stringify(spec)} should look like blockK=8,16`);
+    out[m[1]!] = m[2]!.split(',').map((v) => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v));
+  }
+  return out;
+}
+
+function parseStrategy(s: string): StrategyName {
+  if (s === 'auto' || s === 'exhaustive' || s === 'guided') return s;
+  throw new UsageError(`strategy ${JSON.stringify(s)}: use auto, exhaustive or guided`);
+}
+
+const ms = (c: Candidate | undefined) => c?.final?.medianMs ?? c?.screen?.medianMs;
+
+/** `autotune tune`: search a program's schedules on a device, record the winner. */
+export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<number> {
+  const src = await resolveProgram(spec, o.dtype, o.shape);
+  const budget = parseBudget(o.budget);
+  const strategy = parseStrategy(o.strategy);
+  const restrict = parseKnobs(o.knob);
+  const db = o.save ? await openDatabase(o.db) : undefined;
+  const worker = new MeasuringWorker({
+    backend: o.device,
+    program: serializeProgram(src.program),
+    sizes: src.sizes,
+    seed: o.seed,
+    candidateTimeoutMs: 120_000,
+    startTimeoutMs: 300_000,
+  });
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (!abort.signal.aborted) {
+      abort.abort();
+      if (!o.json) console.error('\nautotune: interrupted; finishing with what was measured (Ctrl-C again to quit now)');
+    } else process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onSigint);
+  let bar: cliProgress.SingleBar | undefined;
+  let dflt = '-';
+  try {
+    const info = await worker.start();
+    const space = searchSpace(info, src.program, src.sizes, restrict);
+    if (!o.json) {
+      console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      console.log(`device ${deviceSummary(info)}`);
+      console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
+      bar = new cliProgress.SingleBar(
+        {
+          format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}',
+          noTTYOutput: true,
+          notTTYSchedule: 2000,
+          hideCursor: true,
+          etaBuffer: 20,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(budget.trials ?? 1, 0, { phase: 'screen', best: '-', dflt: '-' });
+    }
+    const result = await tune(
+      info,
+      src.program,
+      src.sizes,
+      space,
+      (s, w, r, t) => worker.measure(s, w, r, t),
+      { strategy, budget, seed: o.seed, finalRepeat: o.repeat },
+      {
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (p.last?.isDefault) dflt = ms(p.last) !== undefined ? `${ms(p.last)!.toFixed(3)} ms` : p.last.status;
+          if (!bar) return;
+          bar.setTotal(Math.max(p.total, 1));
+          bar.update(p.measured, {
+            phase: p.phase === 'screen' ? 'search' : 'verify',
+            best: p.best ? `${ms(p.best)!.toFixed(3)} ms` : '-',
+            dflt,
+          });
+        },
+      },
+    );
+    bar?.stop();
+    const ok = result.best !== undefined;
+    if (ok && db) {
+      const runnersUp = result.candidates
+        .filter((c) => c !== result.best && c.status === 'ok')
+        .sort((a, b) => ms(a)! - ms(b)!)
+        .slice(0, 5)
+        .map((c) => ({ schedule: c.schedule, medianMs: ms(c)! }));
+      await db.record({
+        fingerprint: deviceFingerprint(info),
+        deviceSummary: deviceSummary(info),
+        programHash: structuralHash(src.program),
+        program: src.name,
+        dtype: src.dtype,
+        shape: src.sizes,
+        tilecraftVersion: VERSION,
+        schedule: result.best!.schedule,
+        medianMs: ms(result.best)!,
+        spread: (result.best!.final ?? result.best!.screen)!.spread,
+        candidates: result.candidates.filter((c) => c.status === 'ok').length,
+        strategy: `${result.strategy}(seed=${o.seed})`,
+        tieBreak: result.tieBreak,
+        toleranceBand: result.band,
+        runnersUp,
+      });
+    }
+    report(src, result, o.json, db?.path);
+    if (!ok) return EXIT.failure;
+    return result.stoppedBy === 'interrupted' ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSigint);
+    worker.close();
+  }
+}
+
+function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string | undefined): void {
+  const flops = src.flops?.(src.sizes);
+  const best = ms(r.best);
+  const dflt = ms(r.default);
+  const counts: Record<string, number> = {};
+  for (const c of r.candidates) counts[c.status] = (counts[c.status] ?? 0) + 1;
+  const ranked = r.candidates.filter((c) => c.status === 'ok').sort((a, b) => ms(a)! - ms(b)!);
+  if (json) {
+    console.log(
+      JSON.stringify(
+        {
+          program: src.name,
+          dtype: src.dtype,
+          sizes: src.sizes,
+          strategy: r.strategy,
+          stoppedBy: r.stoppedBy,
+          seconds: r.seconds,
+          spaceSize: r.spaceSize,
+          validCount: r.validCount ?? null,
+          measured: r.candidates.length,
+          statuses: counts,
+          band: r.band,
+          tieBreak: r.tieBreak,
+          best: r.best ? { schedule: r.best.schedule, medianMs: best, spread: (r.best.final ?? r.best.screen)?.spread } : null,
+          default: r.default ? { schedule: r.default.schedule, medianMs: dflt } : null,
+          speedupOverDefault: best && dflt ? dflt / best : null,
+          candidates: ranked.map((c) => ({ schedule: c.schedule, medianMs: ms(c), spread: (c.final ?? c.screen)?.spread, remeasured: !!c.final })),
+          failures: r.candidates.filter((c) => c.status !== 'ok').map((c) => ({ status: c.status, detail: c.detail, schedule: c.schedule })),
+          database: dbPath ?? null,
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  const t = new Table({ head: ['#', 'configuration', 'median', 'spread', ...(flops ? ['GFLOP/s'] : []), 'vs default', 'vs best'] });
+  ranked.slice(0, 12).forEach((c, i) => {
+    const m = ms(c)!;
+    t.push([
+      String(i + 1) + (c === r.best ? ' *' : ''),
+      describeSchedule(c.schedule) + (c.isDefault ? ' (default)' : ''),
+      `${m.toFixed(3)} ms${c.final ? '' : ' ~'}`,
+      `±${(((c.final ?? c.screen)?.spread ?? 0) * 100).toFixed(1)}%`,
+      ...(flops ? [(flops / (m * 1e-3) / 1e9).toFixed(2)] : []),
+      dflt ? `${(dflt / m).toFixed(2)}x` : '-',
+      best ? `${(best / m).toFixed(2)}x` : '-',
+    ]);
+  });
+  console.log(t.toString());
+  console.log(
+    `${r.candidates.length} candidates measured (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}) in ${r.seconds.toFixed(1)} s by ${r.strategy} search, stopped by ${r.stoppedBy}` +
+      (r.validCount !== undefined ? `; ${r.validCount} valid distinct candidates in the space` : ''),
+  );
+  console.log('~ = first (cheap) measurement only; * = winner: ' + r.tieBreak + ` (band ${(r.band * 100).toFixed(0)}%)`);
+  if (r.best) {
+    console.log(`winner ${describeSchedule(r.best.schedule)}: ${best!.toFixed(3)} ms${dflt ? `, ${(dflt / best!).toFixed(2)}x the default schedule` : ''}`);
+    if (dbPath) console.log(`saved to ${dbPath}`);
+  } else console.log('no candidate ran correctly; nothing saved');
+}

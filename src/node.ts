@@ -1,0 +1,37 @@
+/**
+ * tilecraft for Node: everything in the main entry, plus what needs the file system or native
+ * code — the tuning database, the CUDA device, and a `compile` that uses tuned schedules.
+ */
+import { homedir } from 'node:os';
+import { TuningDatabase, defaultDatabasePath } from './autotune/db.js';
+import { type Sizes } from './ir/bind.js';
+import { type Program } from './ir/tensor.js';
+import type { Device } from './runtime/device.js';
+import { type CompileOptions, Executable } from './runtime/executable.js';
+
+export * from './index.js';
+export { TuningDatabase, defaultDatabasePath, CorruptDatabaseError, NewerDatabaseVersionError } from './autotune/db.js';
+export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
+export { tuningKeyFor, type TuningSource } from './autotune/lookup.js';
+export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
+
+/** The tuning database `autotune tune` writes by default: $TILECRAFT_TUNING_DB, else the user cache. */
+export function openDefaultTuningDatabase(): Promise<TuningDatabase> {
+  return TuningDatabase.open(defaultDatabasePath(process.env, homedir(), process.platform));
+}
+
+/**
+ * Compiles a program for a device using its tuned schedule when `autotune tune` recorded one for
+ * this device, program and sizes (or sizes in the same bucket), else the default schedule.
+ * `tuning: false` skips the lookup.
+ */
+export async function compile(
+  device: Device,
+  program: Program,
+  sizes: Sizes,
+  options: CompileOptions & { readonly tuning?: CompileOptions['tuning'] | false } = {},
+): Promise<Executable> {
+  const { tuning, ...rest } = options;
+  const source = tuning === false ? undefined : (tuning ?? (await openDefaultTuningDatabase()));
+  return Executable.create(device, program, sizes, source ? { ...rest, tuning: source } : rest);
+}
