@@ -1,6 +1,6 @@
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, kvisit, workgroupInvocations } from '../ir/kernel.js';
+import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, kmapStmts, kvisit, workgroupInvocations } from '../ir/kernel.js';
 import { SourceWriter, mangle } from '../codegen-common/source-writer.js';
 import { binaryScalar, bitcastScalar, castScalar, scalarLiteral, scalarTypeName, typeName, unaryScalar } from './scalars.js';
 
@@ -27,10 +27,16 @@ import { binaryScalar, bitcastScalar, castScalar, scalarLiteral, scalarTypeName,
 export function printCuda(k: Kernel): string {
   const w = new SourceWriter();
   const uses = scan(k);
-  const ctx: Ctx = { k, buffers: new Map(k.buffers.map((b) => [b.name, b])), invocations: workgroupInvocations(k), tmp: 0 };
+  const fragments = new Map<string, MatrixDecl>();
+  kmapStmts(k.body, (s) => {
+    if (s.op === 'matrixDecl') fragments.set(s.name, s);
+    return [s];
+  });
+  const ctx: Ctx = { k, buffers: new Map(k.buffers.map((b) => [b.name, b])), invocations: workgroupInvocations(k), tmp: 0, fragments };
   if (uses.f16) w.line('#include <cuda_fp16.h>');
   if (uses.bf16) w.line('#include <cuda_bf16.h>');
-  if (uses.f16 || uses.bf16) w.line();
+  if (fragments.size) w.line('#include <mma.h>');
+  if (uses.f16 || uses.bf16 || fragments.size) w.line();
   if (uses.vectors) vectorPrelude(w);
   for (const key of [...uses.subgroups].sort()) subgroupHelper(w, ctx, key);
   const params = k.buffers
@@ -38,7 +44,8 @@ export function printCuda(k: Kernel): string {
     .map((b) => `${b.access === 'read' && !b.atomic ? 'const ' : ''}${scalarTypeName(b.dtype)}* __restrict__ ${bufferName(b)}`);
   w.block(`extern "C" __global__ void __launch_bounds__(${ctx.invocations}) ${entryName(k)}(${params.join(', ')}) {`, () => {
     for (const b of k.buffers) {
-      if (b.scope === 'workgroup') w.line(`__shared__ ${scalarTypeName(b.dtype)} ${bufferName(b)}[${b.length}];`);
+      // 32-byte alignment: what tensor-core tile loads and stores need, harmless elsewhere
+      if (b.scope === 'workgroup') w.line(`__shared__ __align__(32) ${scalarTypeName(b.dtype)} ${bufferName(b)}[${b.length}];`);
       if (b.scope === 'private') w.line(`${scalarTypeName(b.dtype)} ${bufferName(b)}[${b.length}] = {};`);
     }
     stmts(w, ctx, k.body);
@@ -58,6 +65,15 @@ interface Ctx {
   readonly invocations: number;
   /** Counter for the printer's own block-scoped temporaries. */
   tmp: number;
+  readonly fragments: ReadonlyMap<string, MatrixDecl>;
+}
+
+type MatrixDecl = Extract<KStmt, { op: 'matrixDecl' }>;
+
+function fragmentOf(ctx: Ctx, name: string): MatrixDecl {
+  const f = ctx.fragments.get(name);
+  if (!f) throw new TilecraftError(`internal: matrix ${name} is not declared`);
+  return f;
 }
 
 function scan(k: Kernel) {
@@ -299,6 +315,30 @@ function stmts(w: SourceWriter, ctx: Ctx, body: readonly KStmt[]): void {
       case 'comment':
         w.line(`// ${s.text}`);
         break;
+      case 'matrixDecl': {
+        const use = s.role === 'a' ? 'matrix_a' : s.role === 'b' ? 'matrix_b' : 'accumulator';
+        const layout = s.role === 'acc' ? '' : `, nvcuda::wmma::${s.layout}_major`;
+        w.line(`nvcuda::wmma::fragment<nvcuda::wmma::${use}, 16, 16, 16, ${scalarTypeName(s.dtype)}${layout}> ${s.name};`);
+        break;
+      }
+      case 'matrixFill':
+        w.line(`nvcuda::wmma::fill_fragment(${s.name}, ${scalarLiteral(s.value, 'f32')});`);
+        break;
+      case 'matrixLoad': {
+        const b = bufferOf(ctx, s.buffer);
+        const f = fragmentOf(ctx, s.name);
+        const layout = f.role === 'acc' ? `, nvcuda::wmma::mem_${s.layout}_major` : '';
+        w.line(`nvcuda::wmma::load_matrix_sync(${s.name}, &${bufferName(b)}[${unwrap(value(ctx, s.offset))}], ${s.stride}${layout});`);
+        break;
+      }
+      case 'matrixMma':
+        w.line(`nvcuda::wmma::mma_sync(${s.acc}, ${s.a}, ${s.b}, ${s.acc});`);
+        break;
+      case 'matrixStore': {
+        const b = bufferOf(ctx, s.buffer);
+        w.line(`nvcuda::wmma::store_matrix_sync(&${bufferName(b)}[${unwrap(value(ctx, s.offset))}], ${s.name}, ${s.stride}, nvcuda::wmma::mem_row_major);`);
+        break;
+      }
       default:
         assertNever(s, 'kernel stmt');
     }

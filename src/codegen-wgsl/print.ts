@@ -361,6 +361,12 @@ function stmts(w: SourceWriter, body: readonly KStmt[], buffers: ReadonlyMap<str
       case 'comment':
         w.line(`// ${s.text}`);
         break;
+      case 'matrixDecl':
+      case 'matrixFill':
+      case 'matrixLoad':
+      case 'matrixMma':
+      case 'matrixStore':
+        throw new TilecraftError(`internal: cooperative matrix operations reached the WGSL printer; they are CUDA-only (tensorCores)`);
       default:
         assertNever(s, 'kernel stmt');
     }

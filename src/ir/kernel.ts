@@ -101,7 +101,44 @@ export type KStmt =
       readonly value: KExpr;
       readonly result?: string;
     }
-  | { readonly op: 'comment'; readonly text: string };
+  | { readonly op: 'comment'; readonly text: string }
+  | MatrixStmt;
+
+/**
+ * Cooperative matrix operations (CUDA tensor cores through wmma): a 16x16x16 tile held jointly by
+ * the 32 lanes of a subgroup. Every lane of the subgroup executes each statement together, in
+ * subgroup-uniform control flow. Fragments are named; `a` tiles are 16 (M) x 16 (K), `b` tiles
+ * 16 (K) x 16 (N), `acc` tiles 16 x 16 in f32.
+ */
+export type MatrixRole = 'a' | 'b' | 'acc';
+export type MatrixLayout = 'row' | 'col';
+export const MATRIX_TILE = 16;
+
+export type MatrixStmt =
+  /** `layout` is how `a` and `b` tiles are read from memory (fixed per fragment, as in wmma). */
+  | {
+      readonly op: 'matrixDecl';
+      readonly name: string;
+      readonly role: MatrixRole;
+      readonly dtype: 'f16' | 'bf16' | 'f32';
+      readonly layout: MatrixLayout;
+    }
+  | { readonly op: 'matrixFill'; readonly name: string; readonly value: number }
+  /** Loads a tile from a buffer: element (r, c) at `offset + r * stride + c` (row) or `offset + r + c * stride` (col). */
+  | {
+      readonly op: 'matrixLoad';
+      readonly name: string;
+      readonly buffer: string;
+      readonly offset: KExpr;
+      readonly stride: number;
+      readonly layout: MatrixLayout;
+    }
+  /** acc += a * b */
+  | { readonly op: 'matrixMma'; readonly acc: string; readonly a: string; readonly b: string }
+  /** Stores an accumulator tile row-major: element (r, c) to `offset + r * stride + c`. */
+  | { readonly op: 'matrixStore'; readonly name: string; readonly buffer: string; readonly offset: KExpr; readonly stride: number };
+
+export const isMatrixStmt = (s: KStmt): s is MatrixStmt => s.op.startsWith('matrix');
 
 export type BufferScope = 'global' | 'workgroup' | 'private';
 
@@ -292,8 +329,14 @@ export function kmapStmtExprs(body: readonly KStmt[], f: (e: KExpr) => KExpr): K
         return [{ ...s, start: m(s.start), end: m(s.end), step: m(s.step) }];
       case 'if':
         return [{ ...s, cond: m(s.cond) }];
+      case 'matrixLoad':
+      case 'matrixStore':
+        return [{ ...s, offset: m(s.offset) }];
       case 'barrier':
       case 'comment':
+      case 'matrixDecl':
+      case 'matrixFill':
+      case 'matrixMma':
         return [s];
       default:
         return assertNever(s, 'kernel stmt');
@@ -332,8 +375,15 @@ export function kvisit(body: readonly KStmt[], f: (e: KExpr) => void): void {
         kvisit(s.then, f);
         kvisit(s.else, f);
         break;
+      case 'matrixLoad':
+      case 'matrixStore':
+        ve(s.offset);
+        break;
       case 'barrier':
       case 'comment':
+      case 'matrixDecl':
+      case 'matrixFill':
+      case 'matrixMma':
         break;
       default:
         assertNever(s, 'kernel stmt');
@@ -342,14 +392,19 @@ export function kvisit(body: readonly KStmt[], f: (e: KExpr) => void): void {
 }
 
 /** What a kernel needs from the device. */
-export function kernelFeatures(k: Kernel): { f16: boolean; subgroups: boolean } {
+export function kernelFeatures(k: Kernel): { f16: boolean; subgroups: boolean; matrices: boolean } {
   let f16 = k.buffers.some((b) => b.dtype === 'f16');
   let subgroups = false;
+  let matrices = false;
+  kmapStmts(k.body, (s) => {
+    if (isMatrixStmt(s)) matrices = true;
+    return [s];
+  });
   kvisit(k.body, (e) => {
     if (e.type.scalar === 'f16') f16 = true;
     if (e.op === 'subgroup' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
   });
-  return { f16, subgroups };
+  return { f16, subgroups, matrices };
 }
 
 export const workgroupInvocations = (k: Kernel) => k.workgroup[0] * k.workgroup[1] * k.workgroup[2];

@@ -53,6 +53,21 @@ export function printKernel(k: Kernel): string {
       case 'comment':
         out.push(`${ind}// ${s.text}`);
         return;
+      case 'matrixDecl':
+        out.push(`${ind}matrix ${s.name}: ${s.role} 16x16 ${s.dtype}`);
+        return;
+      case 'matrixFill':
+        out.push(`${ind}${s.name} = fill(${s.value})`);
+        return;
+      case 'matrixLoad':
+        out.push(`${ind}${s.name} = load_${s.layout}(${s.buffer}[${expr(s.offset)}], stride ${s.stride})`);
+        return;
+      case 'matrixMma':
+        out.push(`${ind}${s.acc} += ${s.a} * ${s.b}`);
+        return;
+      case 'matrixStore':
+        out.push(`${ind}store(${s.buffer}[${expr(s.offset)}], stride ${s.stride}) = ${s.name}`);
+        return;
       default:
         assertNever(s, 'kernel stmt');
     }

@@ -2,7 +2,9 @@ import { numel, shapeOf } from '../ir/bind.js';
 import { type DType } from '../ir/dtype.js';
 import {
   type KExpr,
+  type KType,
   type Kernel,
+  MATRIX_TILE,
   kadd,
   kand,
   kbuiltin,
@@ -35,62 +37,90 @@ export interface ContractionLimits {
   readonly maxWorkgroupsPerDimension: number;
   readonly maxWorkgroupInvocations: number;
   readonly maxWorkgroupStorageBytes: number;
+  /** The target multiplies matrix tiles in hardware (CUDA tensor cores). */
+  readonly tensorCores: boolean;
 }
 
 const sizeOf = (a: Axis) => (a.size.op === 'int' ? a.size.value : 0);
 const extent = (axes: readonly Axis[]) => numel(axes.map(sizeOf));
+const WARP = 32;
+
+/** The operand type tensor-core tiles take: both sides f16, or both bf16. */
+function matrixType(g: ContractionGroup): 'f16' | 'bf16' | undefined {
+  const a = g.shape.a.dtype;
+  return a === g.shape.b.dtype && (a === 'f16' || a === 'bf16') ? a : undefined;
+}
 
 /** Checks a contraction's knobs against each other and the device; throws InvalidScheduleError. */
-export function validateContraction(id: string, c: ContractionKnobs, limits: ContractionLimits): void {
+export function validateContraction(id: string, c: ContractionKnobs, limits: ContractionLimits, g?: ContractionGroup): void {
   for (const knob of ['blockM', 'blockN', 'blockK', 'threadM', 'threadN', 'splitK'] as const) requirePow2(id, knob, c[knob]);
-  requireDivides(id, 'threadM', c.threadM, 'threadM', c.blockM, 'blockM');
-  requireDivides(id, 'threadN', c.threadN, 'threadN', c.blockN, 'blockN');
-  const threads = (c.blockM / c.threadM) * (c.blockN / c.threadN);
+  const fail = (knob: string, why: string): never => {
+    throw new InvalidScheduleError(`group ${id}: ${why}`, id, knob);
+  };
+  let threads: number;
+  let sharedBytes: number;
+  if (c.tensorCores) {
+    if (!limits.tensorCores) fail('tensorCores', 'tensorCores needs a device with tensor cores (CUDA, sm_70 or newer)');
+    if (g && !matrixType(g)) fail('tensorCores', `tensorCores needs f16 or bf16 operands on both sides, not ${g.shape.a.dtype} and ${g.shape.b.dtype}`);
+    if (c.staging !== 'shared') fail('staging', "tensorCores needs staging 'shared'");
+    requireDivides(id, 'blockM', MATRIX_TILE * c.threadM, '16 * threadM', c.blockM, 'blockM');
+    requireDivides(id, 'blockN', MATRIX_TILE * c.threadN, '16 * threadN', c.blockN, 'blockN');
+    requireDivides(id, 'blockK', MATRIX_TILE, '16', c.blockK, 'blockK');
+    if (c.threadM * c.threadN > 8) fail('threadN', `${c.threadM}x${c.threadN} accumulator tiles per warp is more than 8`);
+    threads = (c.blockM / (MATRIX_TILE * c.threadM)) * (c.blockN / (MATRIX_TILE * c.threadN)) * WARP;
+    sharedBytes = (c.blockM + c.blockN) * c.blockK * 2 * (c.doubleBuffer ? 2 : 1) + c.blockM * c.blockN * 4;
+  } else {
+    requireDivides(id, 'threadM', c.threadM, 'threadM', c.blockM, 'blockM');
+    requireDivides(id, 'threadN', c.threadN, 'threadN', c.blockN, 'blockN');
+    if (c.threadM * c.threadN > 64) fail('threadN', `a ${c.threadM}x${c.threadN} register tile is more than 64 accumulators`);
+    threads = (c.blockM / c.threadM) * (c.blockN / c.threadN);
+    sharedBytes = c.staging === 'shared' ? (c.blockM + c.blockN) * c.blockK * 4 * (c.doubleBuffer ? 2 : 1) : 0;
+    if (c.staging === 'direct' && c.doubleBuffer) fail('doubleBuffer', "doubleBuffer needs staging 'shared'");
+  }
   if (threads > limits.maxWorkgroupInvocations) {
-    throw new InvalidScheduleError(`group ${id}: ${threads} invocations per workgroup exceed the device's ${limits.maxWorkgroupInvocations}`, id, 'threadM');
+    fail('threadM', `${threads} invocations per workgroup exceed the device's ${limits.maxWorkgroupInvocations}`);
   }
-  if (c.threadM * c.threadN > 64) {
-    throw new InvalidScheduleError(`group ${id}: a ${c.threadM}x${c.threadN} register tile is more than 64 accumulators`, id, 'threadN');
-  }
-  if (c.staging === 'shared') {
-    const bytes = (c.blockM + c.blockN) * c.blockK * 4 * (c.doubleBuffer ? 2 : 1);
-    if (bytes > limits.maxWorkgroupStorageBytes) {
-      throw new InvalidScheduleError(
-        `group ${id}: tiles need ${bytes} bytes of workgroup memory; the device has ${limits.maxWorkgroupStorageBytes}`,
-        id,
-        'blockK',
-      );
-    }
-  } else if (c.doubleBuffer) {
-    throw new InvalidScheduleError(`group ${id}: doubleBuffer needs staging 'shared'`, id, 'doubleBuffer');
+  if (sharedBytes > limits.maxWorkgroupStorageBytes) {
+    fail('blockK', `tiles need ${sharedBytes} bytes of workgroup memory; the device has ${limits.maxWorkgroupStorageBytes}`);
   }
 }
 
 /**
- * Which index runs fastest in memory for one side: the innermost index of the side's largest
- * load. Staging walks that index with consecutive invocations, so global reads coalesce.
+ * Whether the reduction index runs fastest in memory for one side: the innermost index of the
+ * side's largest load. Staging walks that index with consecutive invocations, so reads coalesce.
  */
 function reductionFastest(side: Expr, k: readonly Axis[], scope: EmitScope): boolean {
   let best: { size: number; kFast: boolean } | undefined;
+  const kNames = new Set(k.map((a) => a.name));
   visitExpr(side, (e) => {
     if (e.op !== 'load') return;
     const t = scope.tensors.get(e.tensor);
     if (!t) return;
     const size = numel(shapeOf(t));
     const last = e.index[e.index.length - 1];
-    const kFast = last !== undefined && k.some((a) => JSON.stringify(last).includes(`"name":${JSON.stringify(a.name)}`));
+    let kFast = false;
+    if (last) visitIndexVars(last, (v) => (kFast ||= kNames.has(v)));
     if (!best || size > best.size) best = { size, kFast };
   });
   return best?.kFast ?? true;
 }
 
+function visitIndexVars(e: import('../ir/intexpr.js').IntExpr, f: (v: string) => void): void {
+  if (e.op === 'var') f(e.name);
+  else if (e.op !== 'int' && e.op !== 'sym') {
+    visitIndexVars(e.a, f);
+    visitIndexVars(e.b, f);
+  }
+}
+
 /**
- * Emits a register-tiled contraction: a `blockM x blockN` output tile per workgroup, a
- * `threadM x threadN` accumulator tile per invocation (named variables, not an array — a private
- * array indexed in loops crashed the software Vulkan driver at large sizes), operand tiles staged
- * in workgroup memory (optionally double-buffered) or read directly. Prologues are evaluated
- * while staging; the epilogue is applied to the accumulators before the store. With split-K,
- * the partial tiles go to a temporary and a second kernel adds them and applies the epilogue.
+ * Emits a tiled contraction: a `blockM x blockN` output tile per workgroup, looping over the
+ * reduction in steps of `blockK`. Prologues are evaluated while operand tiles are staged; the
+ * epilogue is applied before the store. The multiply is done either by invocations, each
+ * accumulating a `threadM x threadN` register tile (named variables, not an array — a private
+ * array indexed in loops crashed the software Vulkan driver at large sizes), or by tensor cores,
+ * each subgroup accumulating `threadM x threadN` 16x16 tiles. With split-K the partial tiles go
+ * to a temporary and a second kernel adds them and applies the epilogue.
  */
 export function emitContraction(
   name: string,
@@ -100,7 +130,7 @@ export function emitContraction(
   c: ContractionKnobs,
   limits: ContractionLimits,
 ): { kernels: Kernel[]; temps: { name: string; dtype: DType; shape: number[] }[] } {
-  validateContraction(id, c, limits);
+  validateContraction(id, c, limits, g);
   const { batch, m, n, k: kAxes, a: aSide, b: bSide } = g.shape;
   const M = extent(m);
   const N = extent(n);
@@ -111,9 +141,12 @@ export function emitContraction(
   const accT = kt(accType);
   const S = Math.max(1, Math.min(c.splitK, Math.ceil(K / c.blockK)));
   const kChunk = Math.ceil(Math.ceil(K / S) / c.blockK) * c.blockK;
-  const TM = c.blockM / c.threadM;
-  const TN = c.blockN / c.threadN;
-  const T = TM * TN;
+  const kEnd = Math.min(K, kChunk * S);
+  const steps = Math.ceil((S === 1 ? kEnd : kChunk) / c.blockK);
+  const tc = c.tensorCores;
+  const T = tc
+    ? (c.blockM / (MATRIX_TILE * c.threadM)) * (c.blockN / (MATRIX_TILE * c.threadN)) * WARP
+    : (c.blockM / c.threadM) * (c.blockN / c.threadN);
   const tilesM = Math.ceil(M / c.blockM);
   const tilesN = Math.ceil(N / c.blockN);
 
@@ -125,182 +158,197 @@ export function emitContraction(
   const tileM = kb.let('m0', kmul(tmIdx!, kconst(c.blockM)));
   const tileN = kb.let('n0', kmul(tnIdx!, kconst(c.blockN)));
   const tid = kbuiltin('local_index');
-  const ty = kb.let('ty', kdiv(tid, kconst(TN)));
-  const tx = kb.let('tx', kmod(tid, kconst(TN)));
   const batchVars = decode(bIdx!, batch.map(sizeOf)).map((e) => kb.let('b', e));
   const kStart = S === 1 ? kconst(0) : kb.let('k0', kmul(split!, kconst(kChunk)));
-  const kEnd = Math.min(K, kChunk * S);
 
-  const varsFor = (mFlat: KExpr | undefined, nFlat: KExpr | undefined, kFlat: KExpr): Map<string, KExpr> => {
+  const varsFor = (mFlat: KExpr | undefined, nFlat: KExpr | undefined, kFlat: KExpr | undefined): Map<string, KExpr> => {
     const vars = new Map<string, KExpr>();
     batch.forEach((ax, i) => vars.set(ax.name, batchVars[i]!));
     if (mFlat) decode(mFlat, m.map(sizeOf)).forEach((e, i) => vars.set(m[i]!.name, e));
     if (nFlat) decode(nFlat, n.map(sizeOf)).forEach((e, i) => vars.set(n[i]!.name, e));
-    decode(kFlat, kAxes.map(sizeOf)).forEach((e, i) => vars.set(kAxes[i]!.name, e));
+    if (kFlat) decode(kFlat, kAxes.map(sizeOf)).forEach((e, i) => vars.set(kAxes[i]!.name, e));
     return vars;
   };
   const ranges = axisRanges([...target.axes, ...kAxes]);
-  const sideValue = (side: Expr, vars: Map<string, KExpr>): KExpr =>
-    kcast(exprToK(side, { vars, ranges, tensors: scope.tensors, reads } satisfies ExprContext), accT);
+  const sideValue = (side: Expr, vars: Map<string, KExpr>, type: KType): KExpr =>
+    kcast(exprToK(side, { vars, ranges, tensors: scope.tensors, reads } satisfies ExprContext), type);
 
-  const acc: string[][] = [];
-  for (let i = 0; i < c.threadM; i++) {
-    acc.push([]);
-    for (let j = 0; j < c.threadN; j++) acc[i]!.push(kb.var(`c${i}_${j}_`, accT, kconst(0, accT)));
-  }
   const guardM = M % c.blockM !== 0;
   const guardN = N % c.blockN !== 0;
   const guardK = K % c.blockK !== 0 || kChunk * S !== K;
-  const zero = kconst(0, accT);
   const inRange = (conds: KExpr[]): KExpr | undefined => conds.reduce<KExpr | undefined>((a, b) => (a ? kand(a, b) : b), undefined);
-  const guarded = (cond: KExpr | undefined, value: () => KExpr): KExpr => {
+  /** A value computed only where `cond` holds (loads outside stay unexecuted), zero elsewhere. */
+  const guarded = (cond: KExpr | undefined, type: KType, value: () => KExpr): KExpr => {
     if (!cond) return value();
-    // a select would evaluate the loads out of range; a guarded let keeps them in bounds
-    const v = kb.var('g', accT, zero);
+    const v = kb.var('g', type, kconst(0, type));
     kb.if(cond, () => kb.emit({ op: 'assign', name: v, value: value() }));
-    return kref(v, accT);
+    return kref(v, type);
   };
 
-  // The N side in vectors of 4 where the layout allows: one aligned load feeds four columns.
-  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && N % 4 === 0;
-  const vecM = c.vectorWidth === 4 && c.threadM % 4 === 0;
-  /** The B side at columns gn0 .. gn0+3 (gn0 a multiple of 4) and reduction index gk. */
-  const sideQuad = (side: Expr, gn0: KExpr, gk: KExpr): KExpr[] => {
-    const vars = varsFor(undefined, gn0, gk);
-    const loads = new Map<string, KExpr>();
-    return [0, 1, 2, 3].map((lane) => {
-      const laneVars = new Map(vars);
-      laneVars.set(n[0]!.name, lane === 0 ? gn0 : kadd(gn0, kconst(lane)));
-      const ctx: ExprContext = {
-        vars: laneVars,
-        ranges,
-        tensors: scope.tensors,
-        reads,
-        vector: { axis: n[0]!.name, base: gn0, lane, width: 4, loads, bind: (e) => kb.let('v', e) },
-      };
-      return kcast(exprToK(side, ctx), accT);
-    });
-  };
-  /** Like `guarded`, for several values computed together. */
-  const guardedAll = (cond: KExpr | undefined, count: number, values: () => KExpr[]): KExpr[] => {
-    if (!cond) return values().map((v) => kb.let('q', v));
-    const vs = Array.from({ length: count }, () => kb.var('g', accT, zero));
-    kb.if(cond, () => values().forEach((v, i) => kb.emit({ op: 'assign', name: vs[i]!, value: v })));
-    return vs.map((v) => kref(v, accT));
-  };
-  /** `count` consecutive elements of a workgroup array from `at`, as vectors of 4 when `vec`. */
-  const sharedRun = (buf: string, at: KExpr, count: number, vec: boolean, base: string): KExpr[] => {
-    if (!vec) return Array.from({ length: count }, (_, i) => kb.let(base, kload(buf, kadd(at, kconst(i)), accT)));
-    const out: KExpr[] = [];
-    for (let q = 0; q < count; q += 4) {
-      const v = kb.let(`${base}v`, kload(buf, kadd(at, kconst(q)), kt(accType, 4)));
-      for (let l = 0; l < 4; l++) out.push({ op: 'extract', type: accT, x: v, lane: l });
+  // ---- operand staging: global memory (through the prologue) -> workgroup tiles, k-major
+  const stageT = tc ? kt(matrixType(g)!) : accT;
+  const stages = c.doubleBuffer ? 2 : 1;
+  const aTile = c.blockK * c.blockM;
+  const bTile = c.blockK * c.blockN;
+  const shared = c.staging === 'shared';
+  const As = shared ? kb.shared('As', stageT.scalar as DType, aTile * stages) : '';
+  const Bs = shared ? kb.shared('Bs', stageT.scalar as DType, bTile * stages) : '';
+  const stageSide = (buf: string, slot: KExpr, k0: KExpr, isA: boolean) => {
+    const tile = isA ? aTile : bTile;
+    const rows = isA ? c.blockM : c.blockN;
+    const side = isA ? aSide : bSide;
+    const kFast = reductionFastest(side, kAxes, scope);
+    const per = Math.ceil(tile / T);
+    const one = (e: KExpr) => {
+      const kk = kFast ? kmod(e, kconst(c.blockK)) : kdiv(e, kconst(rows));
+      const oo = kFast ? kdiv(e, kconst(c.blockK)) : kmod(e, kconst(rows));
+      const gk = kb.let('gk', kadd(k0, kk));
+      const go = kb.let(isA ? 'gm' : 'gn', kadd(isA ? tileM : tileN, oo));
+      const conds: KExpr[] = [];
+      if (isA ? guardM : guardN) conds.push(klt(go, kconst(isA ? M : N)));
+      if (guardK) conds.push(klt(gk, kconst(kEnd)));
+      const value = guarded(inRange(conds), stageT, () => sideValue(side, varsFor(isA ? go : undefined, isA ? undefined : go, gk), stageT));
+      kb.emit({ op: 'store', buffer: buf, index: kadd(slot, kadd(kmul(kk, kconst(rows)), oo)), value });
+    };
+    const ragged = per * T > tile;
+    if (per <= 4) {
+      // few elements per invocation: unrolled
+      for (let p = 0; p < per; p++) {
+        const e = p === 0 ? tid : kb.let('e', kadd(tid, kconst(p * T)));
+        if (ragged && (p + 1) * T > tile) kb.if(klt(e, kconst(tile)), () => one(e));
+        else one(e);
+      }
+    } else {
+      // many: a loop, so the prologue is not copied per element (register pressure)
+      kb.for('p', tid, kconst(tile), kconst(T), (e) => one(e));
     }
-    return out;
   };
-
-  const fma = (i: number, j: number, av: KExpr, bv: KExpr) =>
-    kb.emit({ op: 'assign', name: acc[i]![j]!, value: kadd(kref(acc[i]![j]!, accT), kmul(av, bv)) });
-
-  if (c.staging === 'shared') {
-    const stages = c.doubleBuffer ? 2 : 1;
-    const aTile = c.blockK * c.blockM;
-    const bTile = c.blockK * c.blockN;
-    const As = kb.shared('As', accType as DType, aTile * stages);
-    const Bs = kb.shared('Bs', accType as DType, bTile * stages);
-    const aKFast = reductionFastest(aSide, kAxes, scope);
-    const bKFast = reductionFastest(bSide, kAxes, scope);
-    const stage = (k0: KExpr, aSlot: KExpr, bSlot: KExpr) => {
-      const load = (buf: string, slot: KExpr, tile: number, rows: number, side: Expr, kFast: boolean, isA: boolean) => {
-        const per = Math.ceil(tile / T);
-        for (let p = 0; p < per; p++) {
-          const e = p === 0 ? tid : kadd(tid, kconst(p * T));
-          const body = () => {
-            const kk = kFast ? kmod(e, kconst(c.blockK)) : kdiv(e, kconst(rows));
-            const oo = kFast ? kdiv(e, kconst(c.blockK)) : kmod(e, kconst(rows));
-            const gk = kb.let('gk', kadd(k0, kk));
-            const go = kb.let(isA ? 'gm' : 'gn', kadd(isA ? tileM : tileN, oo));
-            const conds: KExpr[] = [];
-            if (isA ? guardM : guardN) conds.push(klt(go, kconst(isA ? M : N)));
-            if (guardK) conds.push(klt(gk, kconst(kEnd)));
-            const value = guarded(inRange(conds), () => sideValue(side, varsFor(isA ? go : undefined, isA ? undefined : go, gk)));
-            kb.emit({ op: 'store', buffer: buf, index: kadd(slot, kadd(kmul(kk, kconst(rows)), oo)), value });
-          };
-          if ((p + 1) * T > tile) kb.if(klt(e, kconst(tile)), body);
-          else body();
-        }
-      };
-      load(As, aSlot, aTile, c.blockM, aSide, aKFast, true);
-      load(Bs, bSlot, bTile, c.blockN, bSide, bKFast, false);
-    };
-    const compute = (aSlot: KExpr, bSlot: KExpr) => {
-      kb.for(
-        'kk',
-        kconst(0),
-        kconst(c.blockK),
-        kconst(1),
-        (kk) => {
-          const av = sharedRun(As, kadd(aSlot, kadd(kmul(kk, kconst(c.blockM)), kmul(ty, kconst(c.threadM)))), c.threadM, vecM, 'a');
-          const bv = sharedRun(Bs, kadd(bSlot, kadd(kmul(kk, kconst(c.blockN)), kmul(tx, kconst(c.threadN)))), c.threadN, vecN, 'b');
-          for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
-        },
-        c.unrollK,
-      );
-    };
-    const steps = Math.ceil((kEnd - 0) / c.blockK);
-    const stepsPerSplit = Math.ceil(kChunk / c.blockK);
-    const count = S === 1 ? steps : stepsPerSplit;
-    if (!c.doubleBuffer) {
-      kb.for('kt', kconst(0), kconst(count), kconst(1), (t) => {
+  const stage = (k0: KExpr, aSlot: KExpr, bSlot: KExpr) => {
+    stageSide(As, aSlot, k0, true);
+    stageSide(Bs, bSlot, k0, false);
+  };
+  /** The k loop over blockK steps, single- or double-buffered; `compute` consumes one staged step. */
+  const kLoop = (compute: (k0: KExpr, aSlot: KExpr, bSlot: KExpr) => void) => {
+    if (!shared) {
+      kb.for('kt', kconst(0), kconst(steps), kconst(1), (t) => compute(kb.let('kb', kadd(kStart, kmul(t, kconst(c.blockK)))), kconst(0), kconst(0)));
+    } else if (!c.doubleBuffer) {
+      kb.for('kt', kconst(0), kconst(steps), kconst(1), (t) => {
         const k0 = kb.let('kb', kadd(kStart, kmul(t, kconst(c.blockK))));
         stage(k0, kconst(0), kconst(0));
         kb.emit({ op: 'barrier' });
-        compute(kconst(0), kconst(0));
+        compute(k0, kconst(0), kconst(0));
         kb.emit({ op: 'barrier' });
       });
     } else {
-      // load tile t+1 into the other slot while computing on tile t: one barrier per step
+      // load step t+1 into the other slot while computing on step t: one barrier per step
       stage(kStart, kconst(0), kconst(0));
       kb.emit({ op: 'barrier' });
-      kb.for('kt', kconst(0), kconst(count), kconst(1), (t) => {
+      kb.for('kt', kconst(0), kconst(steps), kconst(1), (t) => {
         const cur = kb.let('cur', kmod(t, kconst(2)));
         const next = kb.let('nxt', ksub(kconst(1), cur));
-        kb.if(klt(kadd(t, kconst(1)), kconst(count)), () =>
+        kb.if(klt(kadd(t, kconst(1)), kconst(steps)), () =>
           stage(kadd(kStart, kmul(kadd(t, kconst(1)), kconst(c.blockK))), kmul(next, kconst(aTile)), kmul(next, kconst(bTile))),
         );
-        compute(kmul(cur, kconst(aTile)), kmul(cur, kconst(bTile)));
+        compute(kadd(kStart, kmul(t, kconst(c.blockK))), kmul(cur, kconst(aTile)), kmul(cur, kconst(bTile)));
         kb.emit({ op: 'barrier' });
       });
     }
-  } else {
-    // direct: each invocation reads its operands from global memory (caches do the staging)
-    kb.for('kt', kconst(0), kconst(Math.ceil((S === 1 ? kEnd : kChunk) / c.blockK)), kconst(1), (t) => {
-      const k0 = kb.let('kb', kadd(kStart, kmul(t, kconst(c.blockK))));
+  };
+
+  const partial = S > 1 ? `${target.name}_splitk` : undefined;
+  /** Writes one output element: a split-K partial, or the result through the epilogue. */
+  const emitOutput = (gm: KExpr, gn: KExpr, value: KExpr) => {
+    const cond = inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(guardN ? [klt(gn, kconst(N))] : [])]);
+    const write = () => {
+      if (partial) {
+        const at = kadd(kmul(kadd(kmul(split!, kconst(Bt)), bIdx!), kconst(M * N)), kadd(kmul(gm, kconst(N)), gn));
+        kb.emit({ op: 'store', buffer: partial, index: at, value });
+      } else {
+        storeWithEpilogue(kb, g, scope, value, varsFor(gm, gn, undefined), reads);
+      }
+    };
+    if (cond) kb.if(cond, write);
+    else write();
+  };
+
+  if (tc) emitTensorCoreBody();
+  else emitRegisterBody();
+
+  function emitRegisterBody() {
+    const TN = c.blockN / c.threadN;
+    const ty = kb.let('ty', kdiv(tid, kconst(TN)));
+    const tx = kb.let('tx', kmod(tid, kconst(TN)));
+    const acc: string[][] = [];
+    for (let i = 0; i < c.threadM; i++) {
+      acc.push([]);
+      for (let j = 0; j < c.threadN; j++) acc[i]!.push(kb.var(`c${i}_${j}_`, accT, kconst(0, accT)));
+    }
+    const fma = (i: number, j: number, av: KExpr, bv: KExpr) =>
+      kb.emit({ op: 'assign', name: acc[i]![j]!, value: kadd(kref(acc[i]![j]!, accT), kmul(av, bv)) });
+    // the N side in vectors of 4 where the layout allows: one aligned load feeds four columns
+    const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && N % 4 === 0;
+    const vecM = c.vectorWidth === 4 && c.threadM % 4 === 0;
+    /** `count` consecutive elements of a workgroup array from `at`, as vectors of 4 when `vec`. */
+    const sharedRun = (buf: string, at: KExpr, count: number, vec: boolean, base: string): KExpr[] => {
+      if (!vec) return Array.from({ length: count }, (_, i) => kb.let(base, kload(buf, kadd(at, kconst(i)), accT)));
+      const out: KExpr[] = [];
+      for (let q = 0; q < count; q += 4) {
+        const v = kb.let(`${base}v`, kload(buf, kadd(at, kconst(q)), kt(accType, 4)));
+        for (let l = 0; l < 4; l++) out.push({ op: 'extract', type: accT, x: v, lane: l });
+      }
+      return out;
+    };
+    /** The B side at columns gn0 .. gn0+3 (gn0 a multiple of 4), one vector load per contiguous operand. */
+    const sideQuad = (gn0: KExpr, gk: KExpr): KExpr[] => {
+      const vars = varsFor(undefined, gn0, gk);
+      const loads = new Map<string, KExpr>();
+      return [0, 1, 2, 3].map((lane) => {
+        const laneVars = new Map(vars);
+        laneVars.set(n[0]!.name, lane === 0 ? gn0 : kadd(gn0, kconst(lane)));
+        const ctx: ExprContext = {
+          vars: laneVars,
+          ranges,
+          tensors: scope.tensors,
+          reads,
+          vector: { axis: n[0]!.name, base: gn0, lane, width: 4, loads, bind: (e) => kb.let('v', e) },
+        };
+        return kcast(exprToK(bSide, ctx), accT);
+      });
+    };
+    const guardedQuad = (cond: KExpr | undefined, values: () => KExpr[]): KExpr[] => {
+      if (!cond) return values().map((v) => kb.let('q', v));
+      const vs = [0, 1, 2, 3].map(() => kb.var('g', accT, kconst(0, accT)));
+      kb.if(cond, () => values().forEach((v, i) => kb.emit({ op: 'assign', name: vs[i]!, value: v })));
+      return vs.map((v) => kref(v, accT));
+    };
+
+    kLoop((k0, aSlot, bSlot) => {
       kb.for(
         'kk',
         kconst(0),
         kconst(c.blockK),
         kconst(1),
         (kk) => {
-          const gk = kb.let('gk', kadd(k0, kk));
-          const kOk = guardK ? klt(gk, kconst(kEnd)) : undefined;
-          const av = Array.from({ length: c.threadM }, (_, i) => {
-            const gm = kb.let('gm', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i))));
-            const cond = inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(kOk ? [kOk] : [])]);
-            return kb.let('a', guarded(cond, () => sideValue(aSide, varsFor(gm, undefined, gk))));
-          });
-          const bv: KExpr[] = [];
-          if (vecN) {
-            for (let q = 0; q < c.threadN; q += 4) {
-              const gn0 = kb.let('gn', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(q))));
-              const cond = inRange([...(guardN ? [klt(gn0, kconst(N))] : []), ...(kOk ? [kOk] : [])]);
-              bv.push(...guardedAll(cond, 4, () => sideQuad(bSide, gn0, gk)));
-            }
+          let av: KExpr[];
+          let bv: KExpr[];
+          if (shared) {
+            av = sharedRun(As, kadd(aSlot, kadd(kmul(kk, kconst(c.blockM)), kmul(ty, kconst(c.threadM)))), c.threadM, vecM, 'a');
+            bv = sharedRun(Bs, kadd(bSlot, kadd(kmul(kk, kconst(c.blockN)), kmul(tx, kconst(c.threadN)))), c.threadN, vecN, 'b');
           } else {
-            for (let j = 0; j < c.threadN; j++) {
-              const gn = kb.let('gn', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(j))));
+            // direct: every invocation reads its operands from global memory (caches stage them)
+            const gk = kb.let('gk', kadd(k0, kk));
+            const kOk = guardK ? klt(gk, kconst(kEnd)) : undefined;
+            av = Array.from({ length: c.threadM }, (_, i) => {
+              const gm = kb.let('gm', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i))));
+              const cond = inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(kOk ? [kOk] : [])]);
+              return kb.let('a', guarded(cond, accT, () => sideValue(aSide, varsFor(gm, undefined, gk), accT)));
+            });
+            bv = [];
+            for (let q = 0; q < c.threadN; q += vecN ? 4 : 1) {
+              const gn = kb.let('gn', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(q))));
               const cond = inRange([...(guardN ? [klt(gn, kconst(N))] : []), ...(kOk ? [kOk] : [])]);
-              bv.push(kb.let('b', guarded(cond, () => sideValue(bSide, varsFor(undefined, gn, gk)))));
+              if (vecN) bv.push(...guardedQuad(cond, () => sideQuad(gn, gk)));
+              else bv.push(kb.let('b', guarded(cond, accT, () => sideValue(bSide, varsFor(undefined, gn, gk), accT))));
             }
           }
           for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
@@ -308,32 +356,87 @@ export function emitContraction(
         c.unrollK,
       );
     });
-  }
-
-  // ---- store: the accumulators (through the epilogue), or partial tiles for split-K
-  const temps: { name: string; dtype: DType; shape: number[] }[] = [];
-  const partial = S > 1 ? `${target.name}_splitk` : undefined;
-  if (partial) temps.push({ name: partial, dtype: accType as DType, shape: [S, Bt, M, N] });
-  for (let i = 0; i < c.threadM; i++) {
-    for (let j = 0; j < c.threadN; j++) {
-      const gm = kb.let('om', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i))));
-      const gn = kb.let('on', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(j))));
-      const cond = inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(guardN ? [klt(gn, kconst(N))] : [])]);
-      const store = () => {
-        const value = kref(acc[i]![j]!, accT);
-        if (partial) {
-          const at = kadd(kmul(kadd(kmul(split!, kconst(Bt)), bIdx!), kconst(M * N)), kadd(kmul(gm, kconst(N)), gn));
-          kb.emit({ op: 'store', buffer: partial, index: at, value });
-        } else {
-          storeWithEpilogue(kb, g, scope, value, varsFor(gm, gn, kconst(0)), reads);
-        }
-      };
-      if (cond) kb.if(cond, store);
-      else store();
+    for (let i = 0; i < c.threadM; i++) {
+      for (let j = 0; j < c.threadN; j++) {
+        const gm = kb.let('om', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i))));
+        const gn = kb.let('on', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(j))));
+        emitOutput(gm, gn, kref(acc[i]![j]!, accT));
+      }
     }
   }
+
+  function emitTensorCoreBody() {
+    const halfType = matrixType(g)!;
+    const warpsN = c.blockN / (MATRIX_TILE * c.threadN);
+    const warp = kb.let('warp', kdiv(tid, kconst(WARP)));
+    const wr = kb.let('wr', kdiv(warp, kconst(warpsN)));
+    const wc = kb.let('wc', kmod(warp, kconst(warpsN)));
+    const rowBase = kb.let('wm', kmul(wr, kconst(MATRIX_TILE * c.threadM)));
+    const colBase = kb.let('wn', kmul(wc, kconst(MATRIX_TILE * c.threadN)));
+    const aFrag = Array.from({ length: c.threadM }, (_, i) => `fa${i}`);
+    const bFrag = Array.from({ length: c.threadN }, (_, j) => `fb${j}`);
+    const accFrag = aFrag.map((_, i) => bFrag.map((__, j) => `facc${i}_${j}`));
+    aFrag.forEach((f) => kb.emit({ op: 'matrixDecl', name: f, role: 'a', dtype: halfType, layout: 'col' }));
+    bFrag.forEach((f) => kb.emit({ op: 'matrixDecl', name: f, role: 'b', dtype: halfType, layout: 'row' }));
+    for (const row of accFrag) {
+      for (const f of row) {
+        kb.emit({ op: 'matrixDecl', name: f, role: 'acc', dtype: 'f32', layout: 'row' });
+        kb.emit({ op: 'matrixFill', name: f, value: 0 });
+      }
+    }
+    kLoop((_k0, aSlot, bSlot) => {
+      for (let kk = 0; kk < c.blockK; kk += MATRIX_TILE) {
+        // staged tiles are k-major: A[kk][m] is a column-major 16x16 A tile, B[kk][n] row-major
+        aFrag.forEach((f, i) =>
+          kb.emit({
+            op: 'matrixLoad',
+            name: f,
+            buffer: As,
+            offset: kadd(aSlot, kadd(kconst(kk * c.blockM), kadd(rowBase, kconst(i * MATRIX_TILE)))),
+            stride: c.blockM,
+            layout: 'col',
+          }),
+        );
+        bFrag.forEach((f, j) =>
+          kb.emit({
+            op: 'matrixLoad',
+            name: f,
+            buffer: Bs,
+            offset: kadd(bSlot, kadd(kconst(kk * c.blockN), kadd(colBase, kconst(j * MATRIX_TILE)))),
+            stride: c.blockN,
+            layout: 'row',
+          }),
+        );
+        accFrag.forEach((row, i) => row.forEach((f, j) => kb.emit({ op: 'matrixMma', acc: f, a: aFrag[i]!, b: bFrag[j]! })));
+      }
+    });
+    // accumulators -> a workgroup tile -> every invocation applies the epilogue to its elements
+    const Cs = kb.shared('Cs', 'f32', c.blockM * c.blockN);
+    accFrag.forEach((row, i) =>
+      row.forEach((f, j) =>
+        kb.emit({
+          op: 'matrixStore',
+          name: f,
+          buffer: Cs,
+          offset: kadd(kmul(kadd(rowBase, kconst(i * MATRIX_TILE)), kconst(c.blockN)), kadd(colBase, kconst(j * MATRIX_TILE))),
+          stride: c.blockN,
+        }),
+      ),
+    );
+    kb.emit({ op: 'barrier' });
+    kb.for('o', tid, kconst(c.blockM * c.blockN), kconst(T), (e) => {
+      const gm = kb.let('om', kadd(tileM, kdiv(e, kconst(c.blockN))));
+      const gn = kb.let('on', kadd(tileN, kmod(e, kconst(c.blockN))));
+      emitOutput(gm, gn, kload(Cs, e, kt('f32')));
+    });
+  }
+
   readsOf(kb, scope, reads);
-  if (partial) kb.global(partial, accType as DType, [S * Bt * M * N], 'read_write');
+  const temps: { name: string; dtype: DType; shape: number[] }[] = [];
+  if (partial) {
+    temps.push({ name: partial, dtype: accType as DType, shape: [S, Bt, M, N] });
+    kb.global(partial, accType as DType, [S * Bt * M * N], 'read_write');
+  }
   const kernels = [finish(name, kb, T, grid)];
   if (partial) kernels.push(emitSplitKCombine(`${name}_combine`, g, scope, partial, S, { M, N, Bt }, limits));
   return { kernels, temps };

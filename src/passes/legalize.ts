@@ -92,8 +92,14 @@ function mapOwnExprs(s: KStmt, f: (e: KExpr) => KExpr): KStmt {
       return { ...s, start: m(s.start), end: m(s.end), step: m(s.step) };
     case 'if':
       return { ...s, cond: m(s.cond) };
+    case 'matrixLoad':
+    case 'matrixStore':
+      return { ...s, offset: m(s.offset) };
     case 'barrier':
     case 'comment':
+    case 'matrixDecl':
+    case 'matrixFill':
+    case 'matrixMma':
       return s;
     default:
       return assertNever(s, 'kernel stmt');

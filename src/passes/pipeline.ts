@@ -43,6 +43,8 @@ export interface PlanGroup {
 export interface LowerOptions extends EmitOptions, GroupOptions, ContractionLimits {
   /** Knobs per group id, overriding the defaults. */
   readonly schedule: Schedule;
+  /** Knobs for every contraction group, over the shape-based defaults (a schedule entry wins). */
+  readonly contraction: Partial<ContractionKnobs>;
 }
 
 export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
@@ -53,8 +55,10 @@ export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
   maxWorkgroupsPerDimension: 65535,
   maxWorkgroupInvocations: 256,
   maxWorkgroupStorageBytes: 16384,
+  tensorCores: false,
   subgroups: false,
   schedule: {},
+  contraction: {},
 };
 
 const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
@@ -130,7 +134,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
       }
       case 'contraction': {
         const { M, N } = planGroups[i]!.extents as { M: number; N: number };
-        const k = resolveKnobs('contraction', id, given, defaultContractionKnobs(M, N));
+        const k = resolveKnobs('contraction', id, given, resolveKnobs('contraction', id, opts.contraction, defaultContractionKnobs(M, N)));
         schedule[id] = k;
         const out = emitContraction(name, id, { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue }, scope, k, opts);
         for (const t of out.temps) temps.push({ ...t, role: 'temp' });

@@ -52,6 +52,11 @@ export interface ContractionKnobs {
   readonly splitK: number;
   /** Load and store the N side in vectors of this width where contiguous (1 or 4). */
   readonly vectorWidth: 1 | 4;
+  /**
+   * Multiply 16x16x16 tiles on tensor cores (CUDA, f16 / bf16 operands, f32 accumulation). Each
+   * subgroup (warp) then owns a `16*threadM x 16*threadN` part of the block tile.
+   */
+  readonly tensorCores: boolean;
 }
 
 export type GroupKnobs = ElementwiseKnobs | SerialKnobs | RowsKnobs | ContractionKnobs;
@@ -79,6 +84,7 @@ export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
     unrollK: true,
     splitK: 1,
     vectorWidth: 4,
+    tensorCores: false,
   },
 };
 
@@ -143,6 +149,7 @@ export function describeKnobs(k: GroupKnobs): string {
         k.unrollK ? 'unroll' : 'loop',
         `v${k.vectorWidth}`,
         ...(k.splitK > 1 ? [`splitK${k.splitK}`] : []),
+        ...(k.tensorCores ? ['tensor-cores'] : []),
       ].join(' ');
   }
 }

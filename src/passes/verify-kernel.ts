@@ -14,6 +14,13 @@ export function verifyKernel(k: Kernel): void {
   if (buffers.size !== k.buffers.length) fail('two buffers share a name');
   if (k.workgroup.some((n) => n < 1) || k.grid.some((n) => n < 1)) fail(`bad launch shape ${k.workgroup} x ${k.grid}`);
   const defined = new Map<string, KType>();
+  const fragments = new Map<string, Extract<KStmt, { op: 'matrixDecl' }>>();
+  const fragment = (name: string, role?: 'a' | 'b' | 'acc') => {
+    const f = fragments.get(name);
+    if (!f) fail(`matrix ${name} is used before it is declared`);
+    else if (role && f.role !== role) fail(`matrix ${name} is an ${f.role} tile, used as ${role}`);
+    return f;
+  };
 
   const checkExpr = (e: KExpr, scope: ReadonlyMap<string, KType>): void => {
     switch (e.op) {
@@ -103,6 +110,35 @@ export function verifyKernel(k: Kernel): void {
         case 'barrier':
         case 'comment':
           break;
+        case 'matrixDecl':
+          if (fragments.has(s.name) || scope.has(s.name)) fail(`${s.name} is defined twice`);
+          fragments.set(s.name, s);
+          break;
+        case 'matrixFill':
+          fragment(s.name, 'acc');
+          break;
+        case 'matrixLoad': {
+          const f = fragment(s.name);
+          checkExpr(s.offset, scope);
+          const b = buffers.get(s.buffer);
+          if (!b) fail(`matrix load from undeclared buffer ${s.buffer}`);
+          else if (f && f.role !== 'acc' && b.dtype !== f.dtype) fail(`matrix ${s.name} (${f.dtype}) loaded from ${s.buffer}: ${b.dtype}`);
+          if (f && f.layout !== s.layout) fail(`matrix ${s.name} is ${f.layout}-major but loaded ${s.layout}-major`);
+          break;
+        }
+        case 'matrixMma':
+          fragment(s.acc, 'acc');
+          fragment(s.a, 'a');
+          fragment(s.b, 'b');
+          break;
+        case 'matrixStore': {
+          fragment(s.name, 'acc');
+          checkExpr(s.offset, scope);
+          const b = buffers.get(s.buffer);
+          if (!b) fail(`matrix store to undeclared buffer ${s.buffer}`);
+          else if (b.dtype !== 'f32') fail(`matrix ${s.name} stored into ${s.buffer}: ${b.dtype}, not f32`);
+          break;
+        }
         default:
           assertNever(s, 'kernel stmt');
       }

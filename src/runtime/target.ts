@@ -14,6 +14,7 @@ export function loweringFor(info: DeviceInfo): Partial<LowerOptions> {
     maxWorkgroupsPerDimension: l.maxWorkgroupsPerDimension,
     maxWorkgroupInvocations: l.maxWorkgroupInvocations,
     maxWorkgroupStorageBytes: l.maxWorkgroupStorageBytes,
+    tensorCores: info.features.includes('tensor-cores'),
   };
 }
 

@@ -34,7 +34,9 @@ const SMALL: Readonly<Record<string, Sizes>> = {
 const sizesFor = (name: string, defaults: Sizes): Sizes =>
   SMALL[name] ?? Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, Math.min(v, 64)]));
 
-const SCHEDULES: readonly { readonly name: string; readonly options: Partial<LowerOptions> }[] = [
+const CUDA_LIMITS = { maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 48 * 1024, tensorCores: true } as const;
+
+const SCHEDULES: readonly { readonly name: string; readonly options: Partial<LowerOptions>; readonly dtypes?: readonly string[] }[] = [
   { name: 'default', options: {} },
   { name: 'wg64', options: { workgroupSize: 64, rowWorkgroupSize: 64 } },
   { name: 'tpr8', options: { threadsPerRow: 8, rowWorkgroupSize: 128 } },
@@ -42,6 +44,20 @@ const SCHEDULES: readonly { readonly name: string; readonly options: Partial<Low
   // a 16-thread block is one partial warp
   { name: 'sg16', options: { subgroups: true, threadsPerRow: 16, rowWorkgroupSize: 16 } },
   { name: 'wg1024', options: { workgroupSize: 1024, rowWorkgroupSize: 1024, threadsPerRow: 1024, subgroups: true } },
+  // contraction tilings the tuner explores
+  { name: 'direct8x8', options: { contraction: { blockM: 64, blockN: 64, threadM: 8, threadN: 8, staging: 'direct' } } },
+  { name: 'db-splitk', options: { ...CUDA_LIMITS, contraction: { blockK: 32, doubleBuffer: true, splitK: 2, vectorWidth: 1 } } },
+  // tensor cores (wmma): f16 operands only
+  {
+    name: 'tensor-cores',
+    dtypes: ['f16'],
+    options: { ...CUDA_LIMITS, contraction: { tensorCores: true, staging: 'shared', blockM: 32, blockN: 32, blockK: 32, threadM: 1, threadN: 1 } },
+  },
+  {
+    name: 'tensor-cores-2x2-db',
+    dtypes: ['f16'],
+    options: { ...CUDA_LIMITS, contraction: { tensorCores: true, staging: 'shared', blockM: 64, blockN: 64, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true } },
+  },
 ];
 
 interface Case {
@@ -57,6 +73,7 @@ function cases(): Case[] {
     for (const dtype of ex.dtypes) {
       const program = ex.build(dtype);
       for (const s of SCHEDULES) {
+        if (s.dtypes && !s.dtypes.includes(dtype)) continue;
         const plan = lower(program, sizesFor(ex.name, ex.sizes), s.options);
         for (const k of plan.kernels) {
           // one translation unit holds many kernels: entry names must differ

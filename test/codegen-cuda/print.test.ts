@@ -21,7 +21,7 @@ describe('CUDA printer: examples', () => {
   it('prints softmax: a row team reducing through shared memory', () => {
     expect(cudaOf('softmax', 'f32', { N: 4, D: 64 })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) softmax_0_rows(const float* __restrict__ t_X, float* __restrict__ t_Y) {
-        __shared__ float s_red7[256];
+        __shared__ __align__(32) float s_red7[256];
         const int lane0 = ((int)threadIdx.x) % 16;
         const int slot1 = ((int)threadIdx.x) / 16;
         const int row2 = (((int)blockIdx.x) * 16) + slot1;
@@ -112,8 +112,8 @@ describe('CUDA printer: examples', () => {
       #endif
 
       extern "C" __global__ void __launch_bounds__(32) softmax_0_rows(const __half* __restrict__ t_X, __half* __restrict__ t_Y) {
-        __shared__ float s_red4[32];
-        __shared__ unsigned int s_count5[1];
+        __shared__ __align__(32) float s_red4[32];
+        __shared__ __align__(32) unsigned int s_count5[1];
         const bool valid0 = ((int)blockIdx.x) < 4;
         float acc1 = __uint_as_float(0xff800000u);
         if (valid0) {
@@ -192,7 +192,7 @@ describe('CUDA printer: examples', () => {
   it('prints an int4 GEMM, its nibbles unpacked from u32 words by legalization', () => {
     expect(cudaOf('int4-gemm', 'f32', { M: 4, N: 8, K: 64, G: 32 }, { tileContractions: false })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) int4_gemm_0_rows(const float* __restrict__ t_X, const unsigned int* __restrict__ t_W, const float* __restrict__ t_S, float* __restrict__ t_Y) {
-        __shared__ float s_red8[256];
+        __shared__ __align__(32) float s_red8[256];
         const int lane0 = ((int)threadIdx.x) % 16;
         const int slot1 = ((int)threadIdx.x) / 16;
         const int row2 = (((int)blockIdx.x) * 16) + slot1;
@@ -288,8 +288,8 @@ describe('CUDA printer: examples', () => {
       #endif
 
       extern "C" __global__ void __launch_bounds__(48) features(const float* __restrict__ t_A, const __half* __restrict__ t_H, __nv_bfloat16* __restrict__ t_B, signed char* __restrict__ t_Q, unsigned int* __restrict__ t_P, unsigned int* __restrict__ t_C, float* __restrict__ t_O) {
-        __shared__ float s_S[48];
-        __shared__ int s_N[1];
+        __shared__ __align__(32) float s_S[48];
+        __shared__ __align__(32) int s_N[1];
         float p_R[4] = {};
         const int li = (int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z));
         const int lane = ((int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z))) & 31;

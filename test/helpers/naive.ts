@@ -20,7 +20,7 @@
  */
 import type { ValueType } from '../../src/ir/dtype.js';
 import type { IntExpr } from '../../src/ir/intexpr.js';
-import type { Builtin, KExpr, KStmt, KType, Kernel } from '../../src/ir/kernel.js';
+import type { Builtin, KExpr, KStmt, KType, Kernel, MatrixStmt } from '../../src/ir/kernel.js';
 import type { Expr, Program, TensorDecl } from '../../src/ir/tensor.js';
 // only the random-program generator at the end uses these; the interpreters do not
 import { type ProgramBuilder, program as buildProgram } from '../../src/dsl/program.js';
@@ -407,7 +407,11 @@ export interface RunKernelOptions {
   readonly detectRaces?: boolean;
 }
 
-type Yield = { readonly kind: 'barrier' } | { readonly kind: 'subgroup'; readonly fn: 'sum' | 'max' | 'min'; readonly value: number; readonly type: KType };
+type Yield =
+  | { readonly kind: 'barrier' }
+  | { readonly kind: 'subgroup'; readonly fn: 'sum' | 'max' | 'min'; readonly value: number; readonly type: KType }
+  /** A cooperative matrix statement, with its offset as this lane computed it. */
+  | { readonly kind: 'matrix'; readonly stmt: MatrixStmt; readonly offset: number };
 
 interface Access {
   writer?: number;
@@ -634,10 +638,78 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
                   break;
                 case 'comment':
                   break;
+                case 'matrixLoad':
+                case 'matrixStore':
+                  yield { kind: 'matrix', stmt: s, offset: scalar(expr(s.offset), `the offset into ${s.buffer}`) };
+                  break;
+                case 'matrixDecl':
+                case 'matrixFill':
+                case 'matrixMma':
+                  yield { kind: 'matrix', stmt: s, offset: 0 };
+                  break;
               }
             }
           };
           yield* stmts(k.body);
+        };
+
+        // cooperative matrices: one set of 16x16 tiles per subgroup, executed once for all lanes
+        const fragments = new Map<string, { role: string; dtype: ValueType; v: Float64Array }>();
+        const T16 = 16;
+        const runMatrix = (base: number, s: MatrixStmt, offset: number) => {
+          const key = (name: string) => `${base}:${name}`;
+          const frag = (name: string) => fragments.get(key(name)) ?? fail(`matrix ${name} used before it is declared`);
+          const sharedArr = (buffer: string) => {
+            const b = buffers.get(buffer) ?? fail(`undeclared buffer ${buffer}`);
+            if (b.scope !== 'workgroup') fail(`matrix access to non-workgroup buffer ${buffer}`);
+            return { b, arr: shared.get(buffer)! };
+          };
+          switch (s.op) {
+            case 'matrixDecl':
+              fragments.set(key(s.name), { role: s.role, dtype: s.dtype, v: new Float64Array(T16 * T16) });
+              return;
+            case 'matrixFill':
+              frag(s.name).v.fill(s.value);
+              return;
+            case 'matrixLoad': {
+              const f = frag(s.name);
+              const { b, arr } = sharedArr(s.buffer);
+              for (let r = 0; r < T16; r++)
+                for (let c = 0; c < T16; c++) {
+                  const i = s.layout === 'row' ? offset + r * s.stride + c : offset + r + c * s.stride;
+                  if (i < 0 || i >= b.length) fail(`matrix load ${s.buffer}[${i}] is out of bounds`);
+                  const x = arr[i];
+                  if (x === undefined) fail(`matrix load reads ${s.buffer}[${i}] before it is written`);
+                  accessShared(s.buffer, i, base, false, false);
+                  f.v[r * T16 + c] = normalize(f.dtype, x!);
+                }
+              return;
+            }
+            case 'matrixMma': {
+              const acc = frag(s.acc);
+              const a = frag(s.a);
+              const bb = frag(s.b);
+              for (let r = 0; r < T16; r++)
+                for (let c = 0; c < T16; c++) {
+                  let sum = acc.v[r * T16 + c]!;
+                  for (let q = 0; q < T16; q++) sum += a.v[r * T16 + q]! * bb.v[q * T16 + c]!;
+                  acc.v[r * T16 + c] = normalize('f32', sum);
+                }
+              return;
+            }
+            case 'matrixStore': {
+              const f = frag(s.name);
+              const { b, arr } = sharedArr(s.buffer);
+              for (let r = 0; r < T16; r++)
+                for (let c = 0; c < T16; c++) {
+                  const i = offset + r * s.stride + c;
+                  if (i < 0 || i >= b.length) fail(`matrix store ${s.buffer}[${i}] is out of bounds`);
+                  accessShared(s.buffer, i, base, true, false);
+                  arr[i] = f.v[r * T16 + c]!;
+                }
+              return;
+            }
+          }
         };
 
         // the scheduler: run every invocation to its next barrier / subgroup op, then release
@@ -655,6 +727,17 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
           let progressed = false;
           for (let base = 0; base < W; base += sgSize) {
             const members = state.slice(base, base + sgSize);
+            const atMatrix = members.filter((s) => s.kind === 'matrix') as Extract<Yield, { kind: 'matrix' }>[];
+            if (atMatrix.length > 0) {
+              if (atMatrix.length !== members.length || atMatrix.some((s) => s.stmt !== atMatrix[0]!.stmt)) {
+                fail(`non-uniform matrix operation in subgroup at ${base}`);
+              }
+              if (atMatrix.some((s) => s.offset !== atMatrix[0]!.offset)) fail(`matrix offsets differ across subgroup at ${base}`);
+              runMatrix(base, atMatrix[0]!.stmt, atMatrix[0]!.offset);
+              for (let j = 0; j < members.length; j++) state[base + j] = { kind: 'ready', resume: 0 };
+              progressed = true;
+              continue;
+            }
             const at = members.filter((s) => s.kind === 'subgroup');
             if (at.length === 0) continue;
             if (at.length !== members.length) fail(`non-uniform subgroup operation in subgroup at ${base}`);
