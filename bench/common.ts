@@ -1,0 +1,109 @@
+import Table from 'cli-table3';
+import { homedir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { TuningDatabase, defaultDatabasePath } from '../src/autotune/db.js';
+import { deviceFingerprint, deviceSummary } from '../src/autotune/fingerprint.js';
+import { type Measurement, summarize } from '../src/autotune/measure.js';
+import { MeasuringWorker } from '../src/autotune/pool.js';
+import { searchSpace } from '../src/autotune/space.js';
+import { tune } from '../src/autotune/tuner.js';
+import { tuningKeyFor } from '../src/autotune/lookup.js';
+import { type Sizes } from '../src/ir/bind.js';
+import { serializeProgram } from '../src/ir/serialize.js';
+import { structuralHash } from '../src/ir/hash.js';
+import { type Program } from '../src/ir/tensor.js';
+import { type ResolvedSchedule } from '../src/passes/schedule.js';
+import type { DeviceInfo } from '../src/runtime/device.js';
+import { VERSION } from '../src/version.js';
+
+/** One thing being timed: `run` executes once and returns its device time in ms. */
+export interface Contender {
+  readonly name: string;
+  readonly run: () => Promise<number>;
+}
+
+/**
+ * Times contenders side by side: warm-up, then `rounds` rounds in which every contender runs once,
+ * so a change in the machine's load touches all of them alike.
+ */
+export async function interleaved(contenders: readonly Contender[], rounds: number, warmup = 1): Promise<Map<string, Measurement>> {
+  for (const c of contenders) for (let i = 0; i < warmup; i++) await c.run();
+  const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) for (const c of contenders) samples.get(c.name)!.push(await c.run());
+  return new Map([...samples].map(([k, v]) => [k, summarize(v, 'device')]));
+}
+
+export function openDb(path: string | undefined): Promise<TuningDatabase> {
+  return TuningDatabase.open(path ?? defaultDatabasePath(process.env, homedir(), process.platform));
+}
+
+/**
+ * The tuned schedule for a program on this device: from the database, or found now with the
+ * guided search within `budget` and recorded.
+ */
+export async function tunedSchedule(
+  db: TuningDatabase,
+  info: DeviceInfo,
+  name: string,
+  program: Program,
+  sizes: Sizes,
+  budget: { trials?: number; seconds?: number },
+  log: (s: string) => void,
+): Promise<{ schedule: ResolvedSchedule; source: 'database' | 'tuned now' } | undefined> {
+  const hit = await db.lookup(tuningKeyFor(info, program, sizes));
+  if (hit) return { schedule: hit.entry.schedule, source: 'database' };
+  log(`  tuning ${name} ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')} (budget ${JSON.stringify(budget)})`);
+  const worker = new MeasuringWorker({
+    backend: info.backend,
+    program: serializeProgram(program),
+    sizes,
+    seed: 1,
+    candidateTimeoutMs: 180_000,
+    startTimeoutMs: 600_000,
+  });
+  try {
+    const workerInfo = await worker.start();
+    const space = searchSpace(workerInfo, program, sizes);
+    const r = await tune(workerInfo, program, sizes, space, (s, w, rep, t) => worker.measure(s, w, rep, t), { strategy: 'guided', budget });
+    if (!r.best) return undefined;
+    const ms = r.best.final?.medianMs ?? r.best.screen!.medianMs;
+    await db.record({
+      fingerprint: deviceFingerprint(workerInfo),
+      deviceSummary: deviceSummary(workerInfo),
+      programHash: structuralHash(program),
+      program: name,
+      dtype: program.inputs[0]?.dtype ?? 'f32',
+      shape: sizes,
+      tilecraftVersion: VERSION,
+      schedule: r.best.schedule,
+      medianMs: ms,
+      spread: (r.best.final ?? r.best.screen)!.spread,
+      candidates: r.candidates.filter((c) => c.status === 'ok').length,
+      strategy: `${r.strategy}(seed=1)`,
+      tieBreak: r.tieBreak,
+      toleranceBand: r.band,
+      runnersUp: [],
+    });
+    log(`  tuned in ${r.seconds.toFixed(0)} s over ${r.candidates.length} candidates`);
+    return { schedule: r.best.schedule, source: 'tuned now' };
+  } finally {
+    worker.close();
+  }
+}
+
+export function printTable(head: string[], rows: (string | number)[][]): void {
+  const t = new Table({ head });
+  for (const r of rows) t.push(r.map(String));
+  console.log(t.toString());
+}
+
+export function writeJson(path: string | undefined, value: unknown): void {
+  if (!path) return;
+  const text = JSON.stringify(value, null, 2);
+  if (path === '-') console.log(text);
+  else writeFileSync(path, text + '\n');
+}
+
+export const fmtMs = (m: Measurement | undefined) => (m ? `${m.medianMs.toFixed(2)} ±${(m.spread * 100).toFixed(0)}%` : 'n/a');
+export const describeDevice = (info: DeviceInfo) => deviceSummary(info);
+export { deviceFingerprint };

@@ -1,0 +1,136 @@
+import { matmul } from '../examples/matmul.js';
+import { type DType } from '../src/ir/dtype.js';
+import { randomHost } from '../src/ir/host.js';
+import { describeSchedule } from '../src/passes/schedule.js';
+import { Executable } from '../src/runtime/executable.js';
+import type { WebGpuDevice } from '../src/runtime/webgpu.js';
+import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
+
+export interface GemmBenchOptions {
+  readonly shapes: readonly { readonly M: number; readonly N: number; readonly K: number }[];
+  readonly dtypes: readonly DType[];
+  readonly rounds: number;
+  readonly tuneBudget: { trials?: number; seconds?: number };
+  readonly db?: string;
+  readonly tfjs: boolean;
+  readonly naive: boolean;
+}
+
+const registered = new WeakSet<WebGpuDevice>();
+
+/** TensorFlow.js's WebGPU matmul on the same GPUDevice, timed by its own profiler (GPU timestamps). */
+async function tfjsMatmul(device: WebGpuDevice, M: number, N: number, K: number): Promise<Contender | undefined> {
+  const g = globalThis as { navigator?: unknown };
+  // the backend checks for navigator.gpu and a userAgent when it is imported, and uses WebGPU's
+  // global enums (GPUBufferUsage, ...), which the webgpu package provides
+  g.navigator ??= { gpu: {}, userAgent: 'node' };
+  const { globals } = (await import('webgpu')) as unknown as { globals: object };
+  Object.assign(globalThis, globals);
+  const tf = await import('@tensorflow/tfjs-core');
+  const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
+    WebGPUBackend: new (d: GPUDevice, info?: GPUAdapterInfo) => import('@tensorflow/tfjs-core').KernelBackend;
+  };
+  if (!registered.has(device)) {
+    // TF.js's kernels are registered for the backend named 'webgpu': replace its factory (which
+    // would open its own adapter) with one running on our GPUDevice
+    tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', () => new WebGPUBackend(device.device, device.device.adapterInfo));
+    await tf.setBackend('webgpu');
+    await tf.ready();
+    registered.add(device);
+  }
+  const a = tf.randomUniform([M, K]);
+  const b = tf.randomUniform([K, N]);
+  return {
+    name: 'TF.js',
+    run: async () => {
+      const p = await tf.profile(() => tf.matMul(a, b));
+      const ms = p.kernels.reduce((s, k) => s + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0), 0);
+      tf.disposeVariables();
+      return ms;
+    },
+  };
+}
+
+export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: (s: string) => void) {
+  const db = await openDb(o.db);
+  const results: Record<string, unknown>[] = [];
+  const rows: (string | number)[][] = [];
+  for (const dtype of o.dtypes) {
+    for (const { M, N, K } of o.shapes) {
+      const sizes = { M, N, K };
+      const program = matmul.build(dtype);
+      const flops = 2 * M * N * K;
+      const tuned = await tunedSchedule(db, device.info, 'matmul', program, sizes, o.tuneBudget, log);
+      const exes: [string, Executable][] = [];
+      exes.push(['default', await Executable.create(device, program, sizes)]);
+      if (tuned) exes.push(['tuned', await Executable.create(device, program, sizes, { schedule: tuned.schedule })]);
+      if (o.naive) {
+        // one invocation per output element, looping over K: the untiled baseline
+        exes.push(['naive', await Executable.create(device, program, sizes, { lowering: { tileContractions: false, contractionSerialOutputs: 0, workgroupSize: 64 } })]);
+      }
+      const contenders: Contender[] = [];
+      for (const [name, exe] of exes) {
+        exe.upload('A', randomHost(dtype, [M, K], 1));
+        exe.upload('B', randomHost(dtype, [K, N], 2));
+        contenders.push({
+          name,
+          run: async () => {
+            const r = await exe.dispatch({}, { timing: true });
+            return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
+          },
+        });
+      }
+      if (o.tfjs && dtype === 'f32') {
+        const tf = await tfjsMatmul(device, M, N, K);
+        if (tf) contenders.push(tf);
+      }
+      log(`  measuring ${dtype} ${M}x${N}x${K}: ${contenders.map((c) => c.name).join(', ')}`);
+      const m = await interleaved(contenders, o.rounds);
+      for (const [, exe] of exes) exe.destroy();
+      const gf = (name: string) => {
+        const x = m.get(name);
+        return x ? flops / (x.medianMs * 1e-3) / 1e9 : undefined;
+      };
+      const ratio = (a: string, b: string) => {
+        const x = m.get(a);
+        const y = m.get(b);
+        return x && y ? y.medianMs / x.medianMs : undefined;
+      };
+      const entry = {
+        dtype,
+        M,
+        N,
+        K,
+        tunedSchedule: tuned ? describeSchedule(tuned.schedule) : null,
+        tunedFrom: tuned?.source ?? null,
+        ms: Object.fromEntries([...m].map(([k, v]) => [k, { median: v.medianMs, min: v.minMs, spread: v.spread, samples: v.samples }])),
+        gflops: Object.fromEntries([...m.keys()].map((k) => [k, gf(k)])),
+        ratios: {
+          tunedOverDefault: ratio('tuned', 'default') ?? null,
+          tunedOverNaive: ratio('tuned', 'naive') ?? null,
+          tunedOverTfjs: ratio('tuned', 'TF.js') ?? null,
+        },
+      };
+      results.push(entry);
+      const g = (k: string) => (gf(k) !== undefined ? gf(k)!.toFixed(2) : 'n/a');
+      const x = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`);
+      rows.push([
+        dtype,
+        `${M}x${N}x${K}`,
+        `${fmtMs(m.get('tuned'))} (${g('tuned')})`,
+        `${fmtMs(m.get('default'))} (${g('default')})`,
+        `${fmtMs(m.get('naive'))} (${g('naive')})`,
+        `${fmtMs(m.get('TF.js'))} (${g('TF.js')})`,
+        x(entry.ratios.tunedOverDefault),
+        x(entry.ratios.tunedOverNaive),
+        x(entry.ratios.tunedOverTfjs),
+      ]);
+    }
+  }
+  printTable(
+    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'naive', 'TF.js', 'tuned/default', 'tuned/naive', 'tuned/TF.js'],
+    rows,
+  );
+  return results;
+}

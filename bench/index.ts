@@ -1,0 +1,66 @@
+/**
+ * Benchmarks (not tests: timings on shared machines are noisy, so they print medians, spreads and
+ * ratios measured side by side in one run). `npm run bench -- --help`.
+ */
+import { Command } from 'commander';
+import { createWebGpuDevice } from '../src/runtime/webgpu.js';
+import { type DType, isDType } from '../src/ir/dtype.js';
+import { parseBudget } from '../src/cli/tune.js';
+import { describeDevice, writeJson } from './common.js';
+import { benchGemm } from './gemm.js';
+import { benchMemory } from './memory.js';
+
+const log = (s: string) => console.error(s);
+const cli = new Command('bench').description('tilecraft benchmarks on the default WebGPU device');
+
+cli
+  .command('gemm', { isDefault: true })
+  .description('GEMM: tuned vs default schedule vs naive one-invocation-per-output vs TensorFlow.js WebGPU')
+  .option('--shapes <list>', 'MxNxK list', '256x256x256,512x512x512,1024x1024x1024,2048x2048x2048,16x4096x4096')
+  .option('--dtypes <list>', 'f32,f16', 'f32,f16')
+  .option('--rounds <n>', 'interleaved timed rounds', '5')
+  .option('--tune-budget <budget>', 'guided search budget for shapes not in the tuning database', '40,180s')
+  .option('--db <path>', 'tuning database')
+  .option('--no-tfjs', 'skip TensorFlow.js')
+  .option('--no-naive', 'skip the naive kernel')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .action(async (o) => {
+    const device = await createWebGpuDevice();
+    console.error(`device ${describeDevice(device.info)}`);
+    const shapes = String(o.shapes)
+      .split(',')
+      .map((s) => {
+        const [M, N, K] = s.split('x').map(Number);
+        return { M: M!, N: N!, K: K! };
+      });
+    const dtypes = String(o.dtypes).split(',').filter((d): d is DType => isDType(d));
+    const results = await benchGemm(device, { shapes, dtypes, rounds: Number(o.rounds), tuneBudget: parseBudget(o.tuneBudget), db: o.db, tfjs: o.tfjs, naive: o.naive }, log);
+    writeJson(o.json, { bench: 'gemm', device: device.info, results });
+    device.destroy();
+  });
+
+cli
+  .command('memory')
+  .description('GB/s of an elementwise chain and a row softmax (default and tuned schedules)')
+  .option('--shape <NxD>', 'rows x columns', '8192x4096')
+  .option('--rounds <n>', 'interleaved timed rounds', '5')
+  .option('--no-tune', 'default schedule only')
+  .option('--tune-budget <budget>', 'guided search budget', '24,240s')
+  .option('--db <path>', 'tuning database')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .action(async (o) => {
+    const device = await createWebGpuDevice();
+    console.error(`device ${describeDevice(device.info)}`);
+    const [N, D] = String(o.shape).split('x').map(Number);
+    const results = await benchMemory(device, { N: N!, D: D!, rounds: Number(o.rounds), tune: o.tune, tuneBudget: parseBudget(o.tuneBudget), db: o.db }, log);
+    writeJson(o.json, { bench: 'memory', device: device.info, results });
+    device.destroy();
+  });
+
+cli.parseAsync(process.argv).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

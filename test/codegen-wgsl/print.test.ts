@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { toWgsl } from '../../src/codegen-wgsl/index.js';
+import { dot, softmax } from '../../src/dsl/ops.js';
+import { program } from '../../src/dsl/program.js';
+import { idiv } from '../../src/ir/intexpr.js';
+import { type Program } from '../../src/ir/tensor.js';
+import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+
+const wgsl = (p: Program, sizes: Record<string, number>, options: Partial<LowerOptions> = {}, shaderF16 = true) =>
+  lower(p, sizes, options).kernels.map((k) => toWgsl(k, { shaderF16 }).source);
+
+describe('WGSL printer', () => {
+  it('a fused elementwise chain, four elements per invocation with vec4 loads', () => {
+    const p = program('chain', (b) => {
+      const [N, D] = b.sizes('N', 'D');
+      const x = b.input('X', 'f32', { i: N, j: D });
+      const s = b.input('S', 'f32', { j: D });
+      b.output('Y', x.mul(s).add(1).max(0));
+    });
+    expect(wgsl(p, { N: 3, D: 8 })[0]).toMatchInlineSnapshot(`
+      "@group(0) @binding(0) var<storage, read> t_X: array<vec4<f32>>;
+      @group(0) @binding(1) var<storage, read> t_S: array<vec4<f32>>;
+      @group(0) @binding(2) var<storage, read_write> t_Y: array<vec4<f32>>;
+
+      @compute @workgroup_size(256, 1, 1)
+      fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
+        let gid0 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
+        if ((gid0 < 6i)) {
+          let e1 = (gid0 * 4i);
+          let i2 = (e1 / 8i);
+          let i3 = (e1 % 8i);
+          let v4 = t_X[(((i2 * 8i) + i3)) / 4];
+          let v5 = t_S[(i3) / 4];
+          t_Y[(e1) / 4] = vec4<f32>(max(((v4[0] * v5[0]) + 1f), 0f), max(((v4[1] * v5[1]) + 1f), 0f), max(((v4[2] * v5[2]) + 1f), 0f), max(((v4[3] * v5[3]) + 1f), 0f));
+        }
+      }
+      "
+    `);
+  });
+
+  it('row softmax: one kernel, a workgroup-memory tree per reduction', () => {
+    const p = program('softmax', (b) => {
+      const [N, D] = b.sizes('N', 'D');
+      b.output('Y', softmax(b.input('X', 'f32', { i: N, j: D }), 'j'));
+    });
+    expect(wgsl(p, { N: 5, D: 40 }, { rowWorkgroupSize: 8, threadsPerRow: 4 })[0]).toMatchInlineSnapshot(`
+      "@group(0) @binding(0) var<storage, read> t_X: array<f32>;
+      @group(0) @binding(1) var<storage, read_write> t_Y: array<f32>;
+      var<workgroup> s_red7: array<f32, 8>;
+      var<private> tc_inf_bits: u32 = 0x7f800000u;
+
+      @compute @workgroup_size(8, 1, 1)
+      fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
+        let tc_inf = bitcast<f32>(tc_inf_bits);
+        let lane0 = (i32(tc_li) % 4i);
+        let slot1 = (i32(tc_li) / 4i);
+        let row2 = ((i32(tc_wg.x) * 2i) + slot1);
+        let valid3 = (row2 < 5i);
+        let srow4 = select(0i, row2, valid3);
+        var acc5: f32 = (-tc_inf);
+        if (valid3) {
+          for (var r6: i32 = lane0; r6 < 40i; r6 += 4i) {
+            acc5 = max(acc5, t_X[((srow4 * 40i) + r6)]);
+          }
+        }
+        s_red7[i32(tc_li)] = acc5;
+        workgroupBarrier();
+        if ((lane0 < 2i)) {
+          s_red7[i32(tc_li)] = max(s_red7[i32(tc_li)], s_red7[(i32(tc_li) + 2i)]);
+        }
+        workgroupBarrier();
+        if ((lane0 < 1i)) {
+          s_red7[i32(tc_li)] = max(s_red7[i32(tc_li)], s_red7[(i32(tc_li) + 1i)]);
+        }
+        workgroupBarrier();
+        let total8 = s_red7[((i32(tc_li) / 4i) * 4i)];
+        workgroupBarrier();
+        var acc9: f32 = 0f;
+        if (valid3) {
+          for (var r10: i32 = lane0; r10 < 40i; r10 += 4i) {
+            acc9 = (acc9 + exp((t_X[((srow4 * 40i) + r10)] - total8)));
+          }
+        }
+        s_red7[i32(tc_li)] = acc9;
+        workgroupBarrier();
+        if ((lane0 < 2i)) {
+          s_red7[i32(tc_li)] = (s_red7[i32(tc_li)] + s_red7[(i32(tc_li) + 2i)]);
+        }
+        workgroupBarrier();
+        if ((lane0 < 1i)) {
+          s_red7[i32(tc_li)] = (s_red7[i32(tc_li)] + s_red7[(i32(tc_li) + 1i)]);
+        }
+        workgroupBarrier();
+        let total11 = s_red7[((i32(tc_li) / 4i) * 4i)];
+        workgroupBarrier();
+        if (valid3) {
+          for (var c12: i32 = lane0; c12 < 40i; c12 += 4i) {
+            t_Y[((row2 * 40i) + c12)] = (exp((t_X[((srow4 * 40i) + c12)] - total8)) / total11);
+          }
+        }
+      }
+      "
+    `);
+  });
+
+  it('row softmax with subgroup reductions', () => {
+    const p = program('softmax', (b) => {
+      const [N, D] = b.sizes('N', 'D');
+      b.output('Y', softmax(b.input('X', 'f32', { i: N, j: D }), 'j'));
+    });
+    const [src] = wgsl(p, { N: 5, D: 40 }, { rowWorkgroupSize: 32, threadsPerRow: 32, subgroups: true });
+    expect(src).toContain('enable subgroups;');
+    expect(src).toMatch(/subgroupMax\(/);
+    expect(src).toMatch(/atomicAdd\(&s_count\d+, 1u\)/);
+  });
+
+  it('an int4 GEMV: nibbles unpacked from u32 words, rows padded to whole words', () => {
+    const p = program('gemv4', (b) => {
+      const [N, K, G] = b.sizes('N', 'K', 'G');
+      const x = b.input('X', 'f32', { k: K });
+      const w = b.input('W', 'i4', { n: N, k: K });
+      const s = b.input('S', 'f32', { n: N, kg: idiv(K, G) });
+      b.output('Y', x.mul(w.cast('f32').split('k', { kg: idiv(K, G), ki: G }).mul(s).merge(['kg', 'ki'], 'k')).sum('k'));
+    });
+    expect(wgsl(p, { N: 3, K: 12, G: 4 }, { tileContractions: false })[0]).toMatchInlineSnapshot(`
+      "@group(0) @binding(0) var<storage, read> t_X: array<f32>;
+      @group(0) @binding(1) var<storage, read> t_W: array<u32>;
+      @group(0) @binding(2) var<storage, read> t_S: array<f32>;
+      @group(0) @binding(3) var<storage, read_write> t_Y: array<f32>;
+
+      @compute @workgroup_size(256, 1, 1)
+      fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
+        let gid0 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
+        if ((gid0 < 3i)) {
+          var acc1: f32 = 0f;
+          for (var r2: i32 = 0i; r2 < 12i; r2 += 1i) {
+            acc1 = (acc1 + (t_X[r2] * (f32((bitcast<i32>((t_W[(((((gid0 * 12i) + r2) / 12i) * 2i) + ((((gid0 * 12i) + r2) % 12i) / 8i))] << u32((28i - (((((gid0 * 12i) + r2) % 12i) % 8i) * 4i))))) >> u32(28i))) * t_S[((gid0 * 3i) + (r2 / 4i))])));
+          }
+          t_Y[gid0] = acc1;
+        }
+      }
+      "
+    `);
+  });
+
+  it('a tiled matmul with workgroup-memory staging (1x1 register tile to keep it short)', () => {
+    const p = program('mm', (b) => {
+      const [M, N, K] = b.sizes('M', 'N', 'K');
+      b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));
+    });
+    const schedule = { '0': { blockM: 4, blockN: 4, blockK: 4, threadM: 1, threadN: 1, unrollK: false } };
+    expect(wgsl(p, { M: 6, N: 5, K: 7 }, { schedule })[0]).toMatchInlineSnapshot(`
+      "@group(0) @binding(0) var<storage, read> t_A: array<f32>;
+      @group(0) @binding(1) var<storage, read> t_B: array<f32>;
+      @group(0) @binding(2) var<storage, read_write> t_C: array<f32>;
+      var<workgroup> s_As5: array<f32, 16>;
+      var<workgroup> s_Bs6: array<f32, 16>;
+
+      @compute @workgroup_size(16, 1, 1)
+      fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
+        let t0 = (i32(tc_wg.x) / 4i);
+        let t1 = ((i32(tc_wg.x) / 2i) % 2i);
+        let t2 = (i32(tc_wg.x) % 2i);
+        let m03 = (t1 * 4i);
+        let n04 = (t2 * 4i);
+        let ty7 = (i32(tc_li) / 4i);
+        let tx8 = (i32(tc_li) % 4i);
+        var c0_0_9: f32 = 0f;
+        for (var kt10: i32 = 0i; kt10 < 2i; kt10 += 1i) {
+          let kb11 = (kt10 * 4i);
+          let gk12 = (kb11 + (i32(tc_li) % 4i));
+          let gm13 = (m03 + (i32(tc_li) / 4i));
+          var g14: f32 = 0f;
+          if (((gm13 < 6i) && (gk12 < 7i))) {
+            g14 = t_A[((gm13 * 7i) + gk12)];
+          }
+          s_As5[(((i32(tc_li) % 4i) * 4i) + (i32(tc_li) / 4i))] = g14;
+          let gk15 = (kb11 + (i32(tc_li) / 4i));
+          let gn16 = (n04 + (i32(tc_li) % 4i));
+          var g17: f32 = 0f;
+          if (((gn16 < 5i) && (gk15 < 7i))) {
+            g17 = t_B[((gk15 * 5i) + gn16)];
+          }
+          s_Bs6[(((i32(tc_li) / 4i) * 4i) + (i32(tc_li) % 4i))] = g17;
+          workgroupBarrier();
+          for (var kk18: i32 = 0i; kk18 < 4i; kk18 += 1i) {
+            let a19 = s_As5[((kk18 * 4i) + ty7)];
+            let b20 = s_Bs6[((kk18 * 4i) + tx8)];
+            c0_0_9 = (c0_0_9 + (a19 * b20));
+          }
+          workgroupBarrier();
+        }
+        let om21 = (m03 + ty7);
+        let on22 = (n04 + tx8);
+        if (((om21 < 6i) && (on22 < 5i))) {
+          t_C[((om21 * 5i) + on22)] = c0_0_9;
+        }
+      }
+      "
+    `);
+  });
+
+  it('f16 without shader-f16: halves packed in u32 words, arithmetic in f32', () => {
+    const p = program('h', (b) => {
+      const x = b.input('X', 'f16', { i: b.size('N') });
+      b.output('Y', x.mul(x).add(1));
+    });
+    const [native] = wgsl(p, { N: 6 });
+    const [emulated] = wgsl(p, { N: 6 }, {}, false);
+    expect(native).toContain('enable f16;');
+    expect(native).toMatch(/array<f16>/);
+    expect(emulated).not.toContain('enable f16');
+    expect(emulated).toMatch(/unpack2x16float/);
+    expect(emulated).toMatch(/atomicOr/);
+  });
+
+  it('infinities come from a runtime value: a constant-expression infinity is a WGSL error', () => {
+    const p = program('mx', (b) => {
+      const [N, D] = b.sizes('N', 'D');
+      b.output('M', b.input('X', 'f32', { i: N, j: D }).max('j'));
+    });
+    const [src] = wgsl(p, { N: 4, D: 64 });
+    expect(src).toContain('var<private> tc_inf_bits: u32 = 0x7f800000u;');
+    expect(src).toMatch(/= \(-tc_inf\);/);
+  });
+});
