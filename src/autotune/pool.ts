@@ -17,6 +17,8 @@ export interface WorkerOptions {
   readonly candidateTimeoutMs: number;
   /** Longest the worker may take to start: open the device and compute the reference. */
   readonly startTimeoutMs: number;
+  /** The worker module to run (default: tilecraft's own); another speaks the same protocol. */
+  readonly workerScript?: string;
 }
 
 export interface CandidateOutcome {
@@ -44,8 +46,8 @@ export class MeasuringWorker {
   start(): Promise<DeviceInfo> {
     if (this.ready) return this.ready;
     const here = fileURLToPath(import.meta.url);
-    const isTs = here.endsWith('.ts');
-    const script = here.replace(/pool\.(ts|js)$/, `worker.${isTs ? 'ts' : 'js'}`);
+    const script = this.opts.workerScript ?? here.replace(/pool\.(ts|js)$/, `worker.${here.endsWith('.ts') ? 'ts' : 'js'}`);
+    const isTs = script.endsWith('.ts');
     const child = fork(script, [], {
       execArgv: isTs ? ['--import', 'tsx'] : [],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { matmul } from '../../examples/matmul.js';
+import { type Measurement } from '../../src/autotune/measure.js';
+import { searchSpace, spaceSize } from '../../src/autotune/space.js';
+import { type Candidate, type Measurer, pickWinner, tune } from '../../src/autotune/tuner.js';
+import { type ContractionKnobs, type Schedule } from '../../src/passes/schedule.js';
+import type { DeviceInfo } from '../../src/runtime/device.js';
+
+const info: DeviceInfo = {
+  backend: 'webgpu',
+  name: 'synthetic',
+  vendor: 'test',
+  architecture: '',
+  description: '',
+  features: [],
+  limits: {
+    maxWorkgroupInvocations: 256,
+    maxWorkgroupSize: [256, 256, 64],
+    maxWorkgroupsPerDimension: 65535,
+    maxWorkgroupStorageBytes: 16384,
+    maxStorageBufferBindingSize: 1 << 27,
+    maxBufferSize: 1 << 30,
+    maxBuffersPerKernel: 8,
+  },
+  extra: {},
+};
+
+const program = matmul.build('f32');
+const sizes = { M: 256, N: 256, K: 256 };
+const restrict = { blockK: [8, 16], staging: ['shared', 'direct'], doubleBuffer: [false], unrollK: [true], splitK: [1], vectorWidth: [4] };
+
+/** A deterministic cost landscape over contraction knobs: a clear optimum, smooth around it. */
+function cost(s: Schedule): number {
+  const k = s['0'] as ContractionKnobs;
+  const l = (v: number, best: number) => Math.abs(Math.log2(v) - Math.log2(best));
+  return 10 * (1 + 0.3 * l(k.blockM, 64) + 0.3 * l(k.blockN, 32) + 0.2 * l(k.threadM, 4) + 0.25 * l(k.threadN, 8) + 0.1 * l(k.blockK, 16) + (k.staging === 'direct' ? 0 : 0.15));
+}
+const m = (ms: number): Measurement => ({ medianMs: ms, minMs: ms, maxMs: ms, spread: 0, samples: [ms], clock: 'device' });
+function measurer(log: Schedule[] = []): Measurer {
+  return async (s) => {
+    log.push(s);
+    return { status: 'ok', measurement: m(cost(s)) };
+  };
+}
+
+describe('the tuner', () => {
+  const space = searchSpace(info, program, sizes, restrict);
+
+  it('builds the space from the contraction knobs, restricted where asked', () => {
+    expect(space.dims.filter((d) => d.values.length > 1).map((d) => d.knob).sort()).toEqual(['blockK', 'blockM', 'blockN', 'staging', 'threadM', 'threadN']);
+    // a restriction to one value fixes the knob
+    expect(space.dims.find((d) => d.knob === 'doubleBuffer')!.values).toEqual([false]);
+    expect(space.dims.find((d) => d.knob === 'blockK')!.values).toEqual([8, 16]);
+    expect(spaceSize(space)).toBeGreaterThan(1000);
+  });
+
+  it('exhaustive search measures every valid distinct candidate once and finds the optimum', async () => {
+    const log: Schedule[] = [];
+    const r = await tune(info, program, sizes, space, measurer(log), { strategy: 'exhaustive', budget: { trials: 100_000 } });
+    expect(r.strategy).toBe('exhaustive');
+    expect(r.stoppedBy).toBe('exhausted');
+    expect(r.validCount).toBeGreaterThanOrEqual(200);
+    expect(r.candidates.length).toBe(r.validCount);
+    const b = r.best!.schedule['0'] as ContractionKnobs;
+    expect([b.blockM, b.blockN, b.threadM, b.threadN, b.blockK, b.staging]).toEqual([64, 32, 4, 8, 16, 'direct']);
+    // invalid combinations never reach the measurer
+    for (const s of log) {
+      const k = s['0'] as ContractionKnobs;
+      expect(k.blockM % k.threadM).toBe(0);
+      expect((k.blockM / k.threadM) * (k.blockN / k.threadN)).toBeLessThanOrEqual(256);
+    }
+  });
+
+  it('guided search gets within 5% of the exhaustive optimum measuring at most a fifth of the candidates', async () => {
+    const all = await tune(info, program, sizes, space, measurer(), { strategy: 'exhaustive', budget: { trials: 100_000 } });
+    const optimum = cost(all.best!.schedule);
+    for (const seed of [1, 2, 3]) {
+      const budget = Math.floor(all.validCount! / 5);
+      const r = await tune(info, program, sizes, space, measurer(), { strategy: 'guided', budget: { trials: budget }, seed });
+      expect(r.candidates.length).toBeLessThanOrEqual(budget);
+      expect(cost(r.best!.schedule) / optimum, `seed ${seed}`).toBeLessThanOrEqual(1.05);
+    }
+  });
+
+  it('auto picks exhaustive when the valid space fits the budget, guided otherwise', async () => {
+    const small = searchSpace(info, program, sizes, { ...restrict, blockM: [32, 64], blockN: [32], threadM: [4], threadN: [4, 8] });
+    expect((await tune(info, program, sizes, small, measurer(), { strategy: 'auto', budget: { trials: 50 } })).strategy).toBe('exhaustive');
+    expect((await tune(info, program, sizes, space, measurer(), { strategy: 'auto', budget: { trials: 20 } })).strategy).toBe('guided');
+  });
+
+  it('stops at its budget and always measures the default first', async () => {
+    const log: Schedule[] = [];
+    const r = await tune(info, program, sizes, space, measurer(log), { strategy: 'guided', budget: { trials: 7 } });
+    expect(r.stoppedBy).toBe('budget');
+    expect(r.candidates.length).toBe(7);
+    expect(r.candidates[0]!.isDefault).toBe(true);
+  });
+
+  it('an interrupted run keeps what it measured', async () => {
+    const abort = new AbortController();
+    let n = 0;
+    const r = await tune(info, program, sizes, space, async (s) => {
+      if (++n === 5) abort.abort();
+      return { status: 'ok', measurement: m(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 1000 } }, { signal: abort.signal });
+    expect(r.stoppedBy).toBe('interrupted');
+    expect(r.candidates.length).toBe(5);
+    expect(r.best).toBeDefined();
+  });
+
+  it('failed candidates never win', async () => {
+    const r = await tune(info, program, sizes, space, async (s) => {
+      const k = s['0'] as ContractionKnobs;
+      // the fastest candidates "crash" or disagree with the reference
+      if (k.staging === 'direct') return { status: k.blockM === 64 ? 'crash' : 'mismatch', detail: 'x' };
+      return { status: 'ok', measurement: m(cost(s)) };
+    }, { strategy: 'exhaustive', budget: { trials: 100_000 } });
+    expect((r.best!.schedule['0'] as ContractionKnobs).staging).toBe('shared');
+    expect(r.candidates.some((c) => c.status === 'crash')).toBe(true);
+  });
+});
+
+describe('the winner is deterministic', () => {
+  const cand = (name: string, ms: number, isDefault = false): Candidate =>
+    ({ point: [], key: name, schedule: { '0': { kind: 'serial', workgroupSize: Number(name) } }, status: 'ok', final: m(ms), isDefault }) as Candidate;
+
+  it('within the band, the default wins if present', () => {
+    expect(pickWinner([cand('64', 10), cand('128', 10.1, true), cand('256', 9.9)], 0.03)!.key).toBe('128');
+  });
+  it('else the lowest canonical schedule, whatever the order measured', () => {
+    const a = [cand('64', 10), cand('128', 10.1), cand('32', 12)];
+    expect(pickWinner(a, 0.03)!.key).toBe('128'); // "128" < "64" as canonical JSON
+    expect(pickWinner([...a].reverse(), 0.03)!.key).toBe('128');
+  });
+  it('outside the band, the fastest wins', () => {
+    expect(pickWinner([cand('64', 10), cand('128', 11)], 0.03)!.key).toBe('64');
+  });
+});
