@@ -5,6 +5,9 @@
 export { program, ProgramBuilder } from './dsl/program.js';
 export { Tensor } from './dsl/tensor.js';
 export * as ops from './dsl/ops.js';
+export { parseFile, parseProgram, type ParseOptions } from './dsl/text/parse.js';
+export { TextDslError } from './dsl/text/errors.js';
+export { serializeProgram, deserializeProgram } from './ir/serialize.js';
 export { dot, gelu, geluTanh, layernorm, logSoftmax, rmsnorm, silu, softmax } from './dsl/ops.js';
 
 export type { DType, ValueType } from './ir/dtype.js';

@@ -14,6 +14,7 @@ export { TuningDatabase, defaultDatabasePath, CorruptDatabaseError, NewerDatabas
 export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
 export { tuningKeyFor, type TuningSource } from './autotune/lookup.js';
 export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
+export { parseProgramFile } from './dsl/text/parse.js';
 
 /** The tuning database `autotune tune` writes by default: $TILECRAFT_TUNING_DB, else the user cache. */
 export function openDefaultTuningDatabase(): Promise<TuningDatabase> {

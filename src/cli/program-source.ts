@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { findExample } from '../../examples/index.js';
+import { EXAMPLES, type Example, findExample } from '../../examples/index.js';
 import { type Sizes } from '../ir/bind.js';
-import { type DType } from '../ir/dtype.js';
+import { type DType, isDType } from '../ir/dtype.js';
 import { deserializeProgram } from '../ir/serialize.js';
 import { type Program } from '../ir/tensor.js';
-import { exampleOrThrow, dtypeFor } from './run.js';
 import { UsageError, parseSizes } from './sizes.js';
 
 export interface ProgramSource {
@@ -31,8 +30,9 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
   if (path.endsWith('.json')) {
     program = deserializeProgram(await readFile(path, 'utf8'));
   } else {
+    // --dtype sets the program's dtype parameter T (`program matmul<T = f32>(...)`)
     const { parseProgram } = await import('../dsl/text/parse.js');
-    program = parseProgram(await readFile(path, 'utf8'), path, which);
+    program = parseProgram(await readFile(path, 'utf8'), path, which, dtype ? { dtypes: { T: dtype } } : {});
   }
   const blank = Object.fromEntries(program.sizes.map((s) => [s, 0]));
   const sizes = parseSizes(shape, blank);
@@ -41,6 +41,20 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
     throw new UsageError(`${path}: give every size with --shape, e.g. --shape ${program.sizes.map((s) => `${s}=128`).join(',')} (missing ${missing.join(', ')})`);
   }
   const dt = program.inputs[0]?.dtype ?? 'f32';
-  if (dtype && dtype !== dt) throw new UsageError(`${path}: the program's dtypes are fixed in the file (its first input is ${dt})`);
+  if (dtype && dtype !== dt && path.endsWith('.json')) throw new UsageError(`${path}: a serialized program's dtypes are fixed (its first input is ${dt})`);
   return { name: program.name, program, dtype: dt, sizes };
+}
+
+export function exampleOrThrow(name: string): Example {
+  const e = findExample(name);
+  if (!e) throw new UsageError(`no example named ${JSON.stringify(name)}; try one of: ${EXAMPLES.map((x) => x.name).join(', ')}`);
+  return e;
+}
+
+export function dtypeFor(e: Example, requested: string | undefined): DType {
+  const dtype = requested ?? e.dtypes[0]!;
+  if (!isDType(dtype) || !e.dtypes.includes(dtype)) {
+    throw new UsageError(`example ${e.name} comes in ${e.dtypes.join(', ')}, not ${dtype}`);
+  }
+  return dtype;
 }

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
-import { EXAMPLES, type Example, findExample } from '../../examples/index.js';
-import { type DType, isDType, storageBytes } from '../ir/dtype.js';
+import { storageBytes } from '../ir/dtype.js';
 import { toValues } from '../ir/host.js';
+import { compareWithReference } from '../autotune/check.js';
 import { evaluate } from '../reference/evaluate.js';
 import { measure } from '../autotune/measure.js';
 import { Executable } from '../runtime/executable.js';
@@ -10,7 +10,7 @@ import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import { randomInputs } from './inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
-import { UsageError, parseSizes } from './sizes.js';
+import { resolveProgram } from './program-source.js';
 
 export interface RunOptions {
   readonly dtype?: string;
@@ -25,26 +25,10 @@ export interface RunOptions {
   readonly tuned: boolean;
 }
 
-export function exampleOrThrow(name: string): Example {
-  const e = findExample(name);
-  if (!e) throw new UsageError(`no example named ${JSON.stringify(name)}; try one of: ${EXAMPLES.map((x) => x.name).join(', ')}`);
-  return e;
-}
-
-export function dtypeFor(e: Example, requested: string | undefined): DType {
-  const dtype = requested ?? e.dtypes[0]!;
-  if (!isDType(dtype) || !e.dtypes.includes(dtype)) {
-    throw new UsageError(`example ${e.name} comes in ${e.dtypes.join(', ')}, not ${dtype}`);
-  }
-  return dtype;
-}
-
 /** `autotune run <example>`: compile with the default schedule, run, time, and check. */
 export async function runCommand(name: string, o: RunOptions): Promise<number> {
-  const example = exampleOrThrow(name);
-  const dtype = dtypeFor(example, o.dtype);
-  const sizes = parseSizes(o.shape, example.sizes);
-  const program = example.build(dtype);
+  const src = await resolveProgram(name, o.dtype, o.shape);
+  const { program, sizes, dtype } = src;
   const device = await openDevice(o.device);
   try {
     const tuning = o.tuned ? await openDatabase(o.db) : undefined;
@@ -55,27 +39,19 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
     const outputs = Object.fromEntries(await Promise.all(exe.outputs.map(async (t) => [t.name, await exe.download(t.name)] as const)));
     const bytes = exe.plan.tensors.filter((t) => t.role !== 'temp').reduce((a, t) => a + storageBytes(t.dtype, t.shape), 0);
     const gbps = bytes / (m.medianMs * 1e-3) / 1e9;
-    const gflops = example.flops ? example.flops(sizes) / (m.medianMs * 1e-3) / 1e9 : undefined;
+    const gflops = src.flops ? src.flops(sizes) / (m.medianMs * 1e-3) / 1e9 : undefined;
 
     let check: { ok: boolean; maxAbsError: number; tensor: string }[] = [];
     if (o.check) {
       const ref = evaluate(program, sizes, inputs);
       check = Object.keys(ref.outputs).map((t) => {
-        const a = toValues(outputs[t]!);
-        const e = toValues(ref.outputs[t]!);
-        let err = 0;
-        let scale = 0;
-        for (let i = 0; i < e.length; i++) {
-          err = Math.max(err, Math.abs(a[i]! - e[i]!));
-          scale = Math.max(scale, Math.abs(e[i]!));
-        }
-        const tol = (dtype === 'f16' ? 1e-2 : 1e-4) * Math.max(1, scale);
-        return { tensor: t, maxAbsError: err, ok: err <= tol };
+        const c = compareWithReference(outputs[t]!, ref.outputs[t]!);
+        return { tensor: t, maxAbsError: c.maxAbsError, ok: c.ok };
       });
     }
     const ok = check.every((c) => c.ok);
     const result = {
-      example: example.name,
+      program: src.name,
       dtype,
       sizes,
       device: { backend: device.info.backend, name: device.info.name, vendor: device.info.vendor, architecture: device.info.architecture },
@@ -91,7 +67,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
     if (o.json) {
       console.log(JSON.stringify(result, null, 2));
     } else {
-      console.log(`${example.name} (${dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      console.log(`${src.name} (${dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       console.log(`device   ${describeDevice(device)}`);
       console.log(`kernels  ${exe.plan.kernels.length}: ${exe.plan.trace.find((t) => t.pass === 'group')?.note ?? ''}`);
       console.log(`schedule ${exe.scheduleOrigin}: ${describeSchedule(exe.plan.schedule)}`);

@@ -213,7 +213,7 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
     const map: Record<string, IntExpr> = {};
     for (const n of names) {
       const a = this.axis(n);
-      if (map[n]) continue; // an axis named twice is reduced once
+      if (Object.hasOwn(map, n)) continue; // an axis named twice is reduced once
       const fresh = this.scope.fresh(n);
       map[n] = ivar(fresh);
       bound.push({ name: fresh, size: a.size });
@@ -232,7 +232,7 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
   rename<M extends Partial<Record<A, string>>>(map: M): Tensor<D, RenameAxes<A, M>> {
     const sub: Record<string, IntExpr> = {};
     const axes = this.axes.map((a) => {
-      const to = (map as Record<string, string | undefined>)[a.name];
+      const to = Object.hasOwn(map, a.name) ? (map as Record<string, string | undefined>)[a.name] : undefined;
       if (to === undefined) return a;
       checkName(to, `axis of ${this.label}`);
       sub[a.name] = ivar(to);

@@ -16,7 +16,7 @@ export interface BoundProgram extends Program {
 export function bindProgram(p: Program, sizes: Sizes): BoundProgram {
   verifyProgram(p);
   for (const s of p.sizes) {
-    const v = sizes[s];
+    const v = Object.hasOwn(sizes, s) ? sizes[s] : undefined;
     if (v === undefined) throw new ProgramError(`program ${p.name} needs size ${s}; pass it, e.g. { ${s}: 128 }`);
     if (!Number.isSafeInteger(v) || v < 1) throw new ShapeError(`size ${s} must be a positive integer, got ${v}`, undefined, s);
   }

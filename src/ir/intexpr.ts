@@ -114,7 +114,8 @@ export function evalInt(e: IntExpr, env: Readonly<Record<string, number>>): numb
       return e.value;
     case 'sym':
     case 'var': {
-      const v = env[e.name];
+      // own properties only: a size named `constructor` must not find Object.prototype's
+      const v = Object.hasOwn(env, e.name) ? env[e.name] : undefined;
       if (v === undefined) {
         throw new ProgramError(
           e.op === 'sym'
@@ -139,7 +140,7 @@ export function substInt(e: IntExpr, map: Readonly<Record<string, IntExpr>>): In
       return e;
     case 'sym':
     case 'var':
-      return map[e.name] ?? e;
+      return Object.hasOwn(map, e.name) ? map[e.name]! : e;
     default: {
       const a = substInt(e.a, map);
       const b = substInt(e.b, map);

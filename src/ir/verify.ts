@@ -100,7 +100,7 @@ export function intRange(e: IntExpr, ranges: Readonly<Record<string, readonly [n
     case 'sym':
       throw new ProgramError(`size ${e.name} is not bound`);
     case 'var': {
-      const r = ranges[e.name];
+      const r = Object.hasOwn(ranges, e.name) ? ranges[e.name] : undefined;
       if (!r) throw new ProgramError(`index variable ${e.name} has no range`);
       return [r[0], r[1]];
     }

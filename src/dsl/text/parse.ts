@@ -1,0 +1,139 @@
+import type { Program } from '../../ir/tensor.js';
+import { type ProgramAst, type SyntaxFailure, parseAst } from './ast.js';
+import { buildProgram, suggest } from './build.js';
+import { TextDslError } from './errors.js';
+
+/**
+ * The text language: programs written close to the math, parsed with Ohm and built with the same
+ * ProgramBuilder as the TypeScript DSL, so both front ends give the same tensor IR.
+ *
+ *     # row softmax
+ *     program softmax<T = f32>(N, D) {
+ *       input X: T[i: N, j: D]
+ *       m = max[j](X)
+ *       e = exp(X - m)
+ *       output Y = e / sum[j](e)
+ *     }
+ *
+ * See `grammar.ts` for the syntax and `examples/*.tc` for programs.
+ */
+
+export interface ParseOptions {
+  /** Values of the programs' dtype parameters, `{ T: 'f16' }` for `program p<T = f32>(...)`. */
+  readonly dtypes?: Readonly<Record<string, string>>;
+}
+
+const DEFAULT_FILE = '<input>';
+
+/** Every program in a file, in order. Throws a TextDslError at the first error. */
+export function parseFile(source: string, file: string = DEFAULT_FILE, options: ParseOptions = {}): Program[] {
+  return guarded(source, file, () => {
+    const asts = programsOf(source, file);
+    return asts.map((a) => buildProgram(a, { file, source }, options.dtypes ?? {}));
+  });
+}
+
+/**
+ * The program called `name` in a file, or its only program when no name is given. Throws a
+ * TextDslError naming the file, line and column of the first syntax or semantic error.
+ */
+export function parseProgram(source: string, file: string = DEFAULT_FILE, name?: string, options: ParseOptions = {}): Program {
+  return guarded(source, file, () => {
+    const asts = programsOf(source, file);
+    const here = { file, source, start: 0 };
+    let chosen: ProgramAst | undefined;
+    if (name !== undefined) {
+      chosen = asts.find((a) => a.name.name === name);
+      if (!chosen) {
+        const names = asts.map((a) => a.name.name);
+        throw new TextDslError(`${file} has no program named ${name}; it holds ${names.join(', ')}${suggest(name, names)}`, here, 'semantic');
+      }
+    } else if (asts.length === 1) {
+      chosen = asts[0];
+    } else {
+      const second = asts[1]!;
+      throw new TextDslError(
+        `${file} holds ${asts.length} programs (${asts.map((a) => a.name.name).join(', ')}); name the one to build`,
+        { file, source, start: second.name.span.start, end: second.name.span.end },
+        'semantic',
+      );
+    }
+    const dtypes = options.dtypes ?? {};
+    const params = chosen!.typeParams.map((t) => t.name.name);
+    for (const key of Object.keys(dtypes)) {
+      if (!params.includes(key)) {
+        const has = params.length ? `its dtype parameters are ${params.join(', ')}` : 'it has no dtype parameters';
+        throw new TextDslError(`program ${chosen!.name.name} has no dtype parameter ${key}; ${has}`, { ...here, start: chosen!.name.span.start, end: chosen!.name.span.end }, 'semantic');
+      }
+    }
+    return buildProgram(chosen!, { file, source }, dtypes);
+  });
+}
+
+/** Reads and parses a `.tc` file (Node only). */
+export async function parseProgramFile(path: string, name?: string, options: ParseOptions = {}): Promise<Program> {
+  // imported here so that the parser itself also loads in browsers
+  const { readFile } = await import('node:fs/promises');
+  return parseProgram(await readFile(path, 'utf8'), path, name, options);
+}
+
+function programsOf(source: string, file: string): ProgramAst[] {
+  const r = parseAst(source);
+  if (!r.ok) throw syntaxError(source, file, r.failure);
+  const seen = new Map<string, ProgramAst>();
+  for (const a of r.programs) {
+    if (seen.has(a.name.name)) {
+      throw new TextDslError(`program ${a.name.name} is defined twice in ${file}`, { file, source, start: a.name.span.start, end: a.name.span.end }, 'semantic');
+    }
+    seen.set(a.name.name, a);
+  }
+  if (r.programs.length === 0) {
+    throw new TextDslError(`${file} holds no program; start one with: program name(N) { ... }`, { file, source, start: 0 }, 'syntax');
+  }
+  return r.programs;
+}
+
+/** Turns a failed match into an error at the furthest point the parser reached. */
+function syntaxError(source: string, file: string, f: SyntaxFailure): TextDslError {
+  const found = tokenAt(source, f.offset);
+  const reason = `expected ${tidyExpected(f.expected)}, found ${found}`;
+  return new TextDslError(reason, { file, source, start: f.offset, end: f.offset + Math.max(1, found.length - 2) }, 'syntax');
+}
+
+function tokenAt(source: string, offset: number): string {
+  if (offset >= source.length) return 'the end of the file';
+  const word = /^(?:[A-Za-z0-9_.]+|<=|>=|==|!=|->|\S)/.exec(source.slice(offset))?.[0];
+  if (word === undefined) return 'a line break';
+  return JSON.stringify(word);
+}
+
+const OPERATORS = ['"+"', '"-"', '"*"', '"/"', '"%"', 'a comparison', '"["'];
+const STATEMENT_STARTS = ['a name', '"input"', '"let"', '"output"'];
+
+/** Ohm lists every token it could have taken; group the long lists into words a reader knows. */
+function tidyExpected(expected: string): string {
+  let items = expected.split(/, or |, | or /).map((s) => s.trim()).filter((s) => s.length > 0);
+  const has = (xs: readonly string[]) => xs.every((x) => items.includes(x));
+  if (has(STATEMENT_STARTS) && items.includes('"}"')) {
+    items = [...items.filter((x) => !STATEMENT_STARTS.includes(x)), 'a statement'];
+  }
+  if (items.filter((x) => OPERATORS.includes(x)).length >= 3) {
+    items = [...items.filter((x) => !OPERATORS.includes(x)), 'an operator'];
+  }
+  if (items.length <= 1) return items[0] ?? 'something else';
+  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** Stack exhaustion on absurdly nested input is reported as an error in that input, not a crash. */
+function guarded<R>(source: string, file: string, f: () => R): R {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new TextDslError('the program nests too deeply to parse', { file, source, start: 0 }, 'syntax');
+    }
+    throw e;
+  }
+}
+
+export { TextDslError } from './errors.js';
