@@ -73,6 +73,7 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
         add(id, 'unrollK', [true, false]);
         add(id, 'splitK', pow2Range(1, Math.max(1, Math.min(8, Math.floor(K / 256)))));
         add(id, 'vectorWidth', [1, 4]);
+        add(id, 'vectorK', [1, 4]);
         if (info.features.includes('tensor-cores')) add(id, 'tensorCores', [false, true]);
         break;
       }

@@ -112,12 +112,14 @@ type PrintBuffer = KBuffer & { readonly width: number };
 /** `buf[i]` for an element, given how the buffer is declared. */
 function elementAt(b: PrintBuffer, i: string): string {
   if (b.length === 1 && b.atomic && b.scope === 'workgroup') return bufferName(b);
-  return b.width > 1 ? `${bufferName(b)}[(${i}) / ${b.width}][(${i}) % ${b.width}]` : `${bufferName(b)}[${i}]`;
+  // indices are never negative, so a shift and a mask divide: cheaper than signed / and %
+  const shift = Math.log2(b.width);
+  return b.width > 1 ? `${bufferName(b)}[(${i}) >> ${shift}u][(${i}) & ${b.width - 1}i]` : `${bufferName(b)}[${i}]`;
 }
 
 /** The vector of `lanes` elements from `i` (a multiple of `lanes`), or undefined if the buffer is not declared that way. */
 function vectorAt(b: PrintBuffer, i: string, lanes: number): string | undefined {
-  return b.width === lanes ? `${bufferName(b)}[(${i}) / ${lanes}]` : undefined;
+  return b.width === lanes ? `${bufferName(b)}[(${i}) >> ${Math.log2(lanes)}u]` : undefined;
 }
 
 /**

@@ -72,7 +72,7 @@ export function validateContraction(id: string, c: ContractionKnobs, limits: Con
   } else {
     requireDivides(id, 'threadM', c.threadM, 'threadM', c.blockM, 'blockM');
     requireDivides(id, 'threadN', c.threadN, 'threadN', c.blockN, 'blockN');
-    if (c.threadM * c.threadN > 64) fail('threadN', `a ${c.threadM}x${c.threadN} register tile is more than 64 accumulators`);
+    if (c.threadM * c.threadN > 128) fail('threadN', `a ${c.threadM}x${c.threadN} register tile is more than 64 accumulators`);
     threads = (c.blockM / c.threadM) * (c.blockN / c.threadN);
     sharedBytes = c.staging === 'shared' ? (c.blockM + c.blockN) * c.blockK * 4 * (c.doubleBuffer ? 2 : 1) : 0;
     if (c.staging === 'direct' && c.doubleBuffer) fail('doubleBuffer', "doubleBuffer needs staging 'shared'");
@@ -298,21 +298,23 @@ export function emitContraction(
       }
       return out;
     };
-    /** The B side at columns gn0 .. gn0+3 (gn0 a multiple of 4), one vector load per contiguous operand. */
-    const sideQuad = (gn0: KExpr, gk: KExpr): KExpr[] => {
-      const vars = varsFor(undefined, gn0, gk);
+    /**
+     * A side's values at four consecutive positions base .. base+3 (base a multiple of 4) of one
+     * axis: operands contiguous along it are read with one vector load each.
+     */
+    const sideQuad = (side: Expr, axis: string, base: KExpr, vars: Map<string, KExpr>): KExpr[] => {
       const loads = new Map<string, KExpr>();
       return [0, 1, 2, 3].map((lane) => {
         const laneVars = new Map(vars);
-        laneVars.set(n[0]!.name, lane === 0 ? gn0 : kadd(gn0, kconst(lane)));
+        laneVars.set(axis, lane === 0 ? base : kadd(base, kconst(lane)));
         const ctx: ExprContext = {
           vars: laneVars,
           ranges,
           tensors: scope.tensors,
           reads,
-          vector: { axis: n[0]!.name, base: gn0, lane, width: 4, loads, bind: (e) => kb.let('v', e) },
+          vector: { axis, base, lane, width: 4, loads, bind: (e) => kb.let('v', e) },
         };
-        return kcast(exprToK(bSide, ctx), accT);
+        return kcast(exprToK(side, ctx), accT);
       });
     };
     const guardedQuad = (cond: KExpr | undefined, values: () => KExpr[]): KExpr[] => {
@@ -322,35 +324,50 @@ export function emitContraction(
       return vs.map((v) => kref(v, accT));
     };
 
+    // direct staging reads A four reduction steps at a time where A is contiguous along k
+    const vecK =
+      !shared && c.vectorK === 4 && kAxes.length === 1 && K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, scope);
+    /** The B side at one reduction index: threadN values, in quads along n where possible. */
+    const bRow = (gk: KExpr, kOk: KExpr | undefined): KExpr[] => {
+      const bv: KExpr[] = [];
+      for (let q = 0; q < c.threadN; q += vecN ? 4 : 1) {
+        const gn = kb.let('gn', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(q))));
+        const cond = inRange([...(guardN ? [klt(gn, kconst(N))] : []), ...(kOk ? [kOk] : [])]);
+        if (vecN) bv.push(...guardedQuad(cond, () => sideQuad(bSide, n[0]!.name, gn, varsFor(undefined, gn, gk))));
+        else bv.push(kb.let('b', guarded(cond, accT, () => sideValue(bSide, varsFor(undefined, gn, gk), accT))));
+      }
+      return bv;
+    };
     kLoop((k0, aSlot, bSlot) => {
       kb.for(
         'kk',
         kconst(0),
         kconst(c.blockK),
-        kconst(1),
+        kconst(vecK ? 4 : 1),
         (kk) => {
-          let av: KExpr[];
-          let bv: KExpr[];
           if (shared) {
-            av = sharedRun(As, kadd(aSlot, kadd(kmul(kk, kconst(c.blockM)), kmul(ty, kconst(c.threadM)))), c.threadM, vecM, 'a');
-            bv = sharedRun(Bs, kadd(bSlot, kadd(kmul(kk, kconst(c.blockN)), kmul(tx, kconst(c.threadN)))), c.threadN, vecN, 'b');
-          } else {
-            // direct: every invocation reads its operands from global memory (caches stage them)
-            const gk = kb.let('gk', kadd(k0, kk));
-            const kOk = guardK ? klt(gk, kconst(kEnd)) : undefined;
-            av = Array.from({ length: c.threadM }, (_, i) => {
-              const gm = kb.let('gm', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i))));
-              const cond = inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(kOk ? [kOk] : [])]);
-              return kb.let('a', guarded(cond, accT, () => sideValue(aSide, varsFor(gm, undefined, gk), accT)));
-            });
-            bv = [];
-            for (let q = 0; q < c.threadN; q += vecN ? 4 : 1) {
-              const gn = kb.let('gn', kadd(tileN, kadd(kmul(tx, kconst(c.threadN)), kconst(q))));
-              const cond = inRange([...(guardN ? [klt(gn, kconst(N))] : []), ...(kOk ? [kOk] : [])]);
-              if (vecN) bv.push(...guardedQuad(cond, () => sideQuad(gn, gk)));
-              else bv.push(kb.let('b', guarded(cond, accT, () => sideValue(bSide, varsFor(undefined, gn, gk), accT))));
-            }
+            const av = sharedRun(As, kadd(aSlot, kadd(kmul(kk, kconst(c.blockM)), kmul(ty, kconst(c.threadM)))), c.threadM, vecM, 'a');
+            const bv = sharedRun(Bs, kadd(bSlot, kadd(kmul(kk, kconst(c.blockN)), kmul(tx, kconst(c.threadN)))), c.threadN, vecN, 'b');
+            for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
+            return;
           }
+          // direct: every invocation reads its operands from global memory (caches stage them)
+          const gk = kb.let('gk', kadd(k0, kk));
+          const kOk = guardK ? klt(gk, kconst(kEnd)) : undefined;
+          const rows = Array.from({ length: c.threadM }, (_, i) => kb.let('gm', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i)))));
+          const rowOk = (gm: KExpr) => inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(kOk ? [kOk] : [])]);
+          if (vecK) {
+            // K % 4 == 0 and blockK % 4 == 0: the four steps are all in range or all out
+            const aq = rows.map((gm) => guardedQuad(rowOk(gm), () => sideQuad(aSide, kAxes[0]!.name, gk, varsFor(gm, undefined, gk))));
+            for (let s4 = 0; s4 < 4; s4++) {
+              const gks = s4 === 0 ? gk : kb.let('gk', kadd(gk, kconst(s4)));
+              const bv = bRow(gks, kOk);
+              for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, aq[i]![s4]!, bv[j]!);
+            }
+            return;
+          }
+          const av = rows.map((gm) => kb.let('a', guarded(rowOk(gm), accT, () => sideValue(aSide, varsFor(gm, undefined, gk), accT))));
+          const bv = bRow(gk, kOk);
           for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
         },
         c.unrollK,

@@ -61,20 +61,24 @@ export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
   contraction: {},
 };
 
-const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
-
-/** A reasonable first tiling for a contraction of these extents; the tuner does better. */
+/**
+ * A reasonable first tiling for a contraction of these extents (the tuner does better): 32 x 32
+ * tiles of 4 x 4 per invocation, narrowed for thin shapes so that a workgroup still has at least
+ * 32 invocations where the output has that many elements.
+ */
 export function defaultContractionKnobs(M: number, N: number): ContractionKnobs {
   const base = DEFAULT_KNOBS.contraction;
-  const threadM = Math.min(base.threadM, pow2Floor(M));
-  const threadN = Math.min(base.threadN, pow2Floor(N));
-  return {
-    ...base,
-    threadM,
-    threadN,
-    blockM: Math.max(threadM, Math.min(base.blockM, pow2Floor(M))),
-    blockN: Math.max(threadN, Math.min(base.blockN * (M < 8 ? 2 : 1), pow2Floor(N))),
-  };
+  const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+  const blockM = Math.min(base.blockM, pow2Ceil(M));
+  const blockN = Math.min(base.blockN * (blockM < 8 ? 4 : 1), pow2Ceil(N));
+  let threadM = Math.min(base.threadM, blockM);
+  let threadN = Math.min(base.threadN, blockN);
+  const want = Math.min(32, blockM * blockN);
+  while ((blockM / threadM) * (blockN / threadN) < want && (threadM > 1 || threadN > 1)) {
+    if (threadN >= threadM && threadN > 1) threadN /= 2;
+    else threadM /= 2;
+  }
+  return { ...base, blockM, blockN, threadM, threadN };
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ContractionKnobs {
   readonly splitK: number;
   /** Load and store the N side in vectors of this width where contiguous (1 or 4). */
   readonly vectorWidth: 1 | 4;
+  /** With direct staging, read the A side four reduction steps at a time where contiguous (1 or 4). */
+  readonly vectorK: 1 | 4;
   /**
    * Multiply 16x16x16 tiles on tensor cores (CUDA, f16 / bf16 operands, f32 accumulation). Each
    * subgroup (warp) then owns a `16*threadM x 16*threadN` part of the block tile.
@@ -84,6 +86,7 @@ export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
     unrollK: true,
     splitK: 1,
     vectorWidth: 4,
+    vectorK: 1,
     tensorCores: false,
   },
 };
@@ -147,7 +150,7 @@ export function describeKnobs(k: GroupKnobs): string {
         `t${k.threadM}x${k.threadN}`,
         k.staging === 'shared' ? (k.doubleBuffer ? 'shared2' : 'shared') : 'direct',
         k.unrollK ? 'unroll' : 'loop',
-        `v${k.vectorWidth}`,
+        `v${k.vectorWidth}${k.vectorK > 1 ? `k${k.vectorK}` : ''}`,
         ...(k.splitK > 1 ? [`splitK${k.splitK}`] : []),
         ...(k.tensorCores ? ['tensor-cores'] : []),
       ].join(' ');

@@ -269,7 +269,7 @@ export class WebGpuDevice implements Device {
   write(buffer: DeviceBuffer, data: ArrayBufferView): void {
     this.checkAlive();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (bytes.byteLength > buffer.bytes && bytes.byteLength > (buffer as WgBuffer).gpu.size) {
+    if (bytes.byteLength > buffer.bytes) {
       throw new DeviceError(`writing ${bytes.byteLength} bytes into ${buffer.label}, which holds ${buffer.bytes}`);
     }
     if (bytes.byteLength % 4 === 0) {

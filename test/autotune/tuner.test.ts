@@ -27,7 +27,7 @@ const info: DeviceInfo = {
 
 const program = matmul.build('f32');
 const sizes = { M: 256, N: 256, K: 256 };
-const restrict = { blockK: [8, 16], staging: ['shared', 'direct'], doubleBuffer: [false], unrollK: [true], splitK: [1], vectorWidth: [4] };
+const restrict = { blockK: [8, 16], staging: ['shared', 'direct'], doubleBuffer: [false], unrollK: [true], splitK: [1], vectorWidth: [4], vectorK: [1] };
 
 /** A deterministic cost landscape over contraction knobs: a clear optimum, smooth around it. */
 function cost(s: Schedule): number {

@@ -29,9 +29,9 @@ describe('WGSL printer', () => {
           let e1 = (gid0 * 4i);
           let i2 = (e1 / 8i);
           let i3 = (e1 % 8i);
-          let v4 = t_X[(((i2 * 8i) + i3)) / 4];
-          let v5 = t_S[(i3) / 4];
-          t_Y[(e1) / 4] = vec4<f32>(max(((v4[0] * v5[0]) + 1f), 0f), max(((v4[1] * v5[1]) + 1f), 0f), max(((v4[2] * v5[2]) + 1f), 0f), max(((v4[3] * v5[3]) + 1f), 0f));
+          let v4 = t_X[(((i2 * 8i) + i3)) >> 2u];
+          let v5 = t_S[(i3) >> 2u];
+          t_Y[(e1) >> 2u] = vec4<f32>(max(((v4[0] * v5[0]) + 1f), 0f), max(((v4[1] * v5[1]) + 1f), 0f), max(((v4[2] * v5[2]) + 1f), 0f), max(((v4[3] * v5[3]) + 1f), 0f));
         }
       }
       "
