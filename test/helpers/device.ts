@@ -1,4 +1,4 @@
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { type Sizes } from '../../src/ir/bind.js';
 import { type DType } from '../../src/ir/dtype.js';
 import { type HostTensor, toValues } from '../../src/ir/host.js';
@@ -6,6 +6,8 @@ import { type Program } from '../../src/ir/tensor.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { type CompileOptions, Executable } from '../../src/runtime/executable.js';
 import { type WebGpuOptions, WebGpuDevice, createWebGpuDevice } from '../../src/runtime/webgpu.js';
+import type { Device } from '../../src/runtime/device.js';
+import { cudaStatus, createCudaDevice } from '../../src/runtime/cuda.js';
 
 const devices = new Map<string, Promise<WebGpuDevice>>();
 
@@ -20,10 +22,55 @@ export function gpu(options: WebGpuOptions = {}): Promise<WebGpuDevice> {
   return d;
 }
 
+let cuda: Promise<Device> | undefined;
+
 afterAll(async () => {
   for (const d of devices.values()) (await d).destroy();
   devices.clear();
+  if (cuda) (await cuda).destroy();
+  cuda = undefined;
 });
+
+export type TestDeviceKind = 'webgpu' | 'cuda';
+
+/** The device suites that take the current device run on (set by `onEachDevice`). */
+let current: TestDeviceKind = 'webgpu';
+
+/** The device the current suite runs on: WebGPU, or CUDA inside `onEachDevice`'s CUDA block. */
+export function currentDevice(): Promise<Device> {
+  if (current === 'cuda') return (cuda ??= createCudaDevice());
+  return gpu();
+}
+
+/**
+ * Runs a suite once per device kind: on WebGPU always, and on CUDA when a CUDA device is present
+ * (otherwise the CUDA block is skipped, its name saying why). TILECRAFT_TEST_DEVICES (e.g.
+ * `cuda`) narrows the kinds, as the GPU check script does.
+ */
+export function onEachDevice(body: () => void): void {
+  const wanted = (process.env.TILECRAFT_TEST_DEVICES ?? 'webgpu,cuda').split(',').map((s) => s.trim());
+  if (wanted.includes('webgpu')) {
+    describe('on WebGPU', () => {
+      beforeAll(() => {
+        current = 'webgpu';
+      });
+      body();
+    });
+  }
+  if (wanted.includes('cuda')) {
+    const status = cudaStatus();
+    const name = status.available ? 'on CUDA' : `on CUDA (skipped: no CUDA device: ${status.reason ?? 'unavailable'})`;
+    describe.skipIf(!status.available)(name, () => {
+      beforeAll(() => {
+        current = 'cuda';
+      });
+      afterAll(() => {
+        current = 'webgpu';
+      });
+      body();
+    });
+  }
+}
 
 export interface Tolerance {
   readonly rtol: number;
@@ -74,9 +121,9 @@ export async function checkOnDevice(
   program: Program,
   sizes: Sizes,
   inputs: Readonly<Record<string, HostTensor>>,
-  options: { tol?: Partial<Tolerance>; device?: WebGpuDevice; compile?: CompileOptions } = {},
+  options: { tol?: Partial<Tolerance>; device?: Device; compile?: CompileOptions } = {},
 ) {
-  const device = options.device ?? (await gpu());
+  const device = options.device ?? (await currentDevice());
   const exe = await Executable.create(device, program, sizes, options.compile);
   const { outputs } = await exe.run(inputs);
   const ref = evaluate(program, sizes, inputs);
