@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The CUDA check, for a machine with an NVIDIA GPU, in under five minutes:
+#   1. builds the native addon (libcuda and libnvrtc are loaded at run time),
+#   2. runs the device correctness suites on CUDA against the CPU reference,
+#   3. tunes an f16 GEMM on the GPU and prints its TFLOP/s,
+#   4. prints PyTorch's matmul TFLOP/s beside it when PyTorch is installed.
+# Needs node_modules (run `npm ci` first, or bring them along) and Node 20+; a Node binary
+# unpacked into .node/ is used when node is not on PATH.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v node >/dev/null && [ -x .node/bin/node ]; then export PATH="$PWD/.node/bin:$PATH"; fi
+command -v node >/dev/null || { echo "gpu-check: no node on PATH and no .node/bin/node"; exit 1; }
+[ -d node_modules ] || { echo "gpu-check: node_modules missing; run npm ci first"; exit 1; }
+echo "gpu-check: node $(node --version); $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/tilecraft-runtime}"; mkdir -p "$XDG_RUNTIME_DIR"
+status=0
+step() { echo; echo "== $1"; }
+
+step "build the addon and the library"
+timeout 120 node scripts/build-addon.mjs || status=1
+[ -d dist ] || timeout 120 npx tsc -p tsconfig.build.json || status=1
+timeout 30 node dist/src/cli/autotune.js devices || status=1
+
+step "CUDA correctness suites (the WebGPU suites, on CUDA)"
+TILECRAFT_TEST_DEVICES=cuda timeout 150 npx vitest run test/dsl/ops.test.ts test/runtime/primitives.test.ts \
+  test/runtime/dtypes.test.ts test/runtime/cuda.test.ts --reporter=dot || status=1
+
+step "tune an f16 GEMM (4096^3, tensor cores among the candidates)"
+SHAPE=M=4096,N=4096,K=4096
+timeout 100 node dist/src/cli/autotune.js tune matmul --device cuda --dtype f16 --shape "$SHAPE" \
+  --budget 24,75s --db /tmp/tilecraft-gpu-check.json --json > /tmp/tilecraft-gpu-tune.json || status=1
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("/tmp/tilecraft-gpu-tune.json", "utf8"));
+  const flops = 2 * 4096 ** 3;
+  const tf = (ms) => (ms ? (flops / (ms * 1e-3) / 1e12).toFixed(1) : "n/a");
+  console.log(`tilecraft f16 GEMM 4096^3: tuned ${r.best?.medianMs?.toFixed(3)} ms = ${tf(r.best?.medianMs)} TFLOP/s; default ${tf(r.default?.medianMs)} TFLOP/s; ${r.measured} candidates`);
+  console.log("winner", JSON.stringify(r.best?.schedule));
+' || status=1
+
+step "PyTorch matmul, same shape and dtype"
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  timeout 60 python3 - <<'PY'
+import torch
+a = torch.randn(4096, 4096, device="cuda", dtype=torch.float16)
+b = torch.randn(4096, 4096, device="cuda", dtype=torch.float16)
+for _ in range(5): a @ b
+torch.cuda.synchronize()
+start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+times = []
+for _ in range(20):
+    start.record(); a @ b; end.record(); torch.cuda.synchronize(); times.append(start.elapsed_time(end))
+times.sort(); ms = times[len(times) // 2]
+print(f"torch f16 matmul 4096^3: {ms:.3f} ms = {2 * 4096 ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
+PY
+else
+  echo "PyTorch with CUDA is not installed here; skipping the comparison"
+fi
+exit $status
