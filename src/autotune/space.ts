@@ -41,9 +41,12 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
   const plan = planFor(info, program, sizes);
   const maxInv = info.limits.maxWorkgroupInvocations;
   const dims: Dimension[] = [];
-  // a restriction replaces a knob's natural range (lowering still rejects what cannot work)
+  // A restriction replaces a knob's natural range (lowering still rejects what cannot work).
+  // Otherwise the default value is always in the range, so the default schedule is a point of
+  // the space (threadsPerRow 0, "chosen from the row length", for one).
   const add = (group: string, knob: string, natural: readonly KnobValue[]) => {
-    const values = restrict[knob] ?? natural;
+    const dflt = (plan.schedule[group] as unknown as Record<string, KnobValue>)[knob];
+    const values = restrict[knob] ?? (dflt !== undefined && !natural.includes(dflt) ? [dflt, ...natural] : natural);
     if (values.length > 1 || restrict[knob]) dims.push({ group, knob, values });
   };
   for (const g of plan.groups) {

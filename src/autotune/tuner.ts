@@ -250,7 +250,9 @@ export async function tune(
       c.status = o.status;
       if (o.detail) c.detail = o.detail;
     }
-    hooks.onProgress?.({ phase: 'final', measured: ++done, total: leaders.length, best: c });
+    const remeasured = leaders.filter((x) => x.final && x.status === 'ok');
+    const bestSoFar = remeasured.reduce<Candidate | undefined>((b, x) => (!b || median(x) < median(b) ? x : b), undefined);
+    hooks.onProgress?.({ phase: 'final', measured: ++done, total: leaders.length, best: bestSoFar, last: c });
   }
   if (hooks.signal?.aborted) search.stopped = 'interrupted';
   const finals = leaders.filter((c) => c.final);

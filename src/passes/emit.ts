@@ -149,9 +149,11 @@ export function emitSerial(name: string, s: Stmt, scope: EmitScope, opts: EmitOp
 
 /** Threads per row for a row group whose longest row has `length` elements. */
 export function defaultThreadsPerRow(length: number, workgroup: number): number {
+  // about 16 elements per invocation, at most 64 invocations per row: long enough loops to hide
+  // the cost of the reduction's barriers, short enough teams to fill the machine with rows
   let t = 1;
-  while (t < workgroup && t * 4 < length) t *= 2;
-  return Math.max(1, Math.min(t, workgroup));
+  while (t < Math.min(64, workgroup) && t * 16 < length) t *= 2;
+  return t;
 }
 
 /**

@@ -22,26 +22,18 @@ describe('CUDA printer: examples', () => {
     expect(cudaOf('softmax', 'f32', { N: 4, D: 64 })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) softmax_0_rows(const float* __restrict__ t_X, float* __restrict__ t_Y) {
         __shared__ __align__(32) float s_red7[256];
-        const int lane0 = ((int)threadIdx.x) % 16;
-        const int slot1 = ((int)threadIdx.x) / 16;
-        const int row2 = (((int)blockIdx.x) * 16) + slot1;
+        const int lane0 = ((int)threadIdx.x) % 4;
+        const int slot1 = ((int)threadIdx.x) / 4;
+        const int row2 = (((int)blockIdx.x) * 64) + slot1;
         const bool valid3 = row2 < 4;
         const int srow4 = valid3 ? row2 : 0;
         float acc5 = __uint_as_float(0xff800000u);
         if (valid3) {
-          for (int r6 = lane0; r6 < 64; r6 += 16) {
+          for (int r6 = lane0; r6 < 64; r6 += 4) {
             acc5 = fmaxf(acc5, t_X[(srow4 * 64) + r6]);
           }
         }
         s_red7[(int)threadIdx.x] = acc5;
-        __syncthreads();
-        if (lane0 < 8) {
-          s_red7[(int)threadIdx.x] = fmaxf(s_red7[(int)threadIdx.x], s_red7[((int)threadIdx.x) + 8]);
-        }
-        __syncthreads();
-        if (lane0 < 4) {
-          s_red7[(int)threadIdx.x] = fmaxf(s_red7[(int)threadIdx.x], s_red7[((int)threadIdx.x) + 4]);
-        }
         __syncthreads();
         if (lane0 < 2) {
           s_red7[(int)threadIdx.x] = fmaxf(s_red7[(int)threadIdx.x], s_red7[((int)threadIdx.x) + 2]);
@@ -51,23 +43,15 @@ describe('CUDA printer: examples', () => {
           s_red7[(int)threadIdx.x] = fmaxf(s_red7[(int)threadIdx.x], s_red7[((int)threadIdx.x) + 1]);
         }
         __syncthreads();
-        const float total8 = s_red7[(((int)threadIdx.x) / 16) * 16];
+        const float total8 = s_red7[(((int)threadIdx.x) / 4) * 4];
         __syncthreads();
         float acc9 = 0.0f;
         if (valid3) {
-          for (int r10 = lane0; r10 < 64; r10 += 16) {
+          for (int r10 = lane0; r10 < 64; r10 += 4) {
             acc9 = acc9 + expf((t_X[(srow4 * 64) + r10] - total8));
           }
         }
         s_red7[(int)threadIdx.x] = acc9;
-        __syncthreads();
-        if (lane0 < 8) {
-          s_red7[(int)threadIdx.x] = s_red7[(int)threadIdx.x] + s_red7[((int)threadIdx.x) + 8];
-        }
-        __syncthreads();
-        if (lane0 < 4) {
-          s_red7[(int)threadIdx.x] = s_red7[(int)threadIdx.x] + s_red7[((int)threadIdx.x) + 4];
-        }
         __syncthreads();
         if (lane0 < 2) {
           s_red7[(int)threadIdx.x] = s_red7[(int)threadIdx.x] + s_red7[((int)threadIdx.x) + 2];
@@ -77,10 +61,10 @@ describe('CUDA printer: examples', () => {
           s_red7[(int)threadIdx.x] = s_red7[(int)threadIdx.x] + s_red7[((int)threadIdx.x) + 1];
         }
         __syncthreads();
-        const float total11 = s_red7[(((int)threadIdx.x) / 16) * 16];
+        const float total11 = s_red7[(((int)threadIdx.x) / 4) * 4];
         __syncthreads();
         if (valid3) {
-          for (int c12 = lane0; c12 < 64; c12 += 16) {
+          for (int c12 = lane0; c12 < 64; c12 += 4) {
             t_Y[(row2 * 64) + c12] = expf((t_X[(srow4 * 64) + c12] - total8)) / total11;
           }
         }
@@ -192,41 +176,34 @@ describe('CUDA printer: examples', () => {
   it('prints an int4 GEMM, its nibbles unpacked from u32 words by legalization', () => {
     expect(cudaOf('int4-gemm', 'f32', { M: 4, N: 8, K: 64, G: 32 }, { tileContractions: false })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) int4_gemm_0_rows(const float* __restrict__ t_X, const unsigned int* __restrict__ t_W, const float* __restrict__ t_S, float* __restrict__ t_Y) {
-        __shared__ __align__(32) float s_red8[256];
-        const int lane0 = ((int)threadIdx.x) % 16;
-        const int slot1 = ((int)threadIdx.x) / 16;
-        const int row2 = (((int)blockIdx.x) * 16) + slot1;
+        __shared__ __align__(32) float s_red9[256];
+        const int lane0 = ((int)threadIdx.x) % 4;
+        const int slot1 = ((int)threadIdx.x) / 4;
+        const int row2 = (((int)blockIdx.x) * 64) + slot1;
         const bool valid3 = row2 < 32;
-        const int p4 = row2 / 8;
-        const int p5 = row2 % 8;
-        float acc6 = 0.0f;
+        const int srow4 = valid3 ? row2 : 0;
+        const int p5 = srow4 / 8;
+        const int p6 = srow4 % 8;
+        float acc7 = 0.0f;
         if (valid3) {
-          for (int r7 = lane0; r7 < 64; r7 += 16) {
-            acc6 = acc6 + (t_X[(p4 * 64) + r7] * ((((float)((int)((t_W[((p5 * 64) + r7) / 8] >> (((((p5 * 64) + r7) % 8) * 4) & 31)) & 15u))) - 8.0f) * t_S[(p5 * 2) + (r7 / 32)]));
+          for (int r8 = lane0; r8 < 64; r8 += 4) {
+            acc7 = acc7 + (t_X[(p5 * 64) + r8] * ((((float)((int)((t_W[((p6 * 64) + r8) / 8] >> (((((p6 * 64) + r8) % 8) * 4) & 31)) & 15u))) - 8.0f) * t_S[(p6 * 2) + (r8 / 32)]));
           }
         }
-        s_red8[(int)threadIdx.x] = acc6;
-        __syncthreads();
-        if (lane0 < 8) {
-          s_red8[(int)threadIdx.x] = s_red8[(int)threadIdx.x] + s_red8[((int)threadIdx.x) + 8];
-        }
-        __syncthreads();
-        if (lane0 < 4) {
-          s_red8[(int)threadIdx.x] = s_red8[(int)threadIdx.x] + s_red8[((int)threadIdx.x) + 4];
-        }
+        s_red9[(int)threadIdx.x] = acc7;
         __syncthreads();
         if (lane0 < 2) {
-          s_red8[(int)threadIdx.x] = s_red8[(int)threadIdx.x] + s_red8[((int)threadIdx.x) + 2];
+          s_red9[(int)threadIdx.x] = s_red9[(int)threadIdx.x] + s_red9[((int)threadIdx.x) + 2];
         }
         __syncthreads();
         if (lane0 < 1) {
-          s_red8[(int)threadIdx.x] = s_red8[(int)threadIdx.x] + s_red8[((int)threadIdx.x) + 1];
+          s_red9[(int)threadIdx.x] = s_red9[(int)threadIdx.x] + s_red9[((int)threadIdx.x) + 1];
         }
         __syncthreads();
-        const float total9 = s_red8[(((int)threadIdx.x) / 16) * 16];
+        const float total10 = s_red9[(((int)threadIdx.x) / 4) * 4];
         __syncthreads();
         if (valid3 && (lane0 == 0)) {
-          t_Y[row2] = total9;
+          t_Y[row2] = total10;
         }
       }
       "
