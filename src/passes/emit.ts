@@ -172,9 +172,11 @@ export function emitRows(
   const rows = numel(rowShape);
   const longest = Math.max(...stmts.map((s) => (s.expr.op === 'reduce' ? numel(s.expr.axes.map(sizeOf)) : numel(shapeOf(s.target).slice(rowShape.length)))));
   const T = opts.threadsPerRow ?? defaultThreadsPerRow(longest, opts.rowWorkgroupSize);
-  const R = Math.max(1, Math.floor(opts.rowWorkgroupSize / T));
+  // Subgroups need not follow local indices, so one may straddle two row teams: a team that
+  // reduces with subgroup operations is a whole workgroup (one row per workgroup).
+  const useSubgroups = opts.subgroups && T > 1;
+  const R = useSubgroups ? 1 : Math.max(1, Math.floor(opts.rowWorkgroupSize / T));
   const W = T * R;
-  const useSubgroups = opts.subgroups && R === 1 && T > 1;
   const { grid, index } = linearGrid(Math.ceil(rows / R), opts.maxWorkgroupsPerDimension);
   const li = kbuiltin('local_index');
   const lane = R === 1 ? li : k.let('lane', kmod(li, kconst(T)));

@@ -190,58 +190,54 @@ describe('printKernel', () => {
           M[gid0] = acc1
         }
 
-      kernel mix_2_rows grid(3, 1, 1) workgroup(8, 1, 1)
+      kernel mix_2_rows grid(2, 1, 1) workgroup(8, 1, 1)
         global X: f32[120] read
         global S: f32[120] read_write
-        workgroup red3: f32[8]
-        let valid0 = (@group_id_x < 3)
-        var acc1: f32 = -Infinity:f32
-        if valid0 {
-          for r2 in @local_index ..< 40 step 8 {
-            acc1 = max(acc1, X[((@group_id_x * 40) + r2)])
+        workgroup red7: f32[8]
+        let lane0 = (@local_index % 4)
+        let slot1 = (@local_index / 4)
+        let row2 = ((@group_id_x * 2) + slot1)
+        let valid3 = (row2 < 3)
+        let srow4 = select(valid3, row2, 0)
+        var acc5: f32 = -Infinity:f32
+        if valid3 {
+          for r6 in lane0 ..< 40 step 4 {
+            acc5 = max(acc5, X[((srow4 * 40) + r6)])
           }
         }
-        red3[@local_index] = acc1
+        red7[@local_index] = acc5
         barrier
-        if (@local_index < 4) {
-          red3[@local_index] = max(red3[@local_index], red3[(@local_index + 4)])
+        if (lane0 < 2) {
+          red7[@local_index] = max(red7[@local_index], red7[(@local_index + 2)])
         }
         barrier
-        if (@local_index < 2) {
-          red3[@local_index] = max(red3[@local_index], red3[(@local_index + 2)])
+        if (lane0 < 1) {
+          red7[@local_index] = max(red7[@local_index], red7[(@local_index + 1)])
         }
         barrier
-        if (@local_index < 1) {
-          red3[@local_index] = max(red3[@local_index], red3[(@local_index + 1)])
-        }
+        let total8 = red7[((@local_index / 4) * 4)]
         barrier
-        let total4 = red3[((@local_index / 8) * 8)]
-        barrier
-        var acc5: f32 = 0:f32
-        if valid0 {
-          for r6 in @local_index ..< 40 step 8 {
-            acc5 = (acc5 + exp((X[((@group_id_x * 40) + r6)] - total4)))
+        var acc9: f32 = 0:f32
+        if valid3 {
+          for r10 in lane0 ..< 40 step 4 {
+            acc9 = (acc9 + exp((X[((srow4 * 40) + r10)] - total8)))
           }
         }
-        red3[@local_index] = acc5
+        red7[@local_index] = acc9
         barrier
-        if (@local_index < 4) {
-          red3[@local_index] = (red3[@local_index] + red3[(@local_index + 4)])
+        if (lane0 < 2) {
+          red7[@local_index] = (red7[@local_index] + red7[(@local_index + 2)])
         }
         barrier
-        if (@local_index < 2) {
-          red3[@local_index] = (red3[@local_index] + red3[(@local_index + 2)])
+        if (lane0 < 1) {
+          red7[@local_index] = (red7[@local_index] + red7[(@local_index + 1)])
         }
         barrier
-        if (@local_index < 1) {
-          red3[@local_index] = (red3[@local_index] + red3[(@local_index + 1)])
-        }
+        let total11 = red7[((@local_index / 4) * 4)]
         barrier
-        let total7 = red3[((@local_index / 8) * 8)]
-        barrier
-        if valid0 {
-          for c8 in @local_index ..< 40 step 8 {
-            S[((@group_id_x * 40) + c8)] = (exp((X[((@group_id_x * 40) + c8)] - total4)) / total7)
+        if valid3 {
+          for c12 in lane0 ..< 40 step 4 {
+            S[((row2 * 40) + c12)] = (exp((X[((srow4 * 40) + c12)] - total8)) / total11)
           }
         }"
     `);
