@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { TuningDatabase, defaultDatabasePath } from '../src/autotune/db.js';
 import { deviceFingerprint, deviceSummary } from '../src/autotune/fingerprint.js';
-import { type Measurement, summarize } from '../src/autotune/measure.js';
+import { type Measurement } from '../src/autotune/measure.js';
+export { type Contender, interleaved } from '../src/autotune/measure.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
 import { searchSpace } from '../src/autotune/space.js';
 import { tune } from '../src/autotune/tuner.js';
@@ -15,23 +16,6 @@ import { type Program } from '../src/ir/tensor.js';
 import { type ResolvedSchedule } from '../src/passes/schedule.js';
 import type { DeviceInfo } from '../src/runtime/device.js';
 import { VERSION } from '../src/version.js';
-
-/** One thing being timed: `run` executes once and returns its device time in ms. */
-export interface Contender {
-  readonly name: string;
-  readonly run: () => Promise<number>;
-}
-
-/**
- * Times contenders side by side: warm-up, then `rounds` rounds in which every contender runs once,
- * so a change in the machine's load touches all of them alike.
- */
-export async function interleaved(contenders: readonly Contender[], rounds: number, warmup = 1): Promise<Map<string, Measurement>> {
-  for (const c of contenders) for (let i = 0; i < warmup; i++) await c.run();
-  const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-  for (let r = 0; r < rounds; r++) for (const c of contenders) samples.get(c.name)!.push(await c.run());
-  return new Map([...samples].map(([k, v]) => [k, summarize(v, 'device')]));
-}
 
 export function openDb(path: string | undefined): Promise<TuningDatabase> {
   return TuningDatabase.open(path ?? defaultDatabasePath(process.env, homedir(), process.platform));

@@ -9,6 +9,7 @@ import { parseBudget } from '../src/cli/tune.js';
 import { describeDevice, writeJson } from './common.js';
 import { benchGemm } from './gemm.js';
 import { benchMemory } from './memory.js';
+import { benchStrategies } from './strategies.js';
 
 const log = (s: string) => console.error(s);
 const cli = new Command('bench').description('tilecraft benchmarks on the default WebGPU device');
@@ -54,6 +55,22 @@ cli
     const [N, D] = String(o.shape).split('x').map(Number);
     const results = await benchMemory(device, { N: N!, D: D!, rounds: Number(o.rounds), tune: o.tune, tuneBudget: parseBudget(o.tuneBudget), db: o.db }, log);
     writeJson(o.json, { bench: 'memory', device: device.info, results });
+    device.destroy();
+  });
+
+cli
+  .command('strategies')
+  .description('guided search vs the exhaustive optimum on a GEMM space of a few hundred valid candidates')
+  .option('--size <n>', 'square GEMM size', '256')
+  .option('--seeds <list>', 'guided search seeds', '1,2,3')
+  .option('--rounds <n>', 'interleaved timed rounds for the winners', '7')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .action(async (o) => {
+    const device = await createWebGpuDevice();
+    console.error(`device ${describeDevice(device.info)}`);
+    const seeds = String(o.seeds).split(',').map(Number);
+    const results = await benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds) }, log);
+    writeJson(o.json, { bench: 'strategies', device: device.info, results });
     device.destroy();
   });
 

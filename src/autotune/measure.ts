@@ -49,6 +49,23 @@ export function summarize(samples: readonly number[], clock: Measurement['clock'
   };
 }
 
+/** One thing being timed side by side: `run` executes once and returns its device time in ms. */
+export interface Contender {
+  readonly name: string;
+  readonly run: () => Promise<number>;
+}
+
+/**
+ * Times contenders side by side: warm-up, then `rounds` rounds in which every contender runs once,
+ * so a change in the machine's load touches all of them alike.
+ */
+export async function interleaved(contenders: readonly Contender[], rounds: number, warmup = 1): Promise<Map<string, Measurement>> {
+  for (const c of contenders) for (let i = 0; i < warmup; i++) await c.run();
+  const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) for (const c of contenders) samples.get(c.name)!.push(await c.run());
+  return new Map([...samples].map(([k, v]) => [k, summarize(v, 'device')]));
+}
+
 /**
  * Times `run` (one complete execution, waiting for the device): warm-up, then repeated runs. Uses
  * device timestamps (summed over the run's kernels) when the run reports them, wall time otherwise.

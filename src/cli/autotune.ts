@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { EXAMPLES } from '../../examples/index.js';
 import { TilecraftError } from '../ir/errors.js';
+import { benchCommand } from './bench.js';
 import { devicesCommand } from './devices.js';
 import { EXIT } from './exit-codes.js';
 import { parseDeviceKind } from './open-device.js';
@@ -65,6 +66,20 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await tuneCommand(name, o);
+    });
+
+  cli
+    .command('bench')
+    .description('time programs with their default and their tuned schedules, side by side')
+    .argument('<programs...>', 'example names or program files')
+    .option('--dtype <dtype>', "element type (default: each example's first)")
+    .option('--shape <N=value>', 'sizes (repeatable)', collect, [])
+    .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
+    .option('--rounds <n>', 'interleaved timed rounds', positiveInt, 7)
+    .option('--db <path>', 'tuning database file')
+    .option('--json', 'machine-readable output', false)
+    .action(async (names: string[], o) => {
+      code = await benchCommand(names, o);
     });
 
   cli

@@ -39,6 +39,8 @@ export interface ContractionLimits {
   readonly maxWorkgroupStorageBytes: number;
   /** The target multiplies matrix tiles in hardware (CUDA tensor cores). */
   readonly tensorCores: boolean;
+  /** 32-bit registers an invocation may use, where the target says (CUDA). */
+  readonly maxRegistersPerThread?: number | undefined;
 }
 
 const sizeOf = (a: Axis) => (a.size.op === 'int' ? a.size.value : 0);
@@ -74,6 +76,11 @@ export function validateContraction(id: string, c: ContractionKnobs, limits: Con
     requireDivides(id, 'threadN', c.threadN, 'threadN', c.blockN, 'blockN');
     if (c.threadM * c.threadN > 128) fail('threadN', `a ${c.threadM}x${c.threadN} register tile is more than 64 accumulators`);
     threads = (c.blockM / c.threadM) * (c.blockN / c.threadN);
+    // accumulators plus one row of each operand live in registers at once
+    const live = c.threadM * c.threadN + c.threadM + c.threadN;
+    if (limits.maxRegistersPerThread !== undefined && live > limits.maxRegistersPerThread - 16) {
+      fail('threadN', `a ${c.threadM}x${c.threadN} register tile needs about ${live + 16} registers; the device allows ${limits.maxRegistersPerThread}`);
+    }
     sharedBytes = c.staging === 'shared' ? (c.blockM + c.blockN) * c.blockK * 4 * (c.doubleBuffer ? 2 : 1) : 0;
     if (c.staging === 'direct' && c.doubleBuffer) fail('doubleBuffer', "doubleBuffer needs staging 'shared'");
   }

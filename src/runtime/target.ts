@@ -15,6 +15,7 @@ export function loweringFor(info: DeviceInfo): Partial<LowerOptions> {
     maxWorkgroupInvocations: l.maxWorkgroupInvocations,
     maxWorkgroupStorageBytes: l.maxWorkgroupStorageBytes,
     tensorCores: info.features.includes('tensor-cores'),
+    maxRegistersPerThread: l.maxRegistersPerThread,
   };
 }
 
