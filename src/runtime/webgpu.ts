@@ -7,7 +7,8 @@ import {
   KernelCompileError,
   MissingFeatureError,
 } from '../ir/errors.js';
-import { type Kernel, globals, kernelFeatures, workgroupInvocations } from '../ir/kernel.js';
+import { type Kernel, globals, kernelFeatures } from '../ir/kernel.js';
+import { checkKernelLimits } from './limits.js';
 import type { CompiledKernel, Device, DeviceBuffer, DeviceInfo, DeviceLimits, Launch, RunResult } from './device.js';
 
 // WebGPU's enum values, spelled out so the module needs no globals from the host.
@@ -146,7 +147,7 @@ export class WebGpuDevice implements Device {
     if (needs.subgroups && !this.hasFeature('subgroups')) {
       throw new MissingFeatureError(`kernel ${kernel.name} uses subgroup operations; this device lacks the 'subgroups' feature`, 'subgroups');
     }
-    this.checkLimits(kernel);
+    checkKernelLimits(kernel, this.info.limits);
     const shaderF16 = this.hasFeature('shader-f16');
     const { source, kernel: legal } = toWgsl(kernel, { shaderF16 });
     const notes = needs.f16 && !shaderF16 ? ['device lacks shader-f16: f16 tensors are stored as packed halves and computed in f32'] : [];
@@ -157,45 +158,6 @@ export class WebGpuDevice implements Device {
       p.catch(() => this.pipelines.delete(source));
     }
     return p;
-  }
-
-  private checkLimits(k: Kernel): void {
-    const l = this.info.limits;
-    const inv = workgroupInvocations(k);
-    if (inv > l.maxWorkgroupInvocations) {
-      throw new DeviceLimitError(
-        `kernel ${k.name} uses ${inv} invocations per workgroup; this device allows ${l.maxWorkgroupInvocations}`,
-        'maxComputeInvocationsPerWorkgroup',
-        inv,
-        l.maxWorkgroupInvocations,
-      );
-    }
-    const shared = k.buffers.filter((b) => b.scope === 'workgroup').reduce((a, b) => a + b.length * 4, 0);
-    if (shared > l.maxWorkgroupStorageBytes) {
-      throw new DeviceLimitError(
-        `kernel ${k.name} needs ${shared} bytes of workgroup memory; this device allows ${l.maxWorkgroupStorageBytes}`,
-        'maxComputeWorkgroupStorageSize',
-        shared,
-        l.maxWorkgroupStorageBytes,
-      );
-    }
-    const n = globals(k).length;
-    if (n > l.maxBuffersPerKernel) {
-      throw new DeviceLimitError(
-        `kernel ${k.name} binds ${n} storage buffers; this device allows ${l.maxBuffersPerKernel}`,
-        'maxStorageBuffersPerShaderStage',
-        n,
-        l.maxBuffersPerKernel,
-      );
-    }
-    if (k.grid.some((g) => g > l.maxWorkgroupsPerDimension)) {
-      throw new DeviceLimitError(
-        `kernel ${k.name} launches a grid of ${k.grid.join(' x ')}; this device allows ${l.maxWorkgroupsPerDimension} per dimension`,
-        'maxComputeWorkgroupsPerDimension',
-        Math.max(...k.grid),
-        l.maxWorkgroupsPerDimension,
-      );
-    }
   }
 
   private async build(name: string, source: string, kernel: Kernel, notes: string[]): Promise<WgCompiled> {

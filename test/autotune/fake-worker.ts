@@ -4,26 +4,10 @@
  * result, else a measurement of `workgroupSize / 100` ms).
  */
 import type { FromWorker, ToWorker } from '../../src/autotune/protocol.js';
+import { syntheticDeviceInfo } from './fixtures.js';
 
 const send = (m: FromWorker) => process.send?.(m);
-const info = {
-  backend: 'webgpu',
-  name: 'fake',
-  vendor: 'test',
-  architecture: '',
-  description: '',
-  features: [],
-  limits: {
-    maxWorkgroupInvocations: 256,
-    maxWorkgroupSize: [256, 256, 64],
-    maxWorkgroupsPerDimension: 65535,
-    maxWorkgroupStorageBytes: 16384,
-    maxStorageBufferBindingSize: 1 << 27,
-    maxBufferSize: 1 << 28,
-    maxBuffersPerKernel: 8,
-  },
-  extra: {},
-} as const;
+const info = syntheticDeviceInfo;
 
 process.on('message', (raw) => {
   const m = raw as ToWorker;

@@ -4,26 +4,9 @@ import { type Measurement } from '../../src/autotune/measure.js';
 import { searchSpace, spaceSize } from '../../src/autotune/space.js';
 import { type Candidate, type Measurer, pickWinner, tune } from '../../src/autotune/tuner.js';
 import { type ContractionKnobs, type Schedule } from '../../src/passes/schedule.js';
-import type { DeviceInfo } from '../../src/runtime/device.js';
+import { syntheticDeviceInfo } from './fixtures.js';
 
-const info: DeviceInfo = {
-  backend: 'webgpu',
-  name: 'synthetic',
-  vendor: 'test',
-  architecture: '',
-  description: '',
-  features: [],
-  limits: {
-    maxWorkgroupInvocations: 256,
-    maxWorkgroupSize: [256, 256, 64],
-    maxWorkgroupsPerDimension: 65535,
-    maxWorkgroupStorageBytes: 16384,
-    maxStorageBufferBindingSize: 1 << 27,
-    maxBufferSize: 1 << 30,
-    maxBuffersPerKernel: 8,
-  },
-  extra: {},
-};
+const info = syntheticDeviceInfo;
 
 const program = matmul.build('f32');
 const sizes = { M: 256, N: 256, K: 256 };
