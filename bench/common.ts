@@ -9,6 +9,7 @@ import { MeasuringWorker } from '../src/autotune/pool.js';
 import { searchSpace } from '../src/autotune/space.js';
 import { tune } from '../src/autotune/tuner.js';
 import { tuningKeyFor } from '../src/autotune/lookup.js';
+import { seedsFromDatabase } from '../src/autotune/seeds.js';
 import { type Sizes } from '../src/ir/bind.js';
 import { serializeProgram } from '../src/ir/serialize.js';
 import { structuralHash } from '../src/ir/hash.js';
@@ -48,7 +49,8 @@ export async function tunedSchedule(
   try {
     const workerInfo = await worker.start();
     const space = searchSpace(workerInfo, program, sizes);
-    const r = await tune(workerInfo, program, sizes, space, (s, w, rep, t) => worker.measure(s, w, rep, t), { strategy: 'guided', budget });
+    const seeds = await seedsFromDatabase(db, tuningKeyFor(workerInfo, program, sizes));
+    const r = await tune(workerInfo, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'guided', budget, seeds });
     if (!r.best) return undefined;
     const ms = r.best.final?.medianMs ?? r.best.screen!.medianMs;
     await db.record({

@@ -1,7 +1,7 @@
 import { matmul } from '../examples/matmul.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
 import { type Restrictions, searchSpace, spaceSize } from '../src/autotune/space.js';
-import { type TuneResult, tune } from '../src/autotune/tuner.js';
+import { type Measurer, type TuneResult, tune } from '../src/autotune/tuner.js';
 import { randomHost } from '../src/ir/host.js';
 import { serializeProgram } from '../src/ir/serialize.js';
 import { describeSchedule } from '../src/passes/schedule.js';
@@ -43,7 +43,7 @@ export async function benchStrategies(device: WebGpuDevice, o: StrategyBenchOpti
   try {
     const info = await worker.start();
     const space = searchSpace(info, program, sizes, STRATEGY_SPACE);
-    const measure = (s: Parameters<typeof worker.measure>[0], w: number, r: number, t: number) => worker.measure(s, w, r, t);
+    const measure: Measurer = (s, request) => worker.measure(s, request);
     log(`  space: ${spaceSize(space)} points`);
     const all = await tune(info, program, sizes, space, measure, { strategy: 'exhaustive', budget: { trials: 100_000 } }, {
       onProgress: (p) => p.measured % 25 === 0 && log(`  exhaustive ${p.phase} ${p.measured}/${p.total}`),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tilecraft needs on a fresh machine: the npm dependencies (which also builds
-# the library and the optional CUDA addon) and, when Node finds no WebGPU adapter, Mesa's software
-# Vulkan driver (lavapipe, Mesa 25 or newer: older Mesa is too old for Dawn).
+# the library and the optional CUDA addon); when Node finds no WebGPU adapter, Mesa's software
+# Vulkan driver (lavapipe, Mesa 25 or newer: older Mesa is too old for Dawn); and Chromium, which
+# the browser test drives, when it is missing.
 #
 # The software driver is installed with apt from Debian bookworm-backports, reusing the mirror the
 # machine's own Debian apt sources already name. That needs root (or sudo).
@@ -13,17 +14,25 @@ mkdir -p "$XDG_RUNTIME_DIR"
 echo "setup: installing npm dependencies"
 npm ci --no-audit --no-fund
 
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+
+install_chromium() {
+  command -v chromium >/dev/null && return 0
+  echo "setup: installing Chromium (the browser test runs tilecraft in it)"
+  $SUDO apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+}
+
 if node scripts/probe-webgpu.mjs 2>/dev/null; then
+  install_chromium
   exit 0
 fi
 
 echo "setup: no WebGPU adapter; installing Mesa's software Vulkan driver (lavapipe) from bookworm-backports"
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null; then SUDO=sudo; else
-    echo "setup: need root to install mesa-vulkan-drivers; rerun as root or see the README" >&2
-    exit 1
-  fi
+if [ "$(id -u)" != 0 ] && [ -z "$SUDO" ]; then
+  echo "setup: need root to install mesa-vulkan-drivers; rerun as root or see the README" >&2
+  exit 1
 fi
 . /etc/os-release
 if [ "${VERSION_CODENAME:-}" != bookworm ]; then
@@ -58,3 +67,4 @@ if ! node scripts/probe-webgpu.mjs; then
   echo "setup: still no WebGPU adapter after installing lavapipe" >&2
   exit 1
 fi
+install_chromium

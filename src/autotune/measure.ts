@@ -8,6 +8,8 @@ export interface MeasureOptions {
   readonly repeat: number;
   /** Give up on a candidate whose runs take longer than this in total. */
   readonly timeoutMs: number;
+  /** Stop repeating once a run takes longer than this: the candidate is out of contention. */
+  readonly cutoffMs?: number | undefined;
 }
 
 export const DEFAULT_MEASURE: MeasureOptions = { warmup: 2, repeat: 10, timeoutMs: 60_000 };
@@ -90,6 +92,7 @@ export async function measure(run: () => Promise<RunResult>, options: Partial<Me
       samples.push(r.wallMs);
     }
     check();
+    if (o.cutoffMs !== undefined && samples[samples.length - 1]! > o.cutoffMs) break;
   }
   return summarize(samples, clock);
 }

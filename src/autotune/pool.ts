@@ -21,6 +21,14 @@ export interface WorkerOptions {
   readonly workerScript?: string;
 }
 
+/** How to measure one candidate. */
+export interface MeasureRequest {
+  readonly warmup: number;
+  readonly repeat: number;
+  readonly timeoutMs?: number;
+  readonly cutoffMs?: number | undefined;
+}
+
 export interface CandidateOutcome {
   readonly status: CandidateStatus;
   readonly measurement?: Measurement;
@@ -99,8 +107,13 @@ export class MeasuringWorker {
     return this.ready;
   }
 
-  /** Compiles, checks and times one schedule in the worker, killing it after `timeoutMs`. */
-  async measure(schedule: Schedule, warmup: number, repeat: number, timeoutMs = this.opts.candidateTimeoutMs): Promise<CandidateOutcome> {
+  /**
+   * Compiles, checks and times one schedule in the worker, killing it after `timeoutMs`; stops
+   * repeating after a run slower than `cutoffMs`.
+   */
+  async measure(schedule: Schedule, request: MeasureRequest): Promise<CandidateOutcome> {
+    const { warmup, repeat, cutoffMs } = request;
+    const timeoutMs = request.timeoutMs ?? this.opts.candidateTimeoutMs;
     await this.start();
     const child = this.child;
     if (!child) return { status: 'crash', detail: 'worker is not running' };
@@ -119,7 +132,7 @@ export class MeasuringWorker {
           resolve(o);
         },
       };
-      const msg: ToWorker = { type: 'measure', id, schedule, warmup, repeat };
+      const msg: ToWorker = { type: 'measure', id, schedule, warmup, repeat, cutoffMs };
       child.send(msg);
     });
   }

@@ -20,6 +20,8 @@ export type ToWorker =
       readonly schedule: Schedule;
       readonly warmup: number;
       readonly repeat: number;
+      /** Stop repeating after a run slower than this (ms). */
+      readonly cutoffMs?: number | undefined;
     };
 
 export type CandidateStatus = 'ok' | 'mismatch' | 'invalid' | 'error' | 'crash' | 'timeout';

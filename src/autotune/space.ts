@@ -110,6 +110,19 @@ export function* allPoints(space: SearchSpace): Generator<Point> {
   }
 }
 
+/**
+ * The point closest to a schedule: each knob's value where the dimension has it, the default's
+ * elsewhere (a schedule tuned for other sizes may use values this space does not offer).
+ */
+export function pointOf(space: SearchSpace, schedule: Schedule): Point {
+  const dflt = defaultPoint(space);
+  return space.dims.map((d, i) => {
+    const v = (schedule[d.group] as Record<string, KnobValue> | undefined)?.[d.knob];
+    const j = v === undefined ? -1 : d.values.findIndex((x) => x === v);
+    return j < 0 ? dflt[i]! : j;
+  });
+}
+
 /** The point of the default schedule (values not in a dimension map to its first value). */
 export function defaultPoint(space: SearchSpace): Point {
   return space.dims.map((d) => {

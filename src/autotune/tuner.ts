@@ -6,9 +6,9 @@ import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
 import type { Measurement } from './measure.js';
-import type { CandidateOutcome } from './pool.js';
+import type { CandidateOutcome, MeasureRequest } from './pool.js';
 import type { CandidateStatus } from './protocol.js';
-import { type Point, type SearchSpace, allPoints, defaultPoint, scheduleAt, spaceSize } from './space.js';
+import { type Point, type SearchSpace, allPoints, defaultPoint, pointOf, scheduleAt, spaceSize } from './space.js';
 
 export type StrategyName = 'exhaustive' | 'guided' | 'auto';
 
@@ -33,6 +33,10 @@ export interface TuneOptions {
   readonly candidateTimeoutMs: number;
   readonly slowdownLimit: number;
   readonly compileMs: number;
+  /** A first measurement this many times the best so far ends a candidate's screening. */
+  readonly cutoffFactor: number;
+  /** Schedules to try right after the default: earlier results for other sizes, a user's guesses. */
+  readonly seeds: readonly Schedule[];
 }
 
 export const DEFAULT_TUNE: TuneOptions = {
@@ -47,6 +51,8 @@ export const DEFAULT_TUNE: TuneOptions = {
   candidateTimeoutMs: 120_000,
   slowdownLimit: 20,
   compileMs: 15_000,
+  cutoffFactor: 2,
+  seeds: [],
 };
 
 export const TIE_BREAK = 'the default schedule if it is within the band, else the lowest canonical JSON of the schedule';
@@ -85,8 +91,8 @@ export interface TuneResult {
   readonly seconds: number;
 }
 
-/** Measures one schedule within a time-out; a `MeasuringWorker` in practice, anything in tests. */
-export type Measurer = (schedule: Schedule, warmup: number, repeat: number, timeoutMs: number) => Promise<CandidateOutcome>;
+/** Measures one schedule; a `MeasuringWorker` in practice, anything in tests. */
+export type Measurer = (schedule: Schedule, request: Required<Pick<MeasureRequest, 'warmup' | 'repeat' | 'timeoutMs'>> & MeasureRequest) => Promise<CandidateOutcome>;
 
 const median = (c: Candidate) => c.final?.medianMs ?? c.screen?.medianMs ?? Infinity;
 
@@ -160,7 +166,11 @@ class Search {
   }
 
   async screen(c: Candidate): Promise<void> {
-    const o = await this.measure(c.schedule, 1, this.opts.screenRepeat, this.timeoutFor(1, this.opts.screenRepeat));
+    // the correctness run before timing warms the candidate up; a candidate whose first timed
+    // run is already far slower than the best so far stops there
+    const best = this.best();
+    const cutoffMs = best?.screen ? best.screen.medianMs * this.opts.cutoffFactor : undefined;
+    const o = await this.measure(c.schedule, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs });
     c.status = o.status;
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
@@ -223,6 +233,11 @@ export async function tune(
   // the default schedule is always measured: the baseline every result is compared with
   const dflt = search.prepare(defaultPoint(space));
   if (dflt && search.budgetLeft()) await search.screen(dflt);
+  for (const seed of opts.seeds) {
+    if (!search.budgetLeft()) break;
+    const c = search.prepare(pointOf(space, seed));
+    if (c) await search.screen(c);
+  }
 
   if (strategy === 'exhaustive') {
     for (const p of allPoints(space)) {
@@ -244,7 +259,7 @@ export async function tune(
   let done = 0;
   for (const c of leaders) {
     if (hooks.signal?.aborted) break;
-    const o = await measure(c.schedule, opts.finalWarmup, opts.finalRepeat, search.timeoutFor(opts.finalWarmup, opts.finalRepeat));
+    const o = await measure(c.schedule, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) });
     if (o.measurement) c.final = o.measurement;
     if (o.status !== 'ok') {
       c.status = o.status;
@@ -272,9 +287,10 @@ export async function tune(
 }
 
 /**
- * Guided search: an evolutionary loop. A seeded random population (with the default) is
- * screened; each generation breeds children of the fastest few by crossover and by moving one or
- * two knobs a step; it stops on budget, or when several generations bring nothing new.
+ * Guided search: an evolutionary loop. The first population is half steps away from the best
+ * schedules known (the default, seeds) and half random points; each generation breeds children
+ * of the fastest few by crossover and by moving one or two knobs a step; it stops on budget, or
+ * when several generations bring nothing new.
  */
 async function guided(s: Search): Promise<void> {
   const random = rng(s.opts.seed);
@@ -291,7 +307,23 @@ async function guided(s: Search): Promise<void> {
     await s.screen(c);
     return true;
   };
-  for (let i = 0; i < population * 50 && s.measured < population && s.budgetLeft(); i++) await tryPoint(randomPoint());
+  const step = (from: Point): Point => {
+    const p = [...from];
+    const moves = random() < 0.6 ? 1 : 2;
+    for (let m = 0; m < moves; m++) {
+      const i = Math.floor(random() * dims.length);
+      const n = dims[i]!.values.length;
+      if (n < 2) continue;
+      // numeric knobs move a step; categorical ones jump anywhere
+      const numeric = typeof dims[i]!.values[0] === 'number';
+      p[i] = numeric ? Math.max(0, Math.min(n - 1, p[i]! + (random() < 0.5 ? -1 : 1))) : Math.floor(random() * n);
+    }
+    return p;
+  };
+  for (let i = 0; i < population * 50 && s.measured < population && s.budgetLeft(); i++) {
+    const known = s.best();
+    await tryPoint(known && i % 2 === 0 ? step(known.point) : randomPoint());
+  }
   let stale = 0;
   while (s.budgetLeft()) {
     const top = s
@@ -306,21 +338,12 @@ async function guided(s: Search): Promise<void> {
     let produced = 0;
     for (let child = 0; child < population && s.budgetLeft(); child++) {
       const a = pick(top).point;
-      let p: number[];
+      let p: Point;
       if (top.length > 1 && random() < 0.3) {
         const b = pick(top).point;
         p = a.map((v, i) => (random() < 0.5 ? v : b[i]!));
       } else {
-        p = [...a];
-        const moves = random() < 0.6 ? 1 : 2;
-        for (let m = 0; m < moves; m++) {
-          const i = Math.floor(random() * dims.length);
-          const n = dims[i]!.values.length;
-          if (n < 2) continue;
-          // numeric knobs move a step; categorical ones jump anywhere
-          const numeric = typeof dims[i]!.values[0] === 'number';
-          p[i] = numeric ? Math.max(0, Math.min(n - 1, p[i]! + (random() < 0.5 ? -1 : 1))) : Math.floor(random() * n);
-        }
+        p = step(a);
       }
       if (await tryPoint(p)) produced++;
     }

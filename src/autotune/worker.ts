@@ -53,7 +53,7 @@ async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): 
         return { type: 'result', id: m.id, status: 'mismatch', detail: `${name}[${w.index}] = ${w.actual}, reference ${w.expected}` };
       }
     }
-    const measurement = await measure(() => exe!.dispatch({}, { timing: true }), { warmup: m.warmup, repeat: m.repeat, timeoutMs: Infinity });
+    const measurement = await measure(() => exe!.dispatch({}, { timing: true }), { warmup: m.warmup, repeat: m.repeat, timeoutMs: Infinity, cutoffMs: m.cutoffMs });
     return { type: 'result', id: m.id, status: 'ok', measurement };
   } catch (e) {
     const err = e as Error;

@@ -3,6 +3,8 @@ import Table from 'cli-table3';
 import { deviceFingerprint, deviceSummary } from '../autotune/fingerprint.js';
 import { MeasuringWorker } from '../autotune/pool.js';
 import { type KnobValue, type Restrictions, searchSpace, spaceSize } from '../autotune/space.js';
+import { tuningKeyFor } from '../autotune/lookup.js';
+import { seedsFromDatabase } from '../autotune/seeds.js';
 import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
 import { structuralHash } from '../ir/hash.js';
 import { serializeProgram } from '../ir/serialize.js';
@@ -87,10 +89,12 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   try {
     const info = await worker.start();
     const space = searchSpace(info, src.program, src.sizes, restrict);
+    const seeds = db ? await seedsFromDatabase(db, tuningKeyFor(info, src.program, src.sizes)) : [];
     if (!o.json) {
       console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       console.log(`device ${deviceSummary(info)}`);
       console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
+      if (seeds.length) console.log(`seeds  ${seeds.length} schedules recorded for this program at other sizes`);
       bar = new cliProgress.SingleBar(
         {
           format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}',
@@ -108,8 +112,8 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       src.program,
       src.sizes,
       space,
-      (s, w, r, t) => worker.measure(s, w, r, t),
-      { strategy, budget, seed: o.seed, finalRepeat: o.repeat },
+      (s, request) => worker.measure(s, request),
+      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds },
       {
         signal: abort.signal,
         onProgress: (p) => {

@@ -15,11 +15,11 @@ const knobs = (workgroupSize: number) => ({ '0': { kind: 'elementwise' as const,
 describe('the measuring worker isolates candidates', () => {
   it('a candidate that kills its process costs that candidate; the next one gets a fresh worker', async () => {
     const w = worker();
-    expect((await w.measure(knobs(150), 1, 1)).measurement?.medianMs).toBe(1.5);
-    const crash = await w.measure(knobs(1), 1, 1);
+    expect((await w.measure(knobs(150), { warmup: 1, repeat: 1 })).measurement?.medianMs).toBe(1.5);
+    const crash = await w.measure(knobs(1), { warmup: 1, repeat: 1 });
     expect(crash.status).toBe('crash');
     expect(crash.detail).toMatch(/worker exited \(code 7\)/);
-    const after = await w.measure(knobs(250), 1, 1);
+    const after = await w.measure(knobs(250), { warmup: 1, repeat: 1 });
     expect(after.status).toBe('ok');
     expect(after.measurement?.medianMs).toBe(2.5);
     expect(w.starts).toBe(2);
@@ -28,22 +28,22 @@ describe('the measuring worker isolates candidates', () => {
   it('a candidate that hangs is killed at its time-out and the run goes on', async () => {
     const w = worker(1500);
     const t0 = performance.now();
-    const hang = await w.measure(knobs(2), 1, 1);
+    const hang = await w.measure(knobs(2), { warmup: 1, repeat: 1 });
     expect(hang.status).toBe('timeout');
     expect(performance.now() - t0).toBeLessThan(10_000);
-    expect((await w.measure(knobs(120), 1, 1)).status).toBe('ok');
+    expect((await w.measure(knobs(120), { warmup: 1, repeat: 1 })).status).toBe('ok');
     expect(w.starts).toBe(2);
   });
 
   it('a per-call time-out overrides the default', async () => {
     const w = worker(60_000);
     const t0 = performance.now();
-    expect((await w.measure(knobs(2), 1, 1, 500)).status).toBe('timeout');
+    expect((await w.measure(knobs(2), { warmup: 1, repeat: 1, timeoutMs: 500 })).status).toBe('timeout');
     expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('reports a result that disagrees with the reference', async () => {
-    const r = await worker().measure(knobs(3), 1, 1);
+    const r = await worker().measure(knobs(3), { warmup: 1, repeat: 1 });
     expect(r).toEqual({ status: 'mismatch', detail: 'Y[0] = 1, reference 2' });
   });
 });
