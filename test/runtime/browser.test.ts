@@ -26,8 +26,8 @@ beforeAll(async () => {
     bundle: true,
     format: 'esm',
     platform: 'browser',
-    // the Node fallback for WebGPU is never taken where navigator.gpu exists
-    external: ['webgpu'],
+    // Node-only paths (the Dawn fallback, reading files) are never taken in a page
+    external: ['webgpu', 'node:*'],
     outfile: join(dir, 'tilecraft.js'),
     logLevel: 'warning',
   });
