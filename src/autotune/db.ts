@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import * as nodePath from 'node:path';
 import { type DType, isDType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
+import { type LockOptions, acquireLock, releaseLock, writeAtomically } from './file-lock.js';
 
 /**
  * The tuning database: one JSON file per user holding the winning schedule of every tuning run,
@@ -15,7 +13,7 @@ import type { ResolvedSchedule } from '../passes/schedule.js';
  * { "format": "tilecraft-tuning", "version": 1, "entries": { "<key>": { ...TuningEntry } } }
  * ```
  *
- * Several tuners may write the same file at once (one per GPU, or a tuner and `autotune forget`).
+ * Several tuners may write the same file at once (one per GPU, or two terminals).
  * Every change takes a lock file, re-reads the database under it, applies its change and replaces
  * the file atomically, so no writer loses another's entries and no reader ever sees half a file.
  * Readers do not lock. A file that cannot be read as a database is moved aside, never wiped; a
@@ -105,12 +103,7 @@ export interface StoredEntry {
   readonly entry: TuningEntry;
 }
 
-export interface LockOptions {
-  /** A lock older than this is taken to be left by a crashed or hung tuner and is broken. */
-  readonly staleMs?: number | undefined;
-  /** Give up waiting for the lock after this long. */
-  readonly timeoutMs?: number | undefined;
-}
+export type { LockOptions } from './file-lock.js';
 
 export interface DatabaseOptions {
   /** Defaults to `pow2Bucket`. */
@@ -124,10 +117,6 @@ export interface DatabaseOptions {
   readonly lock?: LockOptions | undefined;
 }
 
-// Holding the lock takes milliseconds (read, merge, write); 30 s can only mean its holder is gone.
-const DEFAULT_STALE_MS = 30_000;
-// Longer than DEFAULT_STALE_MS, so a waiter outlives a stale lock and breaks it rather than failing.
-const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
 export class TuningDatabaseError extends TilecraftError {
   override name = 'TuningDatabaseError';
@@ -388,7 +377,7 @@ export class TuningDatabase {
   }
 
   private async withLock<T>(body: () => Promise<T>): Promise<T> {
-    const lock = await acquireLock(this.path, this.lockPath, this.options.lock ?? {});
+    const lock = await acquireLock(this.lockPath, this.options.lock ?? {}, (holder, waited) => new DatabaseLockTimeoutError(this.path, this.lockPath, holder, waited));
     try {
       return await body();
     } finally {
@@ -539,203 +528,6 @@ function shapeDistance(a: Shape, b: Shape): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Atomic replacement
-
-/** Writes a temp file beside `file`, flushes it to disk and renames it over `file`. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const dir = nodePath.dirname(file);
-  // Same directory, so the rename stays on one filesystem and is atomic.
-  const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
-  try {
-    const handle = await fs.open(temp, 'wx');
-    try {
-      await handle.writeFile(text, 'utf8');
-      // Without this a crash after the rename can leave an empty file where the database was.
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await renameReplacing(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
-  await syncDirectory(dir);
-}
-
-async function renameReplacing(from: string, to: string): Promise<void> {
-  // Windows refuses to replace a file another process has open for a moment (a reader); retry briefly.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await fs.rename(from, to);
-      return;
-    } catch (e) {
-      const code = errorCode(e);
-      if (attempt >= 10 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw e;
-      await sleep(10 * (attempt + 1));
-    }
-  }
-}
-
-/** Makes the rename itself durable; some platforms (Windows) cannot open a directory, which is fine. */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await fs.open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort: the data itself was already flushed
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The lock file
-
-interface LockContent {
-  readonly pid: number;
-  readonly host: string;
-  /** Milliseconds since the epoch when the lock was taken. */
-  readonly time: number;
-  readonly token: string;
-}
-
-interface Holder {
-  /** The lock file's text, compared before breaking so a fresh lock is never mistaken for the stale one. */
-  readonly raw: string;
-  readonly content?: LockContent;
-  readonly time: number;
-}
-
-/** Creates the lock file exclusively, waiting with jittered backoff and breaking stale locks. */
-async function acquireLock(dbPath: string, lockPath: string, options: LockOptions): Promise<string> {
-  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const token = randomUUID();
-  const started = Date.now();
-  let delay = 2;
-  for (;;) {
-    if (await tryCreateLock(lockPath, token)) return token;
-    const holder = await readLock(lockPath);
-    if (holder === undefined) continue; // released between our attempt and the read
-    if (isStale(holder, staleMs)) {
-      await breakLock(lockPath, holder);
-      continue;
-    }
-    const waited = Date.now() - started;
-    if (waited >= timeoutMs) throw new DatabaseLockTimeoutError(dbPath, lockPath, describeHolder(holder), waited);
-    // jitter keeps a crowd of waiters from retrying in lockstep
-    await sleep(Math.min(delay, timeoutMs - waited) * (0.5 + Math.random()));
-    delay = Math.min(delay * 2, 200);
-  }
-}
-
-async function tryCreateLock(lockPath: string, token: string): Promise<boolean> {
-  let handle: FileHandle;
-  try {
-    handle = await fs.open(lockPath, 'wx');
-  } catch (e) {
-    if (errorCode(e) === 'EEXIST') return false;
-    throw e;
-  }
-  try {
-    const content: LockContent = { pid: process.pid, host: hostname(), time: Date.now(), token };
-    await handle.writeFile(JSON.stringify(content), 'utf8');
-    await handle.close();
-  } catch (e) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(lockPath, { force: true });
-    throw e;
-  }
-  return true;
-}
-
-async function readLock(lockPath: string): Promise<Holder | undefined> {
-  try {
-    const raw = await fs.readFile(lockPath, 'utf8');
-    const content = parseLock(raw);
-    if (content) return { raw, content, time: content.time };
-    // Empty or partial: its creator is between creating and writing it. Age it by the file's time.
-    const stat = await fs.stat(lockPath);
-    return { raw, time: stat.mtimeMs };
-  } catch (e) {
-    if (errorCode(e) === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-function parseLock(raw: string): LockContent | undefined {
-  try {
-    const v: unknown = JSON.parse(raw);
-    if (isRecord(v) && Number.isSafeInteger(v.pid) && (v.pid as number) > 0 && typeof v.host === 'string' && typeof v.time === 'number' && typeof v.token === 'string') {
-      return v as unknown as LockContent;
-    }
-  } catch {
-    // not (yet) a whole lock record
-  }
-  return undefined;
-}
-
-function isStale(holder: Holder, staleMs: number): boolean {
-  if (Date.now() - holder.time > staleMs) return true;
-  // A pid only means something on the machine that wrote it (the file may be on a shared disk).
-  const c = holder.content;
-  return c !== undefined && c.host === hostname() && !processAlive(c.pid);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else
-    return errorCode(e) === 'EPERM';
-  }
-}
-
-/**
- * Breaks a stale lock by renaming it to a unique name first and checking it is the lock judged
- * stale. Unlinking by name would race: another waiter may already have broken it and taken a
- * fresh lock, which we would then delete. If we did grab a fresh lock, it is put back.
- */
-async function breakLock(lockPath: string, seen: Holder): Promise<void> {
-  const aside = `${lockPath}.stale-${process.pid}-${randomUUID().slice(0, 8)}`;
-  try {
-    await fs.rename(lockPath, aside);
-  } catch (e) {
-    if (errorCode(e) === 'ENOENT') return; // someone else broke or released it
-    throw e;
-  }
-  try {
-    const raw = await fs.readFile(aside, 'utf8');
-    if (raw !== seen.raw) {
-      try {
-        await fs.link(aside, lockPath);
-      } catch (e) {
-        // EEXIST: yet another process took the lock meanwhile; the holder we moved will find its
-        // lock gone on release and leave the new one alone
-        if (errorCode(e) !== 'EEXIST') throw e;
-      }
-    }
-  } finally {
-    await fs.rm(aside, { force: true });
-  }
-}
-
-/** Removes the lock only if it is still ours (a waiter may have judged us stale and broken it). */
-async function releaseLock(lockPath: string, token: string): Promise<void> {
-  const holder = await readLock(lockPath);
-  if (holder?.content?.token === token) await fs.rm(lockPath, { force: true });
-}
-
-function describeHolder(h: Holder): string {
-  const since = new Date(h.time).toISOString();
-  return h.content ? `pid ${h.content.pid} on ${h.content.host} since ${since}` : `an unknown process since ${since}`;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -756,8 +548,4 @@ async function exists(p: string): Promise<boolean> {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

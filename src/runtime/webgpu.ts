@@ -89,13 +89,13 @@ export class WebGpuDevice implements Device {
 
   /**
    * Wraps a `GPUDevice` — yours, when tilecraft kernels run inside your WebGPU application. Pass
-   * the adapter's info for an accurate device fingerprint. `keepAlive` holds whatever must not be
-   * garbage-collected while the device lives (the Dawn instance in Node).
+   * the adapter's info for an accurate device fingerprint.
    */
   constructor(
     readonly device: GPUDevice,
     adapterInfo?: GPUAdapterInfo,
-    private readonly keepAlive?: unknown,
+    /** Held so it is not garbage-collected while the device lives (Dawn's instance in Node). */
+    readonly instance?: unknown,
   ) {
     const lim = device.limits;
     const limits: DeviceLimits = {
@@ -128,11 +128,10 @@ export class WebGpuDevice implements Device {
     device.addEventListener('uncapturederror', (ev) => {
       this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message);
     });
-    void this.keepAlive;
   }
 
-  get hasFeature(): (f: string) => boolean {
-    return (f) => this.info.features.includes(f);
+  hasFeature(f: string): boolean {
+    return this.info.features.includes(f);
   }
 
   private checkAlive(): void {

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import * as nodePath from 'node:path';
+
+/**
+ * Files several processes change at once: an exclusive lock file (with stale locks broken) and
+ * atomic replacement (write beside, flush, rename over).
+ */
+
+export interface LockOptions {
+  /** A lock older than this is taken to be left by a crashed or hung process and is broken. */
+  readonly staleMs?: number | undefined;
+  /** Give up waiting for the lock after this long. */
+  readonly timeoutMs?: number | undefined;
+}
+
+// Holding the lock takes milliseconds (read, merge, write); 30 s can only mean its holder is gone.
+const DEFAULT_STALE_MS = 30_000;
+// Longer than DEFAULT_STALE_MS, so a waiter outlives a stale lock and breaks it rather than failing.
+const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------------------------------------
+// Atomic replacement
+
+/** Writes a temp file beside `file`, flushes it to disk and renames it over `file`. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
+  const dir = nodePath.dirname(file);
+  // Same directory, so the rename stays on one filesystem and is atomic.
+  const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  try {
+    const handle = await fs.open(temp, 'wx');
+    try {
+      await handle.writeFile(text, 'utf8');
+      // Without this a crash after the rename can leave an empty file where the database was.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await renameReplacing(temp, file);
+  } catch (e) {
+    await fs.rm(temp, { force: true });
+    throw e;
+  }
+  await syncDirectory(dir);
+}
+
+async function renameReplacing(from: string, to: string): Promise<void> {
+  // Windows refuses to replace a file another process has open for a moment (a reader); retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.rename(from, to);
+      return;
+    } catch (e) {
+      const code = errorCode(e);
+      if (attempt >= 10 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw e;
+      await sleep(10 * (attempt + 1));
+    }
+  }
+}
+
+/** Makes the rename itself durable; some platforms (Windows) cannot open a directory, which is fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await fs.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // best effort: the data itself was already flushed
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lock file
+
+interface LockContent {
+  readonly pid: number;
+  readonly host: string;
+  /** Milliseconds since the epoch when the lock was taken. */
+  readonly time: number;
+  readonly token: string;
+}
+
+interface Holder {
+  /** The lock file's text, compared before breaking so a fresh lock is never mistaken for the stale one. */
+  readonly raw: string;
+  readonly content?: LockContent;
+  readonly time: number;
+}
+
+/** Creates the lock file exclusively, waiting with jittered backoff and breaking stale locks. */
+export async function acquireLock(lockPath: string, options: LockOptions, timedOut: (holder: string, waitedMs: number) => Error): Promise<string> {
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const token = randomUUID();
+  const started = Date.now();
+  let delay = 2;
+  for (;;) {
+    if (await tryCreateLock(lockPath, token)) return token;
+    const holder = await readLock(lockPath);
+    if (holder === undefined) continue; // released between our attempt and the read
+    if (isStale(holder, staleMs)) {
+      await breakLock(lockPath, holder);
+      continue;
+    }
+    const waited = Date.now() - started;
+    if (waited >= timeoutMs) throw timedOut(describeHolder(holder), waited);
+    // jitter keeps a crowd of waiters from retrying in lockstep
+    await sleep(Math.min(delay, timeoutMs - waited) * (0.5 + Math.random()));
+    delay = Math.min(delay * 2, 200);
+  }
+}
+
+async function tryCreateLock(lockPath: string, token: string): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(lockPath, 'wx');
+  } catch (e) {
+    if (errorCode(e) === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    const content: LockContent = { pid: process.pid, host: hostname(), time: Date.now(), token };
+    await handle.writeFile(JSON.stringify(content), 'utf8');
+    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(lockPath, { force: true });
+    throw e;
+  }
+  return true;
+}
+
+async function readLock(lockPath: string): Promise<Holder | undefined> {
+  try {
+    const raw = await fs.readFile(lockPath, 'utf8');
+    const content = parseLock(raw);
+    if (content) return { raw, content, time: content.time };
+    // Empty or partial: its creator is between creating and writing it. Age it by the file's time.
+    const stat = await fs.stat(lockPath);
+    return { raw, time: stat.mtimeMs };
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function parseLock(raw: string): LockContent | undefined {
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (isRecord(v) && Number.isSafeInteger(v.pid) && (v.pid as number) > 0 && typeof v.host === 'string' && typeof v.time === 'number' && typeof v.token === 'string') {
+      return v as unknown as LockContent;
+    }
+  } catch {
+    // not (yet) a whole lock record
+  }
+  return undefined;
+}
+
+function isStale(holder: Holder, staleMs: number): boolean {
+  if (Date.now() - holder.time > staleMs) return true;
+  // A pid only means something on the machine that wrote it (the file may be on a shared disk).
+  const c = holder.content;
+  return c !== undefined && c.host === hostname() && !processAlive(c.pid);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else
+    return errorCode(e) === 'EPERM';
+  }
+}
+
+/**
+ * Breaks a stale lock by renaming it to a unique name first and checking it is the lock judged
+ * stale. Unlinking by name would race: another waiter may already have broken it and taken a
+ * fresh lock, which we would then delete. If we did grab a fresh lock, it is put back.
+ */
+async function breakLock(lockPath: string, seen: Holder): Promise<void> {
+  const aside = `${lockPath}.stale-${process.pid}-${randomUUID().slice(0, 8)}`;
+  try {
+    await fs.rename(lockPath, aside);
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return; // someone else broke or released it
+    throw e;
+  }
+  try {
+    const raw = await fs.readFile(aside, 'utf8');
+    if (raw !== seen.raw) {
+      try {
+        await fs.link(aside, lockPath);
+      } catch (e) {
+        // EEXIST: yet another process took the lock meanwhile; the holder we moved will find its
+        // lock gone on release and leave the new one alone
+        if (errorCode(e) !== 'EEXIST') throw e;
+      }
+    }
+  } finally {
+    await fs.rm(aside, { force: true });
+  }
+}
+
+/** Removes the lock only if it is still ours (a waiter may have judged us stale and broken it). */
+export async function releaseLock(lockPath: string, token: string): Promise<void> {
+  const holder = await readLock(lockPath);
+  if (holder?.content?.token === token) await fs.rm(lockPath, { force: true });
+}
+
+function describeHolder(h: Holder): string {
+  const since = new Date(h.time).toISOString();
+  return h.content ? `pid ${h.content.pid} on ${h.content.host} since ${since}` : `an unknown process since ${since}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function errorCode(e: unknown): string | undefined {
+  return isRecord(e) && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
