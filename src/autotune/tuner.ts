@@ -14,8 +14,8 @@ export type StrategyName = 'exhaustive' | 'guided' | 'auto';
 
 export interface TuneOptions {
   readonly strategy: StrategyName;
-  /** Stop after this many distinct candidates measured, or this many seconds, whichever first. */
-  readonly budget: { readonly trials?: number; readonly seconds?: number };
+  /** Stop after this many distinct candidates measured, or this many seconds, whichever first; a limit left out is no limit. */
+  readonly budget: { readonly trials?: number | undefined; readonly seconds?: number | undefined };
   /** Repeats of the cheap first measurement every candidate gets. */
   readonly screenRepeat: number;
   /** Warm-up and repeats when the leaders are measured again. */
@@ -213,7 +213,8 @@ export async function tune(
   options: Partial<TuneOptions> = {},
   hooks: { onProgress?: (p: TuneProgress) => void; signal?: AbortSignal } = {},
 ): Promise<TuneResult> {
-  const opts: TuneOptions = { ...DEFAULT_TUNE, ...options, budget: { ...DEFAULT_TUNE.budget, ...options.budget } };
+  // a budget given replaces the default one: { trials: 100 } means no time limit
+  const opts: TuneOptions = { ...DEFAULT_TUNE, ...options };
   const size = spaceSize(space);
   let strategy: Exclude<StrategyName, 'auto'> = opts.strategy === 'auto' ? 'guided' : opts.strategy;
   let valid: Candidate[] | undefined;
