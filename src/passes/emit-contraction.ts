@@ -83,6 +83,7 @@ export function validateContraction(id: string, c: ContractionKnobs, limits: Con
     }
     sharedBytes = c.staging === 'shared' ? (c.blockM + c.blockN) * c.blockK * 4 * (c.doubleBuffer ? 2 : 1) : 0;
     if (c.staging === 'direct' && c.doubleBuffer) fail('doubleBuffer', "doubleBuffer needs staging 'shared'");
+    if (c.staging === 'shared' && c.vectorK !== 1) fail('vectorK', "vectorK reads operands from global memory: it needs staging 'direct'");
   }
   if (threads > limits.maxWorkgroupInvocations) {
     fail('threadM', `${threads} invocations per workgroup exceed the device's ${limits.maxWorkgroupInvocations}`);
