@@ -86,6 +86,7 @@ function cases(): Case[] {
   return out;
 }
 
+/** nvcc, or the typed error saying where it was looked for (the compile checks then fail with it). */
 const nvcc: Nvcc | NvccNotFoundError = (() => {
   try {
     return findNvcc(process.env);
@@ -94,8 +95,6 @@ const nvcc: Nvcc | NvccNotFoundError = (() => {
     throw e;
   }
 })();
-const found = !(nvcc instanceof NvccNotFoundError);
-const reason = nvcc instanceof NvccNotFoundError ? nvcc.message : '';
 
 describe('ptxas report parsing', () => {
   it('reads CUDA 13 and older formats', () => {
@@ -121,8 +120,10 @@ describe('ptxas report parsing', () => {
   });
 });
 
-describe.skipIf(!found)(`nvcc compile checks${found ? '' : ` (skipped: ${reason})`}`, () => {
-  const tool = nvcc as Nvcc;
+// nvcc is part of every machine this suite runs on; without it these checks fail, naming where it looked
+describe('nvcc compile checks', () => {
+  if (nvcc instanceof NvccNotFoundError) throw nvcc;
+  const tool = nvcc;
 
   it('compiles every example, dtype and schedule for sm_80 and sm_90 with warnings as errors', async () => {
     const all = cases();
