@@ -245,6 +245,14 @@ function expr(ctx: Ctx, e: KExpr, lane: number): string {
       const n = full === 0 ? String(ctx.invocations) : `(${linearIndex(ctx)} < ${full} ? 32 : ${ctx.invocations % 32})`;
       return `${helperName(key, true)}(${unwrap(x(e.x))}, ${unwrap(builtin(ctx, 'subgroup_lane'))}, ${unwrap(n)})`;
     }
+    case 'shuffle': {
+      // every lane of the warp takes part (the emitters shuffle in uniform control flow); a
+      // partial last warp names only the lanes it has
+      const tail = ctx.invocations % 32;
+      const full = ctx.invocations - tail;
+      const mask = tail === 0 ? '0xffffffffu' : full === 0 ? `${(2 ** tail - 1) >>> 0}u` : `(${linearIndex(ctx)} < ${full} ? 0xffffffffu : ${(2 ** tail - 1) >>> 0}u)`;
+      return `__shfl_sync(${mask}, ${unwrap(x(e.x))}, ${unwrap(x(e.lane))})`;
+    }
     case 'extract':
       return expr(ctx, e.x, e.lane);
     case 'vector':

@@ -89,7 +89,7 @@ function scan(k: Kernel) {
   kvisit(k.body, (e) => {
     if (e.op === 'load') noteWidth(e.buffer, e.type.lanes);
     if (e.type.scalar === 'f16') f16 = true;
-    if (e.op === 'subgroup' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
+    if (e.op === 'subgroup' || e.op === 'shuffle' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
     if (e.op === 'const' && (e.type.scalar === 'f32' || e.type.scalar === 'f16')) {
       if (Number.isNaN(e.value)) nan = true;
       else if (!Number.isFinite(e.value)) inf = true;
@@ -260,6 +260,8 @@ function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): string {
       return `bitcast<${typeName(e.type)}>(${x(e.x)})`;
     case 'subgroup':
       return `subgroup${e.fn === 'sum' ? 'Add' : e.fn === 'max' ? 'Max' : 'Min'}(${x(e.x)})`;
+    case 'shuffle':
+      return `subgroupShuffle(${x(e.x)}, u32(${x(e.lane)}))`;
     case 'extract':
       return `${x(e.x)}[${e.lane}]`;
     case 'vector':

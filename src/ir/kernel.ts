@@ -64,6 +64,11 @@ export type KExpr =
   | { readonly op: 'bitcast'; readonly type: KType; readonly x: KExpr }
   /** Reduction across the lanes of the invocation's subgroup; every lane gets the result. */
   | { readonly op: 'subgroup'; readonly type: KType; readonly fn: 'sum' | 'max' | 'min'; readonly x: KExpr }
+  /**
+   * The value of `x` in lane `lane` of the invocation's subgroup. Every lane of the subgroup takes
+   * part (subgroup-uniform control flow); lanes of a partial subgroup are not defined.
+   */
+  | { readonly op: 'shuffle'; readonly type: KType; readonly x: KExpr; readonly lane: KExpr }
   /** Component `lane` of a vector. */
   | { readonly op: 'extract'; readonly type: KType; readonly x: KExpr; readonly lane: number }
   /** A vector from scalars (one part: a splat). */
@@ -250,6 +255,8 @@ export function kchildren(e: KExpr): readonly KExpr[] {
       return [e.x];
     case 'binary':
       return [e.a, e.b];
+    case 'shuffle':
+      return [e.x, e.lane];
     case 'select':
       return [e.cond, e.a, e.b];
     case 'vector':
@@ -276,6 +283,8 @@ export function kwithChildren(e: KExpr, c: readonly KExpr[]): KExpr {
       return { ...e, x: k(0) };
     case 'subgroup':
       return { ...e, x: k(0) };
+    case 'shuffle':
+      return { ...e, x: k(0), lane: k(1) };
     case 'extract':
       return { ...e, x: k(0) };
     case 'binary':
@@ -402,7 +411,7 @@ export function kernelFeatures(k: Kernel): { f16: boolean; subgroups: boolean; m
   });
   kvisit(k.body, (e) => {
     if (e.type.scalar === 'f16') f16 = true;
-    if (e.op === 'subgroup' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
+    if (e.op === 'subgroup' || e.op === 'shuffle' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
   });
   return { f16, subgroups, matrices };
 }

@@ -96,6 +96,8 @@ export function printKernel(k: Kernel): string {
         return `bitcast<${typeName(e.type)}>(${expr(e.x)})`;
       case 'subgroup':
         return `subgroup_${e.fn}(${expr(e.x)})`;
+      case 'shuffle':
+        return `subgroup_shuffle(${expr(e.x)}, ${expr(e.lane)})`;
       case 'extract':
         return `${expr(e.x)}.${e.lane}`;
       case 'vector':

@@ -43,6 +43,10 @@ export function verifyKernel(k: Kernel): void {
         if (COMPARISONS.has(e.fn) && e.type.scalar !== 'bool') fail(`comparison ${e.fn} typed ${fmt(e.type)}`);
         break;
       }
+      case 'shuffle':
+        if (e.lane.type.scalar !== 'i32' || e.lane.type.lanes !== 1) fail(`shuffle lane is ${fmt(e.lane.type)}, not i32`);
+        if (!sameType(e.x.type, e.type) || e.type.lanes !== 1) fail(`shuffle of ${fmt(e.x.type)} typed ${fmt(e.type)}`);
+        break;
       case 'select':
         if (e.cond.type.scalar !== 'bool') fail(`select condition is ${fmt(e.cond.type)}`);
         if (!sameType(e.a.type, e.b.type)) fail(`select between ${fmt(e.a.type)} and ${fmt(e.b.type)}`);

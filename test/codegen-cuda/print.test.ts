@@ -304,8 +304,9 @@ describe('CUDA printer: examples', () => {
         __syncthreads();
         const float tot = tc_warp_sum_f32_partial(acc, ((int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z))) & 31, ((int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z))) < 32 ? 32 : 16);
         const int mx = tc_warp_max_i32_partial(q, ((int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z))) & 31, ((int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z))) < 32 ? 32 : 16);
+        const float nb = __shfl_sync((((int)(threadIdx.x + 8u * (threadIdx.y + 2u * threadIdx.z))) < 32 ? 0xffffffffu : 65535u), tot, (lane + 1) & 31);
         if (lane == 0) {
-          s_S[li / 32] = tot;
+          s_S[li / 32] = tot + nb;
         } else {
           // other lanes wait
         }

@@ -410,6 +410,7 @@ export interface RunKernelOptions {
 type Yield =
   | { readonly kind: 'barrier' }
   | { readonly kind: 'subgroup'; readonly fn: 'sum' | 'max' | 'min'; readonly value: number; readonly type: KType }
+  | { readonly kind: 'shuffle'; readonly value: number; readonly lane: number }
   /** A cooperative matrix statement, with its offset as this lane computed it. */
   | { readonly kind: 'matrix'; readonly stmt: MatrixStmt; readonly offset: number };
 
@@ -580,6 +581,7 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
                 return parts;
               }
               case 'subgroup':
+              case 'shuffle':
                 return fail('a subgroup operation is supported only as the whole value of a let');
             }
           };
@@ -590,6 +592,10 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
                   if (s.value.op === 'subgroup') {
                     const v = scalar(expr(s.value.x), 'a subgroup operand');
                     env.set(s.name, [yield { kind: 'subgroup', fn: s.value.fn, value: v, type: s.value.type }]);
+                  } else if (s.value.op === 'shuffle') {
+                    const v = scalar(expr(s.value.x), 'a shuffle operand');
+                    const lane = scalar(expr(s.value.lane), 'a shuffle lane');
+                    env.set(s.name, [yield { kind: 'shuffle', value: v, lane }]);
                   } else env.set(s.name, expr(s.value));
                   break;
                 case 'var':
@@ -735,6 +741,18 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
               if (atMatrix.some((s) => s.offset !== atMatrix[0]!.offset)) fail(`matrix offsets differ across subgroup at ${base}`);
               runMatrix(base, atMatrix[0]!.stmt, atMatrix[0]!.offset);
               for (let j = 0; j < members.length; j++) state[base + j] = { kind: 'ready', resume: 0 };
+              progressed = true;
+              continue;
+            }
+            const shuffles = members.filter((s) => s.kind === 'shuffle') as Extract<Yield, { kind: 'shuffle' }>[];
+            if (shuffles.length > 0) {
+              if (shuffles.length !== members.length) fail(`non-uniform subgroup shuffle in subgroup at ${base}`);
+              const vals = shuffles.map((s) => s.value);
+              for (let j = 0; j < members.length; j++) {
+                const from = shuffles[j]!.lane;
+                if (!Number.isInteger(from) || from < 0 || from >= members.length) fail(`shuffle from lane ${from} in a subgroup of ${members.length}`);
+                state[base + j] = { kind: 'ready', resume: vals[from]! };
+              }
               progressed = true;
               continue;
             }
