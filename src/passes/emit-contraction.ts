@@ -41,6 +41,8 @@ export interface ContractionLimits {
   readonly tensorCores: boolean;
   /** 32-bit registers an invocation may use, where the target says (CUDA). */
   readonly maxRegistersPerThread?: number | undefined;
+  /** Lanes per subgroup, where the target has subgroup shuffles and all its subgroups have this one size. */
+  readonly subgroupSize?: number | undefined;
 }
 
 const sizeOf = (a: Axis) => (a.size.op === 'int' ? a.size.value : 0);
@@ -84,6 +86,15 @@ export function validateContraction(id: string, c: ContractionKnobs, limits: Con
     sharedBytes = c.staging === 'shared' ? (c.blockM + c.blockN) * c.blockK * 4 * (c.doubleBuffer ? 2 : 1) : 0;
     if (c.staging === 'direct' && c.doubleBuffer) fail('doubleBuffer', "doubleBuffer needs staging 'shared'");
     if (c.staging === 'shared' && c.vectorK !== 1) fail('vectorK', "vectorK reads operands from global memory: it needs staging 'direct'");
+    if (c.shuffleA) {
+      const lanes = limits.subgroupSize;
+      if (lanes === undefined) fail('shuffleA', 'shuffleA needs subgroup shuffles and one fixed subgroup size; this device reports neither');
+      if (c.staging !== 'direct') fail('shuffleA', "shuffleA reads A from global memory: it needs staging 'direct'");
+      if (c.vectorK !== 1) fail('vectorK', 'vectorK and shuffleA are two ways of reading A; choose one');
+      if (c.blockM !== c.threadM) fail('blockM', `shuffleA needs blockM == threadM (every lane computes the same rows), not ${c.blockM} and ${c.threadM}`);
+      if (threads % lanes! !== 0) fail('blockN', `shuffleA needs whole subgroups: blockN / threadN (${threads}) must be a multiple of the subgroup size ${lanes}`);
+      requireDivides(id, 'blockK', lanes!, 'the subgroup size', c.blockK, 'blockK');
+    }
   }
   if (threads > limits.maxWorkgroupInvocations) {
     fail('threadM', `${threads} invocations per workgroup exceed the device's ${limits.maxWorkgroupInvocations}`);
@@ -346,12 +357,14 @@ export function emitContraction(
       }
       return bv;
     };
+    const shuffleA = !shared && c.shuffleA;
+    const lane = shuffleA ? kb.let('lane', kbuiltin('subgroup_lane')) : undefined;
     kLoop((k0, aSlot, bSlot) => {
       kb.for(
         'kk',
         kconst(0),
         kconst(c.blockK),
-        kconst(vecK ? 4 : 1),
+        kconst(vecK ? 4 : shuffleA ? limits.subgroupSize! : 1),
         (kk) => {
           if (shared) {
             const av = sharedRun(As, kadd(aSlot, kadd(kmul(kk, kconst(c.blockM)), kmul(ty, kconst(c.threadM)))), c.threadM, vecM, 'a');
@@ -360,6 +373,30 @@ export function emitContraction(
             return;
           }
           // direct: every invocation reads its operands from global memory (caches stage them)
+          if (shuffleA) {
+            // lane l reads A at step kk + l; step kk + s reaches every lane from lane s
+            const lanes = limits.subgroupSize!;
+            const gkl = kb.let('gk', kadd(kadd(k0, kk), lane!));
+            const lOk = guardK ? klt(gkl, kconst(kEnd)) : undefined;
+            const rows = Array.from({ length: c.threadM }, (_, i) => kb.let('gm', kadd(tileM, kconst(i))));
+            const mine = rows.map((gm) =>
+              kb.let('al', guarded(inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(lOk ? [lOk] : [])]), accT, () => sideValue(aSide, varsFor(gm, undefined, gkl), accT))),
+            );
+            kb.for(
+              'ks',
+              kconst(0),
+              kconst(lanes),
+              kconst(1),
+              (ks) => {
+                const gk = kb.let('gk', kadd(kadd(k0, kk), ks));
+                const av = mine.map((a) => kb.let('a', { op: 'shuffle', type: accT, x: a, lane: ks }));
+                const bv = bRow(gk, guardK ? klt(gk, kconst(kEnd)) : undefined);
+                for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
+              },
+              c.unrollK,
+            );
+            return;
+          }
           const gk = kb.let('gk', kadd(k0, kk));
           const kOk = guardK ? klt(gk, kconst(kEnd)) : undefined;
           const rows = Array.from({ length: c.threadM }, (_, i) => kb.let('gm', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i)))));
@@ -378,7 +415,7 @@ export function emitContraction(
           const bv = bRow(gk, kOk);
           for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
         },
-        c.unrollK,
+        c.unrollK && !shuffleA,
       );
     });
     for (let i = 0; i < c.threadM; i++) {

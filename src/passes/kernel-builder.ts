@@ -48,6 +48,11 @@ export class KernelBuilder {
   }
 
   for(base: string, start: KExpr, end: KExpr, step: KExpr, body: (v: KExpr) => void, unroll = false): void {
+    if (start.op === 'const' && end.op === 'const' && step.op === 'const' && start.value < end.value && start.value + step.value >= end.value) {
+      // one iteration: no loop (a loop costs a software GPU per iteration even when it runs once)
+      body(start);
+      return;
+    }
     const name = this.fresh(base);
     const v = kref(name, I32);
     this.emit({ op: 'for', var: name, start, end, step, unroll, body: this.block(() => body(v)) });

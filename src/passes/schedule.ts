@@ -55,6 +55,13 @@ export interface ContractionKnobs {
   /** With direct staging, read the A side four reduction steps at a time where contiguous (1 or 4). */
   readonly vectorK: 1 | 4;
   /**
+   * With direct staging, each lane of a subgroup reads the A side for one of `subgroupSize`
+   * consecutive reduction steps and the lanes pass the values around by subgroup shuffles: one
+   * A read per row every `subgroupSize` steps instead of every step. Every lane must compute the
+   * same rows (`blockM == threadM`), and workgroups are whole subgroups of the device's one size.
+   */
+  readonly shuffleA: boolean;
+  /**
    * Multiply 16x16x16 tiles on tensor cores (CUDA, f16 / bf16 operands, f32 accumulation). Each
    * subgroup (warp) then owns a `16*threadM x 16*threadN` part of the block tile.
    */
@@ -87,6 +94,7 @@ export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
     splitK: 1,
     vectorWidth: 4,
     vectorK: 1,
+    shuffleA: false,
     tensorCores: false,
   },
 };
@@ -151,6 +159,7 @@ export function describeKnobs(k: GroupKnobs): string {
         k.staging === 'shared' ? (k.doubleBuffer ? 'shared2' : 'shared') : 'direct',
         k.unrollK ? 'unroll' : 'loop',
         `v${k.vectorWidth}${k.vectorK > 1 ? `k${k.vectorK}` : ''}`,
+        ...(k.shuffleA ? ['shuffleA'] : []),
         ...(k.splitK > 1 ? [`splitK${k.splitK}`] : []),
         ...(k.tensorCores ? ['tensor-cores'] : []),
       ].join(' ');

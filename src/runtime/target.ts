@@ -16,7 +16,18 @@ export function loweringFor(info: DeviceInfo): Partial<LowerOptions> {
     maxWorkgroupStorageBytes: l.maxWorkgroupStorageBytes,
     tensorCores: info.features.includes('tensor-cores'),
     maxRegistersPerThread: l.maxRegistersPerThread,
+    subgroupSize: fixedSubgroupSize(info),
   };
+}
+
+/**
+ * The device's one subgroup size, where it has subgroup operations and every subgroup has that
+ * size: a CUDA warp, or a WebGPU adapter whose smallest and largest subgroups agree.
+ */
+export function fixedSubgroupSize(info: DeviceInfo): number | undefined {
+  if (info.backend === 'cuda') return 32;
+  const { subgroupMinSize: lo, subgroupMaxSize: hi } = info.extra;
+  return info.features.includes('subgroups') && typeof lo === 'number' && lo === hi ? lo : undefined;
 }
 
 /**

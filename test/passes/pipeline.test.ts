@@ -8,6 +8,7 @@ import { type KStmt, kconst, kmapStmts } from '../../src/ir/kernel.js';
 import { iadd, idiv, imod, int, isub, ivar } from '../../src/ir/intexpr.js';
 import { type Program, binary, load } from '../../src/ir/tensor.js';
 import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+import { InvalidScheduleError } from '../../src/passes/schedule.js';
 import { verifyKernel } from '../../src/passes/verify-kernel.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { firstMismatch, randomProgram, runPlan } from '../helpers/naive.js';
@@ -170,6 +171,47 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
       expectMatchesReference(p, {}, inputs, { schedule: { '0': schedule } });
     });
   }
+
+  // lanes share A through subgroup shuffles: subgroups of 4 here, one or two per workgroup, with
+  // M, N and K all ragged against the tiles and the shuffled steps
+  for (const [schedule, label] of [
+    [{ blockM: 2, threadM: 2, blockN: 8, threadN: 2, blockK: 4 }, 'one subgroup per workgroup'],
+    [{ blockM: 4, threadM: 4, blockN: 16, threadN: 2, blockK: 8, unrollK: false }, 'two subgroups, two shuffle rounds per step'],
+    [{ blockM: 2, threadM: 2, blockN: 8, threadN: 2, blockK: 4, splitK: 2 }, 'split-K'],
+  ] as const) {
+    it(`matmul with bias and relu epilogue, A shared by subgroup shuffles: ${label}`, () => {
+      const p = program('mm', (b) => {
+        const a = b.input('A', 'f32', { i: 9, k: 13 });
+        const w = b.input('W', 'f32', { k: 13, j: 10 });
+        const bias = b.input('Bi', 'f32', { j: 10 });
+        b.output('C', dot(a, w, 'k').add(bias).max(0));
+      });
+      const inputs = { A: randomHost('f32', [9, 13], 1), W: randomHost('f32', [13, 10], 2), Bi: randomHost('f32', [10], 3) };
+      const plan = expectMatchesReference(p, {}, inputs, { schedule: { '0': { ...schedule, staging: 'direct', shuffleA: true } }, subgroupSize: 4 }, undefined, 4);
+      expect(JSON.stringify(plan.kernels[0]!.body)).toContain('"op":"shuffle"');
+    });
+  }
+
+  it('shuffleA is refused where it cannot work, naming the knob', () => {
+    const p = program('mm', (b) => b.output('C', dot(b.input('A', 'f32', { i: 9, k: 16 }), b.input('W', 'f32', { k: 16, j: 16 }), 'k')));
+    const direct = { staging: 'direct', shuffleA: true, blockM: 2, threadM: 2, blockN: 8, threadN: 2, blockK: 4 } as const;
+    const refusal = (knobs: object, subgroupSize?: number) => {
+      try {
+        lower(p, {}, { schedule: { '0': { ...direct, ...knobs } }, subgroupSize });
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidScheduleError);
+        return [(e as InvalidScheduleError).knob, (e as Error).message];
+      }
+      return undefined;
+    };
+    expect(refusal({}, undefined)).toEqual(['shuffleA', expect.stringMatching(/fixed subgroup size/)]);
+    expect(refusal({ staging: 'shared' }, 4)).toEqual(['shuffleA', expect.stringMatching(/staging 'direct'/)]);
+    expect(refusal({ vectorK: 4 }, 4)).toEqual(['vectorK', expect.stringMatching(/choose one/)]);
+    expect(refusal({ blockM: 4 }, 4)).toEqual(['blockM', expect.stringMatching(/blockM == threadM/)]);
+    expect(refusal({ blockN: 4 }, 4)).toEqual(['blockN', expect.stringMatching(/multiple of the subgroup size 4/)]);
+    expect(refusal({ blockK: 2 }, 4)).toEqual(['blockK', expect.stringMatching(/subgroup size \(4\) must divide blockK/)]);
+    expect(refusal({}, 4)).toBeUndefined();
+  });
 
   it('batched matmul with a dequantized i4 operand (prologue) and odd sizes', () => {
     const p = program('bmm', (b) => {

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { dot } from '../../src/dsl/ops.js';
+import { dot, gelu } from '../../src/dsl/ops.js';
 import { program } from '../../src/dsl/program.js';
 import { type Tensor } from '../../src/dsl/tensor.js';
 import { type Sizes } from '../../src/ir/bind.js';
 import { type DType } from '../../src/ir/dtype.js';
 import { type HostTensor, fromValues, numelOf, randomHost, rng } from '../../src/ir/host.js';
 import { type BinaryFn, type CompareFn, type Program, type UnaryFn, BINARY_FNS, COMPARE_FNS, UNARY_FNS } from '../../src/ir/tensor.js';
-import { type CompileOptions } from '../../src/runtime/executable.js';
-import { type Tolerance, checkOnDevice, onEachDevice } from '../helpers/device.js';
+import { type ContractionKnobs, InvalidScheduleError } from '../../src/passes/schedule.js';
+import { type CompileOptions, Executable } from '../../src/runtime/executable.js';
+import { fixedSubgroupSize } from '../../src/runtime/target.js';
+import { type Tolerance, checkOnDevice, currentDevice, onEachDevice } from '../helpers/device.js';
 
 /**
  * Every tensor-IR primitive, run for real on each device (WebGPU; CUDA where present) and compared with the reference.
@@ -478,6 +480,39 @@ onEachDevice(() => {
         );
       });
     }
+
+    // The tuner's schedules, each compiled and checked on the device: a linear layer with a bias
+    // and GELU epilogue, M, N and K ragged against every tile. Where the device has one fixed
+    // subgroup size S (lavapipe 8, a CUDA warp 32), A is also shared by subgroup shuffles, with
+    // one and with two subgroups per workgroup; elsewhere that schedule must be refused.
+    describe('tiled GEMM schedules, [37, 45] x [45, 70] + bias, GELU', () => {
+      const p = program('linear', (b) => {
+        const [m, k, n] = b.sizes('M', 'K', 'N');
+        const w = b.input('W', 'f32', { k, j: n });
+        b.output('Y', gelu(dot(b.input('X', 'f32', { i: m, k }), w, 'k').add(b.input('Bias', 'f32', { j: n }))));
+      });
+      const sizes = { M: 37, K: 45, N: 70 };
+      const inputs = { X: randomHost('f32', [37, 45], 131), W: randomHost('f32', [45, 70], 132), Bias: randomHost('f32', [70], 133) };
+      const schedules: [string, (S: number) => Partial<ContractionKnobs>][] = [
+        ['shared, double-buffered 4x4 tiles', () => ({ blockM: 16, blockN: 32, blockK: 8, threadM: 4, threadN: 4, doubleBuffer: true })],
+        ['direct 8x8 tiles in vectors of 4, split-K 2', () => ({ blockM: 16, blockN: 64, blockK: 16, threadM: 8, threadN: 8, staging: 'direct', splitK: 2 })],
+        ['direct, A shared by shuffles, one subgroup', (S) => ({ blockM: 8, threadM: 8, blockN: 2 * S, threadN: 2, blockK: S, staging: 'direct', shuffleA: true })],
+        ['direct, A shared by shuffles, two subgroups', (S) => ({ blockM: 4, threadM: 4, blockN: 8 * S, threadN: 4, blockK: 2 * S, staging: 'direct', shuffleA: true, vectorWidth: 1 })],
+      ];
+      for (const [label, knobs] of schedules) {
+        it(label, async () => {
+          const device = await currentDevice();
+          const S = fixedSubgroupSize(device.info);
+          const schedule = { '0': knobs(S ?? 8) };
+          if (schedule['0'].shuffleA && S === undefined) {
+            await expect(Executable.create(device, p, sizes, { schedule })).rejects.toBeInstanceOf(InvalidScheduleError);
+            return;
+          }
+          const r = await expectMatch(p, sizes, inputs, { compile: { schedule }, tol: { atol: 1e-4 } });
+          expect(r.plan.schedule['0']).toMatchObject(schedule['0']);
+        });
+      }
+    });
 
     it('batched [B, M, K] x [B, K, N] and a batch against shared weights', async () => {
       const p = program('bmm', (b) => {
