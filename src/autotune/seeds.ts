@@ -1,6 +1,9 @@
-import type { Schedule } from '../passes/schedule.js';
+import type { ContractionKnobs, Schedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import { fixedSubgroupSize } from '../runtime/target.js';
 import type { TuningDatabase } from './db.js';
 import type { TuningKeyFields } from './lookup.js';
+import type { SearchSpace } from './space.js';
 
 /**
  * Schedules recorded for the same program and dtype on the same device at any sizes — the
@@ -15,4 +18,24 @@ export async function seedsFromDatabase(db: TuningDatabase, key: TuningKeyFields
     for (const r of entry.runnersUp.slice(0, 2)) seeds.push(r.schedule);
   }
   return seeds.slice(0, most);
+}
+
+/**
+ * Starting points from what is known about a kind of device, beside the database's. Where the
+ * device has one fixed subgroup size S, every contraction is also tried with A shared by subgroup
+ * shuffles: 8 rows per invocation, one subgroup of invocations across the columns, one shuffle
+ * round per blockK. On the software GPU this beat every tiling without shuffles by 1.4-1.8x
+ * (loads dominate there), and random search rarely lands on it: it needs blockM == threadM and
+ * whole subgroups at once. A seed that does not fit a space is skipped by the tuner.
+ */
+export function deviceSeeds(info: DeviceInfo, space: SearchSpace): Schedule[] {
+  const S = fixedSubgroupSize(info);
+  if (S === undefined) return [];
+  const threadN = Math.max(1, Math.min(8, 128 / S));
+  const schedule: Record<string, Partial<ContractionKnobs>> = {};
+  for (const [id, k] of Object.entries(space.defaults)) {
+    if (k.kind !== 'contraction' || k.tensorCores) continue;
+    schedule[id] = { blockM: 8, threadM: 8, blockN: S * threadN, threadN, blockK: S, staging: 'direct', shuffleA: true, vectorK: 1, splitK: 1 };
+  }
+  return Object.keys(schedule).length ? [schedule] : [];
 }

@@ -2,7 +2,7 @@ import { type Sizes } from '../ir/bind.js';
 import { type Program } from '../ir/tensor.js';
 import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
-import { planFor } from '../runtime/target.js';
+import { fixedSubgroupSize, planFor } from '../runtime/target.js';
 
 export type KnobValue = number | string | boolean;
 
@@ -69,7 +69,7 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
         add(id, 'blockM', pow2Range(1, Math.min(128, ceilPow2(M))));
         add(id, 'blockN', pow2Range(1, Math.min(128, ceilPow2(N))));
         add(id, 'blockK', pow2Range(4, Math.min(32, Math.max(4, ceilPow2(K)))));
-        add(id, 'threadM', pow2Range(1, Math.min(8, ceilPow2(M))));
+        add(id, 'threadM', pow2Range(1, Math.min(16, ceilPow2(M))));
         add(id, 'threadN', pow2Range(1, Math.min(16, ceilPow2(N))));
         add(id, 'staging', ['shared', 'direct']);
         add(id, 'doubleBuffer', [false, true]);
@@ -77,6 +77,7 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
         add(id, 'splitK', pow2Range(1, Math.max(1, Math.min(8, Math.floor(K / 256)))));
         add(id, 'vectorWidth', [1, 4]);
         add(id, 'vectorK', [1, 4]);
+        add(id, 'shuffleA', fixedSubgroupSize(info) !== undefined ? [false, true] : [false]);
         if (info.features.includes('tensor-cores')) add(id, 'tensorCores', [false, true]);
         break;
       }

@@ -6,6 +6,7 @@ import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
 import type { Measurement } from './measure.js';
+import { deviceSeeds } from './seeds.js';
 import type { CandidateOutcome, MeasureRequest } from './pool.js';
 import type { CandidateStatus } from './protocol.js';
 import { type Point, type SearchSpace, allPoints, defaultPoint, pointOf, scheduleAt, spaceSize } from './space.js';
@@ -234,7 +235,7 @@ export async function tune(
   // the default schedule is always measured: the baseline every result is compared with
   const dflt = search.prepare(defaultPoint(space));
   if (dflt && search.budgetLeft()) await search.screen(dflt);
-  for (const seed of opts.seeds) {
+  for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
     if (!search.budgetLeft()) break;
     const c = search.prepare(pointOf(space, seed));
     if (c) await search.screen(c);

@@ -91,6 +91,21 @@ describe('the tuner', () => {
     expect(r.best).toBeDefined();
   });
 
+  it('on a device with one fixed subgroup size, tries A shared by subgroup shuffles right after the default', async () => {
+    const fixed = { ...info, features: ['subgroups'], extra: { subgroupMinSize: 8, subgroupMaxSize: 8 } };
+    const varying = { ...fixed, extra: { subgroupMinSize: 8, subgroupMaxSize: 32 } };
+    const knob = (i: typeof info) => searchSpace(i, program, sizes).dims.find((d) => d.knob === 'shuffleA')?.values;
+    expect(knob(fixed)).toEqual([false, true]);
+    expect(knob(varying)).toBeUndefined();
+    const log: Schedule[] = [];
+    const r = await tune(fixed, program, sizes, searchSpace(fixed, program, sizes), measurer(log), { strategy: 'guided', budget: { trials: 2 } });
+    expect(r.candidates.map((c) => (c.schedule['0'] as ContractionKnobs).shuffleA)).toEqual([false, true]);
+    expect(r.candidates[1]!.schedule['0']).toMatchObject({ blockM: 8, threadM: 8, blockN: 64, threadN: 8, blockK: 8, staging: 'direct' });
+    // without a fixed size there is nothing to seed
+    const plain = await tune(varying, program, sizes, searchSpace(varying, program, sizes), measurer(), { strategy: 'guided', budget: { trials: 2 } });
+    expect(plain.candidates.some((c) => (c.schedule['0'] as ContractionKnobs).shuffleA)).toBe(false);
+  });
+
   it('failed candidates never win', async () => {
     const r = await tune(info, program, sizes, space, async (s) => {
       const k = s['0'] as ContractionKnobs;
