@@ -28,6 +28,7 @@ export const STRATEGY_SPACE: Restrictions = {
   splitK: [1],
   vectorWidth: [4],
   vectorK: [1],
+  shuffleA: [false],
 };
 
 /**

@@ -88,7 +88,7 @@ export function validateContraction(id: string, c: ContractionKnobs, limits: Con
     if (c.staging === 'shared' && c.vectorK !== 1) fail('vectorK', "vectorK reads operands from global memory: it needs staging 'direct'");
     if (c.shuffleA) {
       const lanes = limits.subgroupSize;
-      if (lanes === undefined) fail('shuffleA', 'shuffleA needs subgroup shuffles and one fixed subgroup size; this device reports neither');
+      if (lanes === undefined) fail('shuffleA', 'shuffleA needs subgroup shuffles and subgroups of one fixed size, which this device does not report');
       if (c.staging !== 'direct') fail('shuffleA', "shuffleA reads A from global memory: it needs staging 'direct'");
       if (c.vectorK !== 1) fail('vectorK', 'vectorK and shuffleA are two ways of reading A; choose one');
       if (c.blockM !== c.threadM) fail('blockM', `shuffleA needs blockM == threadM (every lane computes the same rows), not ${c.blockM} and ${c.threadM}`);

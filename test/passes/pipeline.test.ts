@@ -204,7 +204,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
       }
       return undefined;
     };
-    expect(refusal({}, undefined)).toEqual(['shuffleA', expect.stringMatching(/fixed subgroup size/)]);
+    expect(refusal({}, undefined)).toEqual(['shuffleA', expect.stringMatching(/subgroups of one fixed size/)]);
     expect(refusal({ staging: 'shared' }, 4)).toEqual(['shuffleA', expect.stringMatching(/staging 'direct'/)]);
     expect(refusal({ vectorK: 4 }, 4)).toEqual(['vectorK', expect.stringMatching(/choose one/)]);
     expect(refusal({ blockM: 4 }, 4)).toEqual(['blockM', expect.stringMatching(/blockM == threadM/)]);
