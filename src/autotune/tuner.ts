@@ -15,7 +15,11 @@ export type StrategyName = 'exhaustive' | 'guided' | 'auto';
 
 export interface TuneOptions {
   readonly strategy: StrategyName;
-  /** Stop after this many distinct candidates measured, or this many seconds, whichever first; a limit left out is no limit. */
+  /**
+   * Stop after this many distinct candidates measured, or this many seconds, whichever first; a
+   * limit left out is no limit. The seconds cover the whole run: screening stops early enough to
+   * leave time for measuring the leaders again.
+   */
   readonly budget: { readonly trials?: number | undefined; readonly seconds?: number | undefined };
   /** Repeats of the cheap first measurement every candidate gets. */
   readonly screenRepeat: number;
@@ -130,11 +134,27 @@ class Search {
       this.stopped = 'budget';
       return false;
     }
-    if (seconds !== undefined && (performance.now() - this.start) / 1000 >= seconds) {
+    if (seconds !== undefined && this.elapsed() + this.finalSeconds() >= seconds) {
       this.stopped = 'budget';
       return false;
     }
     return true;
+  }
+
+  elapsed(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+
+  /** What measuring the leaders again should take at their screened speeds, with a fifth to spare. */
+  finalSeconds(): number {
+    const leaders = this.ok()
+      .sort((a, b) => median(a) - median(b))
+      .slice(0, this.opts.finalists);
+    const dflt = this.candidates.find((c) => c.isDefault && c.status === 'ok');
+    if (dflt && !leaders.includes(dflt)) leaders.push(dflt);
+    // the correctness run, the warm-up and the timed runs
+    const runs = 1 + this.opts.finalWarmup + this.opts.finalRepeat;
+    return (1.2 * leaders.reduce((t, c) => t + (c.screen?.medianMs ?? 0) * runs, 0)) / 1000;
   }
 
   /** Lowers the point's schedule (pruning invalid ones before any compile) and returns it, unmeasured. */
@@ -259,8 +279,11 @@ export async function tune(
     .slice(0, opts.finalists);
   if (dflt && dflt.status === 'ok' && !leaders.includes(dflt)) leaders.push(dflt);
   let done = 0;
+  const seconds = opts.budget.seconds;
   for (const c of leaders) {
     if (hooks.signal?.aborted) break;
+    // past the time budget (a slow machine, a bad estimate), keep what was re-measured so far
+    if (seconds !== undefined && done > 0 && search.elapsed() >= seconds) break;
     const o = await measure(c.schedule, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) });
     if (o.measurement) c.final = o.measurement;
     if (o.status !== 'ok') {
@@ -284,7 +307,7 @@ export async function tune(
     band: opts.band,
     tieBreak: TIE_BREAK,
     stoppedBy: search.stopped ?? 'exhausted',
-    seconds: (performance.now() - search.start) / 1000,
+    seconds: search.elapsed(),
   };
 }
 

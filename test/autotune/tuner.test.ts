@@ -79,6 +79,19 @@ describe('the tuner', () => {
     expect(r.candidates[0]!.isDefault).toBe(true);
   });
 
+  it('a time budget covers measuring the leaders again: screening stops early enough for it', async () => {
+    // every run takes 20 ms: screening 3 runs, re-measuring 13 (check, warm-up, timed), so five
+    // finalists and the default need about 1.6 s at the end; a 2 s budget leaves 0.4 s of screening
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const r = await tune(info, program, sizes, space, async (s, req) => {
+      await sleep(20 * (req.repeat + req.warmup));
+      return { status: 'ok', measurement: m(20 + cost(s) / 100) };
+    }, { strategy: 'guided', budget: { seconds: 2 } });
+    expect(r.stoppedBy).toBe('budget');
+    expect(r.seconds).toBeLessThan(2);
+    expect(r.candidates.filter((c) => c.final).length).toBeGreaterThanOrEqual(5);
+  });
+
   it('an interrupted run keeps what it measured', async () => {
     const abort = new AbortController();
     let n = 0;
