@@ -35,7 +35,8 @@ export function deviceSeeds(info: DeviceInfo, space: SearchSpace): Schedule[] {
   const schedule: Record<string, Partial<ContractionKnobs>> = {};
   for (const [id, k] of Object.entries(space.defaults)) {
     if (k.kind !== 'contraction' || k.tensorCores) continue;
-    schedule[id] = { blockM: 8, threadM: 8, blockN: S * threadN, threadN, blockK: S, staging: 'direct', shuffleA: true, vectorK: 1, splitK: 1 };
+    // the shuffle loop stays a loop: unrolled, nvcc keeps a warp's 32 steps of B in registers (up to 255)
+    schedule[id] = { blockM: 8, threadM: 8, blockN: S * threadN, threadN, blockK: S, staging: 'direct', shuffleA: true, vectorK: 1, splitK: 1, unrollK: false };
   }
   return Object.keys(schedule).length ? [schedule] : [];
 }

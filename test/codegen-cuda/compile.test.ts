@@ -47,9 +47,14 @@ const SCHEDULES: readonly { readonly name: string; readonly options: Partial<Low
   // contraction tilings the tuner explores
   { name: 'direct8x8', options: { contraction: { blockM: 64, blockN: 64, threadM: 8, threadN: 8, staging: 'direct' } } },
   { name: 'db-splitk', options: { ...CUDA_LIMITS, contraction: { blockK: 32, doubleBuffer: true, splitK: 2, vectorWidth: 1 } } },
-  // A shared across a warp by shuffles: 8 rows x 4 columns per thread, one warp per block
+  // A shared across a warp by shuffles: 8 rows x 4 columns per thread, one warp per block; the
+  // 32-step shuffle loop kept as a loop (the tuner's seed) and unrolled
   {
     name: 'shuffleA',
+    options: { ...CUDA_LIMITS, subgroupSize: 32, contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32, unrollK: false } },
+  },
+  {
+    name: 'shuffleA-unrolled',
     options: { ...CUDA_LIMITS, subgroupSize: 32, contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32 } },
   },
   // tensor cores (wmma): f16 operands only
