@@ -3,7 +3,7 @@
  * ratios measured side by side in one run). `npm run bench -- --help`.
  */
 import { Command } from 'commander';
-import { createWebGpuDevice } from '../src/runtime/webgpu.js';
+import { type WebGpuDevice, createWebGpuDevice } from '../src/runtime/webgpu.js';
 import { type DType, isDType } from '../src/ir/dtype.js';
 import { parseBudget } from '../src/cli/tune.js';
 import { describeDevice, writeJson } from './common.js';
@@ -13,6 +13,18 @@ import { benchStrategies } from './strategies.js';
 
 const log = (s: string) => console.error(s);
 const cli = new Command('bench').description('tilecraft benchmarks on the default WebGPU device');
+
+/** Runs one benchmark on the default WebGPU device and writes its results as JSON where asked. */
+async function onDevice(bench: string, json: string | undefined, run: (device: WebGpuDevice) => Promise<unknown>): Promise<void> {
+  const device = await createWebGpuDevice();
+  try {
+    console.error(`device ${describeDevice(device.info)}`);
+    const results = await run(device);
+    writeJson(json, { bench, device: device.info, results });
+  } finally {
+    device.destroy();
+  }
+}
 
 cli
   .command('gemm', { isDefault: true })
@@ -26,8 +38,6 @@ cli
   .option('--no-naive', 'skip the naive kernel')
   .option('--json <file>', "also write the results as JSON ('-' for stdout)")
   .action(async (o) => {
-    const device = await createWebGpuDevice();
-    console.error(`device ${describeDevice(device.info)}`);
     const shapes = String(o.shapes)
       .split(',')
       .map((s) => {
@@ -35,9 +45,9 @@ cli
         return { M: M!, N: N!, K: K! };
       });
     const dtypes = String(o.dtypes).split(',').filter((d): d is DType => isDType(d));
-    const results = await benchGemm(device, { shapes, dtypes, rounds: Number(o.rounds), tuneBudget: parseBudget(o.tuneBudget), db: o.db, tfjs: o.tfjs, naive: o.naive }, log);
-    writeJson(o.json, { bench: 'gemm', device: device.info, results });
-    device.destroy();
+    await onDevice('gemm', o.json, (device) =>
+      benchGemm(device, { shapes, dtypes, rounds: Number(o.rounds), tuneBudget: parseBudget(o.tuneBudget), db: o.db, tfjs: o.tfjs, naive: o.naive }, log),
+    );
   });
 
 cli
@@ -50,12 +60,10 @@ cli
   .option('--db <path>', 'tuning database')
   .option('--json <file>', "also write the results as JSON ('-' for stdout)")
   .action(async (o) => {
-    const device = await createWebGpuDevice();
-    console.error(`device ${describeDevice(device.info)}`);
     const [N, D] = String(o.shape).split('x').map(Number);
-    const results = await benchMemory(device, { N: N!, D: D!, rounds: Number(o.rounds), tune: o.tune, tuneBudget: parseBudget(o.tuneBudget), db: o.db }, log);
-    writeJson(o.json, { bench: 'memory', device: device.info, results });
-    device.destroy();
+    await onDevice('memory', o.json, (device) =>
+      benchMemory(device, { N: N!, D: D!, rounds: Number(o.rounds), tune: o.tune, tuneBudget: parseBudget(o.tuneBudget), db: o.db }, log),
+    );
   });
 
 cli
@@ -66,12 +74,8 @@ cli
   .option('--rounds <n>', 'interleaved timed rounds for the winners', '7')
   .option('--json <file>', "also write the results as JSON ('-' for stdout)")
   .action(async (o) => {
-    const device = await createWebGpuDevice();
-    console.error(`device ${describeDevice(device.info)}`);
     const seeds = String(o.seeds).split(',').map(Number);
-    const results = await benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds) }, log);
-    writeJson(o.json, { bench: 'strategies', device: device.info, results });
-    device.destroy();
+    await onDevice('strategies', o.json, (device) => benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds) }, log));
   });
 
 cli.parseAsync(process.argv).then(

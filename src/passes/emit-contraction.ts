@@ -357,6 +357,8 @@ export function emitContraction(
       }
       return bv;
     };
+    /** Where row `gm` of A is in range at a reduction step that `kOk` (if any) guards. */
+    const rowOk = (gm: KExpr, kOk: KExpr | undefined) => inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(kOk ? [kOk] : [])]);
     const shuffleA = !shared && c.shuffleA;
     const lane = shuffleA ? kb.let('lane', kbuiltin('subgroup_lane')) : undefined;
     kLoop((k0, aSlot, bSlot) => {
@@ -380,7 +382,7 @@ export function emitContraction(
             const lOk = guardK ? klt(gkl, kconst(kEnd)) : undefined;
             const rows = Array.from({ length: c.threadM }, (_, i) => kb.let('gm', kadd(tileM, kconst(i))));
             const mine = rows.map((gm) =>
-              kb.let('al', guarded(inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(lOk ? [lOk] : [])]), accT, () => sideValue(aSide, varsFor(gm, undefined, gkl), accT))),
+              kb.let('al', guarded(rowOk(gm, lOk), accT, () => sideValue(aSide, varsFor(gm, undefined, gkl), accT))),
             );
             kb.for(
               'ks',
@@ -400,10 +402,9 @@ export function emitContraction(
           const gk = kb.let('gk', kadd(k0, kk));
           const kOk = guardK ? klt(gk, kconst(kEnd)) : undefined;
           const rows = Array.from({ length: c.threadM }, (_, i) => kb.let('gm', kadd(tileM, kadd(kmul(ty, kconst(c.threadM)), kconst(i)))));
-          const rowOk = (gm: KExpr) => inRange([...(guardM ? [klt(gm, kconst(M))] : []), ...(kOk ? [kOk] : [])]);
           if (vecK) {
             // K % 4 == 0 and blockK % 4 == 0: the four steps are all in range or all out
-            const aq = rows.map((gm) => guardedQuad(rowOk(gm), () => sideQuad(aSide, kAxes[0]!.name, gk, varsFor(gm, undefined, gk))));
+            const aq = rows.map((gm) => guardedQuad(rowOk(gm, kOk), () => sideQuad(aSide, kAxes[0]!.name, gk, varsFor(gm, undefined, gk))));
             for (let s4 = 0; s4 < 4; s4++) {
               const gks = s4 === 0 ? gk : kb.let('gk', kadd(gk, kconst(s4)));
               const bv = bRow(gks, kOk);
@@ -411,7 +412,7 @@ export function emitContraction(
             }
             return;
           }
-          const av = rows.map((gm) => kb.let('a', guarded(rowOk(gm), accT, () => sideValue(aSide, varsFor(gm, undefined, gk), accT))));
+          const av = rows.map((gm) => kb.let('a', guarded(rowOk(gm, kOk), accT, () => sideValue(aSide, varsFor(gm, undefined, gk), accT))));
           const bv = bRow(gk, kOk);
           for (let i = 0; i < c.threadM; i++) for (let j = 0; j < c.threadN; j++) fma(i, j, av[i]!, bv[j]!);
         },

@@ -6,15 +6,7 @@ import { fromValues } from '../../src/ir/host.js';
 import { iadd, int, sym } from '../../src/ir/intexpr.js';
 import { printProgram } from '../../src/ir/print.js';
 import { evaluate } from '../../src/reference/evaluate.js';
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw, but nothing was thrown');
-}
+import { thrown } from '../helpers/thrown.js';
 
 describe('program()', () => {
   it('builds an immutable tensor-IR program with sizes, inputs, statements and outputs', () => {

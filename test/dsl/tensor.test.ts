@@ -6,15 +6,7 @@ import { fromValues } from '../../src/ir/host.js';
 import { printExpr, printProgram } from '../../src/ir/print.js';
 import { type Program } from '../../src/ir/tensor.js';
 import { evaluate } from '../../src/reference/evaluate.js';
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw, but nothing was thrown');
-}
+import { thrown } from '../helpers/thrown.js';
 
 /** The error building a one-off program throws. */
 const buildError = (f: (b: ProgramBuilder) => void) => thrown(() => program('t', f));

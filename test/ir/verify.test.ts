@@ -6,6 +6,7 @@ import { type IntExpr, iadd, idiv, imod, imul, int, isub, ivar, sym } from '../.
 import { printProgram } from '../../src/ir/print.js';
 import { type Expr, type Program, type TensorDecl, binary, constant, load, reduce } from '../../src/ir/tensor.js';
 import { checkBounds, intRange, verifyProgram } from '../../src/ir/verify.js';
+import { thrown } from '../helpers/thrown.js';
 
 const decl = (name: string, dtype: TensorDecl['dtype'], ...axes: [string, IntExpr | number][]): TensorDecl => ({
   name,
@@ -25,16 +26,6 @@ const prog = (stmts: Program['stmts'], extra: Partial<Program> = {}): Program =>
   ...extra,
 });
 const Y = decl('Y', 'f32', ['i', N], ['j', 4]);
-
-/** The error `f` throws (so tests can check its class, message and fields together). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw, but nothing was thrown');
-}
 
 describe('verifyProgram', () => {
   it('accepts a well-formed program', () => {

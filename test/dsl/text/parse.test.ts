@@ -9,6 +9,7 @@ import { parseFile, parseProgram, parseProgramFile } from '../../../src/dsl/text
 import { DTYPES } from '../../../src/ir/dtype.js';
 import { DTypeError, ProgramError, ShapeError, TilecraftError } from '../../../src/ir/errors.js';
 import { structuralHash } from '../../../src/ir/hash.js';
+import { rng } from '../../../src/ir/host.js';
 import { idiv, imod, imul, isub, iadd } from '../../../src/ir/intexpr.js';
 import { printProgram } from '../../../src/ir/print.js';
 import type { Program } from '../../../src/ir/tensor.js';
@@ -411,17 +412,6 @@ describe('errors name the file, line and column', () => {
 });
 
 describe('mutated programs give typed errors, never a crash or a hang', () => {
-  /** mulberry32: a small seeded generator, so every run tries the same mutations. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   const TOKENS = [
     '(', ')', '[', ']', '{', '}', ',', ':', '=', '==', '->', '-', '+', '*', '/', '%', '<', ';', '#', '\n', ' ',
     'X', 'j', 'k', 'N', 'D', '0', '-1', '1.5', '1e-9', 'inf', 'f16', 'i32', 'u4', 'bool', 'sum[j]', 'max', 'exp(', 'where(',
