@@ -45,6 +45,10 @@ export function printExpr(e: Expr, outer = 0): string {
       return `${e.dtype}(${printExpr(e.x)})`;
     case 'reduce':
       return `${e.fn}[${printAxes(e.axes)}](${printExpr(e.body)})`;
+    case 'fold':
+    case 'state':
+    case 'local':
+      throw new Error(`internal: printing ${e.op} is not supported yet`);
     default:
       return assertNever(e, 'expr op');
   }

@@ -52,7 +52,73 @@ export type Expr =
   | { readonly op: 'compare'; readonly dtype: 'bool'; readonly fn: CompareFn; readonly a: Expr; readonly b: Expr }
   | { readonly op: 'select'; readonly dtype: ValueType; readonly cond: Expr; readonly a: Expr; readonly b: Expr }
   | { readonly op: 'cast'; readonly dtype: ValueType; readonly x: Expr }
-  | { readonly op: 'reduce'; readonly dtype: ValueType; readonly fn: ReduceFn; readonly axes: readonly Axis[]; readonly body: Expr };
+  | { readonly op: 'reduce'; readonly dtype: ValueType; readonly fn: ReduceFn; readonly axes: readonly Axis[]; readonly body: Expr }
+  /** Output `output` of a stateful reduction or scan (see `FoldDef`); only at a statement's root. */
+  | { readonly op: 'fold'; readonly dtype: ValueType; readonly def: FoldDef; readonly output: number }
+  /**
+   * An element of a state field of the enclosing fold: `self` is the running state (in `init`,
+   * `locals`, `update` and `outputs`, and the left operand of `merge`), `other` the right operand
+   * of `merge`. `index` runs over the field's own axes.
+   */
+  | { readonly op: 'state'; readonly dtype: ValueType; readonly field: string; readonly of: 'self' | 'other'; readonly index: readonly IntExpr[] }
+  /** A per-step value of the enclosing fold (one of its `locals`, computed before `update`). */
+  | { readonly op: 'local'; readonly dtype: ValueType; readonly name: string };
+
+/**
+ * A stateful reduction (`fold`) or prefix scan (`scan`) over the axes `over`, for every point of
+ * the axes `outer`. Its state is a list of fields, each a small tensor over its own axes (online
+ * softmax: a running max `m`, a running sum `l` and an accumulator `acc[e]`). Per outer point:
+ *
+ *     state = init
+ *     for each point of `over`, in row-major order:
+ *       locals, in order           (may read state, earlier locals and loads at the step)
+ *       state = update             (every field at once, from the state before the step)
+ *     outputs = finalize(state)    (a scan: after every step, indexed by the step too)
+ *
+ * `merge` combines two partial states — `self` the state over a prefix of the steps, `other` the
+ * state over the steps after it, each started from `init` — into the state over both. It must be
+ * associative with `init` as identity (up to rounding): it is what lets a schedule split the
+ * steps across lanes or workgroups. A sum is the one-field case: init 0, update `acc + x`, merge
+ * `self + other`, output `acc`.
+ *
+ * Several statements share one definition (structurally equal), each computing one output:
+ * a statement `T[outer..., (over for a scan), axes of output k...] = fold(def).output k`, so one
+ * stateful reduction owns several targets.
+ */
+export interface FoldDef {
+  readonly kind: 'fold' | 'scan';
+  readonly outer: readonly Axis[];
+  /** A scan runs over exactly one axis. */
+  readonly over: readonly Axis[];
+  readonly state: readonly StateField[];
+  /** One per field, over the field's axes (and `outer`). */
+  readonly init: readonly Expr[];
+  readonly locals: readonly FoldLocal[];
+  /** One per field: its value after a step. */
+  readonly update: readonly Expr[];
+  /** One per field: the combined value of two partial states. */
+  readonly merge: readonly Expr[];
+  readonly outputs: readonly FoldOutput[];
+}
+
+export interface StateField {
+  readonly name: string;
+  readonly dtype: ValueType;
+  /** The field's own axes: an accumulator row `acc[e]` has one, a running max none. */
+  readonly axes: readonly Axis[];
+}
+
+/** A scalar per step, shared by the field updates (a score, a rescaling factor). */
+export interface FoldLocal {
+  readonly name: string;
+  readonly expr: Expr;
+}
+
+export interface FoldOutput {
+  /** Axes after the outer ones (and the scanned one): `e` for an output row `O[i, e]`. */
+  readonly axes: readonly Axis[];
+  readonly expr: Expr;
+}
 
 export type ExprOp = Expr['op'];
 
@@ -158,7 +224,11 @@ export function children(e: Expr): readonly Expr[] {
     case 'const':
     case 'load':
     case 'iota':
+    case 'state':
+    case 'local':
       return [];
+    case 'fold':
+      return foldExprs(e.def);
     case 'unary':
     case 'cast':
       return [e.x];
@@ -183,7 +253,11 @@ export function withChildren(e: Expr, kids: readonly Expr[]): Expr {
     case 'const':
     case 'load':
     case 'iota':
+    case 'state':
+    case 'local':
       return e;
+    case 'fold':
+      return { ...e, def: withFoldExprs(e.def, kids) };
     case 'unary':
       return { ...e, x: k(0) };
     case 'cast':
@@ -199,6 +273,23 @@ export function withChildren(e: Expr, kids: readonly Expr[]): Expr {
     default:
       return assertNever(e, 'expr op');
   }
+}
+
+/** Every expression of a fold definition, in a fixed order: init, locals, update, merge, outputs. */
+export function foldExprs(d: FoldDef): readonly Expr[] {
+  return [...d.init, ...d.locals.map((l) => l.expr), ...d.update, ...d.merge, ...d.outputs.map((o) => o.expr)];
+}
+
+/** A fold definition with its expressions replaced (same order as `foldExprs`). */
+export function withFoldExprs(d: FoldDef, kids: readonly Expr[]): FoldDef {
+  let at = 0;
+  const take = (n: number) => kids.slice(at, (at += n));
+  const init = take(d.init.length);
+  const locals = take(d.locals.length).map((expr, i) => ({ name: d.locals[i]!.name, expr }));
+  const update = take(d.update.length);
+  const merge = take(d.merge.length);
+  const outputs = take(d.outputs.length).map((expr, i) => ({ axes: d.outputs[i]!.axes, expr }));
+  return { ...d, init, locals, update, merge, outputs };
 }
 
 /** Bottom-up map: children first, then `f` on the rebuilt node. */
@@ -222,6 +313,22 @@ export function mapIndices(e: Expr, f: (i: IntExpr) => IntExpr): Expr {
         return { ...n, index: f(n.index) };
       case 'reduce':
         return { ...n, axes: n.axes.map((a) => ({ name: a.name, size: f(a.size) })) };
+      case 'state':
+        return { ...n, index: n.index.map(f) };
+      case 'fold': {
+        const axes = (xs: readonly Axis[]) => xs.map((a) => ({ name: a.name, size: f(a.size) }));
+        const d = n.def;
+        return {
+          ...n,
+          def: {
+            ...d,
+            outer: axes(d.outer),
+            over: axes(d.over),
+            state: d.state.map((s) => ({ ...s, axes: axes(s.axes) })),
+            outputs: d.outputs.map((o) => ({ ...o, axes: axes(o.axes) })),
+          },
+        };
+      }
       default:
         return n;
     }
@@ -250,12 +357,25 @@ export function freeVars(e: Expr): Set<string> {
         walk(n.body, inner);
         return;
       }
+      case 'state':
+        for (const i of n.index) for (const v of intVars(i)) if (!bound.has(v)) out.add(v);
+        return;
+      case 'fold':
+        // the definition's variables are its own (checked by the verifier); the node is indexed
+        // by the outer axes, the scanned axis of a scan, and its output's axes
+        for (const a of foldAxes(n.def, n.output)) if (!bound.has(a.name)) out.add(a.name);
+        return;
       default:
         for (const c of children(n)) walk(c, bound);
     }
   };
   walk(e, new Set());
   return out;
+}
+
+/** The axes of a fold's output `k`, in order: outer, the scanned axis (a scan), the output's own. */
+export function foldAxes(d: FoldDef, k: number): readonly Axis[] {
+  return [...d.outer, ...(d.kind === 'scan' ? d.over : []), ...(d.outputs[k]?.axes ?? [])];
 }
 
 /** Names of the tensors `e` loads. */

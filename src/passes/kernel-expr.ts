@@ -169,6 +169,10 @@ export function exprToK(e: Expr, ctx: ExprContext): KExpr {
       return kcast(exprToK(e.x, ctx), ktype(e.dtype));
     case 'reduce':
       throw new TilecraftError('internal: a reduction inside an expression reached the kernel emitter');
+    case 'fold':
+    case 'state':
+    case 'local':
+      throw new TilecraftError(`internal: ${e.op} reached the kernel emitter`);
     default:
       return assertNever(e, 'expr op');
   }

@@ -170,6 +170,10 @@ function compileStmt(s: Stmt, tensors: readonly string[], decls: ReadonlyMap<str
         return convert(expr(e.x), e.x.dtype, e.dtype);
       case 'reduce':
         throw new Error('internal: nested reduction left after hoisting');
+      case 'fold':
+      case 'state':
+      case 'local':
+        throw new Error(`internal: ${e.op} is not evaluated yet`);
       default:
         return assertNever(e, 'expr op');
     }

@@ -358,6 +358,10 @@ export function naiveEvaluate(
         if (nan) return NaN;
         return normalize(e.dtype, acc);
       }
+      case 'fold':
+      case 'state':
+      case 'local':
+        throw new Error(`naive: ${e.op} is not evaluated yet`);
     }
   };
 
