@@ -69,6 +69,13 @@ export class KernelBuilder {
     this.buffers.set(name, buffer);
   }
 
+  /** An array in each invocation's own memory. */
+  private_(base: string, dtype: DType, length: number): string {
+    const name = this.fresh(base);
+    this.buffers.set(name, { name, scope: 'private', dtype, length });
+    return name;
+  }
+
   shared(base: string, dtype: DType, length: number, atomic = false): string {
     const name = this.fresh(base);
     this.buffers.set(name, atomic ? { name, scope: 'workgroup', dtype, length, atomic } : { name, scope: 'workgroup', dtype, length });

@@ -37,6 +37,11 @@ export interface ExprContext {
   readonly reads?: Set<string>;
   /** Set when the expression is one lane of a vectorized computation (see `VectorLanes`). */
   readonly vector?: VectorLanes;
+  /**
+   * Values the caller provides for nodes it lowers itself (fold state, per-step locals, results
+   * held in registers, reductions it emitted as loops); `undefined` lowers the node as usual.
+   */
+  readonly resolve?: (e: Expr) => KExpr | undefined;
 }
 
 /**
@@ -62,7 +67,7 @@ const VECTOR_TYPES: ReadonlySet<string> = new Set(['f32', 'i32', 'u32']);
 function vectorLoad(t: TensorDecl, index: readonly IntExpr[], ctx: ExprContext, v: VectorLanes): KExpr | undefined {
   const last = index[index.length - 1];
   const shape = shapeOf(t);
-  if (!last || last.op !== 'var' || last.name !== v.axis || !VECTOR_TYPES.has(t.dtype)) return undefined;
+  if (!last || !alongLanes(last, v) || !VECTOR_TYPES.has(t.dtype)) return undefined;
   if ((shape[shape.length - 1] ?? 1) % v.width !== 0) return undefined;
   if (index.slice(0, -1).some((i) => intVars(i).has(v.axis))) return undefined;
   const vars = new Map(ctx.vars);
@@ -75,6 +80,14 @@ function vectorLoad(t: TensorDecl, index: readonly IntExpr[], ctx: ExprContext, 
     v.loads.set(key, vec);
   }
   return { op: 'extract', type: kt(t.dtype), x: vec, lane: v.lane };
+}
+
+/** `x` or `a * (multiple of width) + x`, with `x` the lanes' variable: consecutive lanes, aligned. */
+function alongLanes(i: IntExpr, v: VectorLanes): boolean {
+  const isLaneVar = (e: IntExpr) => e.op === 'var' && e.name === v.axis;
+  if (isLaneVar(i)) return true;
+  if (i.op !== 'add' || !isLaneVar(i.b) || intVars(i.a).has(v.axis)) return false;
+  return i.a.op === 'mul' && i.a.b.op === 'int' && i.a.b.value % v.width === 0;
 }
 
 export const ktype = (t: ValueType): KType => kt(t);
@@ -143,6 +156,8 @@ export function flatIndex(t: TensorDecl, index: readonly KExpr[]): KExpr {
 }
 
 export function exprToK(e: Expr, ctx: ExprContext): KExpr {
+  const given = ctx.resolve?.(e);
+  if (given) return given;
   switch (e.op) {
     case 'const':
       return kconst(e.value, ktype(e.dtype));

@@ -32,9 +32,21 @@ import {
  */
 
 /** Names for the locals a pass introduces; each pass has its own prefix, unused by the emitters. */
-function namer(prefix: string): () => string {
+/** Fresh local names with a prefix, skipping every name the kernel already uses. */
+function namer(prefix: string, k: Kernel): () => string {
+  const taken = new Set(k.buffers.map((b) => b.name));
+  kmapStmts(k.body, (s) => {
+    if (s.op === 'let' || s.op === 'var') taken.add(s.name);
+    else if (s.op === 'for') taken.add(s.var);
+    else if (s.op === 'atomic' && s.result) taken.add(s.result);
+    else if (s.op === 'matrixDecl') taken.add(s.name);
+    return [s];
+  });
   let n = 0;
-  return () => `${prefix}${n++}`;
+  return () => {
+    while (taken.has(`${prefix}${n}`)) n++;
+    return `${prefix}${n++}`;
+  };
 }
 
 /**
@@ -45,7 +57,7 @@ function namer(prefix: string): () => string {
  * A non-trivial operand is bound to a `let` first, so it is computed once.
  */
 export function expandMath(k: Kernel, fns: ReadonlySet<'erf' | 'sigmoid' | 'tanh'>): Kernel {
-  const freshName = namer('em');
+  const freshName = namer('em', k);
   const body = kmapStmts(k.body, (s) => {
     const pre: KStmt[] = [];
     const bind = (x: KExpr): KExpr => {
@@ -136,7 +148,7 @@ export function legalizeNarrowTypes(k: Kernel, native: ReadonlySet<DType>): Kern
   const P = (t: KType): KType => (narrow(t.scalar) ? kt(promoted(t.scalar), t.lanes) : t);
   if (!k.buffers.some((b) => narrow(b.dtype)) && !usesNarrow(k, narrow)) return k;
 
-  const freshName = namer('nt');
+  const freshName = namer('nt', k);
   const buffers = new Map(k.buffers.map((b) => [b.name, b]));
   const stored = new Set<string>();
   const findStores = (body: readonly KStmt[]) =>

@@ -2,13 +2,16 @@ import { type BoundProgram, type Sizes, bindProgram, shapeOf } from '../ir/bind.
 import { type DType } from '../ir/dtype.js';
 import { type Kernel } from '../ir/kernel.js';
 import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
-import { type EmitOptions, emitElementwise, emitRows, emitSerial } from './emit.js';
+import { type EmitOptions } from './emit.js';
 import { type ContractionLimits, emitContraction } from './emit-contraction.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
 import { type ContractionKnobs, DEFAULT_KNOBS, type GroupKnobs, type ResolvedSchedule, type Schedule, resolveKnobs } from './schedule.js';
 import { hoistReductions } from './hoist-reductions.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
+import { type TileKernel } from '../ir/tile.js';
+import { elementwiseKernel, rowsKernel, serialKernel } from './tile/kernels.js';
+import { foldOf } from './tile/from-group.js';
 
 /** A tensor the plan's kernels read or write in global memory. */
 export interface PlanTensor {
@@ -27,6 +30,8 @@ export interface Plan {
   readonly schedule: ResolvedSchedule;
   /** The kernel groups, by id (the keys of `schedule`). */
   readonly groups: readonly PlanGroup[];
+  /** The loop/tile IR each group was lowered from, where the group went through it. */
+  readonly tiles: readonly TileKernel[];
   /** The passes that ran, in order, with what each produced (for `--explain` and debugging). */
   readonly trace: readonly { readonly pass: string; readonly note: string }[];
 }
@@ -104,6 +109,12 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   const scope = { tensors, stored };
   const schedule: Record<string, GroupKnobs> = {};
   const temps: PlanTensor[] = [];
+  const tiles: TileKernel[] = [];
+  const target = { scope, maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension };
+  const viaTile = (s: { tile: TileKernel; kernel: Kernel }): Kernel[] => {
+    tiles.push(s.tile);
+    return [s.kernel];
+  };
   const planGroups: PlanGroup[] = groups.map((g, i) => ({
     id: String(i),
     kind: g.kind,
@@ -118,12 +129,12 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
       case 'elementwise': {
         const k = resolveKnobs('elementwise', id, given, { kind: 'elementwise', workgroupSize: opts.workgroupSize, vectorWidth: opts.vectorWidth });
         schedule[id] = k;
-        return [emitElementwise(name, g.stmt, scope, { ...opts, ...k })];
+        return viaTile(elementwiseKernel(name, g.stmt, k, target));
       }
       case 'serial': {
         const k = resolveKnobs('serial', id, given, { kind: 'serial', workgroupSize: opts.workgroupSize });
         schedule[id] = k;
-        return [emitSerial(name, g.stmt, scope, { ...opts, ...k })];
+        return viaTile(serialKernel(name, g.stmt, k, target));
       }
       case 'rows': {
         const k = resolveKnobs('rows', id, given, {
@@ -133,8 +144,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
           subgroups: opts.subgroups,
         });
         schedule[id] = k;
-        const threads = k.threadsPerRow > 0 ? { threadsPerRow: k.threadsPerRow } : {};
-        return [emitRows(name, g.rowShape, g.stmts, scope, { ...opts, ...threads, rowWorkgroupSize: k.workgroupSize, subgroups: k.subgroups })];
+        return viaTile(rowsKernel(name, g.rowShape, g.stmts, k, target));
       }
       case 'contraction': {
         const { M, N } = planGroups[i]!.extents as { M: number; N: number };
@@ -158,7 +168,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
     }
   }
   planTensors.push(...temps);
-  return { program: fused, tensors: planTensors, kernels, schedule, groups: planGroups, trace };
+  return { program: fused, tensors: planTensors, kernels, schedule, groups: planGroups, tiles, trace };
 }
 
 function extentsOf(g: KernelGroup): Record<string, number> {
@@ -168,7 +178,10 @@ function extentsOf(g: KernelGroup): Record<string, number> {
       return { M: ext(g.shape.m), N: ext(g.shape.n), K: ext(g.shape.k), batch: ext(g.shape.batch) };
     case 'rows': {
       const longest = Math.max(
-        ...g.stmts.map((s) => (s.expr.op === 'reduce' ? ext(s.expr.axes) : ext(s.target.axes.slice(g.rowShape.length)))),
+        ...g.stmts.map((s) => {
+          const f = foldOf(s);
+          return f ? ext(f.def.over) : ext(s.target.axes.slice(g.rowShape.length));
+        }),
       );
       return { rows: g.rowShape.reduce((a, b) => a * b, 1), length: longest };
     }

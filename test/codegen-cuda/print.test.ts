@@ -21,51 +21,61 @@ describe('CUDA printer: examples', () => {
   it('prints softmax: a row team reducing through shared memory', () => {
     expect(cudaOf('softmax', 'f32', { N: 4, D: 64 })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) softmax_0_rows(const float* __restrict__ t_X, float* __restrict__ t_Y) {
-        __shared__ __align__(32) float s_red7[256];
-        const int lane0 = ((int)threadIdx.x) % 4;
-        const int slot1 = ((int)threadIdx.x) / 4;
-        const int row2 = (((int)blockIdx.x) * 64) + slot1;
-        const bool valid3 = row2 < 4;
-        const int srow4 = valid3 ? row2 : 0;
-        float acc5 = __uint_as_float(0xff800000u);
-        if (valid3) {
-          for (int r6 = lane0; r6 < 64; r6 += 4) {
-            acc5 = fmaxf(acc5, t_X[(srow4 * 64) + r6]);
+        __shared__ __align__(32) float s_red6[256];
+        const int d0 = ((int)threadIdx.x) / 4;
+        const int d1 = ((int)threadIdx.x) % 4;
+        float f0_acc2 = 0.0f;
+        float f1_acc3 = 0.0f;
+        const int row4 = (((int)blockIdx.x) * 64) + d0;
+        if (row4 < 4) {
+          f0_acc2 = __uint_as_float(0xff800000u);
+          for (int r5 = d1; r5 < 64; r5 += 4) {
+            f0_acc2 = fmaxf(f0_acc2, t_X[(row4 * 64) + r5]);
           }
         }
-        s_red7[(int)threadIdx.x] = acc5;
+        s_red6[(int)threadIdx.x] = f0_acc2;
         __syncthreads();
-        if (lane0 < 2) {
-          s_red7[(int)threadIdx.x] = fmaxf(s_red7[(int)threadIdx.x], s_red7[((int)threadIdx.x) + 2]);
+        const int pl7 = ((int)threadIdx.x) + 1;
+        if ((d1 % 2) == 0) {
+          f0_acc2 = fmaxf(f0_acc2, s_red6[pl7]);
+          s_red6[(int)threadIdx.x] = f0_acc2;
         }
         __syncthreads();
-        if (lane0 < 1) {
-          s_red7[(int)threadIdx.x] = fmaxf(s_red7[(int)threadIdx.x], s_red7[((int)threadIdx.x) + 1]);
+        const int pl8 = ((int)threadIdx.x) + 2;
+        if ((d1 % 4) == 0) {
+          f0_acc2 = fmaxf(f0_acc2, s_red6[pl8]);
+          s_red6[(int)threadIdx.x] = f0_acc2;
         }
         __syncthreads();
-        const float total8 = s_red7[(((int)threadIdx.x) / 4) * 4];
+        const int l09 = ((int)threadIdx.x) - d1;
+        f0_acc2 = s_red6[l09];
         __syncthreads();
-        float acc9 = 0.0f;
-        if (valid3) {
-          for (int r10 = lane0; r10 < 64; r10 += 4) {
-            acc9 = acc9 + expf((t_X[(srow4 * 64) + r10] - total8));
+        if (row4 < 4) {
+          f1_acc3 = 0.0f;
+          for (int r10 = d1; r10 < 64; r10 += 4) {
+            f1_acc3 = f1_acc3 + expf((t_X[(row4 * 64) + r10] - f0_acc2));
           }
         }
-        s_red7[(int)threadIdx.x] = acc9;
+        s_red6[(int)threadIdx.x] = f1_acc3;
         __syncthreads();
-        if (lane0 < 2) {
-          s_red7[(int)threadIdx.x] = s_red7[(int)threadIdx.x] + s_red7[((int)threadIdx.x) + 2];
+        const int pl11 = ((int)threadIdx.x) + 1;
+        if ((d1 % 2) == 0) {
+          f1_acc3 = f1_acc3 + s_red6[pl11];
+          s_red6[(int)threadIdx.x] = f1_acc3;
         }
         __syncthreads();
-        if (lane0 < 1) {
-          s_red7[(int)threadIdx.x] = s_red7[(int)threadIdx.x] + s_red7[((int)threadIdx.x) + 1];
+        const int pl12 = ((int)threadIdx.x) + 2;
+        if ((d1 % 4) == 0) {
+          f1_acc3 = f1_acc3 + s_red6[pl12];
+          s_red6[(int)threadIdx.x] = f1_acc3;
         }
         __syncthreads();
-        const float total11 = s_red7[(((int)threadIdx.x) / 4) * 4];
+        const int l013 = ((int)threadIdx.x) - d1;
+        f1_acc3 = s_red6[l013];
         __syncthreads();
-        if (valid3) {
-          for (int c12 = lane0; c12 < 64; c12 += 4) {
-            t_Y[(row2 * 64) + c12] = expf((t_X[(srow4 * 64) + c12] - total8)) / total11;
+        if (row4 < 4) {
+          for (int c14 = d1; c14 < 64; c14 += 4) {
+            t_Y[(row4 * 64) + c14] = expf((t_X[(row4 * 64) + c14] - f0_acc2)) / f1_acc3;
           }
         }
       }
@@ -96,59 +106,55 @@ describe('CUDA printer: examples', () => {
       #endif
 
       extern "C" __global__ void __launch_bounds__(32) softmax_0_rows(const __half* __restrict__ t_X, __half* __restrict__ t_Y) {
-        __shared__ __align__(32) float s_red4[32];
-        __shared__ __align__(32) unsigned int s_count5[1];
-        const bool valid0 = ((int)blockIdx.x) < 4;
-        float acc1 = __uint_as_float(0xff800000u);
-        if (valid0) {
-          for (int r2 = (int)threadIdx.x; r2 < 64; r2 += 32) {
-            acc1 = fmaxf(acc1, __half2float(t_X[(((int)blockIdx.x) * 64) + r2]));
-          }
+        __shared__ __align__(32) float s_red7[32];
+        __shared__ __align__(32) unsigned int s_count8[1];
+        const int d0 = ((int)threadIdx.x) / 32;
+        const int d1 = ((int)threadIdx.x) % 32;
+        float f0_acc2 = 0.0f;
+        float f1_acc3 = 0.0f;
+        const int row4 = ((int)blockIdx.x) + d0;
+        f0_acc2 = __uint_as_float(0xff800000u);
+        for (int r5 = d1; r5 < 64; r5 += 32) {
+          f0_acc2 = fmaxf(f0_acc2, __half2float(t_X[(row4 * 64) + r5]));
         }
-        const float part3 = tc_warp_max_f32(acc1);
+        const float part6 = tc_warp_max_f32(f0_acc2);
         if (((int)threadIdx.x) == 0) {
-          atomicExch(&s_count5[0], 0u);
+          atomicExch(&s_count8[0], 0u);
         }
         __syncthreads();
         if ((((int)threadIdx.x) & 31) == 0) {
-          const unsigned int claim6 = atomicAdd(&s_count5[0], 1u);
-          s_red4[(int)claim6] = part3;
+          const unsigned int claim9 = atomicAdd(&s_count8[0], 1u);
+          s_red7[(int)claim9] = part6;
         }
         __syncthreads();
-        const int filled7 = (int)((volatile unsigned int*)s_count5)[0];
-        float fold8 = s_red4[0];
-        for (int s9 = 1; s9 < filled7; s9 += 1) {
-          fold8 = fmaxf(fold8, s_red4[s9]);
+        const int filled10 = (int)((volatile unsigned int*)s_count8)[0];
+        f0_acc2 = s_red7[0];
+        for (int s11 = 1; s11 < filled10; s11 += 1) {
+          f0_acc2 = fmaxf(f0_acc2, s_red7[s11]);
         }
         __syncthreads();
-        const __half ymax10 = __float2half_rn(fold8);
-        float acc11 = 0.0f;
-        if (valid0) {
-          for (int r12 = (int)threadIdx.x; r12 < 64; r12 += 32) {
-            acc11 = acc11 + __half2float(__float2half_rn(expf(__half2float((t_X[(((int)blockIdx.x) * 64) + r12] - ymax10)))));
-          }
+        f1_acc3 = 0.0f;
+        for (int r12 = d1; r12 < 64; r12 += 32) {
+          f1_acc3 = f1_acc3 + __half2float(__float2half_rn(expf(__half2float((t_X[(row4 * 64) + r12] - __float2half_rn(f0_acc2))))));
         }
-        const float part13 = tc_warp_sum_f32(acc11);
+        const float part13 = tc_warp_sum_f32(f1_acc3);
         if (((int)threadIdx.x) == 0) {
-          atomicExch(&s_count5[0], 0u);
+          atomicExch(&s_count8[0], 0u);
         }
         __syncthreads();
         if ((((int)threadIdx.x) & 31) == 0) {
-          const unsigned int claim14 = atomicAdd(&s_count5[0], 1u);
-          s_red4[(int)claim14] = part13;
+          const unsigned int claim14 = atomicAdd(&s_count8[0], 1u);
+          s_red7[(int)claim14] = part13;
         }
         __syncthreads();
-        const int filled15 = (int)((volatile unsigned int*)s_count5)[0];
-        float fold16 = s_red4[0];
-        for (int s17 = 1; s17 < filled15; s17 += 1) {
-          fold16 = fold16 + s_red4[s17];
+        const int filled15 = (int)((volatile unsigned int*)s_count8)[0];
+        f1_acc3 = s_red7[0];
+        for (int s16 = 1; s16 < filled15; s16 += 1) {
+          f1_acc3 = f1_acc3 + s_red7[s16];
         }
         __syncthreads();
-        const __half ysum18 = __float2half_rn(fold16);
-        if (valid0) {
-          for (int c19 = (int)threadIdx.x; c19 < 64; c19 += 32) {
-            t_Y[(((int)blockIdx.x) * 64) + c19] = __float2half_rn(expf(__half2float((t_X[(((int)blockIdx.x) * 64) + c19] - ymax10)))) / ysum18;
-          }
+        for (int c17 = d1; c17 < 64; c17 += 32) {
+          t_Y[(row4 * 64) + c17] = __float2half_rn(expf(__half2float((t_X[(row4 * 64) + c17] - __float2half_rn(f0_acc2))))) / __float2half_rn(f1_acc3);
         }
       }
       "
@@ -158,16 +164,15 @@ describe('CUDA printer: examples', () => {
   it('prints a serial matmul', () => {
     expect(cudaOf('matmul', 'f32', { M: 128, N: 128, K: 64 }, { tileContractions: false })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) matmul_0_serial(const float* __restrict__ t_A, const float* __restrict__ t_B, float* __restrict__ t_C) {
-        const int gid0 = (((int)blockIdx.x) * 256) + ((int)threadIdx.x);
-        if (gid0 < 16384) {
-          const int i1 = gid0 / 128;
-          const int i2 = gid0 % 128;
-          float acc3 = 0.0f;
-          for (int r4 = 0; r4 < 64; r4 += 1) {
-            acc3 = acc3 + (t_A[(i1 * 64) + r4] * t_B[(r4 * 128) + i2]);
-          }
-          t_C[gid0] = acc3;
+        float f0_acc0 = 0.0f;
+        const int row1 = (((int)blockIdx.x) * 256) + ((int)threadIdx.x);
+        const int p2 = row1 / 128;
+        const int p3 = row1 % 128;
+        f0_acc0 = 0.0f;
+        for (int r4 = 0; r4 < 64; r4 += 1) {
+          f0_acc0 = f0_acc0 + (t_A[(p2 * 64) + r4] * t_B[(r4 * 128) + p3]);
         }
+        t_C[(p2 * 128) + p3] = f0_acc0;
       }
       "
     `);
@@ -176,34 +181,40 @@ describe('CUDA printer: examples', () => {
   it('prints an int4 GEMM, its nibbles unpacked from u32 words by legalization', () => {
     expect(cudaOf('int4-gemm', 'f32', { M: 4, N: 8, K: 64, G: 32 }, { tileContractions: false })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) int4_gemm_0_rows(const float* __restrict__ t_X, const unsigned int* __restrict__ t_W, const float* __restrict__ t_S, float* __restrict__ t_Y) {
-        __shared__ __align__(32) float s_red9[256];
-        const int lane0 = ((int)threadIdx.x) % 4;
-        const int slot1 = ((int)threadIdx.x) / 4;
-        const int row2 = (((int)blockIdx.x) * 64) + slot1;
-        const bool valid3 = row2 < 32;
-        const int srow4 = valid3 ? row2 : 0;
-        const int p5 = srow4 / 8;
-        const int p6 = srow4 % 8;
-        float acc7 = 0.0f;
-        if (valid3) {
-          for (int r8 = lane0; r8 < 64; r8 += 4) {
-            acc7 = acc7 + (t_X[(p5 * 64) + r8] * ((((float)((int)((t_W[((p6 * 64) + r8) / 8] >> (((((p6 * 64) + r8) % 8) * 4) & 31)) & 15u))) - 8.0f) * t_S[(p6 * 2) + (r8 / 32)]));
+        __shared__ __align__(32) float s_red7[256];
+        const int d0 = ((int)threadIdx.x) / 4;
+        const int d1 = ((int)threadIdx.x) % 4;
+        float f0_acc2 = 0.0f;
+        const int row3 = (((int)blockIdx.x) * 64) + d0;
+        const int p4 = row3 / 8;
+        const int p5 = row3 % 8;
+        if (row3 < 32) {
+          f0_acc2 = 0.0f;
+          for (int r6 = d1; r6 < 64; r6 += 4) {
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + r6] * ((((float)((int)((t_W[((p5 * 64) + r6) / 8] >> (((((p5 * 64) + r6) % 8) * 4) & 31)) & 15u))) - 8.0f) * t_S[(p5 * 2) + (r6 / 32)]));
           }
         }
-        s_red9[(int)threadIdx.x] = acc7;
+        s_red7[(int)threadIdx.x] = f0_acc2;
         __syncthreads();
-        if (lane0 < 2) {
-          s_red9[(int)threadIdx.x] = s_red9[(int)threadIdx.x] + s_red9[((int)threadIdx.x) + 2];
+        const int pl8 = ((int)threadIdx.x) + 1;
+        if ((d1 % 2) == 0) {
+          f0_acc2 = f0_acc2 + s_red7[pl8];
+          s_red7[(int)threadIdx.x] = f0_acc2;
         }
         __syncthreads();
-        if (lane0 < 1) {
-          s_red9[(int)threadIdx.x] = s_red9[(int)threadIdx.x] + s_red9[((int)threadIdx.x) + 1];
+        const int pl9 = ((int)threadIdx.x) + 2;
+        if ((d1 % 4) == 0) {
+          f0_acc2 = f0_acc2 + s_red7[pl9];
+          s_red7[(int)threadIdx.x] = f0_acc2;
         }
         __syncthreads();
-        const float total10 = s_red9[(((int)threadIdx.x) / 4) * 4];
+        const int l010 = ((int)threadIdx.x) - d1;
+        f0_acc2 = s_red7[l010];
         __syncthreads();
-        if (valid3 && (lane0 == 0)) {
-          t_Y[row2] = total10;
+        if (row3 < 32) {
+          for (int o11 = d1; o11 < 1; o11 += 4) {
+            t_Y[(p4 * 8) + p5] = f0_acc2;
+          }
         }
       }
       "

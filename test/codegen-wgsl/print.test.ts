@@ -24,14 +24,13 @@ describe('WGSL printer', () => {
 
       @compute @workgroup_size(256, 1, 1)
       fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
-        let gid0 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
-        if ((gid0 < 6i)) {
-          let e1 = (gid0 * 4i);
-          let i2 = (e1 / 8i);
-          let i3 = (e1 % 8i);
-          let v4 = t_X[(((i2 * 8i) + i3)) >> 2u];
-          let v5 = t_S[(i3) >> 2u];
-          t_Y[(e1) >> 2u] = vec4<f32>(max(((v4[0] * v5[0]) + 1f), 0f), max(((v4[1] * v5[1]) + 1f), 0f), max(((v4[2] * v5[2]) + 1f), 0f), max(((v4[3] * v5[3]) + 1f), 0f));
+        let f0 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
+        if ((f0 < 6i)) {
+          let ei1 = (f0 / 2i);
+          let ejq2 = (f0 % 2i);
+          let v3 = t_X[(((ei1 * 8i) + (ejq2 * 4i))) >> 2u];
+          let v4 = t_S[((ejq2 * 4i)) >> 2u];
+          t_Y[(((ei1 * 8i) + (ejq2 * 4i))) >> 2u] = vec4<f32>(max(((v3[0] * v4[0]) + 1f), 0f), max(((v3[1] * v4[1]) + 1f), 0f), max(((v3[2] * v4[2]) + 1f), 0f), max(((v3[3] * v4[3]) + 1f), 0f));
         }
       }
       "
@@ -46,56 +45,66 @@ describe('WGSL printer', () => {
     expect(wgsl(p, { N: 5, D: 40 }, { rowWorkgroupSize: 8, threadsPerRow: 4 })[0]).toMatchInlineSnapshot(`
       "@group(0) @binding(0) var<storage, read> t_X: array<f32>;
       @group(0) @binding(1) var<storage, read_write> t_Y: array<f32>;
-      var<workgroup> s_red7: array<f32, 8>;
+      var<workgroup> s_red6: array<f32, 8>;
       var<private> tc_inf_bits: u32 = 0x7f800000u;
 
       @compute @workgroup_size(8, 1, 1)
       fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
         let tc_inf = bitcast<f32>(tc_inf_bits);
-        let lane0 = (i32(tc_li) % 4i);
-        let slot1 = (i32(tc_li) / 4i);
-        let row2 = ((i32(tc_wg.x) * 2i) + slot1);
-        let valid3 = (row2 < 5i);
-        let srow4 = select(0i, row2, valid3);
-        var acc5: f32 = (-tc_inf);
-        if (valid3) {
-          for (var r6: i32 = lane0; r6 < 40i; r6 += 4i) {
-            acc5 = max(acc5, t_X[((srow4 * 40i) + r6)]);
+        let d0 = (i32(tc_li) / 4i);
+        let d1 = (i32(tc_li) % 4i);
+        var f0_acc2: f32 = 0f;
+        var f1_acc3: f32 = 0f;
+        let row4 = ((i32(tc_wg.x) * 2i) + d0);
+        if ((row4 < 5i)) {
+          f0_acc2 = (-tc_inf);
+          for (var r5: i32 = d1; r5 < 40i; r5 += 4i) {
+            f0_acc2 = max(f0_acc2, t_X[((row4 * 40i) + r5)]);
           }
         }
-        s_red7[i32(tc_li)] = acc5;
+        s_red6[i32(tc_li)] = f0_acc2;
         workgroupBarrier();
-        if ((lane0 < 2i)) {
-          s_red7[i32(tc_li)] = max(s_red7[i32(tc_li)], s_red7[(i32(tc_li) + 2i)]);
+        let pl7 = (i32(tc_li) + 1i);
+        if (((d1 % 2i) == 0i)) {
+          f0_acc2 = max(f0_acc2, s_red6[pl7]);
+          s_red6[i32(tc_li)] = f0_acc2;
         }
         workgroupBarrier();
-        if ((lane0 < 1i)) {
-          s_red7[i32(tc_li)] = max(s_red7[i32(tc_li)], s_red7[(i32(tc_li) + 1i)]);
+        let pl8 = (i32(tc_li) + 2i);
+        if (((d1 % 4i) == 0i)) {
+          f0_acc2 = max(f0_acc2, s_red6[pl8]);
+          s_red6[i32(tc_li)] = f0_acc2;
         }
         workgroupBarrier();
-        let total8 = s_red7[((i32(tc_li) / 4i) * 4i)];
+        let l09 = (i32(tc_li) - d1);
+        f0_acc2 = s_red6[l09];
         workgroupBarrier();
-        var acc9: f32 = 0f;
-        if (valid3) {
-          for (var r10: i32 = lane0; r10 < 40i; r10 += 4i) {
-            acc9 = (acc9 + exp((t_X[((srow4 * 40i) + r10)] - total8)));
+        if ((row4 < 5i)) {
+          f1_acc3 = 0f;
+          for (var r10: i32 = d1; r10 < 40i; r10 += 4i) {
+            f1_acc3 = (f1_acc3 + exp((t_X[((row4 * 40i) + r10)] - f0_acc2)));
           }
         }
-        s_red7[i32(tc_li)] = acc9;
+        s_red6[i32(tc_li)] = f1_acc3;
         workgroupBarrier();
-        if ((lane0 < 2i)) {
-          s_red7[i32(tc_li)] = (s_red7[i32(tc_li)] + s_red7[(i32(tc_li) + 2i)]);
+        let pl11 = (i32(tc_li) + 1i);
+        if (((d1 % 2i) == 0i)) {
+          f1_acc3 = (f1_acc3 + s_red6[pl11]);
+          s_red6[i32(tc_li)] = f1_acc3;
         }
         workgroupBarrier();
-        if ((lane0 < 1i)) {
-          s_red7[i32(tc_li)] = (s_red7[i32(tc_li)] + s_red7[(i32(tc_li) + 1i)]);
+        let pl12 = (i32(tc_li) + 2i);
+        if (((d1 % 4i) == 0i)) {
+          f1_acc3 = (f1_acc3 + s_red6[pl12]);
+          s_red6[i32(tc_li)] = f1_acc3;
         }
         workgroupBarrier();
-        let total11 = s_red7[((i32(tc_li) / 4i) * 4i)];
+        let l013 = (i32(tc_li) - d1);
+        f1_acc3 = s_red6[l013];
         workgroupBarrier();
-        if (valid3) {
-          for (var c12: i32 = lane0; c12 < 40i; c12 += 4i) {
-            t_Y[((row2 * 40i) + c12)] = (exp((t_X[((srow4 * 40i) + c12)] - total8)) / total11);
+        if ((row4 < 5i)) {
+          for (var c14: i32 = d1; c14 < 40i; c14 += 4i) {
+            t_Y[((row4 * 40i) + c14)] = (exp((t_X[((row4 * 40i) + c14)] - f0_acc2)) / f1_acc3);
           }
         }
       }
@@ -130,13 +139,14 @@ describe('WGSL printer', () => {
 
       @compute @workgroup_size(256, 1, 1)
       fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
-        let gid0 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
-        if ((gid0 < 3i)) {
-          var acc1: f32 = 0f;
+        var f0_acc0: f32 = 0f;
+        let row1 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
+        if ((row1 < 3i)) {
+          f0_acc0 = 0f;
           for (var r2: i32 = 0i; r2 < 12i; r2 += 1i) {
-            acc1 = (acc1 + (t_X[r2] * (f32((bitcast<i32>((t_W[(((((gid0 * 12i) + r2) / 12i) * 2i) + ((((gid0 * 12i) + r2) % 12i) / 8i))] << u32((28i - (((((gid0 * 12i) + r2) % 12i) % 8i) * 4i))))) >> u32(28i))) * t_S[((gid0 * 3i) + (r2 / 4i))])));
+            f0_acc0 = (f0_acc0 + (t_X[r2] * (f32((bitcast<i32>((t_W[(((((row1 * 12i) + r2) / 12i) * 2i) + ((((row1 * 12i) + r2) % 12i) / 8i))] << u32((28i - (((((row1 * 12i) + r2) % 12i) % 8i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + (r2 / 4i))])));
           }
-          t_Y[gid0] = acc1;
+          t_Y[row1] = f0_acc0;
         }
       }
       "

@@ -171,73 +171,84 @@ describe('printKernel', () => {
       "kernel mix_0_elementwise grid(2, 1, 1) workgroup(64, 1, 1)
         global X: f32[120] read
         global E: f32[120] read_write
-        let gid0 = ((@group_id_x * 64) + @local_index)
-        if (gid0 < 120) {
-          let i1 = (gid0 / 40)
-          let i2 = (gid0 % 40)
-          E[gid0] = exp(X[((i1 * 40) + i2)])
+        let f0 = ((@group_id_x * 64) + @local_index)
+        if (f0 < 120) {
+          let ei1 = (f0 / 40)
+          let ej2 = (f0 % 40)
+          E[((ei1 * 40) + ej2)] = exp(X[((ei1 * 40) + ej2)])
         }
 
       kernel mix_1_serial grid(1, 1, 1) workgroup(64, 1, 1)
         global X: f32[120] read
         global M: f32[40] read_write
-        let gid0 = ((@group_id_x * 64) + @local_index)
-        if (gid0 < 40) {
-          var acc1: f32 = 0:f32
+        var f0_acc0: f32 = 0:f32
+        let row1 = ((@group_id_x * 64) + @local_index)
+        if (row1 < 40) {
+          f0_acc0 = 0:f32
           for r2 in 0 ..< 3 step 1 {
-            acc1 = (acc1 + X[((r2 * 40) + gid0)])
+            f0_acc0 = (f0_acc0 + X[((r2 * 40) + row1)])
           }
-          M[gid0] = acc1
+          M[row1] = f0_acc0
         }
 
       kernel mix_2_rows grid(2, 1, 1) workgroup(8, 1, 1)
         global X: f32[120] read
         global S: f32[120] read_write
-        workgroup red7: f32[8]
-        let lane0 = (@local_index % 4)
-        let slot1 = (@local_index / 4)
-        let row2 = ((@group_id_x * 2) + slot1)
-        let valid3 = (row2 < 3)
-        let srow4 = select(valid3, row2, 0)
-        var acc5: f32 = -Infinity:f32
-        if valid3 {
-          for r6 in lane0 ..< 40 step 4 {
-            acc5 = max(acc5, X[((srow4 * 40) + r6)])
+        workgroup red6: f32[8]
+        let d0 = (@local_index / 4)
+        let d1 = (@local_index % 4)
+        var f0_acc2: f32 = 0:f32
+        var f1_acc3: f32 = 0:f32
+        let row4 = ((@group_id_x * 2) + d0)
+        if (row4 < 3) {
+          f0_acc2 = -Infinity:f32
+          for r5 in d1 ..< 40 step 4 {
+            f0_acc2 = max(f0_acc2, X[((row4 * 40) + r5)])
           }
         }
-        red7[@local_index] = acc5
+        red6[@local_index] = f0_acc2
         barrier
-        if (lane0 < 2) {
-          red7[@local_index] = max(red7[@local_index], red7[(@local_index + 2)])
+        let pl7 = (@local_index + 1)
+        if ((d1 % 2) == 0) {
+          f0_acc2 = max(f0_acc2, red6[pl7])
+          red6[@local_index] = f0_acc2
         }
         barrier
-        if (lane0 < 1) {
-          red7[@local_index] = max(red7[@local_index], red7[(@local_index + 1)])
+        let pl8 = (@local_index + 2)
+        if ((d1 % 4) == 0) {
+          f0_acc2 = max(f0_acc2, red6[pl8])
+          red6[@local_index] = f0_acc2
         }
         barrier
-        let total8 = red7[((@local_index / 4) * 4)]
+        let l09 = (@local_index - d1)
+        f0_acc2 = red6[l09]
         barrier
-        var acc9: f32 = 0:f32
-        if valid3 {
-          for r10 in lane0 ..< 40 step 4 {
-            acc9 = (acc9 + exp((X[((srow4 * 40) + r10)] - total8)))
+        if (row4 < 3) {
+          f1_acc3 = 0:f32
+          for r10 in d1 ..< 40 step 4 {
+            f1_acc3 = (f1_acc3 + exp((X[((row4 * 40) + r10)] - f0_acc2)))
           }
         }
-        red7[@local_index] = acc9
+        red6[@local_index] = f1_acc3
         barrier
-        if (lane0 < 2) {
-          red7[@local_index] = (red7[@local_index] + red7[(@local_index + 2)])
+        let pl11 = (@local_index + 1)
+        if ((d1 % 2) == 0) {
+          f1_acc3 = (f1_acc3 + red6[pl11])
+          red6[@local_index] = f1_acc3
         }
         barrier
-        if (lane0 < 1) {
-          red7[@local_index] = (red7[@local_index] + red7[(@local_index + 1)])
+        let pl12 = (@local_index + 2)
+        if ((d1 % 4) == 0) {
+          f1_acc3 = (f1_acc3 + red6[pl12])
+          red6[@local_index] = f1_acc3
         }
         barrier
-        let total11 = red7[((@local_index / 4) * 4)]
+        let l013 = (@local_index - d1)
+        f1_acc3 = red6[l013]
         barrier
-        if valid3 {
-          for c12 in lane0 ..< 40 step 4 {
-            S[((row2 * 40) + c12)] = (exp((X[((srow4 * 40) + c12)] - total8)) / total11)
+        if (row4 < 3) {
+          for c14 in d1 ..< 40 step 4 {
+            S[((row4 * 40) + c14)] = (exp((X[((row4 * 40) + c14)] - f0_acc2)) / f1_acc3)
           }
         }"
     `);

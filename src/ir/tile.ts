@@ -1,0 +1,182 @@
+import { assertNever } from './errors.js';
+import { type IntExpr, printInt, substInt } from './intexpr.js';
+import { printExpr } from './print.js';
+import { type Expr, type FoldDef, substIndex } from './tensor.js';
+
+/**
+ * Loop/tile IR: how one kernel group's iteration space is laid out on the device, between the
+ * tensor IR (what is computed) and the kernel IR (the instructions of one kernel).
+ *
+ * A tile kernel is a loop nest. Its outermost loops are *bound*: `grid` dimensions are the
+ * workgroups of the launch, `lanes` the invocations of one workgroup; everything in `body` runs in
+ * every invocation, with the bound variables known. Values are tensor-IR expressions whose index
+ * variables are loop variables, so a schedule transform is a rewrite of loops and index
+ * expressions (split a loop, bind it, stride it across lanes) and the meaning of each store stays
+ * readable. Reductions and scans are *fold regions*: state declared once per region (`init`),
+ * advanced by `step`, combined across the lanes that shared the steps (`merge`, using the fold's
+ * own merge function), and read by stores through the tensors the fold computes.
+ *
+ * One generic lowering (passes/tile/lower.ts) turns any tile kernel into a kernel-IR kernel.
+ */
+
+/** A dimension of the launch (a grid axis) or of the workgroup (a lane axis). */
+export interface TDim {
+  readonly var: string;
+  readonly extent: number;
+}
+
+export type LoopKind = 'serial' | 'unroll';
+
+export type TNode =
+  /** `var` runs from `from` while below `to`, in steps of `step` (one invocation runs every step). */
+  | {
+      readonly op: 'loop';
+      readonly var: string;
+      readonly kind: LoopKind;
+      readonly from: IntExpr;
+      readonly to: IntExpr;
+      readonly step: number;
+      readonly body: readonly TNode[];
+    }
+  /** Names an index for the nodes after it (in this body and those nested in it). */
+  | { readonly op: 'let'; readonly var: string; readonly value: IntExpr }
+  /** Runs `body` only where `index < below` (ragged tile edges, rows past the end). */
+  | { readonly op: 'guard'; readonly index: IntExpr; readonly below: number; readonly body: readonly TNode[] }
+  /** Sets the fold region's state to its initial value. */
+  | { readonly op: 'init'; readonly fold: string }
+  /** One step of the fold region, at these values of its `over` axes. */
+  | { readonly op: 'step'; readonly fold: string; readonly at: readonly IntExpr[] }
+  /**
+   * Combines the region's state across the lanes of `lanes` (each holding the state of its own
+   * steps, in lane order) with the fold's merge; afterwards every one of those lanes holds the
+   * merged state. Every invocation of the workgroup must reach it (it synchronizes).
+   */
+  | { readonly op: 'merge'; readonly fold: string; readonly lanes: string; readonly via: 'workgroup' | 'subgroup' }
+  /**
+   * `tensor[index] = value`. With `vector`, the store covers `width` consecutive values of the
+   * innermost index, the variable `var` taking 0 .. width-1 in `value` and `index`.
+   */
+  | {
+      readonly op: 'store';
+      readonly tensor: string;
+      readonly index: readonly IntExpr[];
+      readonly value: Expr;
+      readonly vector?: { readonly var: string; readonly width: 2 | 4 };
+    };
+
+/** A stateful reduction or scan computed in a kernel: its definition and where it is evaluated. */
+export interface TFold {
+  readonly name: string;
+  readonly def: FoldDef;
+  /** The values of the definition's outer axes (in loop variables). */
+  readonly outer: readonly IntExpr[];
+  /** Tensors the region computes: reading `tensor[outer..., own...]` is output `output` of the fold. */
+  readonly results: readonly { readonly tensor: string; readonly output: number }[];
+}
+
+export interface TileKernel {
+  readonly name: string;
+  readonly grid: readonly TDim[];
+  readonly lanes: readonly TDim[];
+  readonly folds: readonly TFold[];
+  readonly body: readonly TNode[];
+}
+
+/** Substitutes loop variables everywhere in a list of nodes. */
+export function substNodes(body: readonly TNode[], map: Readonly<Record<string, IntExpr>>): TNode[] {
+  const i = (e: IntExpr) => substInt(e, map);
+  return body.map((n): TNode => {
+    switch (n.op) {
+      case 'loop':
+        return { ...n, from: i(n.from), to: i(n.to), body: substNodes(n.body, map) };
+      case 'guard':
+        return { ...n, index: i(n.index), body: substNodes(n.body, map) };
+      case 'let':
+        return { ...n, value: i(n.value) };
+      case 'init':
+      case 'merge':
+        return n;
+      case 'step':
+        return { ...n, at: n.at.map(i) };
+      case 'store':
+        return { ...n, index: n.index.map(i), value: substIndex(n.value, map) };
+      default:
+        return assertNever(n, 'tile node');
+    }
+  });
+}
+
+/** Substitutes loop variables in a whole kernel: its body and where its folds are evaluated. */
+export function substKernel(k: TileKernel, map: Readonly<Record<string, IntExpr>>): TileKernel {
+  return {
+    ...k,
+    folds: k.folds.map((f) => ({ ...f, outer: f.outer.map((e) => substInt(e, map)) })),
+    body: substNodes(k.body, map),
+  };
+}
+
+/** Rewrites nodes top-down: `f` returns the nodes that replace one (children are visited after). */
+export function mapNodes(body: readonly TNode[], f: (n: TNode) => readonly TNode[]): TNode[] {
+  return body.flatMap((n) =>
+    f(n).map((m): TNode => (m.op === 'loop' || m.op === 'guard' ? { ...m, body: mapNodes(m.body, f) } : m)),
+  );
+}
+
+/** Every node, parents before children. */
+export function visitNodes(body: readonly TNode[], f: (n: TNode) => void): void {
+  for (const n of body) {
+    f(n);
+    if (n.op === 'loop' || n.op === 'guard') visitNodes(n.body, f);
+  }
+}
+
+/** The loop nest as a person would write it. */
+export function printTile(k: TileKernel): string {
+  const lines: string[] = [`kernel ${k.name}`];
+  for (const d of k.grid) lines.push(`  grid ${d.var} < ${d.extent}`);
+  for (const d of k.lanes) lines.push(`  lanes ${d.var} < ${d.extent}`);
+  for (const f of k.folds) {
+    const over = f.def.over.map((a) => a.name).join(', ');
+    const state = f.def.state.map((s) => s.name + (s.axes.length ? `[${s.axes.map((a) => a.name).join(', ')}]` : '')).join(', ');
+    const outer = f.def.outer.map((a, i) => `${a.name}=${printInt(f.outer[i]!)}`).join(', ');
+    lines.push(`  ${f.def.kind} ${f.name}[${over}] state(${state}) at(${outer}) -> ${f.results.map((r) => r.tensor).join(', ')}`);
+  }
+  const walk = (body: readonly TNode[], pad: string): void => {
+    for (const n of body) {
+      switch (n.op) {
+        case 'loop': {
+          const step = n.step === 1 ? '' : ` step ${n.step}`;
+          const from = n.from.op === 'int' && n.from.value === 0 ? '' : `${printInt(n.from)} <= `;
+          lines.push(`${pad}${n.kind === 'unroll' ? 'unrolled ' : ''}for ${from}${n.var} < ${printInt(n.to)}${step}:`);
+          walk(n.body, pad + '  ');
+          break;
+        }
+        case 'guard':
+          lines.push(`${pad}if ${printInt(n.index)} < ${n.below}:`);
+          walk(n.body, pad + '  ');
+          break;
+        case 'let':
+          lines.push(`${pad}${n.var} = ${printInt(n.value)}`);
+          break;
+        case 'init':
+          lines.push(`${pad}${n.fold} = init`);
+          break;
+        case 'step':
+          lines.push(`${pad}${n.fold} = step(${n.fold}, ${n.at.map((e) => printInt(e)).join(', ')})`);
+          break;
+        case 'merge':
+          lines.push(`${pad}${n.fold} = merge across ${n.lanes} (${n.via})`);
+          break;
+        case 'store': {
+          const vec = n.vector ? ` for ${n.vector.var} < ${n.vector.width} (vector)` : '';
+          lines.push(`${pad}${n.tensor}[${n.index.map((e) => printInt(e)).join(', ')}] = ${printExpr(n.value)}${vec}`);
+          break;
+        }
+        default:
+          assertNever(n, 'tile node');
+      }
+    }
+  };
+  walk(k.body, '  ');
+  return lines.join('\n');
+}

@@ -1,0 +1,80 @@
+import { numel, shapeOf } from '../../ir/bind.js';
+import { type Kernel } from '../../ir/kernel.js';
+import { type TileKernel } from '../../ir/tile.js';
+import { type Stmt } from '../../ir/tensor.js';
+import { type EmitScope } from '../emit.js';
+import { type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
+import { foldOf, sizeOf, elementwiseTile, rowsTile } from './from-group.js';
+import { fuseLoops } from './fuse-loops.js';
+import { lowerTile } from './lower.js';
+import { shareLanes } from './share-lanes.js';
+import { splitBind } from './split-bind.js';
+import { vectorize } from './vectorize.js';
+
+/**
+ * Each kernel group's schedule as the list of tile transforms it applies, then the one generic
+ * lowering. A knob is the parameter of one transform.
+ */
+export interface Scheduled {
+  readonly tile: TileKernel;
+  readonly kernel: Kernel;
+}
+
+export interface TileTarget {
+  readonly scope: EmitScope;
+  readonly maxWorkgroupsPerDimension: number;
+}
+
+/** Elementwise: vectorize the innermost axis → fuse the nest → split across workgroups. */
+export function elementwiseKernel(name: string, s: Stmt, knobs: ElementwiseKnobs, target: TileTarget): Scheduled {
+  let t = elementwiseTile(name, s);
+  t = vectorize(t, knobs.vectorWidth, s.target);
+  t = fuseLoops(t, 'f');
+  t = splitBind(t, knobs.workgroupSize);
+  return { tile: t, kernel: lowerTile(t, target.scope, target.maxWorkgroupsPerDimension) };
+}
+
+/** One invocation per output element: a row group whose rows are single outputs, one lane each. */
+export function serialKernel(name: string, s: Stmt, knobs: SerialKnobs, target: TileTarget): Scheduled {
+  return rowsKernel(name, shapeOf(s.target), [s], { kind: 'rows', threadsPerRow: 1, workgroupSize: knobs.workgroupSize, subgroups: false }, target);
+}
+
+/**
+ * Rows: split the rows across workgroups (`workgroupSize / threadsPerRow` rows each) → share each
+ * row's loops among `threadsPerRow` lanes, merging fold states across them.
+ */
+export function rowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, target: TileTarget): Scheduled {
+  const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
+  const T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
+  requirePow2(name, 'threadsPerRow', T);
+  if (T > knobs.workgroupSize) {
+    throw new InvalidScheduleError(`${name}: threadsPerRow ${T} exceeds workgroupSize ${knobs.workgroupSize}`, name, 'threadsPerRow');
+  }
+  // Subgroups need not follow local indices, so one may straddle two row teams: a team that
+  // merges with subgroup operations is a whole workgroup (one row per workgroup).
+  const useSubgroups = knobs.subgroups && T > 1;
+  const R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
+  let t = rowsTile(name, rowShape, stmts, target.scope.stored);
+  t = splitBind(t, R);
+  t = shareLanes(t, T, 'lane', useSubgroups ? 'subgroup' : 'workgroup');
+  return { tile: t, kernel: lowerTile(t, target.scope, target.maxWorkgroupsPerDimension) };
+}
+
+/** The longest loop of a row: a reduction's or fold's steps, or an elementwise statement's columns. */
+export function longestRow(rowShape: readonly number[], stmts: readonly Stmt[]): number {
+  return Math.max(
+    ...stmts.map((s) => {
+      const f = foldOf(s);
+      return f ? numel(f.def.over.map(sizeOf)) : numel(shapeOf(s.target).slice(rowShape.length));
+    }),
+  );
+}
+
+/** Threads per row for a row group whose longest row has `length` elements. */
+export function defaultThreadsPerRow(length: number, workgroup: number): number {
+  // about 16 elements per invocation, at most 64 invocations per row: long enough loops to hide
+  // the cost of the merge's barriers, short enough teams to fill the machine with rows
+  let t = 1;
+  while (t < Math.min(64, workgroup) && t * 16 < length) t *= 2;
+  return t;
+}

@@ -1,0 +1,80 @@
+import { iadd, ibin, imul, int, ivar } from '../../ir/intexpr.js';
+import { type TNode, type TileKernel, visitNodes } from '../../ir/tile.js';
+import { InvalidScheduleError } from '../schedule.js';
+import { reduceFnOf } from './as-fold.js';
+
+/**
+ * Shares the loops of each row among a team of `lanes` invocations (a new lane dimension, the
+ * fastest-varying one, so neighbouring invocations read neighbouring elements of a row):
+ *
+ * - a loop over a fold's steps is split across the team and followed by a merge of the team's
+ *   partial states with the fold's own merge function. A commutative fold (a sum, max or min)
+ *   deals steps out cyclically (lane t takes t, t + lanes, ...: reads coalesce); any other fold
+ *   gives each lane one contiguous block, since its merge combines a prefix with what follows;
+ * - any other loop (an elementwise statement's columns, a fold's output row) is dealt out cyclically.
+ *
+ * Merges synchronize the workgroup, so they are taken out of the row guard: rows past the end
+ * take part in them and discard the result. `via` says how merges travel (`subgroup` only for
+ * sums, maxima and minima, when the team is the whole workgroup).
+ */
+export function shareLanes(k: TileKernel, lanes: number, team: string, via: 'workgroup' | 'subgroup'): TileKernel {
+  if (lanes === 1) return k;
+  const t = ivar(team);
+  const defOf = new Map(k.folds.map((f) => [f.name, f.def]));
+  const foldIn = (n: TNode): string | undefined => {
+    let found: string | undefined;
+    visitNodes([n], (m) => {
+      if (m.op === 'step') found = m.fold;
+    });
+    return found;
+  };
+  const share = (n: TNode): TNode[] => {
+    if (n.op !== 'loop') return [n];
+    const fold = foldIn(n);
+    const def = fold === undefined ? undefined : defOf.get(fold);
+    if (!fold || !def) return [{ ...n, from: iadd(n.from, t), step: n.step * lanes }];
+    if (def.kind === 'scan') {
+      throw new InvalidScheduleError(`${k.name}: a scan runs its steps in order in one invocation; use one invocation per row (threadsPerRow 1)`, k.name, 'threadsPerRow');
+    }
+    const fn = reduceFnOf(def);
+    const mergeVia = fn !== undefined ? via : 'workgroup';
+    const merge: TNode = { op: 'merge', fold, lanes: team, via: mergeVia };
+    if (fn !== undefined) return [{ ...n, from: iadd(n.from, t), step: n.step * lanes }, merge];
+    const n0 = n.to.op === 'int' ? n.to.value : 0;
+    const chunk = Math.ceil(n0 / lanes);
+    const from = imul(t, chunk);
+    return [{ ...n, from, to: ibin('min', iadd(from, int(chunk)), n.to) }, merge];
+  };
+  /** Shares a row's nodes, splitting a guard around every merge so every invocation reaches it. */
+  const row = (body: readonly TNode[], guard?: Extract<TNode, { op: 'guard' }>): TNode[] => {
+    const out: TNode[] = [];
+    let run: TNode[] = [];
+    const flush = () => {
+      if (run.length) out.push(...(guard ? [{ ...guard, body: run }] : run));
+      run = [];
+    };
+    for (const n of body) {
+      for (const m of share(n)) {
+        if (m.op === 'merge') {
+          flush();
+          out.push(m);
+        } else run.push(m);
+      }
+    }
+    flush();
+    return out;
+  };
+  // the row's names go in front, outside any guard (index arithmetic, safe past the last row),
+  // so every piece of a guard split around the merges sees them
+  const [lets, rest] = leadingLets(k.body);
+  const only = rest.length === 1 ? rest[0] : undefined;
+  const [guardLets, guarded] = only?.op === 'guard' ? leadingLets(only.body) : [[], []];
+  const body = [...lets, ...guardLets, ...(only?.op === 'guard' ? row(guarded, only) : row(rest))];
+  return { ...k, lanes: [...k.lanes, { var: team, extent: lanes }], body };
+}
+
+function leadingLets(body: readonly TNode[]): [TNode[], TNode[]] {
+  const n = body.findIndex((x) => x.op !== 'let');
+  const at = n < 0 ? body.length : n;
+  return [body.slice(0, at), body.slice(at)];
+}
