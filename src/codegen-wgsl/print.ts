@@ -331,21 +331,12 @@ class WgslPrinter extends CStylePrinter {
     return 'tc_v';
   }
 
-  matrixDecl(): void {
-    noMatrices();
-  }
-  matrixFill(): void {
-    noMatrices();
-  }
-  matrixLoad(): void {
-    noMatrices();
-  }
-  matrixMma(): void {
-    noMatrices();
-  }
-  matrixStore(): void {
-    noMatrices();
-  }
+  // cooperative matrices are CUDA-only (tensor cores)
+  readonly matrixDecl = noMatrices;
+  readonly matrixFill = noMatrices;
+  readonly matrixLoad = noMatrices;
+  readonly matrixMma = noMatrices;
+  readonly matrixStore = noMatrices;
 }
 
 function noMatrices(): never {
