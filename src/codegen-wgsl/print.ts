@@ -240,8 +240,10 @@ function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): Code {
 /** A load of `t` from element `i` of `b`: a vector the buffer is not declared as is gathered element by element. */
 function load(b: PrintBuffer, i: string, t: KType): Code {
   if (t.lanes === 1) return atom(b.atomic ? `atomicLoad(&${elementAt(b, i)})` : elementAt(b, i));
+  const vec = vectorAt(b, i, t.lanes);
+  if (vec) return atom(vec);
   const lanes = Array.from({ length: t.lanes }, (_, l) => elementAt(b, l ? `${i} + ${l}` : i));
-  return atom(vectorAt(b, i, t.lanes) ?? `${typeName(t)}(${lanes.join(', ')})`);
+  return atom(`${typeName(t)}(${lanes.join(', ')})`);
 }
 
 function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: Code, t: KType): Code {
