@@ -1,8 +1,10 @@
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, kmapStmts, kvisit, workgroupInvocations } from '../ir/kernel.js';
+import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kvisit, workgroupInvocations } from '../ir/kernel.js';
+import { CStylePrinter } from '../codegen-common/c-style.js';
+import { type Code, PREC, atom, bufferName, code, operand, ternary } from '../codegen-common/code.js';
 import { SourceWriter, mangle } from '../codegen-common/source-writer.js';
-import { binaryScalar, bitcastScalar, castScalar, scalarLiteral, scalarTypeName, typeName, unaryScalar } from './scalars.js';
+import { binaryCode, binaryScalar, bitcastCode, castCode, literalCode, scalarLiteral, scalarTypeName, typeName, unaryCode } from './scalars.js';
 
 /**
  * Prints a legalized kernel as CUDA C++: one `extern "C" __global__` entry per kernel, global
@@ -27,28 +29,23 @@ import { binaryScalar, bitcastScalar, castScalar, scalarLiteral, scalarTypeName,
 export function printCuda(k: Kernel): string {
   const w = new SourceWriter();
   const uses = scan(k);
-  const fragments = new Map<string, MatrixDecl>();
-  kmapStmts(k.body, (s) => {
-    if (s.op === 'matrixDecl') fragments.set(s.name, s);
-    return [s];
-  });
-  const ctx: Ctx = { k, buffers: new Map(k.buffers.map((b) => [b.name, b])), invocations: workgroupInvocations(k), tmp: 0, fragments };
+  const p = new CudaPrinter(w, k, uses.fragments);
   if (uses.f16) w.line('#include <cuda_fp16.h>');
   if (uses.bf16) w.line('#include <cuda_bf16.h>');
-  if (fragments.size) w.line('#include <mma.h>');
-  if (uses.f16 || uses.bf16 || fragments.size) w.line();
+  if (uses.fragments.size) w.line('#include <mma.h>');
+  if (uses.f16 || uses.bf16 || uses.fragments.size) w.line();
   if (uses.vectors) vectorPrelude(w);
-  for (const key of [...uses.subgroups].sort()) subgroupHelper(w, ctx, key);
+  for (const [, h] of [...uses.subgroups].sort(([a], [b]) => (a < b ? -1 : 1))) subgroupHelper(w, p.invocations, h.fn, h.scalar);
   const params = k.buffers
     .filter((b) => b.scope === 'global')
     .map((b) => `${b.access === 'read' && !b.atomic ? 'const ' : ''}${scalarTypeName(b.dtype)}* __restrict__ ${bufferName(b)}`);
-  w.block(`extern "C" __global__ void __launch_bounds__(${ctx.invocations}) ${entryName(k)}(${params.join(', ')}) {`, () => {
+  w.block(`extern "C" __global__ void __launch_bounds__(${p.invocations}) ${entryName(k)}(${params.join(', ')}) {`, () => {
     for (const b of k.buffers) {
       // 32-byte alignment: what tensor-core tile loads and stores need, harmless elsewhere
       if (b.scope === 'workgroup') w.line(`__shared__ __align__(32) ${scalarTypeName(b.dtype)} ${bufferName(b)}[${b.length}];`);
       if (b.scope === 'private') w.line(`${scalarTypeName(b.dtype)} ${bufferName(b)}[${b.length}] = {};`);
     }
-    stmts(w, ctx, k.body);
+    p.stmts(k.body);
   });
   return w.toString();
 }
@@ -59,54 +56,36 @@ export function entryName(k: Kernel): string {
   return /^[A-Za-z_]/.test(m) ? m : `k_${m}`;
 }
 
-interface Ctx {
-  readonly k: Kernel;
-  readonly buffers: ReadonlyMap<string, KBuffer>;
-  readonly invocations: number;
-  /** Counter for the printer's own block-scoped temporaries. */
-  tmp: number;
-  readonly fragments: ReadonlyMap<string, MatrixDecl>;
-}
+type Stmt<Op extends KStmt['op']> = Extract<KStmt, { readonly op: Op }>;
+type MatrixDecl = Stmt<'matrixDecl'>;
 
-type MatrixDecl = Extract<KStmt, { op: 'matrixDecl' }>;
-
-function fragmentOf(ctx: Ctx, name: string): MatrixDecl {
-  const f = ctx.fragments.get(name);
-  if (!f) throw new TilecraftError(`internal: matrix ${name} is not declared`);
-  return f;
-}
+type SubgroupFn = Extract<KExpr, { op: 'subgroup' }>['fn'];
 
 function scan(k: Kernel) {
   let f16 = false;
   let bf16 = false;
   let vectors = false;
-  const subgroups = new Set<string>();
+  const subgroups = new Map<string, { readonly fn: SubgroupFn; readonly scalar: ValueType }>();
+  const fragments = new Map<string, MatrixDecl>();
   const note = (t: KType) => {
     if (t.scalar === 'f16') f16 = true;
     if (t.scalar === 'bf16') bf16 = true;
     if (t.lanes > 1) vectors = true;
   };
   for (const b of k.buffers) note({ scalar: b.dtype, lanes: 1 });
-  const walk = (body: readonly KStmt[]) => {
-    for (const s of body) {
-      if (s.op === 'var') note(s.type);
-      if (s.op === 'for') walk(s.body);
-      if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else);
-      }
-    }
-  };
-  walk(k.body);
+  forEachStmt(k.body, (s) => {
+    if (s.op === 'var') note(s.type);
+    if (s.op === 'matrixDecl') fragments.set(s.name, s);
+  });
   kvisit(k.body, (e) => {
     note(e.type);
     if (e.op === 'unary' && (e.fn === 'f16_from_bits' || e.fn === 'f16_to_bits')) f16 = true;
-    if (e.op === 'subgroup') subgroups.add(`${e.fn}:${e.type.scalar}`);
+    if (e.op === 'subgroup') subgroups.set(subgroupKey(e.fn, e.type.scalar), { fn: e.fn, scalar: e.type.scalar });
   });
-  return { f16, bf16, vectors, subgroups };
+  return { f16, bf16, vectors, subgroups, fragments };
 }
 
-const bufferName = (b: KBuffer) => mangle(b.scope === 'global' ? 't_' : b.scope === 'workgroup' ? 's_' : 'p_', b.name);
+const subgroupKey = (fn: SubgroupFn, scalar: ValueType) => `${fn}_${scalar}`;
 
 function vectorPrelude(w: SourceWriter): void {
   w.line('#ifndef TC_VEC');
@@ -118,13 +97,13 @@ function vectorPrelude(w: SourceWriter): void {
 }
 
 /** The linear thread index (kernel IR's local_index): warps are cut from it. */
-function linearIndex(ctx: Ctx): string {
-  const [x, y, z] = ctx.k.workgroup;
-  if (y === 1 && z === 1) return '((int)threadIdx.x)';
-  return `((int)(threadIdx.x + ${x}u * (threadIdx.y + ${y}u * threadIdx.z)))`;
+function linearIndex(k: Kernel): Code {
+  const [x, y, z] = k.workgroup;
+  if (y === 1 && z === 1) return code('(int)threadIdx.x', PREC.unary);
+  return code(`(int)(threadIdx.x + ${x}u * (threadIdx.y + ${y}u * threadIdx.z))`, PREC.unary);
 }
 
-const helperName = (key: string, partial: boolean) => `tc_warp_${key.replace(':', '_')}${partial ? '_partial' : ''}`;
+const helperName = (key: string, partial: boolean) => `tc_warp_${key}${partial ? '_partial' : ''}`;
 
 /**
  * A butterfly reduction over the warp with __shfl_xor_sync. Full warps exchange with all 32 lanes.
@@ -133,12 +112,11 @@ const helperName = (key: string, partial: boolean) => `tc_warp_${key.replace(':'
  * lanes that is either wholly present or wholly absent, so it ends with the complete result,
  * which it then broadcasts.
  */
-function subgroupHelper(w: SourceWriter, ctx: Ctx, key: string): void {
-  const [fn, scalar] = key.split(':') as ['sum' | 'max' | 'min', ValueType];
+function subgroupHelper(w: SourceWriter, invocations: number, fn: SubgroupFn, scalar: ValueType): void {
   const T = scalarTypeName(scalar);
   const combine = (a: string, b: string) => binaryScalar(fn === 'sum' ? 'add' : fn, a, b, scalar);
-  const partial = ctx.invocations % 32 !== 0;
-  const name = helperName(key, partial);
+  const partial = invocations % 32 !== 0;
+  const name = helperName(subgroupKey(fn, scalar), partial);
   const guard = name.toUpperCase();
   w.line(`#ifndef ${guard}`);
   w.line(`#define ${guard}`);
@@ -163,216 +141,201 @@ function subgroupHelper(w: SourceWriter, ctx: Ctx, key: string): void {
   w.line();
 }
 
-function builtin(ctx: Ctx, name: Builtin): string {
-  switch (name) {
-    case 'local_index':
-      return linearIndex(ctx);
-    case 'local_id_x':
-      return '((int)threadIdx.x)';
-    case 'local_id_y':
-      return '((int)threadIdx.y)';
-    case 'local_id_z':
-      return '((int)threadIdx.z)';
-    case 'group_id_x':
-      return '((int)blockIdx.x)';
-    case 'group_id_y':
-      return '((int)blockIdx.y)';
-    case 'group_id_z':
-      return '((int)blockIdx.z)';
-    case 'num_groups_x':
-      return '((int)gridDim.x)';
-    case 'num_groups_y':
-      return '((int)gridDim.y)';
-    case 'num_groups_z':
-      return '((int)gridDim.z)';
-    case 'subgroup_size':
-      return '32';
-    case 'subgroup_lane':
-      return `(${linearIndex(ctx)} & 31)`;
-    default:
-      return assertNever(name, 'builtin');
+const BUILTIN: Readonly<Record<Exclude<Builtin, 'local_index' | 'subgroup_lane' | 'subgroup_size'>, string>> = {
+  local_id_x: 'threadIdx.x',
+  local_id_y: 'threadIdx.y',
+  local_id_z: 'threadIdx.z',
+  group_id_x: 'blockIdx.x',
+  group_id_y: 'blockIdx.y',
+  group_id_z: 'blockIdx.z',
+  num_groups_x: 'gridDim.x',
+  num_groups_y: 'gridDim.y',
+  num_groups_z: 'gridDim.z',
+};
+
+/** CUDA's statement and expression rules; vectors are printed lane by lane. */
+class CudaPrinter extends CStylePrinter {
+  protected readonly bareStatements = true;
+  protected readonly barrierCall = '__syncthreads()';
+  protected readonly atomicStoreFn = 'atomicExch';
+  readonly invocations: number;
+  private readonly buffers: ReadonlyMap<string, KBuffer>;
+  /** Counter for the printer's own block-scoped temporaries. */
+  private tmp = 0;
+
+  constructor(
+    w: SourceWriter,
+    private readonly k: Kernel,
+    private readonly fragments: ReadonlyMap<string, MatrixDecl>,
+  ) {
+    super(w);
+    this.invocations = workgroupInvocations(k);
+    this.buffers = new Map(k.buffers.map((b) => [b.name, b]));
   }
-}
 
-/** `s` without one pair of parentheses around all of it: for conditions, subscripts and right-hand sides. */
-export function unwrap(s: string): string {
-  if (!s.startsWith('(') || !s.endsWith(')')) return s;
-  let depth = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '(') depth++;
-    else if (s[i] === ')' && --depth === 0 && i < s.length - 1) return s;
+  /** A whole value: vectors other than named ones are built lane by lane. */
+  protected value(e: KExpr): Code {
+    if (e.type.lanes === 1) return this.expr(e, 0);
+    if (e.op === 'ref') return atom(e.name);
+    const lanes = Array.from({ length: e.type.lanes }, (_, l) => this.expr(e, l).text);
+    return atom(`${typeName(e.type)}{{${lanes.join(', ')}}}`);
   }
-  return s.slice(1, -1);
-}
 
-/** A whole value: vectors other than named ones are built lane by lane. */
-function value(ctx: Ctx, e: KExpr): string {
-  if (e.type.lanes === 1) return expr(ctx, e, 0);
-  if (e.op === 'ref') return e.name;
-  const lanes = Array.from({ length: e.type.lanes }, (_, l) => unwrap(expr(ctx, e, l)));
-  return `${typeName(e.type)}{{${lanes.join(', ')}}}`;
-}
-
-/** Lane `lane` of `e` (for scalars, `e` itself). Operands of a vector operation are taken at the same lane. */
-function expr(ctx: Ctx, e: KExpr, lane: number): string {
-  const x = (c: KExpr) => expr(ctx, c, lane);
-  const vector = e.type.lanes > 1;
-  switch (e.op) {
-    case 'const':
-      return scalarLiteral(e.value, e.type.scalar);
-    case 'ref':
-      return vector ? `${e.name}.v[${lane}]` : e.name;
-    case 'builtin':
-      return builtin(ctx, e.name);
-    case 'load':
-      return loadText(ctx, e.buffer, vector && lane ? `${x(e.index)} + ${lane}` : x(e.index));
-    case 'unary':
-      return unaryScalar(e.fn, x(e.x), e.x.type.scalar);
-    case 'binary': {
-      const bConst = e.b.op === 'const' ? e.b.value : undefined;
-      return binaryScalar(e.fn, x(e.a), x(e.b), e.a.type.scalar, bConst);
-    }
-    case 'select':
-      return `(${x(e.cond)} ? ${x(e.a)} : ${x(e.b)})`;
-    case 'cast':
-      return castScalar(x(e.x), e.x.type.scalar, e.type.scalar);
-    case 'bitcast':
-      return bitcastScalar(x(e.x), e.x.type.scalar, e.type.scalar);
-    case 'subgroup': {
-      const key = `${e.fn}:${e.type.scalar}`;
-      if (ctx.invocations % 32 === 0) return `${helperName(key, false)}(${unwrap(x(e.x))})`;
-      const full = ctx.invocations - (ctx.invocations % 32);
-      const n = full === 0 ? String(ctx.invocations) : `(${linearIndex(ctx)} < ${full} ? 32 : ${ctx.invocations % 32})`;
-      return `${helperName(key, true)}(${unwrap(x(e.x))}, ${unwrap(builtin(ctx, 'subgroup_lane'))}, ${unwrap(n)})`;
-    }
-    case 'shuffle': {
-      // every lane of the warp takes part (the emitters shuffle in uniform control flow); a
-      // partial last warp names only the lanes it has
-      const tail = ctx.invocations % 32;
-      const full = ctx.invocations - tail;
-      const mask = tail === 0 ? '0xffffffffu' : full === 0 ? `${(2 ** tail - 1) >>> 0}u` : `(${linearIndex(ctx)} < ${full} ? 0xffffffffu : ${(2 ** tail - 1) >>> 0}u)`;
-      return `__shfl_sync(${mask}, ${unwrap(x(e.x))}, ${unwrap(x(e.lane))})`;
-    }
-    case 'extract':
-      return expr(ctx, e.x, e.lane);
-    case 'vector':
-      return expr(ctx, e.parts.length === 1 ? e.parts[0]! : e.parts[lane]!, 0);
-    default:
-      return assertNever(e, 'kernel expr');
-  }
-}
-
-/** An element of a buffer; elements of atomic buffers are read with a volatile load, never from a stale cache. */
-function loadText(ctx: Ctx, buffer: string, index: string): string {
-  const b = bufferOf(ctx, buffer);
-  const name = bufferName(b);
-  const i = unwrap(index);
-  return b.atomic ? `((volatile ${scalarTypeName(b.dtype)}*)${name})[${i}]` : `${name}[${i}]`;
-}
-
-function bufferOf(ctx: Ctx, name: string): KBuffer {
-  const b = ctx.buffers.get(name);
-  if (!b) throw new TilecraftError(`internal: kernel ${ctx.k.name} uses undeclared buffer ${name}`);
-  return b;
-}
-
-const ATOMIC = { and: 'atomicAnd', or: 'atomicOr', add: 'atomicAdd', max: 'atomicMax', min: 'atomicMin' } as const;
-
-function stmts(w: SourceWriter, ctx: Ctx, body: readonly KStmt[]): void {
-  const x = (e: KExpr) => unwrap(value(ctx, e));
-  for (const s of body) {
-    switch (s.op) {
-      case 'let':
-        w.line(`const ${typeName(s.value.type)} ${s.name} = ${x(s.value)};`);
-        break;
-      case 'var':
-        w.line(`${typeName(s.type)} ${s.name} = ${s.init ? x(s.init) : s.type.lanes === 1 ? scalarLiteral(0, s.type.scalar) : '{}'};`);
-        break;
-      case 'assign':
-        w.line(`${s.name} = ${x(s.value)};`);
-        break;
-      case 'store':
-        store(w, ctx, s);
-        break;
-      case 'atomic': {
-        const b = bufferOf(ctx, s.buffer);
-        const call = `${ATOMIC[s.fn]}(&${bufferName(b)}[${x(s.index)}], ${x(s.value)})`;
-        w.line(s.result ? `const ${typeName(s.value.type)} ${s.result} = ${call};` : `${call};`);
-        break;
-      }
-      case 'for': {
-        const constant = s.start.op === 'const' && s.end.op === 'const' && s.step.op === 'const';
-        if (s.unroll && constant) w.line('#pragma unroll');
-        // the bound stays parenthesized: `i < (c ? a : b)` must not lose its parentheses
-        w.block(`for (int ${s.var} = ${x(s.start)}; ${s.var} < ${value(ctx, s.end)}; ${s.var} += ${x(s.step)}) {`, () => stmts(w, ctx, s.body));
-        break;
-      }
-      case 'if':
-        if (s.else.length === 0) w.block(`if (${x(s.cond)}) {`, () => stmts(w, ctx, s.then));
-        else {
-          w.line(`if (${x(s.cond)}) {`);
-          w.indent(() => stmts(w, ctx, s.then));
-          w.line('} else {');
-          w.indent(() => stmts(w, ctx, s.else));
-          w.line('}');
-        }
-        break;
-      case 'barrier':
-        w.line('__syncthreads();');
-        break;
-      case 'comment':
-        w.line(`// ${s.text}`);
-        break;
-      case 'matrixDecl': {
-        const use = s.role === 'a' ? 'matrix_a' : s.role === 'b' ? 'matrix_b' : 'accumulator';
-        const layout = s.role === 'acc' ? '' : `, nvcuda::wmma::${s.layout}_major`;
-        w.line(`nvcuda::wmma::fragment<nvcuda::wmma::${use}, 16, 16, 16, ${scalarTypeName(s.dtype)}${layout}> ${s.name};`);
-        break;
-      }
-      case 'matrixFill':
-        w.line(`nvcuda::wmma::fill_fragment(${s.name}, ${scalarLiteral(s.value, 'f32')});`);
-        break;
-      case 'matrixLoad': {
-        const b = bufferOf(ctx, s.buffer);
-        const f = fragmentOf(ctx, s.name);
-        const layout = f.role === 'acc' ? `, nvcuda::wmma::mem_${s.layout}_major` : '';
-        w.line(`nvcuda::wmma::load_matrix_sync(${s.name}, &${bufferName(b)}[${unwrap(value(ctx, s.offset))}], ${s.stride}${layout});`);
-        break;
-      }
-      case 'matrixMma':
-        w.line(`nvcuda::wmma::mma_sync(${s.acc}, ${s.a}, ${s.b}, ${s.acc});`);
-        break;
-      case 'matrixStore': {
-        const b = bufferOf(ctx, s.buffer);
-        w.line(`nvcuda::wmma::store_matrix_sync(&${bufferName(b)}[${unwrap(value(ctx, s.offset))}], ${s.name}, ${s.stride}, nvcuda::wmma::mem_row_major);`);
-        break;
-      }
+  /** Lane `lane` of `e` (for scalars, `e` itself). Operands of a vector operation are taken at the same lane. */
+  private expr(e: KExpr, lane: number): Code {
+    const x = (c: KExpr) => this.expr(c, lane);
+    const vector = e.type.lanes > 1;
+    switch (e.op) {
+      case 'const':
+        return literalCode(e.value, e.type.scalar);
+      case 'ref':
+        return atom(vector ? `${e.name}.v[${lane}]` : e.name);
+      case 'builtin':
+        return this.builtin(e.name);
+      case 'load':
+        return this.load(e.buffer, this.laneIndex(x(e.index), vector ? lane : 0));
+      case 'unary':
+        return unaryCode(e.fn, x(e.x), e.x.type.scalar);
+      case 'binary':
+        return binaryCode(e.fn, x(e.a), x(e.b), e.a.type.scalar, e.b.op === 'const' ? e.b.value : undefined);
+      case 'select':
+        return ternary(x(e.cond), x(e.a), x(e.b));
+      case 'cast':
+        return castCode(x(e.x), e.x.type.scalar, e.type.scalar);
+      case 'bitcast':
+        return bitcastCode(x(e.x), e.x.type.scalar, e.type.scalar);
+      case 'subgroup':
+        return this.subgroup(e.fn, e.type.scalar, x(e.x));
+      case 'shuffle':
+        return this.shuffle(x(e.x), x(e.lane));
+      case 'extract':
+        return this.expr(e.x, e.lane);
+      case 'vector':
+        return this.expr(e.parts.length === 1 ? e.parts[0]! : e.parts[lane]!, 0);
       default:
-        assertNever(s, 'kernel stmt');
+        return assertNever(e, 'kernel expr');
     }
   }
-}
 
-/**
- * A store; to an atomic buffer it is an atomic exchange. A vector value is computed once into a
- * temporary and stored lane by lane, so lanes that read the elements being written see old values.
- */
-function store(w: SourceWriter, ctx: Ctx, s: Extract<KStmt, { op: 'store' }>): void {
-  const b = bufferOf(ctx, s.buffer);
-  const target = (i: string) => `${bufferName(b)}[${unwrap(i)}]`;
-  const put = (i: string, v: string) => w.line(b.atomic ? `atomicExch(&${target(i)}, ${unwrap(v)});` : `${target(i)} = ${unwrap(v)};`);
-  const index = value(ctx, s.index);
-  if (s.value.type.lanes === 1) {
-    put(index, value(ctx, s.value));
-    return;
+  private builtin(name: Builtin): Code {
+    switch (name) {
+      case 'local_index':
+        return linearIndex(this.k);
+      case 'subgroup_size':
+        return atom('32');
+      case 'subgroup_lane':
+        return code(`${operand(linearIndex(this.k))} & 31`, PREC.bitand);
+      default:
+        return code(`(int)${BUILTIN[name]}`, PREC.unary);
+    }
   }
-  if (s.value.op === 'ref') {
-    for (let l = 0; l < s.value.type.lanes; l++) put(l ? `${index} + ${l}` : index, `${s.value.name}.v[${l}]`);
-    return;
+
+  /** An element of a buffer; elements of atomic buffers are read with a volatile load, never from a stale cache. */
+  private load(buffer: string, index: string): Code {
+    const b = this.bufferOf(buffer);
+    const name = bufferName(b);
+    return atom(b.atomic ? `((volatile ${scalarTypeName(b.dtype)}*)${name})[${index}]` : `${name}[${index}]`);
   }
-  const t = `tc_store${ctx.tmp++}`;
-  w.block('{', () => {
-    w.line(`const ${typeName(s.value.type)} ${t} = ${value(ctx, s.value)};`);
-    for (let l = 0; l < s.value.type.lanes; l++) put(l ? `${index} + ${l}` : index, `${t}.v[${l}]`);
-  });
+
+  /** `n` lanes of the warp take part: all 32, or those of a partial last warp. */
+  private warpTail(): { readonly full: number; readonly tail: number } {
+    const tail = this.invocations % 32;
+    return { full: this.invocations - tail, tail };
+  }
+
+  private subgroup(fn: SubgroupFn, scalar: ValueType, v: Code): Code {
+    const key = subgroupKey(fn, scalar);
+    const { full, tail } = this.warpTail();
+    if (tail === 0) return atom(`${helperName(key, false)}(${v.text})`);
+    const n = full === 0 ? String(this.invocations) : `${operand(linearIndex(this.k))} < ${full} ? 32 : ${tail}`;
+    return atom(`${helperName(key, true)}(${v.text}, ${this.builtin('subgroup_lane').text}, ${n})`);
+  }
+
+  /**
+   * Every lane of the warp takes part (the emitters shuffle in uniform control flow); a partial
+   * last warp names only the lanes it has.
+   */
+  private shuffle(v: Code, lane: Code): Code {
+    const { full, tail } = this.warpTail();
+    const some = `${(2 ** tail - 1) >>> 0}u`;
+    const mask = tail === 0 ? '0xffffffffu' : full === 0 ? some : `(${operand(linearIndex(this.k))} < ${full} ? 0xffffffffu : ${some})`;
+    return atom(`__shfl_sync(${mask}, ${v.text}, ${lane.text})`);
+  }
+
+  private bufferOf(name: string): KBuffer {
+    const b = this.buffers.get(name);
+    if (!b) throw new TilecraftError(`internal: kernel ${this.k.name} uses undeclared buffer ${name}`);
+    return b;
+  }
+
+  private fragmentOf(name: string): MatrixDecl {
+    const f = this.fragments.get(name);
+    if (!f) throw new TilecraftError(`internal: matrix ${name} is not declared`);
+    return f;
+  }
+
+  protected declareLet(name: string, type: KType, init: string): string {
+    return `const ${typeName(type)} ${name} = ${init}`;
+  }
+
+  /** Locals without an initializer are zeroed, as WGSL's are. */
+  protected declareVar(name: string, type: KType, init: string | undefined): string {
+    return `${typeName(type)} ${name} = ${init ?? (type.lanes === 1 ? scalarLiteral(0, type.scalar) : '{}')}`;
+  }
+
+  protected loopVar(name: string): string {
+    return `int ${name}`;
+  }
+
+  protected override beforeLoop(s: Stmt<'for'>): void {
+    const constant = s.start.op === 'const' && s.end.op === 'const' && s.step.op === 'const';
+    if (s.unroll && constant) this.w.line('#pragma unroll');
+  }
+
+  protected element(buffer: string, index: string): string {
+    return `${bufferName(this.bufferOf(buffer))}[${index}]`;
+  }
+
+  protected isAtomic(buffer: string): boolean {
+    return this.bufferOf(buffer).atomic === true;
+  }
+
+  /** A named vector is stored straight from its lanes; others go through a temporary. */
+  protected storeVector(s: Stmt<'store'>): boolean {
+    if (s.value.op !== 'ref') return false;
+    this.storeLanes(s.buffer, this.value(s.index), s.value.type.lanes, s.value.name);
+    return true;
+  }
+
+  protected component(name: string, lane: number): string {
+    return `${name}.v[${lane}]`;
+  }
+
+  protected storeTemp(): string {
+    return `tc_store${this.tmp++}`;
+  }
+
+  matrixDecl(s: Stmt<'matrixDecl'>): void {
+    const use = s.role === 'a' ? 'matrix_a' : s.role === 'b' ? 'matrix_b' : 'accumulator';
+    const layout = s.role === 'acc' ? '' : `, nvcuda::wmma::${s.layout}_major`;
+    this.w.line(`nvcuda::wmma::fragment<nvcuda::wmma::${use}, 16, 16, 16, ${scalarTypeName(s.dtype)}${layout}> ${s.name};`);
+  }
+
+  matrixFill(s: Stmt<'matrixFill'>): void {
+    this.w.line(`nvcuda::wmma::fill_fragment(${s.name}, ${scalarLiteral(s.value, 'f32')});`);
+  }
+
+  matrixLoad(s: Stmt<'matrixLoad'>): void {
+    const layout = this.fragmentOf(s.name).role === 'acc' ? `, nvcuda::wmma::mem_${s.layout}_major` : '';
+    this.w.line(`nvcuda::wmma::load_matrix_sync(${s.name}, &${this.element(s.buffer, this.top(s.offset))}, ${s.stride}${layout});`);
+  }
+
+  matrixMma(s: Stmt<'matrixMma'>): void {
+    this.w.line(`nvcuda::wmma::mma_sync(${s.acc}, ${s.a}, ${s.b}, ${s.acc});`);
+  }
+
+  matrixStore(s: Stmt<'matrixStore'>): void {
+    const target = this.element(s.buffer, this.top(s.offset));
+    this.w.line(`nvcuda::wmma::store_matrix_sync(&${target}, ${s.name}, ${s.stride}, nvcuda::wmma::mem_row_major);`);
+  }
 }

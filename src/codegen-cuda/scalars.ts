@@ -1,13 +1,15 @@
 import { type ValueType, isFloat } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type KBinaryFn, type KType, type KUnaryFn } from '../ir/kernel.js';
+import { COMPARISONS, type KBinaryFn, type KType, type KUnaryFn } from '../ir/kernel.js';
+import { type Code, INFIX, PREC, atom, call, code, infix, operand, prefix, ternary } from '../codegen-common/code.js';
 import { f32Bits, f32FromBits, roundBf16, roundF16 } from '../ir/numeric.js';
 
 /**
  * CUDA C++ spellings of kernel-IR scalar types, literals, conversions and operators.
  *
- * Every string these functions return is an atom (a name, literal, call or subscript) or is
- * wrapped in parentheses, so callers can splice operands without thinking about precedence.
+ * The functions build `Code` (text with its binding strength), so where the printer places a
+ * result decides its parentheses; the string forms at the end return operands, parenthesized
+ * unless atoms.
  *
  * Half precision: `+ - * /`, comparisons, negation, `__hmax` / `__hmin` and `__habs` use cuda_fp16's
  * half operations; the transcendental functions (exp, log, sqrt, rsqrt, tanh, erf, sin, cos),
@@ -103,31 +105,32 @@ function floatText(x: number): string {
   return /[.e]/.test(s) ? `${s}f` : `${s}.0f`;
 }
 
-export function scalarLiteral(value: number, t: ValueType): string {
+/** A literal of scalar type `t`. */
+export function literalCode(value: number, t: ValueType): Code {
   const s = cudaScalar(t);
   switch (s) {
     case 'bool':
-      return value ? 'true' : 'false';
+      return atom(value ? 'true' : 'false');
     case 'i32': {
       const v = value | 0;
       // -2147483648 is unary minus applied to an unsigned literal in C++
-      return v === -2147483648 ? '(-2147483647 - 1)' : String(v);
+      return v === -2147483648 ? code('-2147483647 - 1', PREC.additive) : atom(String(v));
     }
     case 'u32':
-      return `${value >>> 0}u`;
+      return atom(`${value >>> 0}u`);
     case 'i8':
-      return `((signed char)${(value << 24) >> 24})`;
+      return cCast('signed char', atom(String((value << 24) >> 24)));
     case 'f32':
-      return f32Literal(value);
+      return atom(f32Literal(value));
     case 'f16':
-      if (Number.isNaN(value)) return '__ushort_as_half((unsigned short)0x7e00u)';
-      if (!Number.isFinite(value)) return `__ushort_as_half((unsigned short)${value > 0 ? '0x7c00u' : '0xfc00u'})`;
+      if (Number.isNaN(value)) return atom('__ushort_as_half((unsigned short)0x7e00u)');
+      if (!Number.isFinite(value)) return atom(`__ushort_as_half((unsigned short)${value > 0 ? '0x7c00u' : '0xfc00u'})`);
       // rounded here, so the float literal holds a half exactly and the conversion is exact
-      return `__float2half_rn(${f32Literal(roundF16(value))})`;
+      return atom(`__float2half_rn(${f32Literal(roundF16(value))})`);
     case 'bf16':
-      if (Number.isNaN(value)) return '__ushort_as_bfloat16((unsigned short)0x7fc0u)';
-      if (!Number.isFinite(value)) return `__ushort_as_bfloat16((unsigned short)${value > 0 ? '0x7f80u' : '0xff80u'})`;
-      return `__float2bfloat16_rn(${f32Literal(roundBf16(value))})`;
+      if (Number.isNaN(value)) return atom('__ushort_as_bfloat16((unsigned short)0x7fc0u)');
+      if (!Number.isFinite(value)) return atom(`__ushort_as_bfloat16((unsigned short)${value > 0 ? '0x7f80u' : '0xff80u'})`);
+      return atom(`__float2bfloat16_rn(${f32Literal(roundBf16(value))})`);
     default:
       return assertNever(s, 'CUDA scalar');
   }
@@ -136,8 +139,11 @@ export function scalarLiteral(value: number, t: ValueType): string {
 // ---------------------------------------------------------------------------------------------
 // Conversions
 
-const toFloat = (x: string, from: CudaScalar): string =>
-  from === 'f16' ? `__half2float(${x})` : from === 'bf16' ? `__bfloat162float(${x})` : from === 'f32' ? x : `((float)${x})`;
+/** A C cast: binds like a prefix operator. */
+const cCast = (type: string, x: Code): Code => code(`(${type})${operand(x)}`, PREC.unary);
+
+const toFloat = (x: Code, from: CudaScalar): Code =>
+  from === 'f16' ? call('__half2float', x) : from === 'bf16' ? call('__bfloat162float', x) : from === 'f32' ? x : cCast('float', x);
 
 /**
  * Value conversion with the reference's semantics: float → int truncates toward zero and
@@ -145,58 +151,55 @@ const toFloat = (x: string, from: CudaScalar): string =>
  * do exactly that; a C++ cast of an out-of-range float is undefined behaviour); int → narrower int
  * wraps; to half or bfloat16 rounds to nearest even, once.
  */
-export function castScalar(x: string, fromType: ValueType, toType: ValueType): string {
+export function castCode(x: Code, fromType: ValueType, toType: ValueType): Code {
   const from = cudaScalar(fromType);
   const to = cudaScalar(toType);
   if (from === to) return x;
-  if (from === 'bool') return `(${x} ? ${scalarLiteral(1, to)} : ${scalarLiteral(0, to)})`;
+  if (from === 'bool') return ternary(x, literalCode(1, to), literalCode(0, to));
+  const float = isFloat(from);
   switch (to) {
     case 'bool':
-      return isFloat(from) ? `(${toFloat(x, from)} != 0.0f)` : `(${x} != 0)`;
+      return float ? code(`${operand(toFloat(x, from))} != 0.0f`, PREC.equality) : code(`${operand(x)} != 0`, PREC.equality);
     case 'f32':
       return toFloat(x, from);
     case 'f16':
-      if (from === 'i32' || from === 'i8') return `__int2half_rn(${x})`;
-      if (from === 'u32') return `__uint2half_rn(${x})`;
-      return `__float2half_rn(${toFloat(x, from)})`;
-    case 'bf16':
-      if (from === 'i32' || from === 'i8') return `__int2bfloat16_rn(${x})`;
-      if (from === 'u32') return `__uint2bfloat16_rn(${x})`;
-      return `__float2bfloat16_rn(${toFloat(x, from)})`;
+    case 'bf16': {
+      const name = to === 'f16' ? 'half' : 'bfloat16';
+      if (from === 'i32' || from === 'i8') return call(`__int2${name}_rn`, x);
+      if (from === 'u32') return call(`__uint2${name}_rn`, x);
+      return call(`__float2${name}_rn`, toFloat(x, from));
+    }
     case 'i32':
-      return isFloat(from) ? `__float2int_rz(${toFloat(x, from)})` : `((int)${x})`;
+      return float ? call('__float2int_rz', toFloat(x, from)) : cCast('int', x);
     case 'u32':
-      return isFloat(from) ? `__float2uint_rz(${toFloat(x, from)})` : `((unsigned int)${x})`;
+      return float ? call('__float2uint_rz', toFloat(x, from)) : cCast('unsigned int', x);
     case 'i8':
       // truncating then clamping the int equals clamping the float then truncating; NaN stays 0
-      return isFloat(from) ? `((signed char)max(-128, min(127, __float2int_rz(${toFloat(x, from)}))))` : `((signed char)${x})`;
+      if (!float) return cCast('signed char', x);
+      return cCast('signed char', call('max', atom('-128'), call('min', atom('127'), call('__float2int_rz', toFloat(x, from)))));
     default:
       return assertNever(to, 'CUDA scalar');
   }
 }
 
+const BITCAST: Readonly<Record<string, (x: Code) => Code>> = {
+  'f32->u32': (x) => call('__float_as_uint', x),
+  'f32->i32': (x) => call('__float_as_int', x),
+  'u32->f32': (x) => call('__uint_as_float', x),
+  'i32->f32': (x) => call('__int_as_float', x),
+  'i32->u32': (x) => cCast('unsigned int', x),
+  'u32->i32': (x) => cCast('int', x),
+};
+
 /** Reinterprets 32 bits; the IR allows bitcasts between f32, i32 and u32 only. */
-export function bitcastScalar(x: string, fromType: ValueType, toType: ValueType): string {
+export function bitcastCode(x: Code, fromType: ValueType, toType: ValueType): Code {
   const from = cudaScalar(fromType);
   const to = cudaScalar(toType);
   if (from === to) return x;
   const key = `${from}->${to}`;
-  switch (key) {
-    case 'f32->u32':
-      return `__float_as_uint(${x})`;
-    case 'f32->i32':
-      return `__float_as_int(${x})`;
-    case 'u32->f32':
-      return `__uint_as_float(${x})`;
-    case 'i32->f32':
-      return `__int_as_float(${x})`;
-    case 'i32->u32':
-      return `((unsigned int)${x})`;
-    case 'u32->i32':
-      return `((int)${x})`;
-    default:
-      throw new TilecraftError(`internal: bitcast ${key} in the CUDA printer; kernel IR bitcasts only 32-bit values`);
-  }
+  const f = BITCAST[key];
+  if (!f) throw new TilecraftError(`internal: bitcast ${key} in the CUDA printer; kernel IR bitcasts only 32-bit values`);
+  return f(x);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,41 +219,40 @@ const FLOAT_MATH: Partial<Record<KUnaryFn, string>> = {
   cos: 'cosf',
 };
 
+/** `-a`, spaced when `a` starts with a minus so that it cannot read as `--`. */
+const neg = (a: Code): Code => code(`${operand(a).startsWith('-') ? '- ' : '-'}${operand(a)}`, PREC.unary);
+
 /** `fn(a)` for an operand of scalar type `t`. */
-export function unaryScalar(fn: KUnaryFn, a: string, t: ValueType): string {
+export function unaryCode(fn: KUnaryFn, a: Code, t: ValueType): Code {
   const s = cudaScalar(t);
-  const neg = () => (a.startsWith('-') ? `(- ${a})` : `(-${a})`);
   switch (fn) {
     case 'not':
-      return `(!${a})`;
+      return prefix('!', a);
     case 'bitnot':
-      return s === 'i8' ? `((signed char)(~${a}))` : `(~${a})`;
+      return s === 'i8' ? cCast('signed char', prefix('~', a)) : prefix('~', a);
     case 'f16_from_bits':
-      return `__half2float(__ushort_as_half((unsigned short)${a}))`;
+      return atom(`__half2float(__ushort_as_half((unsigned short)${operand(a)}))`);
     case 'f16_to_bits':
-      return `((unsigned int)__half_as_ushort(__float2half_rn(${a})))`;
+      return cCast('unsigned int', call('__half_as_ushort', call('__float2half_rn', a)));
     case 'sigmoid':
       throw new TilecraftError('internal: sigmoid reached the CUDA printer; expandMath should have expanded it');
     default:
       break;
   }
   if (s === 'f32') {
-    if (fn === 'neg') return neg();
-    if (fn === 'recip') return `(1.0f / ${a})`;
-    return `${floatMath(fn)}(${a})`;
+    if (fn === 'neg') return neg(a);
+    if (fn === 'recip') return infix(INFIX.div!, atom('1.0f'), a);
+    return call(floatMath(fn), a);
   }
-  if (s === 'f16' && fn === 'neg') return `__hneg(${a})`;
-  if (s === 'f16' && fn === 'abs') return `__habs(${a})`;
-  if (s === 'f16' || s === 'bf16') {
-    const back = s === 'f16' ? '__float2half_rn' : '__float2bfloat16_rn';
-    return `${back}(${unaryScalar(fn, toFloat(a, s), 'f32')})`;
-  }
+  if (s === 'f16' && fn === 'neg') return call('__hneg', a);
+  if (s === 'f16' && fn === 'abs') return call('__habs', a);
+  if (s === 'f16' || s === 'bf16') return call(s === 'f16' ? '__float2half_rn' : '__float2bfloat16_rn', unaryCode(fn, toFloat(a, s), 'f32'));
   // integers
   switch (fn) {
     case 'neg':
-      return s === 'i8' ? `((signed char)(-${a}))` : neg();
+      return s === 'i8' ? cCast('signed char', prefix('-', a)) : neg(a);
     case 'abs':
-      return s === 'u32' ? a : s === 'i8' ? `((signed char)abs(${a}))` : `abs(${a})`;
+      return s === 'u32' ? a : s === 'i8' ? cCast('signed char', call('abs', a)) : call('abs', a);
     default:
       throw new TilecraftError(`${fn} of an integer (${s}) has no CUDA spelling; cast the operand to f32 first`);
   }
@@ -262,57 +264,58 @@ function floatMath(fn: KUnaryFn): string {
   return f;
 }
 
-const INFIX: Partial<Record<KBinaryFn, string>> = {
-  add: '+', sub: '-', mul: '*', div: '/', and: '&', or: '|', xor: '^',
-  lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', land: '&&', lor: '||',
-};
-
 /**
  * `a fn b` for operands of scalar type `t` (the left operand's type; a shift's amount may be
  * either integer type). Shift amounts are masked to 0..31 as WGSL does: a C++ shift by 32 or more
  * is undefined, and PTX would clamp instead.
  */
-export function binaryScalar(fn: KBinaryFn, a: string, b: string, t: ValueType, bConst?: number): string {
+export function binaryCode(fn: KBinaryFn, a: Code, b: Code, t: ValueType, bConst?: number): Code {
   const s = cudaScalar(t);
   if (fn === 'shl' || fn === 'shr') {
-    const amount = bConst !== undefined && bConst >= 0 && bConst < 32 ? b : `(${b} & 31)`;
-    const r = `(${a} ${fn === 'shl' ? '<<' : '>>'} ${amount})`;
-    return s === 'i8' ? `((signed char)${r})` : r;
+    const amount = bConst !== undefined && bConst >= 0 && bConst < 32 ? b : code(`${operand(b)} & 31`, PREC.bitand);
+    return wrapI8(s, infix(INFIX[fn]!, a, amount));
   }
-  if (fn === 'land' || fn === 'lor') return `(${a} ${INFIX[fn]} ${b})`;
+  if (fn === 'land' || fn === 'lor') return infix(INFIX[fn]!, a, b);
   if (s === 'bf16') {
     // bfloat16 only stores data; any arithmetic on it is done in float, which is exact for its inputs
-    const r = binaryScalar(fn, toFloat(a, s), toFloat(b, s), 'f32');
-    return isComparison(fn) ? r : `__float2bfloat16_rn(${r})`;
+    const r = binaryCode(fn, toFloat(a, s), toFloat(b, s), 'f32');
+    return COMPARISONS.has(fn) ? r : call('__float2bfloat16_rn', r);
   }
   if (s === 'f16') {
-    if (fn === 'max') return `__hmax(${a}, ${b})`;
-    if (fn === 'min') return `__hmin(${a}, ${b})`;
-    if (fn === 'mod' || fn === 'pow') return `__float2half_rn(${binaryScalar(fn, toFloat(a, s), toFloat(b, s), 'f32')})`;
-    return infix(fn, a, b, s);
+    if (fn === 'max' || fn === 'min') return call(fn === 'max' ? '__hmax' : '__hmin', a, b);
+    if (fn === 'mod' || fn === 'pow') return call('__float2half_rn', binaryCode(fn, toFloat(a, s), toFloat(b, s), 'f32'));
+    return cInfix(fn, a, b, s);
   }
   if (s === 'f32') {
-    if (fn === 'max') return `fmaxf(${a}, ${b})`;
-    if (fn === 'min') return `fminf(${a}, ${b})`;
-    if (fn === 'mod') return `fmodf(${a}, ${b})`;
-    if (fn === 'pow') return `powf(${a}, ${b})`;
-    return infix(fn, a, b, s);
+    const lib = F32_BINARY[fn];
+    return lib ? call(lib, a, b) : cInfix(fn, a, b, s);
   }
   // integers and bool
-  if (fn === 'max' || fn === 'min') return s === 'i8' ? `((signed char)${fn}(${a}, ${b}))` : `${fn}(${a}, ${b})`;
+  if (fn === 'max' || fn === 'min') return wrapI8(s, call(fn, a, b));
   if (fn === 'pow') throw new TilecraftError(`pow of integers (${s}) has no CUDA spelling; cast the operands to f32 first`);
-  if (fn === 'mod') return s === 'i8' ? `((signed char)(${a} % ${b}))` : `(${a} % ${b})`;
-  const r = infix(fn, a, b, s);
   // C++ promotes signed char operands to int; arithmetic wraps back to 8 bits like the reference
-  return s === 'i8' && !isComparison(fn) ? `((signed char)${r})` : r;
+  const r = cInfix(fn, a, b, s);
+  return COMPARISONS.has(fn) ? r : wrapI8(s, r);
 }
 
-function isComparison(fn: KBinaryFn): boolean {
-  return fn === 'lt' || fn === 'le' || fn === 'gt' || fn === 'ge' || fn === 'eq' || fn === 'ne';
-}
+const F32_BINARY: Partial<Record<KBinaryFn, string>> = { max: 'fmaxf', min: 'fminf', mod: 'fmodf', pow: 'powf' };
 
-function infix(fn: KBinaryFn, a: string, b: string, s: CudaScalar): string {
+/** An 8-bit integer result converted back from the int C++ computed it in. */
+const wrapI8 = (s: CudaScalar, r: Code): Code => (s === 'i8' ? cCast('signed char', r) : r);
+
+function cInfix(fn: KBinaryFn, a: Code, b: Code, s: CudaScalar): Code {
   const op = INFIX[fn];
   if (!op) throw new TilecraftError(`internal: ${fn} of ${s} in the CUDA printer`);
-  return `(${a} ${op} ${b})`;
+  return infix(op, a, b);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same, on printed operands: for the printer's hand-written helpers and for tests. Operands
+// are taken as atoms, and results are returned in operand form.
+
+export const scalarLiteral = (value: number, t: ValueType): string => operand(literalCode(value, t));
+export const castScalar = (x: string, from: ValueType, to: ValueType): string => operand(castCode(atom(x), from, to));
+export const bitcastScalar = (x: string, from: ValueType, to: ValueType): string => operand(bitcastCode(atom(x), from, to));
+export const unaryScalar = (fn: KUnaryFn, a: string, t: ValueType): string => operand(unaryCode(fn, atom(a), t));
+export const binaryScalar = (fn: KBinaryFn, a: string, b: string, t: ValueType, bConst?: number): string =>
+  operand(binaryCode(fn, atom(a), atom(b), t, bConst));

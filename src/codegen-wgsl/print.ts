@@ -1,7 +1,9 @@
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type KBuffer, type KExpr, type KStmt, type KType, type Kernel, kvisit } from '../ir/kernel.js';
-import { SourceWriter, mangle } from '../codegen-common/source-writer.js';
+import { type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kvisit } from '../ir/kernel.js';
+import { CStylePrinter } from '../codegen-common/c-style.js';
+import { type Code, INFIX, PREC, atom, bufferName, call, code, infix, operand, prefix } from '../codegen-common/code.js';
+import { SourceWriter } from '../codegen-common/source-writer.js';
 
 /**
  * Prints a legalized kernel as WGSL. Expects `legalizeForWgsl` to have run: no packed or narrow
@@ -46,7 +48,7 @@ export function printWgsl(k: Kernel): string {
       if (b.scope === 'private') w.line(`var ${bufferName(b)}: array<${elementType(b)}, ${b.length}>;`);
     }
     const buffers = new Map(k.buffers.map((b) => [b.name, { ...b, width: uses.vectorWidth.get(b.name) ?? 1 }]));
-    stmts(w, k.body, buffers);
+    new WgslPrinter(w, buffers).stmts(k.body);
   });
   return w.toString();
 }
@@ -57,17 +59,6 @@ function scan(k: Kernel) {
   let inf = false;
   let nan = false;
   const floatToInt = new Set<FloatToIntHelper>();
-  const walkTypes = (body: readonly KStmt[]) => {
-    for (const s of body) {
-      if (s.op === 'var' && s.type.scalar === 'f16') f16 = true;
-      if (s.op === 'for') walkTypes(s.body);
-      if (s.op === 'if') {
-        walkTypes(s.then);
-        walkTypes(s.else);
-      }
-    }
-  };
-  walkTypes(k.body);
   // A global buffer read or written only with vectors of one width is declared as an array of
   // those vectors; scalar accesses then pick a component. Mixed widths fall back to scalars.
   const widths = new Map<string, Set<number>>();
@@ -75,19 +66,14 @@ function scan(k: Kernel) {
     if (!widths.has(buffer)) widths.set(buffer, new Set());
     widths.get(buffer)!.add(lanes);
   };
-  const walkStores = (body: readonly KStmt[]) => {
-    for (const s of body) {
-      if (s.op === 'store') noteWidth(s.buffer, s.value.type.lanes);
-      if (s.op === 'for') walkStores(s.body);
-      if (s.op === 'if') {
-        walkStores(s.then);
-        walkStores(s.else);
-      }
-    }
-  };
-  walkStores(k.body);
+  forEachStmt(k.body, (s) => {
+    if (s.op === 'var' && s.type.scalar === 'f16') f16 = true;
+    if (s.op === 'store') noteWidth(s.buffer, s.value.type.lanes);
+  });
   kvisit(k.body, (e) => {
     if (e.op === 'load') noteWidth(e.buffer, e.type.lanes);
+    const helper = e.op === 'cast' ? floatToIntHelper(e) : undefined;
+    if (helper) floatToInt.add(helper);
     if (e.type.scalar === 'f16') f16 = true;
     if (e.op === 'subgroup' || e.op === 'shuffle' || (e.op === 'builtin' && e.name.startsWith('subgroup'))) subgroups = true;
     if (e.op === 'const' && (e.type.scalar === 'f32' || e.type.scalar === 'f16')) {
@@ -100,10 +86,6 @@ function scan(k: Kernel) {
     const vec = [...(widths.get(b.name) ?? [])].filter((n) => n > 1);
     if (b.scope !== 'private' && !b.atomic && vec.length === 1 && b.length % vec[0]! === 0) vectorWidth.set(b.name, vec[0]!);
   }
-  kvisit(k.body, (e) => {
-    const helper = e.op === 'cast' ? floatToIntHelper(e) : undefined;
-    if (helper) floatToInt.add(helper);
-  });
   return { f16, subgroups, inf, nan, vectorWidth, floatToInt: [...floatToInt].sort() };
 }
 
@@ -150,8 +132,6 @@ function floatToIntHelper(e: Extract<KExpr, { op: 'cast' }>): FloatToIntHelper |
   return e.type.scalar === 'i32' ? 'tc_f32_to_i32' : e.type.scalar === 'u32' ? 'tc_f32_to_u32' : undefined;
 }
 
-const bufferName = (b: KBuffer) => mangle(b.scope === 'global' ? 't_' : b.scope === 'workgroup' ? 's_' : 'p_', b.name);
-
 function scalarName(t: ValueType): string {
   switch (t) {
     case 'f32':
@@ -174,33 +154,29 @@ export function typeName(t: KType): string {
   return t.lanes === 1 ? scalarName(t.scalar) : `vec${t.lanes}<${scalarName(t.scalar)}>`;
 }
 
-function literal(value: number, t: KType): string {
-  const s = t.scalar;
-  let text: string;
+function literal(value: number, t: KType): Code {
+  const text = scalarLiteral(value, t.scalar);
+  return t.lanes === 1 ? text : call(typeName(t), text);
+}
+
+function scalarLiteral(value: number, s: ValueType): Code {
   switch (s) {
     case 'bool':
-      text = value ? 'true' : 'false';
-      break;
+      return atom(value ? 'true' : 'false');
     case 'i32':
-      text = value === -2147483648 ? '(-2147483647i - 1i)' : `${value}i`;
-      break;
+      return value === -2147483648 ? code('-2147483647i - 1i', PREC.additive) : atom(`${value}i`);
     case 'u32':
-      text = `${value >>> 0}u`;
-      break;
+      return atom(`${value >>> 0}u`);
     case 'f32':
     case 'f16': {
-      const suffix = s === 'f32' ? 'f' : 'h';
-      if (Number.isNaN(value)) text = s === 'f32' ? 'tc_nan' : 'f16(tc_nan)';
-      else if (!Number.isFinite(value)) {
-        const inf = s === 'f32' ? 'tc_inf' : 'f16(tc_inf)';
-        text = value > 0 ? inf : `(-${inf})`;
-      } else text = `${Object.is(value, -0) ? '-0.0' : String(value)}${suffix}`;
-      break;
+      if (Number.isNaN(value)) return atom(s === 'f32' ? 'tc_nan' : 'f16(tc_nan)');
+      if (Number.isFinite(value)) return atom(`${Object.is(value, -0) ? '-0.0' : String(value)}${s === 'f32' ? 'f' : 'h'}`);
+      const inf = atom(s === 'f32' ? 'tc_inf' : 'f16(tc_inf)');
+      return value > 0 ? inf : prefix('-', inf);
     }
     default:
       throw new TilecraftError(`internal: ${s} literal in WGSL`);
   }
-  return t.lanes === 1 ? text : `${typeName(t)}(${text})`;
 }
 
 const BUILTIN: Record<Extract<KExpr, { op: 'builtin' }>['name'], string> = {
@@ -218,75 +194,74 @@ const BUILTIN: Record<Extract<KExpr, { op: 'builtin' }>['name'], string> = {
   subgroup_lane: 'tc_sgl',
 };
 
-const INFIX: Partial<Record<string, string>> = {
-  add: '+', sub: '-', mul: '*', div: '/', mod: '%', and: '&', or: '|', xor: '^', shl: '<<', shr: '>>',
-  lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', land: '&&', lor: '||',
-};
+const SUBGROUP_FN = { sum: 'subgroupAdd', max: 'subgroupMax', min: 'subgroupMin' } as const;
 
-function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): string {
+function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): Code {
   const x = (c: KExpr) => expr(c, buffers);
   switch (e.op) {
     case 'const':
       return literal(e.value, e.type);
     case 'ref':
-      return e.name;
+      return atom(e.name);
     case 'builtin':
-      return `i32(${BUILTIN[e.name]})`;
-    case 'load': {
-      const b = buffers.get(e.buffer)!;
-      const i = x(e.index);
-      if (e.type.lanes === 1) return b.atomic ? `atomicLoad(&${elementAt(b, i)})` : elementAt(b, i);
-      return (
-        vectorAt(b, i, e.type.lanes) ??
-        `${typeName(e.type)}(${Array.from({ length: e.type.lanes }, (_, l) => elementAt(b, l ? `${i} + ${l}` : i)).join(', ')})`
-      );
-    }
+      return atom(`i32(${BUILTIN[e.name]})`);
+    case 'load':
+      return load(buffers.get(e.buffer)!, operand(x(e.index)), e.type);
     case 'unary':
       return unary(e.fn, x(e.x), e.type);
     case 'binary': {
       const op = INFIX[e.fn];
-      if (e.fn === 'shl' || e.fn === 'shr') return `(${x(e.a)} ${op} u32(${x(e.b)}))`;
-      if (op) return `(${x(e.a)} ${op} ${x(e.b)})`;
-      return `${e.fn}(${x(e.a)}, ${x(e.b)})`;
+      // WGSL shifts take a u32 amount
+      if (e.fn === 'shl' || e.fn === 'shr') return infix(op!, x(e.a), call('u32', x(e.b)));
+      return op ? infix(op, x(e.a), x(e.b)) : call(e.fn, x(e.a), x(e.b));
     }
     case 'select':
-      return `select(${x(e.b)}, ${x(e.a)}, ${x(e.cond)})`;
+      return call('select', x(e.b), x(e.a), x(e.cond));
     case 'cast': {
       const helper = floatToIntHelper(e);
-      if (helper) return `${helper}(${e.x.type.scalar === 'f32' ? x(e.x) : `f32(${x(e.x)})`})`;
-      return `${typeName(e.type)}(${x(e.x)})`;
+      if (helper) return call(helper, e.x.type.scalar === 'f32' ? x(e.x) : call('f32', x(e.x)));
+      return call(typeName(e.type), x(e.x));
     }
     case 'bitcast':
-      return `bitcast<${typeName(e.type)}>(${x(e.x)})`;
+      return call(`bitcast<${typeName(e.type)}>`, x(e.x));
     case 'subgroup':
-      return `subgroup${e.fn === 'sum' ? 'Add' : e.fn === 'max' ? 'Max' : 'Min'}(${x(e.x)})`;
+      return call(SUBGROUP_FN[e.fn], x(e.x));
     case 'shuffle':
-      return `subgroupShuffle(${x(e.x)}, u32(${x(e.lane)}))`;
+      return call('subgroupShuffle', x(e.x), call('u32', x(e.lane)));
     case 'extract':
-      return `${x(e.x)}[${e.lane}]`;
+      return atom(`${operand(x(e.x))}[${e.lane}]`);
     case 'vector':
-      return `${typeName(e.type)}(${e.parts.map(x).join(', ')})`;
+      return call(typeName(e.type), ...e.parts.map(x));
     default:
       return assertNever(e, 'kernel expr');
   }
 }
 
-function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: string, t: KType): string {
+/** A load of `t` from element `i` of `b`: a vector the buffer is not declared as is gathered element by element. */
+function load(b: PrintBuffer, i: string, t: KType): Code {
+  if (t.lanes === 1) return atom(b.atomic ? `atomicLoad(&${elementAt(b, i)})` : elementAt(b, i));
+  const vec = vectorAt(b, i, t.lanes);
+  if (vec) return atom(vec);
+  const lanes = Array.from({ length: t.lanes }, (_, l) => elementAt(b, l ? `${i} + ${l}` : i));
+  return atom(`${typeName(t)}(${lanes.join(', ')})`);
+}
+
+function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: Code, t: KType): Code {
   switch (fn) {
     case 'neg':
-      return `(-${a})`;
+      return prefix('-', a);
     case 'not':
-      return `(!${a})`;
+      return prefix('!', a);
     case 'bitnot':
-      return `(~${a})`;
+      return prefix('~', a);
     case 'rsqrt':
-      return `inverseSqrt(${a})`;
+      return call('inverseSqrt', a);
     case 'f16_from_bits':
-      return `unpack2x16float(${a}).x`;
+      return atom(`unpack2x16float(${operand(a)}).x`);
     case 'f16_to_bits':
-      return `(pack2x16float(vec2<f32>(${a}, 0.0f)) & 0xffffu)`;
+      return code(`pack2x16float(vec2<f32>(${operand(a)}, 0.0f)) & 0xffffu`, PREC.bitand);
     case 'recip':
-      return `(${literal(1, t)} / ${a})`;
+      return infix(INFIX.div!, literal(1, t), a);
     case 'abs':
     case 'exp':
     case 'log':
@@ -296,7 +271,7 @@ function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: string, t: KType): 
     case 'ceil':
     case 'sin':
     case 'cos':
-      return `${fn}(${a})`;
+      return call(fn, a);
     case 'erf':
     case 'sigmoid':
       throw new TilecraftError(`internal: ${fn} reached the WGSL printer; legalization should have expanded it`);
@@ -305,74 +280,67 @@ function unary(fn: Extract<KExpr, { op: 'unary' }>['fn'], a: string, t: KType): 
   }
 }
 
-function stmts(w: SourceWriter, body: readonly KStmt[], buffers: ReadonlyMap<string, PrintBuffer>): void {
-  const x = (e: KExpr) => expr(e, buffers);
-  for (const s of body) {
-    switch (s.op) {
-      case 'let':
-        w.line(`let ${s.name} = ${x(s.value)};`);
-        break;
-      case 'var':
-        w.line(`var ${s.name}: ${typeName(s.type)}${s.init ? ` = ${x(s.init)}` : ''};`);
-        break;
-      case 'assign':
-        w.line(`${s.name} = ${x(s.value)};`);
-        break;
-      case 'store': {
-        const b = buffers.get(s.buffer)!;
-        const i = x(s.index);
-        const lanes = s.value.type.lanes;
-        if (lanes > 1) {
-          const vec = vectorAt(b, i, lanes);
-          if (vec) w.line(`${vec} = ${x(s.value)};`);
-          else {
-            w.block('{', () => {
-              w.line(`let tc_v = ${x(s.value)};`);
-              for (let l = 0; l < lanes; l++) w.line(`${elementAt(b, l ? `${i} + ${l}` : i)} = tc_v[${l}];`);
-            });
-          }
-          break;
-        }
-        const target = elementAt(b, i);
-        w.line(b.atomic ? `atomicStore(&${target}, ${x(s.value)});` : `${target} = ${x(s.value)};`);
-        break;
-      }
-      case 'atomic': {
-        const b = buffers.get(s.buffer)!;
-        const target = `${bufferName(b)}${b.length === 1 && b.scope === 'workgroup' ? '' : `[${x(s.index)}]`}`;
-        const fn = { and: 'atomicAnd', or: 'atomicOr', add: 'atomicAdd', max: 'atomicMax', min: 'atomicMin' }[s.fn];
-        w.line(`${s.result ? `let ${s.result} = ` : ''}${fn}(&${target}, ${x(s.value)});`);
-        break;
-      }
-      case 'for':
-        w.block(`for (var ${s.var}: i32 = ${x(s.start)}; ${s.var} < ${x(s.end)}; ${s.var} += ${x(s.step)}) {`, () =>
-          stmts(w, s.body, buffers),
-        );
-        break;
-      case 'if':
-        if (s.else.length === 0) w.block(`if (${x(s.cond)}) {`, () => stmts(w, s.then, buffers));
-        else {
-          w.line(`if (${x(s.cond)}) {`);
-          w.indent(() => stmts(w, s.then, buffers));
-          w.line('} else {');
-          w.indent(() => stmts(w, s.else, buffers));
-          w.line('}');
-        }
-        break;
-      case 'barrier':
-        w.line('workgroupBarrier();');
-        break;
-      case 'comment':
-        w.line(`// ${s.text}`);
-        break;
-      case 'matrixDecl':
-      case 'matrixFill':
-      case 'matrixLoad':
-      case 'matrixMma':
-      case 'matrixStore':
-        throw new TilecraftError(`internal: cooperative matrix operations reached the WGSL printer; they are CUDA-only (tensorCores)`);
-      default:
-        assertNever(s, 'kernel stmt');
-    }
+type Stmt<Op extends KStmt['op']> = Extract<KStmt, { readonly op: Op }>;
+
+/** WGSL's statement rules: typed `var`s, untyped `let`s, explicit atomic loads and stores, vector-typed buffers. */
+class WgslPrinter extends CStylePrinter {
+  protected readonly bareStatements = false;
+  protected readonly barrierCall = 'workgroupBarrier()';
+  protected readonly atomicStoreFn = 'atomicStore';
+
+  constructor(
+    w: SourceWriter,
+    private readonly buffers: ReadonlyMap<string, PrintBuffer>,
+  ) {
+    super(w);
   }
+
+  protected value(e: KExpr): Code {
+    return expr(e, this.buffers);
+  }
+
+  protected declareLet(name: string, _type: KType, init: string): string {
+    return `let ${name} = ${init}`;
+  }
+
+  protected declareVar(name: string, type: KType, init: string | undefined): string {
+    return `var ${name}: ${typeName(type)}${init !== undefined ? ` = ${init}` : ''}`;
+  }
+
+  protected loopVar(name: string): string {
+    return `var ${name}: i32`;
+  }
+
+  protected element(buffer: string, index: string): string {
+    return elementAt(this.buffers.get(buffer)!, index);
+  }
+
+  protected isAtomic(buffer: string): boolean {
+    return this.buffers.get(buffer)!.atomic === true;
+  }
+
+  protected storeVector(s: Stmt<'store'>): boolean {
+    const vec = vectorAt(this.buffers.get(s.buffer)!, this.top(s.index), s.value.type.lanes);
+    if (vec) this.w.line(`${vec} = ${this.top(s.value)};`);
+    return vec !== undefined;
+  }
+
+  protected component(name: string, lane: number): string {
+    return `${name}[${lane}]`;
+  }
+
+  protected storeTemp(): string {
+    return 'tc_v';
+  }
+
+  // cooperative matrices are CUDA-only (tensor cores)
+  readonly matrixDecl = noMatrices;
+  readonly matrixFill = noMatrices;
+  readonly matrixLoad = noMatrices;
+  readonly matrixMma = noMatrices;
+  readonly matrixStore = noMatrices;
+}
+
+function noMatrices(): never {
+  throw new TilecraftError(`internal: cooperative matrix operations reached the WGSL printer; they are CUDA-only (tensorCores)`);
 }

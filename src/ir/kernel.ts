@@ -417,3 +417,57 @@ export function kernelFeatures(k: Kernel): { f16: boolean; subgroups: boolean; m
 }
 
 export const workgroupInvocations = (k: Kernel) => k.workgroup[0] * k.workgroup[1] * k.workgroup[2];
+
+// ---------------------------------------------------------------------------------------------
+// Statement visitor
+
+/** One handler per statement kind: adding a kind to KStmt breaks every visitor until it handles it. */
+export type KStmtVisitor<R> = { readonly [Op in KStmt['op']]: (s: Extract<KStmt, { readonly op: Op }>) => R };
+
+/** Calls the handler of `s`'s kind. */
+export function visitStmt<R>(s: KStmt, v: KStmtVisitor<R>): R {
+  switch (s.op) {
+    case 'let':
+      return v.let(s);
+    case 'var':
+      return v.var(s);
+    case 'assign':
+      return v.assign(s);
+    case 'store':
+      return v.store(s);
+    case 'for':
+      return v.for(s);
+    case 'if':
+      return v.if(s);
+    case 'barrier':
+      return v.barrier(s);
+    case 'atomic':
+      return v.atomic(s);
+    case 'comment':
+      return v.comment(s);
+    case 'matrixDecl':
+      return v.matrixDecl(s);
+    case 'matrixFill':
+      return v.matrixFill(s);
+    case 'matrixLoad':
+      return v.matrixLoad(s);
+    case 'matrixMma':
+      return v.matrixMma(s);
+    case 'matrixStore':
+      return v.matrixStore(s);
+    default:
+      return assertNever(s, 'kernel stmt');
+  }
+}
+
+/** Calls `f` on every statement, pre-order, entering loop and branch bodies. */
+export function forEachStmt(body: readonly KStmt[], f: (s: KStmt) => void): void {
+  for (const s of body) {
+    f(s);
+    if (s.op === 'for') forEachStmt(s.body, f);
+    if (s.op === 'if') {
+      forEachStmt(s.then, f);
+      forEachStmt(s.else, f);
+    }
+  }
+}

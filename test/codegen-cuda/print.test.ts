@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../../examples/index.js';
 import { toCuda } from '../../src/codegen-cuda/index.js';
-import { unwrap } from '../../src/codegen-cuda/print.js';
 import { binaryScalar, bitcastScalar, castScalar, f32Literal, scalarLiteral, unaryScalar } from '../../src/codegen-cuda/scalars.js';
 import { type Sizes } from '../../src/ir/bind.js';
 import { type DType } from '../../src/ir/dtype.js';
@@ -426,11 +425,5 @@ describe('CUDA printer: conversions and operators', () => {
     expect(unaryScalar('neg', '-1.0f', 'f32')).toBe('(- -1.0f)');
     expect(() => binaryScalar('pow', 'a', 'b', 'i32')).toThrow(/cast the operands to f32 first/);
     expect(() => unaryScalar('exp', 'a', 'i32')).toThrow(/cast the operand to f32 first/);
-  });
-
-  it('drops only parentheses that wrap the whole expression', () => {
-    expect(unwrap('(a + b)')).toBe('a + b');
-    expect(unwrap('(a) + (b)')).toBe('(a) + (b)');
-    expect(unwrap('f(x)')).toBe('f(x)');
   });
 });
