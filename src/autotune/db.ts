@@ -2,8 +2,13 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { type DType, isDType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
+import { type Sizes } from '../ir/bind.js';
+import { type Program } from '../ir/tensor.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
 import { type LockOptions, acquireLock, releaseLock, writeAtomically } from './file-lock.js';
+import { tunedScheduleFrom } from './lookup.js';
 
 /**
  * The tuning database: one JSON file per user holding the winning schedule of every tuning run,
@@ -235,7 +240,7 @@ export function tuningKey(key: TuningKey): string {
 }
 
 /** The tuning database at one path. Holds no entries in memory: every call reads the file afresh. */
-export class TuningDatabase {
+export class TuningDatabase implements ScheduleSource {
   private readonly bucketOf: BucketFunction;
   private readonly lockPath: string;
 
@@ -282,6 +287,11 @@ export class TuningDatabase {
       if (!best || distance < best.distance || (distance === best.distance && k < best.key)) best = { key: k, entry: e, distance };
     }
     return best && { match: 'bucket', key: best.key, entry: best.entry, bucket };
+  }
+
+  /** What `Executable.create(..., { tuning: db })` asks: this device's schedule for the program and sizes. */
+  tunedSchedule(info: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined> {
+    return tunedScheduleFrom(this, info, program, sizes);
   }
 
   /** Adds entries, replacing any with the same key. Entries are checked before anything is written. */

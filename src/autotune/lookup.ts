@@ -4,6 +4,7 @@ import { structuralHash } from '../ir/hash.js';
 import { type Program } from '../ir/tensor.js';
 import { type ResolvedSchedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
+import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
 import { VERSION } from '../version.js';
 import { deviceFingerprint } from './fingerprint.js';
 
@@ -38,4 +39,15 @@ export function tuningKeyFor(info: DeviceInfo, program: Program, sizes: Sizes): 
     shape: sizes,
     tilecraftVersion: VERSION,
   };
+}
+
+/** Asks a tuning source for a program's schedule on a device: an exact entry, else one in the same bucket. */
+export async function tunedScheduleFrom(source: TuningSource, info: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined> {
+  const hit = await source.lookup(tuningKeyFor(info, program, sizes), { allowBucket: true });
+  return hit && { schedule: hit.entry.schedule, match: hit.match };
+}
+
+/** A tuning source as the runtime asks for tuned schedules (`Executable.create(..., { tuning })`). */
+export function scheduleSource(source: TuningSource): ScheduleSource {
+  return { tunedSchedule: (info, program, sizes) => tunedScheduleFrom(source, info, program, sizes) };
 }

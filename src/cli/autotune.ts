@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { EXAMPLES } from '../../examples/index.js';
 import { TilecraftError } from '../ir/errors.js';
 import { benchCommand } from './bench.js';
 import { devicesCommand } from './devices.js';
+import { loadExamples } from './examples.js';
 import { EXIT } from './exit-codes.js';
 import { parseDeviceKind } from './open-device.js';
 import { runCommand } from './run.js';
@@ -44,9 +44,10 @@ async function main(argv: string[]): Promise<number> {
     .command('list')
     .description('list the built-in examples')
     .option('--json', 'machine-readable output', false)
-    .action((o: { json: boolean }) => {
-      if (o.json) console.log(JSON.stringify(EXAMPLES.map((e) => ({ name: e.name, description: e.description, dtypes: e.dtypes, sizes: e.sizes })), null, 2));
-      else for (const e of EXAMPLES) console.log(`${e.name.padEnd(12)} ${e.description} [${e.dtypes.join(', ')}] ${Object.entries(e.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    .action(async (o: { json: boolean }) => {
+      const examples = await loadExamples();
+      if (o.json) console.log(JSON.stringify(examples.map((e) => ({ name: e.name, description: e.description, dtypes: e.dtypes, sizes: e.sizes })), null, 2));
+      else for (const e of examples) console.log(`${e.name.padEnd(12)} ${e.description} [${e.dtypes.join(', ')}] ${Object.entries(e.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     });
 
   cli
