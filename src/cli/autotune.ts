@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { KnobError } from '../autotune/knobs.js';
 import { TilecraftError } from '../ir/errors.js';
 import { benchCommand } from './bench.js';
 import { devicesCommand } from './devices.js';
@@ -59,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
     .option('--budget <budget>', 'candidates (100), time (60s, 5m) or both (100,60s)', '64,120s')
     .option('--strategy <name>', 'auto (exhaustive when the space fits the budget), exhaustive or guided', 'auto')
-    .option('--knob <knob=values>', 'restrict a knob, e.g. --knob blockK=8,16 (repeatable)', collect, [])
+    .option('--knob <knob=values>', 'restrict a knob, e.g. --knob blockK=8,16 (repeatable); an unknown knob or value is an error', collect, [])
     .option('--seed <n>', 'seed for the guided search and the random inputs', positiveInt, 1)
     .option('--repeat <n>', 'timed runs when the leaders are measured again', positiveInt, 10)
     .option('--db <path>', 'tuning database file (default: $TILECRAFT_TUNING_DB, else the user cache folder)')
@@ -118,7 +119,8 @@ async function main(argv: string[]): Promise<number> {
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof UsageError) {
+    // a knob that does not exist or does not fit is a mistake on the command line
+    if (e instanceof UsageError || e instanceof KnobError) {
       console.error(`autotune: ${e.message}`);
       return EXIT.usage;
     }

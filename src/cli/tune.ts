@@ -2,7 +2,8 @@ import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { deviceFingerprint, deviceSummary } from '../autotune/fingerprint.js';
 import { MeasuringWorker } from '../autotune/pool.js';
-import { type KnobValue, type Restrictions, searchSpace, spaceSize } from '../autotune/space.js';
+import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
+import { searchSpace, spaceSize } from '../autotune/space.js';
 import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
 import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
@@ -43,7 +44,11 @@ export function parseBudget(spec: string): { trials?: number; seconds?: number }
   return out;
 }
 
-/** `--knob blockK=8,16 --knob staging=direct`: restrict knobs to these values. */
+/**
+ * `--knob blockK=8,16 --knob staging=direct`: restrict knobs to these values. Names and values are
+ * checked here, before a device is opened (KnobError); whether the program has such a group is
+ * checked by the search space.
+ */
 export function parseKnobs(specs: readonly string[]): Restrictions {
   const out: Record<string, KnobValue[]> = {};
   for (const spec of specs) {
@@ -51,6 +56,7 @@ export function parseKnobs(specs: readonly string[]): Restrictions {
     if (!m) throw new UsageError(`knob ${JSON.stringify(spec)} should look like blockK=8,16`);
     out[m[1]!] = m[2]!.split(',').map((v) => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v));
   }
+  checkRestrictions(out);
   return out;
 }
 
