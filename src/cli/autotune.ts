@@ -96,8 +96,8 @@ async function main(argv: string[]): Promise<number> {
 
   cli
     .command('run')
-    .description('compile an example with the default schedule, run it, time it and check it against the CPU reference')
-    .argument('<example>', 'example name (see `autotune list`)')
+    .description('compile a program with its tuned (else default) schedule or the one given, run it, time it and check it against the CPU reference')
+    .argument('<program>', 'example name (see `autotune list`), a .tc file (file.tc:name picks one) or a .json program')
     .option('--dtype <dtype>', 'element type (default: the example\'s first)')
     .option('--shape <N=value>', 'override sizes, e.g. --shape N=1024,D=512 (repeatable)', collect, [])
     .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
@@ -107,6 +107,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--source', 'print the generated kernel source', false)
     .option('--db <path>', 'tuning database file to take a tuned schedule from')
     .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
+    .option(
+      '--schedule <json|file>',
+      'replay exactly this schedule: knobs by group id, inline (\'{"0": {"blockK": 8}}\') or a JSON file; a database entry or the schedule printed by tune/run --json works too. Knobs left out take their defaults; a wrong group or knob is an error',
+    )
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await runCommand(name, o);
