@@ -1,16 +1,14 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { deviceFingerprint, deviceSummary } from '../autotune/fingerprint.js';
+import { deviceSummary } from '../autotune/fingerprint.js';
 import { MeasuringWorker } from '../autotune/pool.js';
 import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
 import { searchSpace, spaceSize } from '../autotune/space.js';
 import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
 import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
-import { structuralHash } from '../ir/hash.js';
 import { serializeProgram } from '../ir/serialize.js';
 import { describeSchedule } from '../passes/schedule.js';
-import { VERSION } from '../version.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import type { DeviceKind } from './open-device.js';
@@ -95,7 +93,8 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   try {
     const info = await worker.start();
     const space = searchSpace(info, src.program, src.sizes, restrict);
-    const seeds = db ? await seedsFromDatabase(db, tuningKeyFor(info, src.program, src.sizes)) : [];
+    const key = tuningKeyFor(info, src.program, src.sizes);
+    const seeds = db ? await seedsFromDatabase(db, key) : [];
     if (!o.json) {
       console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       console.log(`device ${deviceSummary(info)}`);
@@ -143,13 +142,10 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
         .slice(0, 5)
         .map((c) => ({ schedule: c.schedule, medianMs: ms(c)! }));
       await db.record({
-        fingerprint: deviceFingerprint(info),
+        ...key,
         deviceSummary: deviceSummary(info),
-        programHash: structuralHash(src.program),
         program: src.name,
-        dtype: src.dtype,
-        shape: src.sizes,
-        tilecraftVersion: VERSION,
+        sizes: src.sizes,
         schedule: result.best!.schedule,
         medianMs: ms(result.best)!,
         spread: (result.best!.final ?? result.best!.screen)!.spread,
