@@ -12,11 +12,9 @@ import { tuningKeyFor } from '../src/autotune/lookup.js';
 import { seedsFromDatabase } from '../src/autotune/seeds.js';
 import { type Sizes } from '../src/ir/bind.js';
 import { serializeProgram } from '../src/ir/serialize.js';
-import { structuralHash } from '../src/ir/hash.js';
 import { type Program } from '../src/ir/tensor.js';
 import { type ResolvedSchedule } from '../src/passes/schedule.js';
 import type { DeviceInfo } from '../src/runtime/device.js';
-import { VERSION } from '../src/version.js';
 
 export function openDb(path: string | undefined): Promise<TuningDatabase> {
   return TuningDatabase.open(path ?? defaultDatabasePath(process.env, homedir(), process.platform));
@@ -54,13 +52,10 @@ export async function tunedSchedule(
     if (!r.best) return undefined;
     const ms = r.best.final?.medianMs ?? r.best.screen!.medianMs;
     await db.record({
-      fingerprint: deviceFingerprint(workerInfo),
+      ...tuningKeyFor(workerInfo, program, sizes),
       deviceSummary: deviceSummary(workerInfo),
-      programHash: structuralHash(program),
       program: name,
-      dtype: program.inputs[0]?.dtype ?? 'f32',
-      shape: sizes,
-      tilecraftVersion: VERSION,
+      sizes,
       schedule: r.best.schedule,
       medianMs: ms,
       spread: (r.best.final ?? r.best.screen)!.spread,

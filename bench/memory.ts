@@ -2,7 +2,7 @@ import { elementwiseChain } from '../examples/elementwise.js';
 import { softmaxExample } from '../examples/norms.js';
 import { type Example } from '../examples/index.js';
 import { storageBytes } from '../src/ir/dtype.js';
-import { randomInputs } from '../src/cli/inputs.js';
+import { randomInputs } from '../src/autotune/inputs.js';
 import { describeSchedule } from '../src/passes/schedule.js';
 import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';

@@ -29,4 +29,4 @@ export { toWgsl } from './codegen-wgsl/index.js';
 
 export type { Device, DeviceBuffer, DeviceInfo, DeviceLimits, RunResult } from './runtime/device.js';
 export { WebGpuDevice, createWebGpuDevice, type WebGpuOptions } from './runtime/webgpu.js';
-export { Executable, compile, type CompileOptions } from './runtime/executable.js';
+export { Executable, compile, type CompileOptions, type ScheduleSource, type TunedSchedule } from './runtime/executable.js';

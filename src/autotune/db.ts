@@ -2,16 +2,25 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { type DType, isDType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
+import { type Sizes } from '../ir/bind.js';
+import { type Program } from '../ir/tensor.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
 import { type LockOptions, acquireLock, releaseLock, writeAtomically } from './file-lock.js';
+import { tunedScheduleFrom } from './lookup.js';
 
 /**
  * The tuning database: one JSON file per user holding the winning schedule of every tuning run,
  * keyed by device, program, dtype, exact sizes and tilecraft version.
  *
  * ```json
- * { "format": "tilecraft-tuning", "version": 1, "entries": { "<key>": { ...TuningEntry } } }
+ * { "format": "tilecraft-tuning", "version": 2, "entries": { "<key>": { ...TuningEntry } }, "stale": { ... } }
  * ```
+ *
+ * Version 2 keys programs by their canonical form (axis and size names replaced by positional
+ * ones, see `canonical.ts`) and shapes by canonical size names. Entries of an older version were
+ * keyed otherwise: they are kept under `stale`, listed as stale, and never returned by a lookup.
  *
  * Several tuners may write the same file at once (one per GPU, or two terminals).
  * Every change takes a lock file, re-reads the database under it, applies its change and replaces
@@ -21,18 +30,18 @@ import { type LockOptions, acquireLock, releaseLock, writeAtomically } from './f
  */
 
 export const DATABASE_FORMAT = 'tilecraft-tuning';
-export const DATABASE_VERSION = 1;
+export const DATABASE_VERSION = 2;
 /** Runners-up kept per entry: enough to see how close the race was without bloating the file. */
 export const MAX_RUNNERS_UP = 5;
 
-/** Exact sizes by axis name, e.g. `{ B: 1, N: 4096 }`. */
+/** Exact sizes by size name, e.g. `{ B: 1, N: 4096 }` (in a key, canonical names: `{ "%s0": 1, "%s1": 4096 }`). */
 export type Shape = Readonly<Record<string, number>>;
 
 /** What identifies a tuning result; `tuningKey` turns it into the entry's string key. */
 export interface TuningKey {
   /** `deviceFingerprint(device.info)`. */
   readonly fingerprint: string;
-  /** Structural hash of the program (or kernel) that was tuned. */
+  /** Structural hash of the canonical form of the program that was tuned (`tuningKeyFor`). */
   readonly programHash: string;
   readonly dtype: DType;
   readonly shape: Shape;
@@ -50,6 +59,8 @@ export interface TuningEntry extends TuningKey {
   readonly deviceSummary?: string;
   /** The program's name (an example name or the user's), for people and for filtering. */
   readonly program: string;
+  /** The sizes under the program's own names, for people (the key's `shape` uses canonical names). */
+  readonly sizes?: Shape;
   /**
    * The sizes this result stands for when a lookup falls back to a bucket. Left out, the bucket
    * is the database's bucket function of `shape`.
@@ -101,6 +112,14 @@ export interface RemoveSelector extends EntryFilter {
 export interface StoredEntry {
   readonly key: string;
   readonly entry: TuningEntry;
+  /** Recorded by an older database format, keyed differently: listed, never looked up. */
+  readonly stale?: true;
+}
+
+/** A database's entries: current ones, and stale ones kept from an older format. */
+interface Contents {
+  readonly entries: Map<string, TuningEntry>;
+  readonly stale: Map<string, TuningEntry>;
 }
 
 export type { LockOptions } from './file-lock.js';
@@ -235,7 +254,7 @@ export function tuningKey(key: TuningKey): string {
 }
 
 /** The tuning database at one path. Holds no entries in memory: every call reads the file afresh. */
-export class TuningDatabase {
+export class TuningDatabase implements ScheduleSource {
   private readonly bucketOf: BucketFunction;
   private readonly lockPath: string;
 
@@ -265,7 +284,7 @@ export class TuningDatabase {
    */
   async lookup(key: TuningKey, options: { readonly allowBucket?: boolean | undefined } = {}): Promise<LookupResult | undefined> {
     const wantedKey = tuningKey(key);
-    const entries = await this.load();
+    const { entries } = await this.load();
     const exact = entries.get(wantedKey);
     if (exact) return { match: 'exact', key: wantedKey, entry: exact };
     if (options.allowBucket !== true) return undefined;
@@ -284,6 +303,11 @@ export class TuningDatabase {
     return best && { match: 'bucket', key: best.key, entry: best.entry, bucket };
   }
 
+  /** What `Executable.create(..., { tuning: db })` asks: this device's schedule for the program and sizes. */
+  tunedSchedule(info: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined> {
+    return tunedScheduleFrom(this, info, program, sizes);
+  }
+
   /** Adds entries, replacing any with the same key. Entries are checked before anything is written. */
   async record(...entries: readonly NewTuningEntry[]): Promise<void> {
     if (entries.length === 0) return;
@@ -294,19 +318,21 @@ export class TuningDatabase {
       if (problem !== undefined) throw new InvalidTuningEntryError(`cannot record tuning entry for ${e.program}: ${problem}`);
     }
     const keyed = prepared.map((e) => [tuningKey(e), e] as const);
-    await this.update((current) => {
+    await this.update(({ entries: current }) => {
       for (const [k, e] of keyed) current.set(k, e);
       return true;
     });
   }
 
-  /** Entries matching `filter`, sorted by program name, then key. */
+  /** Entries matching `filter`, sorted by program name, then key; stale ones (marked) after the current ones. */
   async list(filter: EntryFilter = {}): Promise<StoredEntry[]> {
-    const entries = await this.load();
-    return [...entries]
-      .filter(([, e]) => matches(e, filter))
-      .map(([key, entry]) => ({ key, entry }))
-      .sort((a, b) => compare(a.entry.program, b.entry.program) || compare(a.key, b.key));
+    const { entries, stale } = await this.load();
+    const sorted = (m: Map<string, TuningEntry>) =>
+      [...m]
+        .filter(([, e]) => matches(e, filter))
+        .map(([key, entry]) => ({ key, entry }))
+        .sort((a, b) => compare(a.entry.program, b.entry.program) || compare(a.key, b.key));
+    return [...sorted(entries), ...sorted(stale).map((e) => ({ ...e, stale: true as const }))];
   }
 
   /** Removes the entries matching every field of `which` (at least one must be given); returns how many. */
@@ -316,10 +342,12 @@ export class TuningDatabase {
     const keys = which.keys && new Set(which.keys);
     let removed = 0;
     await this.update((current) => {
-      for (const [k, e] of [...current]) {
-        if ((keys === undefined || keys.has(k)) && matches(e, which)) {
-          current.delete(k);
-          removed++;
+      for (const map of [current.entries, current.stale]) {
+        for (const [k, e] of [...map]) {
+          if ((keys === undefined || keys.has(k)) && matches(e, which)) {
+            map.delete(k);
+            removed++;
+          }
         }
       }
       return removed > 0;
@@ -328,38 +356,38 @@ export class TuningDatabase {
   }
 
   /** Reads the file without locking; atomic replacement means it is always a whole version. */
-  private async load(): Promise<Map<string, TuningEntry>> {
+  private async load(): Promise<Contents> {
     const read = await this.read();
-    if (read.kind === 'ok') return read.entries;
+    if (read.kind === 'ok') return read.contents;
     // Moving a file aside must not race a writer that is replacing it with a good one.
     return this.withLock(() => this.loadLocked());
   }
 
   /** Reads under the lock, moving a corrupt file aside. */
-  private async loadLocked(): Promise<Map<string, TuningEntry>> {
+  private async loadLocked(): Promise<Contents> {
     const read = await this.read();
-    if (read.kind === 'ok') return read.entries;
+    if (read.kind === 'ok') return read.contents;
     const movedTo = await this.moveAside();
     const problem = new CorruptDatabaseError(this.path, movedTo, read.reason);
     if (!this.options.onCorrupt) throw problem;
     this.options.onCorrupt(problem);
-    return new Map();
+    return emptyContents();
   }
 
   /** Under the lock: re-read, let `change` edit the entries (returning whether it did), write atomically. */
-  private async update(change: (entries: Map<string, TuningEntry>) => boolean): Promise<void> {
+  private async update(change: (contents: Contents) => boolean): Promise<void> {
     await this.withLock(async () => {
-      const entries = await this.loadLocked();
-      if (change(entries)) await writeAtomically(this.path, serialize(entries));
+      const contents = await this.loadLocked();
+      if (change(contents)) await writeAtomically(this.path, serialize(contents));
     });
   }
 
-  private async read(): Promise<{ kind: 'ok'; entries: Map<string, TuningEntry> } | { kind: 'corrupt'; reason: string }> {
+  private async read(): Promise<Parsed> {
     let text: string;
     try {
       text = await fs.readFile(this.path, 'utf8');
     } catch (e) {
-      if (errorCode(e) === 'ENOENT') return { kind: 'ok', entries: new Map() };
+      if (errorCode(e) === 'ENOENT') return { kind: 'ok', contents: emptyContents() };
       throw e;
     }
     return parseDatabase(text, this.path);
@@ -389,7 +417,11 @@ export class TuningDatabase {
 // ---------------------------------------------------------------------------------------------
 // Reading and checking
 
-function parseDatabase(text: string, path: string): { kind: 'ok'; entries: Map<string, TuningEntry> } | { kind: 'corrupt'; reason: string } {
+type Parsed = { kind: 'ok'; contents: Contents } | { kind: 'corrupt'; reason: string };
+
+const emptyContents = (): Contents => ({ entries: new Map(), stale: new Map() });
+
+function parseDatabase(text: string, path: string): Parsed {
   const corrupt = (reason: string) => ({ kind: 'corrupt', reason }) as const;
   let raw: unknown;
   try {
@@ -406,21 +438,33 @@ function parseDatabase(text: string, path: string): { kind: 'ok'; entries: Map<s
   // Checked before the entries: a newer format may shape them differently.
   if (version > DATABASE_VERSION) throw new NewerDatabaseVersionError(path, version);
   if (!isRecord(raw.entries)) return corrupt('"entries" is not an object');
+  if (raw.stale !== undefined && !isRecord(raw.stale)) return corrupt('"stale" is not an object');
 
-  const entries = new Map<string, TuningEntry>();
-  for (const [storedKey, value] of Object.entries(raw.entries)) {
-    const problem = entryProblem(value);
-    if (problem !== undefined) return corrupt(`entry ${storedKey}: ${problem}`);
-    // The fields are the truth; a hand-edited key is corrected on the next write.
-    // Fields this version does not know are kept, so an older tilecraft does not strip them.
-    entries.set(tuningKey(value as TuningEntry), value as TuningEntry);
-  }
-  return { kind: 'ok', entries };
+  const entries = readEntries(raw.entries, '');
+  const stale = readEntries(raw.stale ?? {}, 'stale ');
+  if (typeof entries === 'string') return corrupt(entries);
+  if (typeof stale === 'string') return corrupt(stale);
+  // An older format keyed its entries differently: they can never be looked up safely.
+  if (version < DATABASE_VERSION) return { kind: 'ok', contents: { entries: new Map(), stale: new Map([...stale, ...entries]) } };
+  return { kind: 'ok', contents: { entries, stale } };
 }
 
-function serialize(entries: ReadonlyMap<string, TuningEntry>): string {
-  const sorted = [...entries].sort(([a], [b]) => compare(a, b));
-  const file = { format: DATABASE_FORMAT, version: DATABASE_VERSION, entries: Object.fromEntries(sorted) };
+/** Checked entries by key, or why one is malformed. */
+function readEntries(raw: Record<string, unknown>, what: string): Map<string, TuningEntry> | string {
+  const out = new Map<string, TuningEntry>();
+  for (const [storedKey, value] of Object.entries(raw)) {
+    const problem = entryProblem(value);
+    if (problem !== undefined) return `${what}entry ${storedKey}: ${problem}`;
+    // The fields are the truth; a hand-edited key is corrected on the next write.
+    // Fields this version does not know are kept, so an older tilecraft does not strip them.
+    out.set(tuningKey(value as TuningEntry), value as TuningEntry);
+  }
+  return out;
+}
+
+function serialize({ entries, stale }: Contents): string {
+  const sorted = (m: ReadonlyMap<string, TuningEntry>) => Object.fromEntries([...m].sort(([a], [b]) => compare(a, b)));
+  const file = { format: DATABASE_FORMAT, version: DATABASE_VERSION, entries: sorted(entries), ...(stale.size > 0 && { stale: sorted(stale) }) };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 
@@ -432,6 +476,7 @@ function normalizeEntry(e: NewTuningEntry, recordedAt: string): TuningEntry {
     fingerprint: e.fingerprint,
     ...(e.deviceSummary !== undefined && { deviceSummary: e.deviceSummary }),
     program: e.program,
+    ...(e.sizes !== undefined && { sizes: sortedShape(e.sizes) }),
     programHash: e.programHash,
     dtype: e.dtype,
     shape: sortedShape(e.shape),
@@ -484,6 +529,10 @@ function entryProblem(v: unknown): string | undefined {
   const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   if (e.deviceSummary !== undefined && typeof e.deviceSummary !== 'string') return 'deviceSummary must be a string';
   if (typeof e.program !== 'string') return 'program must be a string';
+  if (e.sizes !== undefined) {
+    const s = shapeProblem(e.sizes, 'sizes');
+    if (s !== undefined) return s;
+  }
   if (e.bucket !== undefined) {
     const b = shapeProblem(e.bucket, 'bucket');
     if (b !== undefined) return b;

@@ -13,7 +13,8 @@ import type { SearchSpace } from './space.js';
 export async function seedsFromDatabase(db: TuningDatabase, key: TuningKeyFields, most = 8): Promise<Schedule[]> {
   const entries = await db.list({ programHash: key.programHash, fingerprint: key.fingerprint, dtype: key.dtype });
   const seeds: Schedule[] = [];
-  for (const { entry } of entries) {
+  for (const { entry, stale } of entries) {
+    if (stale) continue;
     seeds.push(entry.schedule);
     for (const r of entry.runnersUp.slice(0, 2)) seeds.push(r.schedule);
   }

@@ -3,8 +3,9 @@ import { type Program } from '../ir/tensor.js';
 import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { fixedSubgroupSize, planFor } from '../runtime/target.js';
+import { type KnobValue, type Restrictions, checkRestrictions } from './knobs.js';
 
-export type KnobValue = number | string | boolean;
+export type { KnobValue, Restrictions } from './knobs.js';
 
 /** One knob of one kernel group and the values the search may give it. */
 export interface Dimension {
@@ -29,16 +30,16 @@ const pow2Range = (lo: number, hi: number) => {
 };
 const ceilPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-/** Restrictions from the command line: `blockK: [8, 16]` keeps those values, for every group. */
-export type Restrictions = Readonly<Record<string, readonly KnobValue[]>>;
-
 /**
  * The knobs worth searching for a program on a device, read off its default plan. Values beyond
  * the device's limits or the problem's extents are left out here; invalid combinations are
- * pruned later, by lowering, before anything is compiled.
+ * pruned later, by lowering, before anything is compiled. Throws KnobError for a restricted knob
+ * that none of the program's groups has, or a value none of them can take.
  */
 export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, restrict: Restrictions = {}): SearchSpace {
   const plan = planFor(info, program, sizes);
+  // a restriction no group can take would otherwise be silently ignored
+  checkRestrictions(restrict, plan.groups.map((g) => g.kind));
   const maxInv = info.limits.maxWorkgroupInvocations;
   const dims: Dimension[] = [];
   // A restriction replaces a knob's natural range (lowering still rejects what cannot work).

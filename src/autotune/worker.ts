@@ -10,7 +10,7 @@ import type { Program } from '../ir/tensor.js';
 import { evaluate } from '../reference/evaluate.js';
 import type { Device } from '../runtime/device.js';
 import { Executable } from '../runtime/executable.js';
-import { randomInputs } from '../cli/inputs.js';
+import { randomInputs } from './inputs.js';
 import { compareWithReference } from './check.js';
 import { measure } from './measure.js';
 import type { FromWorker, ToWorker } from './protocol.js';

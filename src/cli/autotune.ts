@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { EXAMPLES } from '../../examples/index.js';
+import { KnobError } from '../autotune/knobs.js';
 import { TilecraftError } from '../ir/errors.js';
 import { benchCommand } from './bench.js';
 import { devicesCommand } from './devices.js';
+import { loadExamples } from './examples.js';
 import { EXIT } from './exit-codes.js';
 import { parseDeviceKind } from './open-device.js';
 import { runCommand } from './run.js';
@@ -44,9 +45,10 @@ async function main(argv: string[]): Promise<number> {
     .command('list')
     .description('list the built-in examples')
     .option('--json', 'machine-readable output', false)
-    .action((o: { json: boolean }) => {
-      if (o.json) console.log(JSON.stringify(EXAMPLES.map((e) => ({ name: e.name, description: e.description, dtypes: e.dtypes, sizes: e.sizes })), null, 2));
-      else for (const e of EXAMPLES) console.log(`${e.name.padEnd(12)} ${e.description} [${e.dtypes.join(', ')}] ${Object.entries(e.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    .action(async (o: { json: boolean }) => {
+      const examples = await loadExamples();
+      if (o.json) console.log(JSON.stringify(examples.map((e) => ({ name: e.name, description: e.description, dtypes: e.dtypes, sizes: e.sizes })), null, 2));
+      else for (const e of examples) console.log(`${e.name.padEnd(12)} ${e.description} [${e.dtypes.join(', ')}] ${Object.entries(e.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     });
 
   cli
@@ -58,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
     .option('--budget <budget>', 'candidates (100), time (60s, 5m) or both (100,60s)', '64,120s')
     .option('--strategy <name>', 'auto (exhaustive when the space fits the budget), exhaustive or guided', 'auto')
-    .option('--knob <knob=values>', 'restrict a knob, e.g. --knob blockK=8,16 (repeatable)', collect, [])
+    .option('--knob <knob=values>', 'restrict a knob, e.g. --knob blockK=8,16 (repeatable); an unknown knob or value is an error', collect, [])
     .option('--seed <n>', 'seed for the guided search and the random inputs', positiveInt, 1)
     .option('--repeat <n>', 'timed runs when the leaders are measured again', positiveInt, 10)
     .option('--db <path>', 'tuning database file (default: $TILECRAFT_TUNING_DB, else the user cache folder)')
@@ -94,8 +96,8 @@ async function main(argv: string[]): Promise<number> {
 
   cli
     .command('run')
-    .description('compile an example with the default schedule, run it, time it and check it against the CPU reference')
-    .argument('<example>', 'example name (see `autotune list`)')
+    .description('compile a program with its tuned (else default) schedule or the one given, run it, time it and check it against the CPU reference')
+    .argument('<program>', 'example name (see `autotune list`), a .tc file (file.tc:name picks one) or a .json program')
     .option('--dtype <dtype>', 'element type (default: the example\'s first)')
     .option('--shape <N=value>', 'override sizes, e.g. --shape N=1024,D=512 (repeatable)', collect, [])
     .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
@@ -105,6 +107,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--source', 'print the generated kernel source', false)
     .option('--db <path>', 'tuning database file to take a tuned schedule from')
     .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
+    .option(
+      '--schedule <json|file>',
+      'replay exactly this schedule: knobs by group id, inline (\'{"0": {"blockK": 8}}\') or a JSON file; a database entry or the schedule printed by tune/run --json works too. Knobs left out take their defaults; a wrong group or knob is an error',
+    )
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await runCommand(name, o);
@@ -117,7 +123,8 @@ async function main(argv: string[]): Promise<number> {
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof UsageError) {
+    // a knob that does not exist or does not fit is a mistake on the command line
+    if (e instanceof UsageError || e instanceof KnobError) {
       console.error(`autotune: ${e.message}`);
       return EXIT.usage;
     }

@@ -5,7 +5,7 @@ import { describeSchedule } from '../passes/schedule.js';
 import { Executable } from '../runtime/executable.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
-import { randomInputs } from './inputs.js';
+import { randomInputs } from '../autotune/inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
 import { resolveProgram } from './program-source.js';
 

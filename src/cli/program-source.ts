@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { EXAMPLES, type Example, findExample } from '../../examples/index.js';
 import { type Sizes } from '../ir/bind.js';
 import { type DType, isDType } from '../ir/dtype.js';
 import { deserializeProgram } from '../ir/serialize.js';
 import { type Program } from '../ir/tensor.js';
+import { type Example, loadExamples } from './examples.js';
 import { UsageError, parseSizes } from './sizes.js';
 
 export interface ProgramSource {
@@ -20,8 +20,8 @@ export interface ProgramSource {
  * with --shape.
  */
 export async function resolveProgram(spec: string, dtype: string | undefined, shape: readonly string[]): Promise<ProgramSource> {
-  if (findExample(spec) || !/[./\\]/.test(spec)) {
-    const e = exampleOrThrow(spec);
+  if (!/[./\\]/.test(spec)) {
+    const e = exampleOrThrow(await loadExamples(), spec);
     const dt = dtypeFor(e, dtype);
     return { name: e.name, program: e.build(dt), dtype: dt, sizes: parseSizes(shape, e.sizes), ...(e.flops ? { flops: e.flops } : {}) };
   }
@@ -45,9 +45,9 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
   return { name: program.name, program, dtype: dt, sizes };
 }
 
-export function exampleOrThrow(name: string): Example {
-  const e = findExample(name);
-  if (!e) throw new UsageError(`no example named ${JSON.stringify(name)}; try one of: ${EXAMPLES.map((x) => x.name).join(', ')}`);
+export function exampleOrThrow(examples: readonly Example[], name: string): Example {
+  const e = examples.find((x) => x.name === name);
+  if (!e) throw new UsageError(`no example named ${JSON.stringify(name)}; try one of: ${examples.map((x) => x.name).join(', ')}`);
   return e;
 }
 

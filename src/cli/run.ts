@@ -4,13 +4,14 @@ import { toValues } from '../ir/host.js';
 import { compareWithReference } from '../autotune/check.js';
 import { evaluate } from '../reference/evaluate.js';
 import { measure } from '../autotune/measure.js';
-import { Executable } from '../runtime/executable.js';
-import { describeSchedule } from '../passes/schedule.js';
+import { type CompileOptions, Executable } from '../runtime/executable.js';
+import { type Schedule, describeSchedule } from '../passes/schedule.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
-import { randomInputs } from './inputs.js';
+import { randomInputs } from '../autotune/inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
 import { resolveProgram } from './program-source.js';
+import { readScheduleArg, scheduleToReplay } from './schedule-arg.js';
 
 export interface RunOptions {
   readonly dtype?: string;
@@ -23,16 +24,21 @@ export interface RunOptions {
   readonly source: boolean;
   readonly db?: string;
   readonly tuned: boolean;
+  /** A schedule to replay: inline JSON or a file (see `readScheduleArg`). */
+  readonly schedule?: string;
 }
 
-/** `autotune run <example>`: compile with the default schedule, run, time, and check. */
+/**
+ * `autotune run <program>`: compile with the given schedule, else the tuned one, else the default;
+ * run, time, and check.
+ */
 export async function runCommand(name: string, o: RunOptions): Promise<number> {
   const src = await resolveProgram(name, o.dtype, o.shape);
   const { program, sizes, dtype } = src;
+  const given = o.schedule !== undefined ? await readScheduleArg(o.schedule) : undefined;
   const device = await openDevice(o.device);
   try {
-    const tuning = o.tuned ? await openDatabase(o.db) : undefined;
-    const exe = await Executable.create(device, program, sizes, tuning ? { tuning } : {});
+    const exe = await Executable.create(device, program, sizes, await compileOptions(o, given, () => scheduleToReplay(device.info, program, sizes, given)));
     const inputs = randomInputs(exe.inputs);
     for (const [k, v] of Object.entries(inputs)) exe.upload(k, v);
     const m = await measure(() => exe.dispatch({}, { timing: true }), { warmup: o.warmup, repeat: o.repeat });
@@ -93,4 +99,10 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
   } finally {
     device.destroy();
   }
+}
+
+/** A given schedule replays exactly (no tuned lookup); else the tuned one unless --no-tuned. */
+async function compileOptions(o: RunOptions, given: unknown, replay: () => Schedule): Promise<CompileOptions> {
+  if (given !== undefined) return { schedule: replay() };
+  return o.tuned ? { tuning: await openDatabase(o.db) } : {};
 }

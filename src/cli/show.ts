@@ -14,11 +14,11 @@ export async function showCommand(o: { program?: string; db?: string; json: bool
   console.log(`tuning database ${db.path}: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`);
   if (entries.length === 0) return EXIT.ok;
   const t = new Table({ head: ['program', 'dtype', 'shape', 'device', 'configuration', 'median', 'candidates', 'recorded'] });
-  for (const { entry: e } of entries) {
+  for (const { entry: e, stale } of entries) {
     t.push([
-      e.program,
+      e.program + (stale ? ' (stale)' : ''),
       e.dtype,
-      Object.entries(e.shape).map(([k, v]) => `${k}=${v}`).join(' '),
+      Object.entries(e.sizes ?? e.shape).map(([k, v]) => `${k}=${v}`).join(' '),
       (e.deviceSummary ?? e.fingerprint).slice(0, 40),
       describeSchedule(e.schedule),
       `${e.medianMs.toFixed(3)} ms ±${(e.spread * 100).toFixed(1)}%`,
@@ -27,5 +27,7 @@ export async function showCommand(o: { program?: string; db?: string; json: bool
     ]);
   }
   console.log(t.toString());
+  const stale = entries.filter((e) => e.stale).length;
+  if (stale > 0) console.log(`${stale} stale: recorded by an older tilecraft under other keys, never used; tune again to replace them`);
   return EXIT.ok;
 }

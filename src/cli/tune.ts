@@ -1,15 +1,14 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { deviceFingerprint, deviceSummary } from '../autotune/fingerprint.js';
+import { deviceSummary } from '../autotune/fingerprint.js';
 import { MeasuringWorker } from '../autotune/pool.js';
-import { type KnobValue, type Restrictions, searchSpace, spaceSize } from '../autotune/space.js';
+import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
+import { searchSpace, spaceSize } from '../autotune/space.js';
 import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
 import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
-import { structuralHash } from '../ir/hash.js';
 import { serializeProgram } from '../ir/serialize.js';
 import { describeSchedule } from '../passes/schedule.js';
-import { VERSION } from '../version.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import type { DeviceKind } from './open-device.js';
@@ -43,7 +42,11 @@ export function parseBudget(spec: string): { trials?: number; seconds?: number }
   return out;
 }
 
-/** `--knob blockK=8,16 --knob staging=direct`: restrict knobs to these values. */
+/**
+ * `--knob blockK=8,16 --knob staging=direct`: restrict knobs to these values. Names and values are
+ * checked here, before a device is opened (KnobError); whether the program has such a group is
+ * checked by the search space.
+ */
 export function parseKnobs(specs: readonly string[]): Restrictions {
   const out: Record<string, KnobValue[]> = {};
   for (const spec of specs) {
@@ -51,6 +54,7 @@ export function parseKnobs(specs: readonly string[]): Restrictions {
     if (!m) throw new UsageError(`knob ${JSON.stringify(spec)} should look like blockK=8,16`);
     out[m[1]!] = m[2]!.split(',').map((v) => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v));
   }
+  checkRestrictions(out);
   return out;
 }
 
@@ -89,7 +93,8 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   try {
     const info = await worker.start();
     const space = searchSpace(info, src.program, src.sizes, restrict);
-    const seeds = db ? await seedsFromDatabase(db, tuningKeyFor(info, src.program, src.sizes)) : [];
+    const key = tuningKeyFor(info, src.program, src.sizes);
+    const seeds = db ? await seedsFromDatabase(db, key) : [];
     if (!o.json) {
       console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       console.log(`device ${deviceSummary(info)}`);
@@ -137,13 +142,10 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
         .slice(0, 5)
         .map((c) => ({ schedule: c.schedule, medianMs: ms(c)! }));
       await db.record({
-        fingerprint: deviceFingerprint(info),
+        ...key,
         deviceSummary: deviceSummary(info),
-        programHash: structuralHash(src.program),
         program: src.name,
-        dtype: src.dtype,
-        shape: src.sizes,
-        tilecraftVersion: VERSION,
+        sizes: src.sizes,
         schedule: result.best!.schedule,
         medianMs: ms(result.best)!,
         spread: (result.best!.final ?? result.best!.screen)!.spread,

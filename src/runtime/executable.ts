@@ -5,9 +5,23 @@ import { type HostArray, type HostTensor, checkHost } from '../ir/host.js';
 import { type Program } from '../ir/tensor.js';
 import { type LowerOptions, type Plan, type PlanTensor } from '../passes/pipeline.js';
 import { InvalidScheduleError, type Schedule } from '../passes/schedule.js';
-import { type TuningSource, tuningKeyFor } from '../autotune/lookup.js';
 import { planFor } from './target.js';
-import type { CompiledKernel, Device, DeviceBuffer, RunResult } from './device.js';
+import type { CompiledKernel, Device, DeviceBuffer, DeviceInfo, RunResult } from './device.js';
+
+/** A tuned schedule found for a program: tuned for exactly these sizes, or for sizes in the same bucket. */
+export interface TunedSchedule {
+  readonly schedule: Schedule;
+  readonly match: 'exact' | 'bucket';
+}
+
+/**
+ * Where an executable finds tuned schedules. The runtime only asks; the autotuner's database
+ * (`TuningDatabase`, or `scheduleSource` over any `TuningSource`) answers, so the runtime does
+ * not depend on the tuner.
+ */
+export interface ScheduleSource {
+  tunedSchedule(device: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined>;
+}
 
 export interface CompileOptions {
   /** Knobs per kernel group (a recorded schedule replays its exact kernels). */
@@ -18,7 +32,7 @@ export interface CompileOptions {
    * Tuned schedules to use when no schedule is given: an exact match for this device, program and
    * sizes, else one tuned for sizes in the same bucket; else the default schedule.
    */
-  readonly tuning?: TuningSource;
+  readonly tuning?: ScheduleSource;
 }
 
 /** Where an executable's schedule came from. */
@@ -39,10 +53,10 @@ export class Executable {
     let origin: ScheduleOrigin = options.schedule ? 'given' : 'default';
     let plan: Plan | undefined;
     if (!options.schedule && options.tuning) {
-      const hit = await options.tuning.lookup(tuningKeyFor(device.info, program, sizes), { allowBucket: true });
+      const hit = await options.tuning.tunedSchedule(device.info, program, sizes);
       if (hit) {
         try {
-          plan = planFor(device.info, program, sizes, hit.entry.schedule, options.lowering);
+          plan = planFor(device.info, program, sizes, hit.schedule, options.lowering);
           origin = hit.match === 'exact' ? 'tuned' : 'tuned-bucket';
         } catch (e) {
           // a schedule tuned for other sizes may not fit these: the default schedule does

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CorruptDatabaseError,
   DATABASE_FORMAT,
+  DATABASE_VERSION,
   DatabaseLockTimeoutError,
   InvalidTuningEntryError,
   MAX_RUNNERS_UP,
@@ -131,7 +132,7 @@ describe('TuningDatabase', () => {
 
     const onDisk = JSON.parse(readFileSync(writer.path, 'utf8')) as { format: string; version: number; entries: Record<string, unknown> };
     expect(onDisk.format).toBe(DATABASE_FORMAT);
-    expect(onDisk.version).toBe(1);
+    expect(onDisk.version).toBe(DATABASE_VERSION);
     expect(Object.keys(onDisk.entries)).toEqual([tuningKey(keyOf(e))]);
 
     expect(await reader.lookup({ ...keyOf(e), dtype: 'f16' })).toBeUndefined();
@@ -330,15 +331,33 @@ describe('TuningDatabase', () => {
 
   it('neither reads nor overwrites a database from a newer tilecraft', async () => {
     const db = await TuningDatabase.open(file);
-    const newer = JSON.stringify({ format: DATABASE_FORMAT, version: 2, entries: { whatever: [1, 2, 3] } });
+    const newer = JSON.stringify({ format: DATABASE_FORMAT, version: DATABASE_VERSION + 1, entries: { whatever: [1, 2, 3] } });
     writeFileSync(file, newer);
 
     await expect(TuningDatabase.open(file)).rejects.toThrow(NewerDatabaseVersionError);
-    await expect(db.record(entry())).rejects.toThrow(/format version 2.*Upgrade tilecraft/s);
+    await expect(db.record(entry())).rejects.toThrow(new RegExp(`format version ${DATABASE_VERSION + 1}.*Upgrade tilecraft`, 's'));
     await expect(db.lookup(keyOf(entry()))).rejects.toThrow(NewerDatabaseVersionError);
     await expect(db.remove({ program: 'softmax' })).rejects.toThrow(NewerDatabaseVersionError);
     expect(readFileSync(file, 'utf8')).toBe(newer);
     expect(leftovers()).toEqual([]);
+  });
+
+  it('reports the entries of an older format as stale, never looks them up, and keeps them when writing', async () => {
+    const old = entry({ program: 'old-keys' });
+    writeFileSync(file, JSON.stringify({ format: DATABASE_FORMAT, version: DATABASE_VERSION - 1, entries: { [tuningKey(old)]: { ...old, recordedAt: '2026-01-01T00:00:00.000Z' } } }));
+    const db = await TuningDatabase.open(file);
+    expect(await db.lookup(keyOf(old))).toBeUndefined();
+    expect(await db.lookup(keyOf(old), { allowBucket: true })).toBeUndefined();
+    expect((await db.list()).map((s) => [s.entry.program, s.stale])).toEqual([['old-keys', true]]);
+
+    await db.record(entry({ program: 'new', programHash: 'eeeeffff00001111' }));
+    const onDisk = JSON.parse(readFileSync(file, 'utf8')) as { version: number; entries: Record<string, unknown>; stale: Record<string, unknown> };
+    expect(onDisk.version).toBe(DATABASE_VERSION);
+    expect(Object.keys(onDisk.entries)).toHaveLength(1);
+    expect(Object.keys(onDisk.stale)).toEqual([tuningKey(old)]);
+    expect(await (await TuningDatabase.open(file)).lookup(keyOf(old))).toBeUndefined();
+    expect((await db.list()).map((s) => [s.entry.program, s.stale ?? false])).toEqual([['new', false], ['old-keys', true]]);
+    expect(await db.remove({ program: 'old-keys' })).toBe(1);
   });
 
   it('keeps fields it does not know when rewriting an entry someone else wrote', async () => {

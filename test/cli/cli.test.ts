@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/exit-codes.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Runs the `autotune` command from source (on the software WebGPU device where it needs one). */
+function autotune(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'autotune.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp/xdg', TILECRAFT_TUNING_DB: join(root, 'node_modules', '.cache', 'cli-test-never-written.json') },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('autotune usage errors', () => {
+  it('--knob with an unknown name exits with the usage code, naming it and listing the knobs', () => {
+    const r = autotune('tune', 'matmul', '--knob', 'blockKK=8', '--no-save');
+    expect(r.status).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/unknown knob blockKK; the knobs are .*blockK, blockM/);
+  });
+
+  it('--knob with a bad value exits with the usage code', () => {
+    const r = autotune('tune', 'matmul', '--knob', 'staging=global', '--no-save');
+    expect(r.status).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/staging .*one of shared, direct/);
+  });
+});
+
+describe('autotune run --schedule', () => {
+  const knobs = { blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' };
+  const small = ['--shape', 'M=64,N=64,K=64', '--warmup', '0', '--repeat', '1'];
+
+  it('replays exactly the knobs given, checked against the reference', () => {
+    const r = autotune('run', 'matmul', ...small, '--json', '--schedule', JSON.stringify({ '0': knobs }));
+    expect(r.status, r.stderr).toBe(EXIT.ok);
+    const out = JSON.parse(r.stdout) as { schedule: { origin: string; knobs: Record<string, unknown> }; check: { ok: boolean }[] };
+    expect(out.schedule.origin).toBe('given');
+    expect(out.schedule.knobs['0']).toMatchObject(knobs);
+    expect(out.check.every((c) => c.ok)).toBe(true);
+  });
+
+  it('is a usage error naming the group and knob when a knob is wrong', () => {
+    const r = autotune('run', 'matmul', ...small, '--schedule', '{"0": {"blokM": 16}}');
+    expect(r.status).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/group 0 \(contraction\): contraction groups have no knob blokM; their knobs are blockM/);
+  });
+
+  it('is a usage error when it is neither JSON nor a file', () => {
+    const r = autotune('run', 'matmul', ...small, '--schedule', 'no-such-schedule.json');
+    expect(r.status).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/not inline JSON .* and not a readable file/);
+  });
+});
