@@ -12,9 +12,10 @@ import { type Contraction, analyzeContraction } from './contraction.js';
  * - `contraction`: a sum of products with operand reuse (matmul, batched, with prologues on the
  *   operands), tiled by the contraction schedule, with the elementwise statements that read its
  *   result pointwise fused into its store (epilogue: bias, activation, residual, cast).
- * - `rows`: a row group. Statements that share leading "row" axes — reductions over the rest of
- *   their axes and elementwise statements reading those reductions per row — run in one kernel,
- *   a team of invocations per row. Softmax, layernorm and rmsnorm each become one kernel: the row
+ * - `rows`: a row group. Statements that share leading "row" axes — reductions and folds over the
+ *   rest of their axes and elementwise statements reading those results per row — run in one
+ *   kernel, a team of invocations per row. Every fold (a stateful reduction or scan) is a row group
+ *   over its outer axes; the outputs of one fold definition join one group. Softmax, layernorm and rmsnorm each become one kernel: the row
  *   reductions meet in workgroup memory (or subgroups) and their results stay in registers.
  */
 export type KernelGroup =
@@ -74,7 +75,8 @@ export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GR
     }
     const shape = opts.tileContractions && isContraction(s) ? analyzeContraction(s) : undefined;
     let g: KernelGroup;
-    if (shape) g = { kind: 'contraction', stmt: s, shape, epilogue: [] };
+    if (s.expr.op === 'fold') g = { kind: 'rows', rowShape: shapeOf(s.target).slice(0, s.expr.def.outer.length), stmts: [s] };
+    else if (shape) g = { kind: 'contraction', stmt: s, shape, epilogue: [] };
     else if (isCooperative(s, opts)) g = { kind: 'rows', rowShape: shapeOf(s.target), stmts: [s] };
     else if (s.expr.op === 'reduce') g = { kind: 'serial', stmt: s };
     else g = { kind: 'elementwise', stmt: s };
@@ -95,6 +97,7 @@ function canJoin(
   const shape = shapeOf(s.target);
   if (shape.length < k || g.rowShape.some((n, i) => shape[i] !== n)) return false;
   if (s.expr.op === 'reduce' && (shape.length !== k || !isCooperative(s, opts))) return false;
+  if (s.expr.op === 'fold' && s.expr.def.outer.length !== k) return false;
   const rowVars = s.target.axes.slice(0, k).map((a) => a.name);
   const members = new Set(g.stmts.map((m) => m.target.name));
   let readsMember = false;
@@ -110,7 +113,7 @@ function canJoin(
     }
   };
   visitExpr(s.expr, check);
-  return ok && (readsMember || s.expr.op === 'reduce');
+  return ok && (readsMember || s.expr.op === 'reduce' || s.expr.op === 'fold');
 }
 
 /** An elementwise statement over the contraction's output axes reading group results pointwise. */
