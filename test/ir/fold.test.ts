@@ -114,10 +114,10 @@ describe('verifying fold statements', () => {
   it('a scan runs over one axis; targets are indexed by foldAxes', () => {
     let err = fails({ kind: 'scan', over: [j, ax('t', 2)] });
     expect(err.message).toMatch(/is a scan, which runs over exactly one axis; it has 2 \(j, t\)/);
-    err = fails({}, [decl('O', [e, i]), decl('Mx', [i])]) as ShapeError;
-    expect(err).toBeInstanceOf(ShapeError);
-    expect([err.tensor, err.axis]).toEqual(['O', 'e']);
-    expect(err.message).toMatch(/O has axes \(e, i\) but fold output 0 is indexed by \(i, e\)/);
+    const bad = fails({}, [decl('O', [e, i]), decl('Mx', [i])]) as ShapeError;
+    expect(bad).toBeInstanceOf(ShapeError);
+    expect([bad.tensor, bad.axis]).toEqual(['O', 'e']);
+    expect(bad.message).toMatch(/O has axes \(e, i\) but fold output 0 is indexed by \(i, e\)/);
     // a scan's target has the step axis after the outer ones
     expect(() => verifyProgram(prog({ ...DEF, kind: 'scan' }, [decl('O', [i, j, e]), decl('Mx', [i, j])]))).not.toThrow();
     expect(fails({ kind: 'scan' }).message).toMatch(/O has axes \(i, e\) but fold output 0 is indexed by \(i, j, e\)/);
