@@ -3,9 +3,11 @@ import { type DType } from '../src/ir/dtype.js';
 import { type Program } from '../src/ir/tensor.js';
 import { attention } from './attention.js';
 import { elementwiseChain } from './elementwise.js';
+import { linearRecurrence } from './linear-recurrence.js';
 import { int4Gemm, int8Gemm } from './lowbit-gemm.js';
 import { matmul } from './matmul.js';
 import { layernormExample, rmsnormExample, softmaxExample } from './norms.js';
+import { onlineSoftmax } from './online-softmax.js';
 
 /** A named example: a program builder per dtype, default sizes, and a one-line description. */
 export interface Example {
@@ -28,6 +30,12 @@ export const EXAMPLES: readonly Example[] = [
   int8Gemm,
   int4Gemm,
 ];
+
+/**
+ * Examples written with custom folds and scans. The CPU reference evaluates them; the kernel
+ * lowering does not take folds yet, so they are kept apart from the tuned and compiled list.
+ */
+export const FOLD_EXAMPLES: readonly Example[] = [onlineSoftmax, linearRecurrence];
 
 export function findExample(name: string): Example | undefined {
   return EXAMPLES.find((e) => e.name === name);

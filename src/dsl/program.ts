@@ -3,6 +3,7 @@ import { ProgramError, ShapeError } from '../ir/errors.js';
 import { type IntExpr, type IntLike, equalInt, evalInt, ivar, printInt, sym, toInt } from '../ir/intexpr.js';
 import { type Axis, type Program, type SizeConstraint, type Stmt, type TensorDecl, constant, iota, load } from '../ir/tensor.js';
 import { verifyProgram } from '../ir/verify.js';
+import { type FieldSpec, type FoldResult, type FoldSpec, buildFold } from './fold.js';
 import { checkName } from './names.js';
 import { type BuildScope, type Dt, Tensor } from './tensor.js';
 
@@ -69,12 +70,46 @@ export class ProgramBuilder implements BuildScope {
     return this.loadOf(decl) as unknown as Tensor<D, A>;
   }
 
-  /** Computes `t` into an output tensor. `order` gives the storage order of its axes. */
+  /**
+   * Computes `t` into an output tensor. `order` gives the storage order of its axes. A tensor this
+   * program already computed under the same name (a fold's result) becomes an output as it is.
+   */
   output<D extends Dt, A extends string>(name: string, t: Tensor<D, A>, order?: readonly A[]): Tensor<D, A> {
+    if (this.isStored(name, t) && (!order || order.every((a, k) => a === t.axes[k]?.name))) {
+      if (this.outputs.includes(name)) throw new ProgramError(`${name} is already an output of program ${this.programName}`);
+      this.outputs.push(name);
+      return t;
+    }
     const stored = order ? t.permute(...order) : t;
     const out = this.let(name, stored);
     this.outputs.push(name);
     return out;
+  }
+
+  /**
+   * A stateful reduction: per outer point, the state starts at each field's `init`, `step` gives
+   * the next state for each point of `over`, and `outputs` finalizes it. `merge` combines the state
+   * over a prefix of the steps with the state over the rest (both started at `init`); it must be
+   * associative with `init` as identity, since it is what lets the steps run in parallel.
+   *
+   *     const { O, lse } = p.fold({
+   *       over: { j: M },
+   *       state: { m: { dtype: 'f32', init: -Infinity }, l: { dtype: 'f32', init: 0 }, acc: { dtype: 'f32', axes: { e: D }, init: 0 } },
+   *       step: (s, local) => { const x = local('x', ...); ...; return { m: ..., l: ..., acc: ... }; },
+   *       merge: (a, b) => ({ m: a.m.max(b.m), ... }),
+   *       outputs: (s) => ({ O: s.acc.div(s.l), lse: s.m.add(s.l.log()) }),
+   *     });
+   *
+   * Each output becomes a tensor of the program, named by its key, over the outer axes and then
+   * its own; `p.output('O', O)` makes it a program output.
+   */
+  fold<S extends Record<string, FieldSpec>, O extends Record<string, Tensor<Dt, string>>>(spec: FoldSpec<S, O>): FoldResult<O> {
+    return this.defineFold('fold', spec);
+  }
+
+  /** A prefix scan over one axis: like `fold`, but the outputs are taken after every step, indexed by it. */
+  scan<S extends Record<string, FieldSpec>, O extends Record<string, Tensor<Dt, string>>>(spec: FoldSpec<S, O>): FoldResult<O> {
+    return this.defineFold('scan', spec);
   }
 
   fresh(base: string): string {
@@ -112,6 +147,33 @@ export class ProgramBuilder implements BuildScope {
     };
     verifyProgram(p);
     return p;
+  }
+
+  private defineFold<S extends Record<string, FieldSpec>, O extends Record<string, Tensor<Dt, string>>>(
+    kind: 'fold' | 'scan',
+    spec: FoldSpec<S, O>,
+  ): FoldResult<O> {
+    const { targets } = buildFold(this, kind, spec);
+    const out: Record<string, Tensor<Dt, string>> = {};
+    for (const { decl, expr } of targets) {
+      this.declare(decl);
+      this.stmts.push({ target: decl, expr });
+      out[decl.name] = this.loadOf(decl);
+    }
+    return out as FoldResult<O>;
+  }
+
+  /** Whether `t` is this program's tensor `name` itself, read whole in its storage order. */
+  private isStored(name: string, t: Tensor<Dt, string>): boolean {
+    const decl = this.stmts.find((s) => s.target.name === name)?.target;
+    const e = t.expr;
+    return (
+      decl !== undefined &&
+      e.op === 'load' &&
+      e.tensor === name &&
+      t.axes.length === decl.axes.length &&
+      decl.axes.every((a, k) => t.axes[k]!.name === a.name && e.index[k]!.op === 'var' && (e.index[k] as { name: string }).name === a.name)
+    );
   }
 
   private declare(t: TensorDecl): void {

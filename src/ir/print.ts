@@ -1,6 +1,6 @@
 import { assertNever } from './errors.js';
 import { printInt } from './intexpr.js';
-import type { Axis, Expr, Program, Stmt, TensorDecl } from './tensor.js';
+import type { Axis, Expr, FoldDef, Program, Stmt, TensorDecl } from './tensor.js';
 
 const INFIX: Partial<Record<string, [string, number]>> = {
   add: ['+', 1],
@@ -46,12 +46,34 @@ export function printExpr(e: Expr, outer = 0): string {
     case 'reduce':
       return `${e.fn}[${printAxes(e.axes)}](${printExpr(e.body)})`;
     case 'fold':
-    case 'state':
+      return `${printFoldDef(e.def)}.${e.output}`;
+    case 'state': {
+      const name = e.of === 'other' ? `${e.field}'` : e.field;
+      return e.index.length === 0 ? name : `${name}[${e.index.map((i) => printInt(i)).join(', ')}]`;
+    }
     case 'local':
-      throw new Error(`internal: printing ${e.op} is not supported yet`);
+      return e.name;
     default:
       return assertNever(e, 'expr op');
   }
+}
+
+/**
+ * A fold definition in the text language's block form, on one line: the state fields with their
+ * inits, the locals, the updates (`<-`), the merges (`m'` is the other partial state) and the
+ * outputs by number (the statements name them).
+ */
+export function printFoldDef(d: FoldDef): string {
+  const axes = (xs: readonly Axis[]) => (xs.length ? `[${printAxes(xs)}]` : '');
+  const parts = [
+    ...d.state.map((f, i) => `state ${f.name}${axes(f.axes)}: ${f.dtype} = ${printExpr(d.init[i]!)}`),
+    ...d.locals.map((l) => `${l.name} = ${printExpr(l.expr)}`),
+    ...d.state.map((f, i) => `${f.name} <- ${printExpr(d.update[i]!)}`),
+    ...d.state.map((f, i) => `merge ${f.name} = ${printExpr(d.merge[i]!)}`),
+    ...d.outputs.map((o, i) => `output ${i}${axes(o.axes)} = ${printExpr(o.expr)}`),
+  ];
+  const outer = d.outer.length ? ` outer ${printAxes(d.outer)}` : '';
+  return `${d.kind} over ${printAxes(d.over)}${outer} { ${parts.join('; ')} }`;
 }
 
 export function printStmt(s: Stmt): string {

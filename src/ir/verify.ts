@@ -1,8 +1,9 @@
 import { isPacked4 } from './dtype.js';
 import { ProgramError, ShapeError } from './errors.js';
-import { type IntExpr, evalInt, intSyms, printInt } from './intexpr.js';
+import { type IntExpr, evalInt, intSyms, intVars, printInt } from './intexpr.js';
 import { printExpr } from './print.js';
-import { type Expr, type Program, type TensorDecl, children, freeVars } from './tensor.js';
+import { type Axis, type Expr, type Program, type TensorDecl, children, freeVars } from './tensor.js';
+import { type FoldScope, checkFoldRef, checkFoldStmt } from './verify-fold.js';
 
 /**
  * Checks a program's structure: names defined once and before use, loads with the right number of
@@ -37,7 +38,8 @@ export function verifyProgram(p: Program): void {
       throw new ProgramError(`${t.name}: 4-bit tensors can be inputs only; compute in i32 or f32 and pack on the host`);
     }
     const axes = new Set(t.axes.map((a) => a.name));
-    for (const v of freeVars(s.expr)) {
+    // a fold's target axes are checked against its definition, with a message that says so
+    for (const v of s.expr.op === 'fold' ? [] : freeVars(s.expr)) {
       if (!axes.has(v)) {
         throw new ShapeError(
           `the expression for ${t.name} uses index ${v}, which is not an axis of ${t.name} (${[...axes].join(', ')}); reduce over it or add it to the output`,
@@ -46,7 +48,11 @@ export function verifyProgram(p: Program): void {
         );
       }
     }
-    checkExpr(s.expr, t.name, defined, axes, checkSizes);
+    if (s.expr.op === 'fold') {
+      checkFoldStmt(t, s.expr, checkSizes, (e, bound, scope) => checkExpr(e, t.name, defined, bound, checkSizes, scope));
+    } else {
+      checkExpr(s.expr, t.name, defined, axes, checkSizes);
+    }
     declare(t);
   }
   if (p.outputs.length === 0) throw new ProgramError(`program ${p.name} has no outputs`);
@@ -61,9 +67,22 @@ function checkExpr(
   defined: ReadonlyMap<string, TensorDecl>,
   bound: ReadonlySet<string>,
   checkSizes: (where: string, e: IntExpr) => void,
+  /** Set inside a fold definition, whose parts check their own free variables. */
+  fold?: FoldScope,
 ): void {
+  const scoped = (index: readonly IntExpr[]) => {
+    if (!fold) return;
+    for (const i of index) {
+      for (const v of intVars(i)) {
+        if (!bound.has(v)) {
+          throw new ShapeError(`${fold.what} uses index ${v}, which is not in scope there (${[...bound].join(', ') || 'none'})`, stmt, v);
+        }
+      }
+    }
+  };
   switch (e.op) {
     case 'load': {
+      scoped(e.index);
       const t = defined.get(e.tensor);
       if (!t) throw new ProgramError(`${stmt} reads ${e.tensor} before it is defined`);
       if (t.axes.length !== e.index.length) {
@@ -73,8 +92,18 @@ function checkExpr(
       return;
     }
     case 'iota':
+      scoped([e.index]);
       checkSizes(`an index expression in ${stmt}`, e.index);
       return;
+    case 'state':
+      scoped(e.index);
+      checkFoldRef(e, stmt, fold);
+      return;
+    case 'local':
+      checkFoldRef(e, stmt, fold);
+      return;
+    case 'fold':
+      throw new ProgramError(`in ${stmt}, a fold is used inside an expression; a fold is only the whole right-hand side of a statement`);
     case 'reduce':
       if (new Set(e.axes.map((a) => a.name)).size !== e.axes.length) {
         throw new ProgramError(`in ${stmt}, a reduction binds the same axis twice (${e.axes.map((a) => a.name).join(', ')})`);
@@ -85,10 +114,10 @@ function checkExpr(
         }
         checkSizes(`reduction axis ${a.name} in ${stmt}`, a.size);
       }
-      checkExpr(e.body, stmt, defined, new Set([...bound, ...e.axes.map((a) => a.name)]), checkSizes);
+      checkExpr(e.body, stmt, defined, new Set([...bound, ...e.axes.map((a) => a.name)]), checkSizes, fold);
       return;
     default:
-      for (const c of children(e)) checkExpr(c, stmt, defined, bound, checkSizes);
+      for (const c of children(e)) checkExpr(c, stmt, defined, bound, checkSizes, fold);
   }
 }
 
@@ -149,8 +178,45 @@ export function checkBounds(p: Program): void {
   p.inputs.forEach(checkDecl);
   for (const s of p.stmts) {
     const ranges: Record<string, [number, number]> = {};
+    const fieldOf = (name: string) => (s.expr.op === 'fold' ? s.expr.def.state.find((f) => f.name === name) : undefined)!;
     s.target.axes.forEach((a, i) => (ranges[a.name] = [0, sizeOf(s.target, i) - 1]));
+    const range = (axes: readonly Axis[], what: string) => {
+      for (const a of axes) {
+        const n = evalInt(a.size, env);
+        if (n < 1) throw new ShapeError(`${what} axis ${a.name} in ${s.target.name} has size ${n}`, s.target.name, a.name);
+        ranges[a.name] = [0, n - 1];
+      }
+    };
     const walk = (e: Expr) => {
+      if (e.op === 'fold') {
+        // each part sees the loop axes and its own field's or output's axes
+        const d = e.def;
+        range([...d.outer, ...d.over], 'fold');
+        d.state.forEach((f, i) => {
+          range(f.axes, `state field ${f.name}:`);
+          [d.init[i], d.update[i], d.merge[i]].forEach((x) => x && walk(x));
+        });
+        d.locals.forEach((l) => walk(l.expr));
+        d.outputs.forEach((o) => {
+          range(o.axes, 'fold output');
+          walk(o.expr);
+        });
+        return;
+      }
+      if (e.op === 'state') {
+        const f = fieldOf(e.field);
+        e.index.forEach((ix, k) => {
+          const [lo, hi] = intRange(ix, ranges);
+          const n = evalInt(f.axes[k]!.size, env);
+          if (lo < 0 || hi > n - 1) {
+            throw new ShapeError(
+              `${s.target.name} reads state field ${e.field} out of range on axis ${f.axes[k]!.name}: index ${printInt(ix)} spans [${lo}, ${hi}] but the axis has size ${n}`,
+              s.target.name,
+              f.axes[k]!.name,
+            );
+          }
+        });
+      }
       if (e.op === 'reduce') {
         for (const a of e.axes) {
           const n = evalInt(a.size, env);

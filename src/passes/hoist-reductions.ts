@@ -22,9 +22,10 @@ import {
  *      Y_sum[i] = sum[j''](exp(X[i, j''] - Y_max[i]))
  *      Y[i, j]  = exp(X[i, j] - Y_max[i]) / Y_sum[i]
  *
- * Afterwards each statement is either reduction-free (elementwise) or one reduction at its root
- * whose free variables are exactly the target's axes, in order. This is the normal form the
- * reference evaluator and the lowering start from. Two reductions that differ only in the names
+ * Afterwards each statement is either reduction-free (elementwise), one reduction at its root
+ * whose free variables are exactly the target's axes, in order, or a fold, left whole (its
+ * reductions are per-step values of its definition). This is the normal form the reference
+ * evaluator and the lowering start from. Two reductions that differ only in the names
  * of their variables are the same reduction (the DSL builds expression trees, so a value used
  * twice appears twice).
  */
@@ -43,6 +44,9 @@ export function hoistReductions(p: Program): Program {
       }
     };
     const hoist = (e: Expr, scope: readonly Axis[], isRoot: boolean): Expr => {
+      // a fold's reductions are per-step values of its definition (a score per step, read by
+      // its locals and updates): they stay inside it, where the fold's own loop evaluates them
+      if (e.op === 'fold') return e;
       const inner = e.op === 'reduce' ? [...scope, ...e.axes] : scope;
       const rebuilt = withChildren(e, children(e).map((c) => hoist(c, inner, false)));
       if (rebuilt.op !== 'reduce') return rebuilt;

@@ -30,7 +30,8 @@ export function inlineElementwise(p: BoundProgram, budget = INLINE_BUDGET): Boun
     });
     const next: Stmt = expr === s.expr ? s : { target: s.target, expr };
     stmts.push(next);
-    if (expr.op !== 'reduce' && countNodes(expr) * (uses.get(s.target.name) ?? 0) <= budget) {
+    // a fold owns a loop over its steps, so it is not an elementwise producer to substitute
+    if (expr.op !== 'reduce' && expr.op !== 'fold' && countNodes(expr) * (uses.get(s.target.name) ?? 0) <= budget) {
       inlinable.set(s.target.name, next);
     }
   }

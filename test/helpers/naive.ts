@@ -21,7 +21,7 @@
 import type { ValueType } from '../../src/ir/dtype.js';
 import type { IntExpr } from '../../src/ir/intexpr.js';
 import type { Builtin, KExpr, KStmt, KType, Kernel, MatrixStmt } from '../../src/ir/kernel.js';
-import type { Expr, Program, TensorDecl } from '../../src/ir/tensor.js';
+import type { Expr, FoldDef, Program, TensorDecl } from '../../src/ir/tensor.js';
 // only the random-program generator at the end uses these; the interpreters do not
 import { type ProgramBuilder, program as buildProgram } from '../../src/dsl/program.js';
 import type { Tensor } from '../../src/dsl/tensor.js';
@@ -272,12 +272,6 @@ export function naiveInt(e: IntExpr, sizes: Readonly<Record<string, number>>, va
   }
 }
 
-interface NaiveTensor {
-  readonly decl: TensorDecl;
-  readonly shape: readonly number[];
-  readonly data: Float64Array;
-}
-
 /** Calls `f` with every multi-index of `shape`, row-major (the first axis outermost). */
 export function forEachIndex(shape: readonly number[], f: (idx: readonly number[]) => void): void {
   const idx = shape.map(() => 0);
@@ -294,54 +288,62 @@ export function forEachIndex(shape: readonly number[], f: (idx: readonly number[
   go(0);
 }
 
-/**
- * Evaluates a tensor-IR program on logical input values (each already a value of its dtype), and
- * returns the values of every statement target, row-major over the target's axes.
- */
-export function naiveEvaluate(
-  p: Program,
-  sizes: Readonly<Record<string, number>>,
-  inputs: Readonly<Record<string, ArrayLike<number>>>,
-): Record<string, Float64Array> {
-  const tensors = new Map<string, NaiveTensor>();
-  const shapeOf = (t: TensorDecl) => t.axes.map((a) => naiveInt(a.size, sizes, {}));
-  for (const t of p.inputs) {
-    const v = inputs[t.name];
-    if (!v) throw new Error(`naive: missing input ${t.name}`);
-    const shape = shapeOf(t);
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (v.length !== n) throw new Error(`naive: input ${t.name} has ${v.length} values, wants ${n}`);
-    tensors.set(t.name, { decl: t, shape, data: Float64Array.from(v) });
-  }
+/** A fold's state: each field's elements, row-major over the field's axes. */
+export type NaiveState = ReadonlyMap<string, Float64Array>;
 
-  const evalExpr = (e: Expr, vars: Readonly<Record<string, number>>): number => {
+/** Where a fold part is evaluated: the fold, its running (and in a merge, other) state and the step's locals. */
+export interface NaiveFoldEnv {
+  readonly def: FoldDef;
+  readonly self?: NaiveState;
+  readonly other?: NaiveState;
+  readonly locals?: ReadonlyMap<string, number>;
+}
+
+export type NaiveExprFn = (e: Expr, vars: Readonly<Record<string, number>>, fold?: NaiveFoldEnv) => number;
+
+/** A tree-walking evaluator of expressions over the given tensors' values. */
+export function naiveExprEvaluator(
+  decls: readonly TensorDecl[],
+  data: Readonly<Record<string, ArrayLike<number>>>,
+  sizes: Readonly<Record<string, number>>,
+): NaiveExprFn {
+  const tensors = new Map<string, { decl: TensorDecl; shape: number[]; data: ArrayLike<number> }>();
+  for (const t of decls) {
+    const d = data[t.name];
+    if (d) tensors.set(t.name, { decl: t, shape: t.axes.map((a) => naiveInt(a.size, sizes, {})), data: d });
+  }
+  const flatIndex = (index: readonly IntExpr[], shape: readonly number[], vars: Readonly<Record<string, number>>, what: string) => {
+    let flat = 0;
+    index.forEach((ix, k) => {
+      const i = naiveInt(ix, sizes, vars);
+      const n = shape[k]!;
+      if (!(i >= 0 && i < n)) throw new Error(`naive: ${what} index ${i} out of range on axis ${k} (size ${n})`);
+      flat = flat * n + i;
+    });
+    return flat;
+  };
+  const evalExpr: NaiveExprFn = (e, vars, fold) => {
+    const ev = (x: Expr, v = vars) => evalExpr(x, v, fold);
     switch (e.op) {
       case 'const':
         return normalize(e.dtype, e.value);
       case 'load': {
         const t = tensors.get(e.tensor);
         if (!t) throw new Error(`naive: ${e.tensor} read before it is computed`);
-        let flat = 0;
-        e.index.forEach((ix, k) => {
-          const i = naiveInt(ix, sizes, vars);
-          const n = t.shape[k]!;
-          if (!(i >= 0 && i < n)) throw new Error(`naive: ${e.tensor} index ${i} out of range on axis ${t.decl.axes[k]!.name} (size ${n})`);
-          flat = flat * n + i;
-        });
-        return t.data[flat]!;
+        return t.data[flatIndex(e.index, t.shape, vars, e.tensor)]!;
       }
       case 'iota':
         return castValue(naiveInt(e.index, sizes, vars), 'i32', e.dtype);
       case 'unary':
-        return unaryValue(e.fn, evalExpr(e.x, vars), e.dtype);
+        return unaryValue(e.fn, ev(e.x), e.dtype);
       case 'binary':
-        return binaryValue(e.fn, evalExpr(e.a, vars), evalExpr(e.b, vars), e.dtype);
+        return binaryValue(e.fn, ev(e.a), ev(e.b), e.dtype);
       case 'compare':
-        return compareValue(e.fn, evalExpr(e.a, vars), evalExpr(e.b, vars));
+        return compareValue(e.fn, ev(e.a), ev(e.b));
       case 'select':
-        return evalExpr(e.cond, vars) !== 0 ? evalExpr(e.a, vars) : evalExpr(e.b, vars);
+        return ev(e.cond) !== 0 ? ev(e.a) : ev(e.b);
       case 'cast':
-        return castValue(evalExpr(e.x, vars), e.x.dtype, e.dtype);
+        return castValue(ev(e.x), e.x.dtype, e.dtype);
       case 'reduce': {
         const shape = e.axes.map((a) => naiveInt(a.size, sizes, vars));
         let acc = e.fn === 'sum' ? 0 : e.fn === 'max' ? -Infinity : Infinity;
@@ -349,7 +351,7 @@ export function naiveEvaluate(
         forEachIndex(shape, (idx) => {
           const inner: Record<string, number> = { ...vars };
           e.axes.forEach((a, k) => (inner[a.name] = idx[k]!));
-          const x = evalExpr(e.body, inner);
+          const x = ev(e.body, inner);
           if (Number.isNaN(x)) nan = true;
           if (e.fn === 'sum') acc += x;
           else if (e.fn === 'max') acc = Math.max(acc, x);
@@ -358,30 +360,136 @@ export function naiveEvaluate(
         if (nan) return NaN;
         return normalize(e.dtype, acc);
       }
+      case 'state': {
+        const st = e.of === 'self' ? fold?.self : fold?.other;
+        const f = fold?.def.state.find((x) => x.name === e.field);
+        const buf = st?.get(e.field);
+        if (!f || !buf) throw new Error(`naive: state ${e.field} (${e.of}) is not available here`);
+        return buf[flatIndex(e.index, f.axes.map((a) => naiveInt(a.size, sizes, {})), vars, `state ${e.field}`)]!;
+      }
+      case 'local': {
+        const v = fold?.locals?.get(e.name);
+        if (v === undefined) throw new Error(`naive: local ${e.name} is not available here`);
+        return v;
+      }
       case 'fold':
-      case 'state':
-      case 'local':
-        throw new Error(`naive: ${e.op} is not evaluated yet`);
+        throw new Error('naive: a fold inside an expression');
     }
   };
+  return evalExpr;
+}
+
+/** The pieces of a fold's semantics, one outer point at a time (`vars` binds the outer axes). */
+export interface NaiveFold {
+  init(vars: Readonly<Record<string, number>>): NaiveState;
+  /** The state after the step at `vars` (outer and step axes bound). */
+  step(s: NaiveState, vars: Readonly<Record<string, number>>): NaiveState;
+  merge(a: NaiveState, b: NaiveState, vars: Readonly<Record<string, number>>): NaiveState;
+  /** Output k's elements, row-major over its own axes (`vars` binds outer axes and a scan's step). */
+  output(s: NaiveState, k: number, vars: Readonly<Record<string, number>>): number[];
+  /** The step indices, row-major over `over`. */
+  readonly steps: readonly (readonly number[])[];
+}
+
+export function naiveFold(def: FoldDef, sizes: Readonly<Record<string, number>>, evalExpr: NaiveExprFn): NaiveFold {
+  const shape = (axes: readonly { size: IntExpr }[]) => axes.map((a) => naiveInt(a.size, sizes, {}));
+  const perField = (exprs: readonly Expr[], vars: Readonly<Record<string, number>>, env: Omit<NaiveFoldEnv, 'def'>): NaiveState =>
+    new Map(
+      def.state.map((f, i) => {
+        const out: number[] = [];
+        forEachIndex(shape(f.axes), (idx) => {
+          const v: Record<string, number> = { ...vars };
+          f.axes.forEach((a, k) => (v[a.name] = idx[k]!));
+          out.push(evalExpr(exprs[i]!, v, { def, ...env }));
+        });
+        return [f.name, Float64Array.from(out)];
+      }),
+    );
+  const steps: number[][] = [];
+  forEachIndex(shape(def.over), (idx) => steps.push([...idx]));
+  return {
+    steps,
+    init: (vars) => perField(def.init, vars, {}),
+    step: (s, vars) => {
+      const locals = new Map<string, number>();
+      for (const l of def.locals) locals.set(l.name, evalExpr(l.expr, vars, { def, self: s, locals }));
+      return perField(def.update, vars, { self: s, locals });
+    },
+    merge: (a, b, vars) => perField(def.merge, vars, { self: a, other: b }),
+    output: (s, k, vars) => {
+      const o = def.outputs[k]!;
+      const out: number[] = [];
+      forEachIndex(shape(o.axes), (idx) => {
+        const v: Record<string, number> = { ...vars };
+        o.axes.forEach((a, j) => (v[a.name] = idx[j]!));
+        out.push(evalExpr(o.expr, v, { def, self: s }));
+      });
+      return out;
+    },
+  };
+}
+
+/**
+ * Evaluates a tensor-IR program on logical input values (each already a value of its dtype), and
+ * returns the values of every statement target, row-major over the target's axes. A fold
+ * statement runs its definition step by step for each outer point (state in float64).
+ */
+export function naiveEvaluate(
+  p: Program,
+  sizes: Readonly<Record<string, number>>,
+  inputs: Readonly<Record<string, ArrayLike<number>>>,
+): Record<string, Float64Array> {
+  const data: Record<string, ArrayLike<number>> = {};
+  const decls: TensorDecl[] = [];
+  const shapeOf = (t: TensorDecl) => t.axes.map((a) => naiveInt(a.size, sizes, {}));
+  for (const t of p.inputs) {
+    const v = inputs[t.name];
+    if (!v) throw new Error(`naive: missing input ${t.name}`);
+    const n = shapeOf(t).reduce((a, b) => a * b, 1);
+    if (v.length !== n) throw new Error(`naive: input ${t.name} has ${v.length} values, wants ${n}`);
+    data[t.name] = Float64Array.from(v);
+    decls.push(t);
+  }
 
   const out: Record<string, Float64Array> = {};
   for (const s of p.stmts) {
     const shape = shapeOf(s.target);
-    const data = new Float64Array(shape.reduce((a, b) => a * b, 1));
-    let o = 0;
-    forEachIndex(shape, (idx) => {
-      const vars: Record<string, number> = {};
-      s.target.axes.forEach((a, k) => (vars[a.name] = idx[k]!));
-      const v = evalExpr(s.expr, vars);
+    const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
+    const evalExpr = naiveExprEvaluator(decls, data, sizes);
+    const store = (o: number, v: number) => {
       const stored = normalize(s.target.dtype, v);
       if (!isFloatType(s.target.dtype) && stored !== v) {
         throw new Error(`naive: ${s.target.name} = ${v} does not fit ${s.target.dtype}`);
       }
-      data[o++] = stored;
-    });
-    tensors.set(s.target.name, { decl: s.target, shape, data });
-    out[s.target.name] = data;
+      values[o] = stored;
+    };
+    let o = 0;
+    const e = s.expr;
+    if (e.op === 'fold') {
+      const d = e.def;
+      const f = naiveFold(d, sizes, evalExpr);
+      forEachIndex(shapeOf({ ...s.target, axes: d.outer }), (idx) => {
+        const vars: Record<string, number> = {};
+        d.outer.forEach((a, k) => (vars[a.name] = idx[k]!));
+        let st = f.init(vars);
+        for (const step of f.steps) {
+          const v: Record<string, number> = { ...vars };
+          d.over.forEach((a, k) => (v[a.name] = step[k]!));
+          st = f.step(st, v);
+          if (d.kind === 'scan') for (const x of f.output(st, e.output, v)) store(o++, x);
+        }
+        if (d.kind === 'fold') for (const x of f.output(st, e.output, vars)) store(o++, x);
+      });
+    } else {
+      forEachIndex(shape, (idx) => {
+        const vars: Record<string, number> = {};
+        s.target.axes.forEach((a, k) => (vars[a.name] = idx[k]!));
+        store(o++, evalExpr(e, vars));
+      });
+    }
+    data[s.target.name] = values;
+    decls.push(s.target);
+    out[s.target.name] = values;
   }
   return out;
 }

@@ -39,7 +39,9 @@ export type Ex =
       readonly args: readonly Arg[];
       readonly span: Span;
     }
-  | { readonly k: 'view'; readonly x: Ex; readonly entries: readonly ViewEntry[]; readonly span: Span };
+  | { readonly k: 'view'; readonly x: Ex; readonly entries: readonly ViewEntry[]; readonly span: Span }
+  /** `m'`: field m of the other partial state, in a fold's merge block. */
+  | { readonly k: 'other'; readonly id: Ident; readonly span: Span };
 
 export interface Arg {
   /** `eps = 1e-5`: the keyword, or undefined for a positional argument. */
@@ -67,7 +69,35 @@ export type StmtAst =
       readonly order: { readonly axes: readonly Ident[]; readonly span: Span } | undefined;
       readonly value: Ex;
       readonly span: Span;
+    }
+  | FoldAst;
+
+/** A statement of a fold's step or merge block: `x = ...` (a local or alias) or `m <- ...` (a field). */
+export interface BlockItem {
+  readonly k: 'bind' | 'assign';
+  readonly name: Ident;
+  readonly value: Ex;
+  readonly span: Span;
+}
+
+export type FoldItem =
+  | { readonly k: 'state'; readonly name: Ident; readonly axes: readonly SizedAxis[]; readonly dtype: Ident; readonly init: Ex; readonly span: Span }
+  | { readonly k: 'step' | 'merge'; readonly items: readonly BlockItem[]; readonly span: Span }
+  | {
+      readonly k: 'let' | 'output';
+      readonly name: Ident;
+      readonly order: { readonly axes: readonly Ident[]; readonly span: Span } | undefined;
+      readonly value: Ex;
+      readonly span: Span;
     };
+
+export interface FoldAst {
+  readonly k: 'fold';
+  readonly kind: 'fold' | 'scan';
+  readonly over: readonly SizedAxis[];
+  readonly items: readonly FoldItem[];
+  readonly span: Span;
+}
 
 export interface TypeParam {
   readonly name: Ident;
@@ -140,6 +170,31 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
   Bind(name, _eq, value): StmtAst {
     return { k: 'bind', name: ident(name), order: undefined, value: ast<Ex>(value), span: span(this) };
+  },
+  Fold(kind, _over, over, _lb, items, _rb): StmtAst {
+    return { k: 'fold', kind: kind.sourceString as 'fold' | 'scan', over: list<SizedAxis>(over), items: items.children.map((i) => ast<FoldItem>(i)), span: span(this) };
+  },
+  FoldItem(item, _semi) {
+    return ast<FoldItem>(item);
+  },
+  State(_kw, name, axes, _colon, dtype, _eq, init): FoldItem {
+    return { k: 'state', name: ident(name), axes: opt<SizedAxis[]>(axes) ?? [], dtype: ident(dtype), init: ast<Ex>(init), span: span(this) };
+  },
+  FoldBlock(kind, _lb, items, _rb): FoldItem {
+    return { k: kind.sourceString as 'step' | 'merge', items: items.children.map((i) => ast<BlockItem>(i)), span: span(this) };
+  },
+  BlockItem(item, _semi) {
+    const s = ast<{ name: Ident; value: Ex; span: Span; k: string }>(item);
+    return { k: s.k === 'assign' ? 'assign' : 'bind', name: s.name, value: s.value, span: s.span };
+  },
+  Assign(name, _arrow, value) {
+    return { k: 'assign', name: ident(name), value: ast<Ex>(value), span: span(this) };
+  },
+  Primary_other(x) {
+    return ast<Ex>(x);
+  },
+  otherState(name, _quote): Ex {
+    return { k: 'other', id: ident(name), span: span(this) };
   },
   Order(_lb, axes, _rb) {
     return { axes: axes.asIteration().children.map(ident), span: span(this) };

@@ -3,9 +3,10 @@ import { DTypeError, ShapeError, TilecraftError } from '../../ir/errors.js';
 import { type IntBinOp, type IntExpr, ibin, int, sym } from '../../ir/intexpr.js';
 import type { Program } from '../../ir/tensor.js';
 import { dot, gelu, geluTanh, layernorm, logSoftmax, rmsnorm, silu, softmax } from '../ops.js';
+import type { FieldSpec, FoldSpec } from '../fold.js';
 import { ProgramBuilder } from '../program.js';
 import type { Dt, FloatDt, Tensor } from '../tensor.js';
-import type { Arg, BinaryOp, CompareOp, Ex, Ident, ProgramAst, SizedAxis, Span, StmtAst, ViewEntry } from './ast.js';
+import type { Arg, BinaryOp, CompareOp, Ex, FoldAst, FoldItem, Ident, ProgramAst, SizedAxis, Span, StmtAst, ViewEntry } from './ast.js';
 import { TextDslError } from './errors.js';
 
 /**
@@ -67,6 +68,8 @@ class ProgramEvaluator {
   private readonly p: ProgramBuilder;
   private readonly env = new Map<string, Binding>();
   private readonly dtypeParams = new Map<string, DType>();
+  /** In a fold's merge block: the other partial state's fields (`m'`). */
+  private other: ReadonlyMap<string, T> | undefined;
 
   constructor(
     private readonly ast: ProgramAst,
@@ -111,6 +114,9 @@ class ProgramEvaluator {
         this.checkNewName(s.name);
         this.bind(s.name, this.value(s.value), 'alias');
         return;
+      case 'fold':
+        this.fold(s);
+        return;
       case 'let':
       case 'output': {
         this.checkNewName(s.name);
@@ -123,6 +129,100 @@ class ProgramEvaluator {
         return;
       }
     }
+  }
+
+  // -- folds ------------------------------------------------------------------------------------
+
+  /**
+   * `fold over j: M { state ...; step { ... } merge { ... } output ... }` drives `p.fold` (or
+   * `p.scan`): the step and merge blocks run as its callbacks with the state's fields bound to the
+   * DSL's state tensors, so the IR is the one the TypeScript form builds.
+   */
+  private fold(s: FoldAst): void {
+    const states = s.items.filter((i): i is Extract<FoldItem, { k: 'state' }> => i.k === 'state');
+    const block = (k: 'step' | 'merge') => {
+      const found = s.items.filter((i): i is Extract<FoldItem, { k: 'step' | 'merge' }> => i.k === k);
+      if (found.length !== 1) this.fail(`a ${s.kind} needs exactly one ${k} block, got ${found.length}`, found[1]?.span ?? s.span);
+      return found[0]!;
+    };
+    const step = block('step');
+    const merge = block('merge');
+    const results = s.items.filter((i): i is Extract<FoldItem, { k: 'let' | 'output' }> => i.k === 'let' || i.k === 'output');
+    if (results.length === 0) this.fail(`a ${s.kind} needs at least one output or let giving its result`, s.span);
+    const over = this.sizedAxes(s.over, `the ${s.kind}`);
+    const fields: Record<string, FieldSpec> = Object.create(null) as Record<string, FieldSpec>;
+    for (const f of states) {
+      this.checkNewName(f.name);
+      if (f.name.name in fields) this.fail(`state field ${f.name.name} is declared twice`, f.name.span);
+      const dtype = this.dtype(f.dtype);
+      const axes = this.sizedAxes(f.axes, `state field ${f.name.name}`);
+      const v = this.value(f.init);
+      const init = v.k === 'number' ? v.v : v.k === 'tensor' ? v.t : this.at(f.init.span, () => this.p.value(v.s, dtype));
+      fields[f.name.name] = { dtype, axes, init };
+    }
+    for (const r of results) {
+      this.checkNewName(r.name);
+      if (r.order) this.fail(`a ${s.kind}'s results are stored in its own axis order (outer axes, then the result's own)`, r.order.span);
+    }
+    const spec: FoldSpec<Record<string, FieldSpec>, Record<string, T>> = {
+      over,
+      state: fields,
+      step: (self, local) =>
+        this.scoped(self, undefined, () => this.blockValues(step, fields, (name, t) => this.at(name.span, () => local(name.name, t)))),
+      merge: (a, b) => this.scoped(a, b, () => this.blockValues(merge, fields, (_name, t) => t)),
+      outputs: (self) =>
+        this.scoped(self, undefined, () => {
+          const out: Record<string, T> = Object.create(null) as Record<string, T>;
+          for (const r of results) out[r.name.name] = this.tensor(this.value(r.value), r.value.span, `${s.kind} result ${r.name.name}`);
+          return out;
+        }),
+    };
+    const made = this.at(s.span, () => (s.kind === 'fold' ? this.p.fold(spec) : this.p.scan(spec)), s.over.map((a) => a.name));
+    for (const r of results) {
+      const t = made[r.name.name]!;
+      const out = r.k === 'output' ? this.at(r.name.span, () => this.p.output(r.name.name, t)) : t;
+      this.bind(r.name, { k: 'tensor', t: out }, r.k);
+    }
+  }
+
+  /** Runs `f` with the state's fields bound by name (and the other state's as `m'`), then unbinds them. */
+  private scoped<R>(self: Readonly<Record<string, T>>, other: Readonly<Record<string, T>> | undefined, f: () => R): R {
+    const saved = new Map(this.env);
+    const savedOther = this.other;
+    for (const [name, t] of Object.entries(self)) this.env.set(name, { val: { k: 'tensor', t }, span: { start: 0, end: 0 }, what: 'alias' });
+    this.other = other ? new Map(Object.entries(other)) : undefined;
+    try {
+      return f();
+    } finally {
+      this.env.clear();
+      for (const [k, v] of saved) this.env.set(k, v);
+      this.other = savedOther;
+    }
+  }
+
+  /** The field values a step or merge block assigns (`m <- ...`), binding its other names as it goes. */
+  private blockValues(
+    b: Extract<FoldItem, { k: 'step' | 'merge' }>,
+    fields: Readonly<Record<string, FieldSpec>>,
+    named: (name: Ident, t: T) => T,
+  ): Record<string, T | number> {
+    const out: Record<string, T | number> = Object.create(null) as Record<string, T | number>;
+    for (const item of b.items) {
+      const v = this.value(item.value);
+      if (item.k === 'bind') {
+        this.checkNewName(item.name);
+        this.bind(item.name, v.k === 'tensor' ? { k: 'tensor', t: named(item.name, v.t) } : v, 'alias');
+        continue;
+      }
+      const f = fields[item.name.name];
+      if (!f) this.fail(`${item.name.name} is not a state field (${Object.keys(fields).join(', ')}); name a value with =`, item.name.span);
+      if (item.name.name in out) this.fail(`state field ${item.name.name} is given twice in this ${b.k} block`, item.name.span);
+      out[item.name.name] = v.k === 'size' ? this.at(item.value.span, () => this.p.value(v.s, f.dtype as DType)) : v.k === 'number' ? v.v : v.t;
+    }
+    for (const name of Object.keys(fields)) {
+      if (!(name in out)) this.fail(`the ${b.k} block gives no value for state field ${name}; add ${name} <- ...`, b.span);
+    }
+    return out;
   }
 
   private bind(name: Ident, val: Val, what: Binding['what']): void {
@@ -213,6 +313,7 @@ class ProgramEvaluator {
         break;
       case 'compare':
       case 'view':
+      case 'other':
         break;
     }
     return this.fail('expected a size: integers and size names with + - * / % ( ) min max', e.span);
@@ -247,6 +348,12 @@ class ProgramEvaluator {
       case 'view': {
         const x = this.tensor(this.value(e.x), e.x.span, 'a view');
         return { k: 'tensor', t: this.views(x, e.entries) };
+      }
+      case 'other': {
+        const t = this.other?.get(e.id.name);
+        if (t) return { k: 'tensor', t };
+        if (this.other) this.fail(`${e.id.name}' names no state field; the fields are ${[...this.other.keys()].join(', ')}`, e.span);
+        return this.fail(`${e.id.name}' (a field of the other partial state) can only be read in a fold's merge block`, e.span);
       }
     }
   }

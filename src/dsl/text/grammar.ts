@@ -30,6 +30,25 @@
  *   numbers        1 2.5 .5 1e-5 inf nan; they and sizes take the dtype of the tensor they meet
  *   comments       # to the end of the line; `;` may end a statement
  *
+ * A custom stateful reduction (p.fold) or prefix scan (p.scan) is a block:
+ *
+ *     fold over j: M {                              # scan over t: T { ... } for a scan
+ *       state m: f32 = -inf                         # state fields: name, own axes, dtype, init
+ *       state acc[e: D]: f32 = 0
+ *       step {                                      # one step, from the state before it:
+ *         x = dot[d](Q, K) * scale                  #   a local (per-step value, computed once)
+ *         m <- max(m, x)                            #   a field's next value
+ *         acc <- ...
+ *       }
+ *       merge {                                     # combine the state over a prefix (m, acc)
+ *         mx = max(m, m')                           #   with the state over the steps after it
+ *         m <- mx                                   #   (m', acc'); names here are plain aliases
+ *         acc <- ...
+ *       }
+ *       output O = acc / l                          # results: output (a program output) or
+ *       let lse = m + log(l)                        # let (an intermediate), named tensors after it
+ *     }
+ *
  * Upper-case rules are syntactic (spaces, newlines and comments are skipped between their tokens);
  * lower-case rules are lexical. Statements need no separator: each starts with a keyword or
  * `name =`. Function names are resolved when the program is built, not here, so an unknown
@@ -43,7 +62,7 @@ Tilecraft {
   TypeParams = "<" NonemptyListOf<TypeParam, ","> ">"
   TypeParam = ident ("=" ident)?
 
-  Stmt = (Input | Let | Output | Bind) ";"?
+  Stmt = (Input | Let | Output | Fold | Bind) ";"?
   Input = kw<"input"> ident ":" TensorType
   TensorType = ident AxisDecls?
   AxisDecls = "[" ListOf<SizedAxis, ","> "]"
@@ -52,6 +71,13 @@ Tilecraft {
   Output = kw<"output"> ident Order? "=" Expr
   Bind = ident "=" Expr
   Order = "[" ListOf<ident, ","> "]"
+
+  Fold = foldKind kw<"over"> NonemptyListOf<SizedAxis, ","> "{" FoldItem* "}"
+  FoldItem = (State | FoldBlock | Let | Output) ";"?
+  State = kw<"state"> ident AxisDecls? ":" ident "=" Expr
+  FoldBlock = blockKind "{" BlockItem* "}"
+  BlockItem = (Assign | Bind) ";"?
+  Assign = ident "<-" Expr
 
   Expr = Sum cmpOp Sum  -- compare
        | Sum
@@ -74,6 +100,7 @@ Tilecraft {
   Primary = Call
           | "(" Expr ")"  -- paren
           | number
+          | otherState  -- other
           | ident  -- name
   Call = ident Axes? "(" ListOf<Arg, ","> ")"
   Axes = "[" NonemptyListOf<ident, ","> "]"
@@ -95,6 +122,9 @@ Tilecraft {
   idChar = idStart | "0".."9" | "_"
   keyword = ("program" | "input" | "let" | "output" | "inf" | "nan") ~idChar
   kw<word> = word ~idChar
+  foldKind = kw<"fold"> | kw<"scan">
+  blockKind = kw<"step"> | kw<"merge">
+  otherState = ident "'"
 
   space += comment
   comment = "#" (~"\n" any)*

@@ -1,0 +1,172 @@
+import type { DType } from '../ir/dtype.js';
+import { DTypeError, ProgramError, ShapeError } from '../ir/errors.js';
+import { type IntLike, toInt } from '../ir/intexpr.js';
+import { axisVars, foldOutput, localRead, stateRead } from '../ir/fold.js';
+import { type Axis, type Expr, type FoldDef, type StateField, type TensorDecl, constant, foldAxes } from '../ir/tensor.js';
+import { checkName } from './names.js';
+import { type BuildScope, type Dt, Tensor } from './tensor.js';
+
+/**
+ * Custom stateful reductions and scans in the DSL (`p.fold`, `p.scan`). The state fields are
+ * named tensors over their own axes (`acc` over `e`); inside the callbacks they are ordinary DSL
+ * tensors, so the step is written with the usual named-axis arithmetic, and loads at the step
+ * (`K` over `j`) and at the outer point (`Q` over `i`) mix in by axis name. The outer axes are
+ * whatever axes the parts use beyond the steps' and the fields' own.
+ */
+
+/** One state field: its dtype, its own axes (none for a scalar), and its initial value. */
+export interface FieldSpec<D extends Dt = Dt> {
+  readonly dtype: D;
+  readonly axes?: Readonly<Record<string, IntLike>>;
+  readonly init: number | Tensor<D, string>;
+}
+
+type FieldDt<F> = F extends { readonly dtype: infer D extends Dt } ? D : Dt;
+type FieldAxes<F> = F extends { readonly axes: Readonly<Record<infer A extends string, IntLike>> } ? A : never;
+
+/** The state as DSL tensors: field `acc` over `e` is a `Tensor<'f32', 'e'>`. */
+export type StateOf<S> = { readonly [K in keyof S]: Tensor<FieldDt<S[K]>, FieldAxes<S[K]>> };
+/** A new value for every field (a number takes the field's dtype). */
+export type FieldValues<S> = { readonly [K in keyof S]: Tensor<FieldDt<S[K]>, string> | number };
+/** Names a per-step value (`s = Q·K_j`) so that the updates share it instead of recomputing it. */
+export type LocalFn = <D extends Dt, A extends string>(name: string, t: Tensor<D, A>) => Tensor<D, A>;
+
+export interface FoldSpec<S extends Record<string, FieldSpec>, O extends Record<string, Tensor<Dt, string>>> {
+  /** The step axes: `{ j: M }`; a scan has exactly one. */
+  readonly over: Readonly<Record<string, IntLike>>;
+  readonly state: S;
+  /** The state after one step, from the state before it (`local` names per-step values). */
+  readonly step: (s: StateOf<S>, local: LocalFn) => FieldValues<S>;
+  /** The state over a prefix (`a`) and the steps after it (`b`), combined. */
+  readonly merge: (a: StateOf<S>, b: StateOf<S>) => FieldValues<S>;
+  /** The results, named: each becomes a tensor of the program with that name. */
+  readonly outputs: (s: StateOf<S>) => O;
+}
+
+/** The fold's results, one tensor each, named by the keys of `outputs`. */
+export type FoldResult<O> = { readonly [K in keyof O]: O[K] extends Tensor<infer D, string> ? Tensor<D, string> : never };
+
+/** A built fold: its definition and the statement target of each named output. */
+export interface BuiltFold {
+  readonly def: FoldDef;
+  readonly targets: readonly { readonly decl: TensorDecl; readonly expr: Expr }[];
+}
+
+export function buildFold<S extends Record<string, FieldSpec>, O extends Record<string, Tensor<Dt, string>>>(
+  scope: BuildScope,
+  kind: 'fold' | 'scan',
+  spec: FoldSpec<S, O>,
+): BuiltFold {
+  const over = sizedAxes(spec.over, `the ${kind}'s step axes`);
+  if (over.length === 0) throw new ShapeError(`a ${kind} needs at least one step axis in over`);
+  if (kind === 'scan' && over.length !== 1) {
+    throw new ShapeError(`a scan runs over exactly one axis, got ${over.map((a) => a.name).join(', ')}`, undefined, over[1]!.name);
+  }
+  const fieldNames = Object.keys(spec.state);
+  const fields: StateField[] = fieldNames.map((name) => {
+    checkName(name, 'state field');
+    const f = spec.state[name]!;
+    return { name, dtype: f.dtype as StateField['dtype'], axes: sizedAxes(f.axes ?? {}, `state field ${name}`) };
+  });
+  const handles = (of: 'self' | 'other') =>
+    Object.fromEntries(
+      fields.map((f) => [f.name, new Tensor(stateRead(f, axisVars(f.axes), of), f.axes, of === 'self' ? f.name : `${f.name}'`, scope)]),
+    ) as unknown as StateOf<S>;
+  const self = handles('self');
+
+  const locals: { name: string; t: Tensor<Dt, string> }[] = [];
+  const local: LocalFn = (name, t) => {
+    checkName(name, 'local');
+    if (fieldNames.includes(name) || locals.some((l) => l.name === name)) {
+      throw new ProgramError(`the ${kind} already has a state field or local named ${name}`);
+    }
+    own(t, scope, `local ${name}`);
+    locals.push({ name, t });
+    return new Tensor(localRead(name, t.dtype), t.axes, name, scope) as typeof t;
+  };
+  const values = (part: string, got: FieldValues<S>): Tensor<Dt, string>[] => {
+    for (const k of Object.keys(got)) {
+      if (!fieldNames.includes(k)) throw new ProgramError(`the ${part} of the ${kind} gives ${k}, which is not a state field (${fieldNames.join(', ')})`);
+    }
+    return fields.map((f) => {
+      const v = got[f.name] as Tensor<Dt, string> | number | undefined;
+      if (v === undefined) throw new ProgramError(`the ${part} of the ${kind} gives no value for state field ${f.name}`);
+      return field(v, f, part, scope);
+    });
+  };
+  const init = fields.map((f) => field(spec.state[f.name]!.init, f, 'init', scope));
+  const update = values('step', spec.step(self, local));
+  const merge = values('merge', spec.merge(self, handles('other')));
+  const results = Object.entries(spec.outputs(self));
+  if (results.length === 0) throw new ProgramError(`the ${kind} has no outputs`);
+
+  // the outer axes: every axis a part uses beyond the steps and the field's own, in first use
+  const outer: Axis[] = [];
+  const meet = (axes: readonly Axis[], skip: readonly Axis[], what: string) => {
+    for (const a of axes) {
+      const known = [...skip, ...outer].find((x) => x.name === a.name);
+      if (known) scope.require(known.size, a.size, `axis ${a.name} of ${what}`);
+      else outer.push(a);
+    }
+  };
+  fields.forEach((f, i) => meet(init[i]!.axes, f.axes, `the init of ${f.name}`));
+  locals.forEach((l) => meet(l.t.axes, over, `local ${l.name}`));
+  fields.forEach((f, i) => meet(update[i]!.axes, [...over, ...f.axes], `the step of ${f.name}`));
+  fields.forEach((f, i) => meet(merge[i]!.axes, f.axes, `the merge of ${f.name}`));
+
+  const outputs = results.map(([name, t]) => {
+    checkName(name, 'tensor');
+    own(t, scope, `output ${name}`);
+    if (t.dtype === 'bool') throw new DTypeError(`output ${name} of the ${kind} is a boolean; use where(...) or cast it`, name);
+    const loops = [...outer, ...(kind === 'scan' ? over : [])];
+    const stepAxis = kind === 'fold' ? t.axes.find((a) => over.some((o) => o.name === a.name)) : undefined;
+    if (stepAxis) {
+      throw new ShapeError(`output ${name} of the fold uses step axis ${stepAxis.name}; outputs see only the final state`, name, stepAxis.name);
+    }
+    for (const a of t.axes) {
+      const known = loops.find((x) => x.name === a.name);
+      if (known) scope.require(known.size, a.size, `axis ${a.name} of output ${name}`);
+    }
+    return { name, axes: t.axes.filter((a) => !loops.some((x) => x.name === a.name)), expr: t.expr };
+  });
+  const def: FoldDef = {
+    kind,
+    outer,
+    over,
+    state: fields,
+    init: init.map((t) => t.expr),
+    locals: locals.map((l) => ({ name: l.name, expr: l.t.expr })),
+    update: update.map((t) => t.expr),
+    merge: merge.map((t) => t.expr),
+    outputs: outputs.map((o) => ({ axes: o.axes, expr: o.expr })),
+  };
+  const targets = outputs.map((o, k) => {
+    const expr = foldOutput(def, k);
+    return { decl: { name: o.name, dtype: expr.dtype as DType, axes: foldAxes(def, k) }, expr };
+  });
+  return { def, targets };
+}
+
+/** A field's value in one part: a number takes the field's dtype; a tensor must have it. */
+function field(v: Tensor<Dt, string> | number, f: StateField, part: string, scope: BuildScope): Tensor<Dt, string> {
+  if (typeof v === 'number') return new Tensor(constant(v, f.dtype), [], String(v), scope);
+  own(v, scope, `the ${part} of state field ${f.name}`);
+  if (v.dtype !== f.dtype) {
+    throw new DTypeError(`the ${part} of state field ${f.name} has dtype ${v.dtype}; the field is ${f.dtype} (cast it)`, f.name);
+  }
+  return v;
+}
+
+function own(t: Tensor<Dt, string>, scope: BuildScope, what: string): void {
+  if (!(t instanceof Tensor)) throw new ProgramError(`${what} must be a tensor of program ${scope.programName}`);
+  if (t.scope !== scope) throw new ProgramError(`${what} (${t.label}) belongs to program ${t.scope.programName}, not ${scope.programName}`);
+}
+
+function sizedAxes(axes: Readonly<Record<string, IntLike>>, what: string): Axis[] {
+  return Object.entries(axes).map(([name, size]) => {
+    checkName(name, `axis of ${what}`);
+    const s = toInt(size);
+    if (s.op === 'int' && s.value < 1) throw new ShapeError(`axis ${name} of ${what} has size ${s.value}; sizes must be at least 1`, undefined, name);
+    return { name, size: s };
+  });
+}
