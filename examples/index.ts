@@ -29,13 +29,9 @@ export const EXAMPLES: readonly Example[] = [
   attention,
   int8Gemm,
   int4Gemm,
+  onlineSoftmax,
+  linearRecurrence,
 ];
-
-/**
- * Examples written with custom folds and scans. The CPU reference evaluates them; the kernel
- * lowering does not take folds yet, so they are kept apart from the tuned and compiled list.
- */
-export const FOLD_EXAMPLES: readonly Example[] = [onlineSoftmax, linearRecurrence];
 
 export function findExample(name: string): Example | undefined {
   return EXAMPLES.find((e) => e.name === name);

@@ -110,7 +110,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   const schedule: Record<string, GroupKnobs> = {};
   const temps: PlanTensor[] = [];
   const tiles: TileKernel[] = [];
-  const target = { scope, maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension };
+  const target = { scope, maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension, maxWorkgroupStorageBytes: opts.maxWorkgroupStorageBytes };
   const viaTile = (s: { tile: TileKernel; kernel: Kernel }): Kernel[] => {
     tiles.push(s.tile);
     return [s.kernel];

@@ -8,6 +8,7 @@ import { type Nvcc, NvccNotFoundError, type PtxasResources, findNvcc, nvccCompil
 import { type Sizes } from '../../src/ir/bind.js';
 import { DeviceLimitError, KernelCompileError } from '../../src/ir/errors.js';
 import { F32, type Kernel, kbuiltin, kconst, kload } from '../../src/ir/kernel.js';
+import { InvalidScheduleError } from '../../src/passes/schedule.js';
 import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
 import { featureKernel } from './feature-kernel.js';
 
@@ -29,7 +30,15 @@ const SMALL: Readonly<Record<string, Sizes>> = {
   attention: { B: 1, H: 2, N: 32, M: 64, D: 32 },
   'int8-gemm': { M: 4, N: 64, K: 256, G: 64 },
   'int4-gemm': { M: 4, N: 64, K: 256, G: 64 },
+  'online-softmax': { B: 1, H: 2, N: 8, M: 64, D: 16 },
+  'linear-recurrence': { H: 2, T: 16, D: 8, E: 8 },
 };
+
+/**
+ * Row schedules a fold example refuses, as the tuner would skip them: a scan runs in one
+ * invocation per row, and a team's merge of the attention state must fit in shared memory.
+ */
+const REFUSED = new Set(['linear-recurrence/tpr8', 'linear-recurrence/sg64', 'linear-recurrence/sg16', 'linear-recurrence/wg1024', 'online-softmax/wg1024']);
 
 const sizesFor = (name: string, defaults: Sizes): Sizes =>
   SMALL[name] ?? Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, Math.min(v, 64)]));
@@ -84,7 +93,14 @@ function cases(): Case[] {
       const program = ex.build(dtype);
       for (const s of SCHEDULES) {
         if (s.dtypes && !s.dtypes.includes(dtype)) continue;
-        const plan = lower(program, sizesFor(ex.name, ex.sizes), s.options);
+        let plan;
+        try {
+          plan = lower(program, sizesFor(ex.name, ex.sizes), s.options);
+        } catch (e) {
+          if (e instanceof InvalidScheduleError && REFUSED.has(`${ex.name}/${s.name}`)) continue;
+          throw e;
+        }
+        if (REFUSED.has(`${ex.name}/${s.name}`)) throw new Error(`${ex.name}/${s.name} was expected to be refused`);
         for (const k of plan.kernels) {
           // one translation unit holds many kernels: entry names must differ
           const named = { ...k, name: `${ex.name}_${dtype}_${s.name}_${k.name}` };

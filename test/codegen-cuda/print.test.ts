@@ -34,14 +34,14 @@ describe('CUDA printer: examples', () => {
         }
         s_red6[(int)threadIdx.x] = f0_acc2;
         __syncthreads();
-        const int pl7 = ((int)threadIdx.x) + 1;
-        if ((d1 % 2) == 0) {
+        const int pl7 = ((int)threadIdx.x) + 2;
+        if (d1 < 2) {
           f0_acc2 = fmaxf(f0_acc2, s_red6[pl7]);
           s_red6[(int)threadIdx.x] = f0_acc2;
         }
         __syncthreads();
-        const int pl8 = ((int)threadIdx.x) + 2;
-        if ((d1 % 4) == 0) {
+        const int pl8 = ((int)threadIdx.x) + 1;
+        if (d1 < 1) {
           f0_acc2 = fmaxf(f0_acc2, s_red6[pl8]);
           s_red6[(int)threadIdx.x] = f0_acc2;
         }
@@ -57,14 +57,14 @@ describe('CUDA printer: examples', () => {
         }
         s_red6[(int)threadIdx.x] = f1_acc3;
         __syncthreads();
-        const int pl11 = ((int)threadIdx.x) + 1;
-        if ((d1 % 2) == 0) {
+        const int pl11 = ((int)threadIdx.x) + 2;
+        if (d1 < 2) {
           f1_acc3 = f1_acc3 + s_red6[pl11];
           s_red6[(int)threadIdx.x] = f1_acc3;
         }
         __syncthreads();
-        const int pl12 = ((int)threadIdx.x) + 2;
-        if ((d1 % 4) == 0) {
+        const int pl12 = ((int)threadIdx.x) + 1;
+        if (d1 < 1) {
           f1_acc3 = f1_acc3 + s_red6[pl12];
           s_red6[(int)threadIdx.x] = f1_acc3;
         }
@@ -195,14 +195,14 @@ describe('CUDA printer: examples', () => {
         }
         s_red7[(int)threadIdx.x] = f0_acc2;
         __syncthreads();
-        const int pl8 = ((int)threadIdx.x) + 1;
-        if ((d1 % 2) == 0) {
+        const int pl8 = ((int)threadIdx.x) + 2;
+        if (d1 < 2) {
           f0_acc2 = f0_acc2 + s_red7[pl8];
           s_red7[(int)threadIdx.x] = f0_acc2;
         }
         __syncthreads();
-        const int pl9 = ((int)threadIdx.x) + 2;
-        if ((d1 % 4) == 0) {
+        const int pl9 = ((int)threadIdx.x) + 1;
+        if (d1 < 1) {
           f0_acc2 = f0_acc2 + s_red7[pl9];
           s_red7[(int)threadIdx.x] = f0_acc2;
         }

@@ -64,14 +64,14 @@ describe('WGSL printer', () => {
         }
         s_red6[i32(tc_li)] = f0_acc2;
         workgroupBarrier();
-        let pl7 = (i32(tc_li) + 1i);
-        if (((d1 % 2i) == 0i)) {
+        let pl7 = (i32(tc_li) + 2i);
+        if ((d1 < 2i)) {
           f0_acc2 = max(f0_acc2, s_red6[pl7]);
           s_red6[i32(tc_li)] = f0_acc2;
         }
         workgroupBarrier();
-        let pl8 = (i32(tc_li) + 2i);
-        if (((d1 % 4i) == 0i)) {
+        let pl8 = (i32(tc_li) + 1i);
+        if ((d1 < 1i)) {
           f0_acc2 = max(f0_acc2, s_red6[pl8]);
           s_red6[i32(tc_li)] = f0_acc2;
         }
@@ -87,14 +87,14 @@ describe('WGSL printer', () => {
         }
         s_red6[i32(tc_li)] = f1_acc3;
         workgroupBarrier();
-        let pl11 = (i32(tc_li) + 1i);
-        if (((d1 % 2i) == 0i)) {
+        let pl11 = (i32(tc_li) + 2i);
+        if ((d1 < 2i)) {
           f1_acc3 = (f1_acc3 + s_red6[pl11]);
           s_red6[i32(tc_li)] = f1_acc3;
         }
         workgroupBarrier();
-        let pl12 = (i32(tc_li) + 2i);
-        if (((d1 % 4i) == 0i)) {
+        let pl12 = (i32(tc_li) + 1i);
+        if ((d1 < 1i)) {
           f1_acc3 = (f1_acc3 + s_red6[pl12]);
           s_red6[i32(tc_li)] = f1_acc3;
         }

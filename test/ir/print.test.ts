@@ -208,14 +208,14 @@ describe('printKernel', () => {
         }
         red6[@local_index] = f0_acc2
         barrier
-        let pl7 = (@local_index + 1)
-        if ((d1 % 2) == 0) {
+        let pl7 = (@local_index + 2)
+        if (d1 < 2) {
           f0_acc2 = max(f0_acc2, red6[pl7])
           red6[@local_index] = f0_acc2
         }
         barrier
-        let pl8 = (@local_index + 2)
-        if ((d1 % 4) == 0) {
+        let pl8 = (@local_index + 1)
+        if (d1 < 1) {
           f0_acc2 = max(f0_acc2, red6[pl8])
           red6[@local_index] = f0_acc2
         }
@@ -231,14 +231,14 @@ describe('printKernel', () => {
         }
         red6[@local_index] = f1_acc3
         barrier
-        let pl11 = (@local_index + 1)
-        if ((d1 % 2) == 0) {
+        let pl11 = (@local_index + 2)
+        if (d1 < 2) {
           f1_acc3 = (f1_acc3 + red6[pl11])
           red6[@local_index] = f1_acc3
         }
         barrier
-        let pl12 = (@local_index + 2)
-        if ((d1 % 4) == 0) {
+        let pl12 = (@local_index + 1)
+        if (d1 < 1) {
           f1_acc3 = (f1_acc3 + red6[pl12])
           red6[@local_index] = f1_acc3
         }

@@ -1,27 +1,14 @@
-import { type ValueType } from '../../ir/dtype.js';
-import { type Axis, type Expr, type FoldDef, type ReduceFn, binary, cast, constant } from '../../ir/tensor.js';
-import { accumulatorType, identityOf } from '../kernel-expr.js';
-
-const field = (dtype: ValueType, of: 'self' | 'other'): Expr => ({ op: 'state', dtype, field: 'acc', of, index: [] });
-const combine = (fn: ReduceFn, a: Expr, b: Expr): Expr => binary(fn === 'sum' ? 'add' : fn, a, b);
+import { foldOfReduce } from '../../ir/fold.js';
+import { type Axis, type Expr, type FoldDef, type ReduceFn, cast, reduce } from '../../ir/tensor.js';
+import { accumulatorType } from '../kernel-expr.js';
 
 /**
- * A `reduce` as the one-field fold it is: `acc = identity; acc = acc ⊕ body; merge: self ⊕ other;
- * output: acc`, accumulating f16 and bf16 in f32 and rounding once at the end.
+ * The fold a kernel computes for a `reduce`: the reduction's own fold, accumulating f16 and bf16
+ * in f32 and rounding once at the end (what every tilecraft kernel has always done).
  */
-export function foldOfReduce(fn: ReduceFn, outer: readonly Axis[], over: readonly Axis[], body: Expr): FoldDef {
-  const acc = accumulatorType(body.dtype);
-  return {
-    kind: 'fold',
-    outer,
-    over,
-    state: [{ name: 'acc', dtype: acc, axes: [] }],
-    init: [constant(identityOf(fn, acc), acc)],
-    locals: [],
-    update: [combine(fn, field(acc, 'self'), cast(body, acc))],
-    merge: [combine(fn, field(acc, 'self'), field(acc, 'other'))],
-    outputs: [{ axes: [], expr: cast(field(acc, 'self'), body.dtype) }],
-  };
+export function accumulatingFold(fn: ReduceFn, outer: readonly Axis[], over: readonly Axis[], body: Expr): FoldDef {
+  const def = foldOfReduce(reduce(fn, over, cast(body, accumulatorType(body.dtype))), outer);
+  return { ...def, outputs: def.outputs.map((o) => ({ ...o, expr: cast(o.expr, body.dtype) })) };
 }
 
 /** The reduction function of a fold that is one, for lowerings with a faster path for them. */

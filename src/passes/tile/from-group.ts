@@ -3,7 +3,7 @@ import { structuralHash } from '../../ir/hash.js';
 import { type IntExpr, idiv, imod, int, ivar } from '../../ir/intexpr.js';
 import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type FoldDef, type Stmt, foldAxes, load, substIndex } from '../../ir/tensor.js';
-import { foldOfReduce } from './as-fold.js';
+import { accumulatingFold } from './as-fold.js';
 
 /**
  * The first tile kernel of a group: the loop nest a person would write before any scheduling, in
@@ -41,7 +41,7 @@ export function elementwiseTile(name: string, s: Stmt): TileKernel {
 
 /** The fold a reduction or fold statement evaluates, and which of its outputs the statement stores. */
 export function foldOf(s: Stmt): { def: FoldDef; output: number } | undefined {
-  if (s.expr.op === 'reduce') return { def: foldOfReduce(s.expr.fn, s.target.axes, s.expr.axes, s.expr.body), output: 0 };
+  if (s.expr.op === 'reduce') return { def: accumulatingFold(s.expr.fn, s.target.axes, s.expr.axes, s.expr.body), output: 0 };
   if (s.expr.op === 'fold') return { def: s.expr.def, output: s.expr.output };
   return undefined;
 }

@@ -23,6 +23,7 @@ export interface Scheduled {
 export interface TileTarget {
   readonly scope: EmitScope;
   readonly maxWorkgroupsPerDimension: number;
+  readonly maxWorkgroupStorageBytes: number;
 }
 
 /** Elementwise: vectorize the innermost axis → fuse the nest → split across workgroups. */
@@ -53,11 +54,29 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // Subgroups need not follow local indices, so one may straddle two row teams: a team that
   // merges with subgroup operations is a whole workgroup (one row per workgroup).
   const useSubgroups = knobs.subgroups && T > 1;
-  const R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
+  let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
   let t = rowsTile(name, rowShape, stmts, target.scope.stored);
+  // a team merges its states through workgroup memory: every lane publishes its whole state
+  const perLane = mergeBytesPerLane(t);
+  if (T > 1 && perLane * T * R > target.maxWorkgroupStorageBytes) {
+    const fit = Math.floor(target.maxWorkgroupStorageBytes / (perLane * T));
+    if (knobs.threadsPerRow > 0 || fit < 1) {
+      throw new InvalidScheduleError(
+        `${name}: merging ${perLane} bytes of fold state per lane across ${T * R} lanes needs ${perLane * T * R} bytes of workgroup memory; the device has ${target.maxWorkgroupStorageBytes} (fewer threadsPerRow or a smaller workgroupSize fit)`,
+        name,
+        'threadsPerRow',
+      );
+    }
+    R = fit; // the automatic team keeps its lanes and takes fewer rows per workgroup
+  }
   t = splitBind(t, R);
   t = shareLanes(t, T, 'lane', useSubgroups ? 'subgroup' : 'workgroup');
   return { tile: t, kernel: lowerTile(t, target.scope, target.maxWorkgroupsPerDimension) };
+}
+
+/** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */
+function mergeBytesPerLane(t: TileKernel): number {
+  return t.folds.filter((f) => f.def.kind === 'fold').reduce((a, f) => a + 4 * f.def.state.reduce((n, s) => n + numel(s.axes.map(sizeOf)), 0), 0);
 }
 
 /** The longest loop of a row: a reduction's or fold's steps, or an elementwise statement's columns. */

@@ -1,7 +1,7 @@
 import { numel } from '../../ir/bind.js';
 import { type DType } from '../../ir/dtype.js';
 import { TilecraftError } from '../../ir/errors.js';
-import { type KExpr, type KType, I32, kadd, kbinary, kcast, kconst, kload, kmod, kmul, kref, ksub, kt } from '../../ir/kernel.js';
+import { type KExpr, type KType, I32, kadd, kbinary, kcast, kconst, kload, klt, kmul, kref, ksub, kt } from '../../ir/kernel.js';
 import { type TFold } from '../../ir/tile.js';
 import { type Expr, type StateField, visitExpr } from '../../ir/tensor.js';
 import { type KernelBuilder, decode } from '../kernel-builder.js';
@@ -122,13 +122,13 @@ function checkInPlace(fold: TFold): void {
 
 /**
  * Merges the state across a team of lanes through workgroup memory: every lane publishes its
- * state; in rounds s = 1, 2, 4, ... lane t (t a multiple of 2s) merges in the state of lane t + s,
- * so blocks stay in order (a non-commutative merge sees a prefix and what follows it); then every
- * lane takes lane 0's state.
+ * state; in rounds, lanes merge in the state of a partner lane and publish the result; then every
+ * lane takes lane 0's state. A merge not known to commute runs rounds s = 1, 2, 4, ... in which
+ * lane t (a multiple of 2s) takes lane t + s, so it always sees a prefix and what follows it.
  */
 export function mergeViaWorkgroup(
   st: FoldState,
-  team: { lane: KExpr; lanes: number; stride: number; li: KExpr; invocations: number },
+  team: { lane: KExpr; lanes: number; stride: number; li: KExpr; invocations: number; commutative: boolean },
   merge: (fieldIndex: number, at: readonly KExpr[], other: (field: string, at: KExpr) => KExpr) => KExpr,
   buffers: Map<string, string>,
 ): void {
@@ -154,9 +154,15 @@ export function mergeViaWorkgroup(
     forEachElement(st, (f, e) => k.emit({ op: 'store', buffer: shared, index: slotOf(f.name, e, li), value: kcast(st.read(f.name, e), kt(dtype)) }));
   publish();
   k.emit({ op: 'barrier' });
-  for (let s = 1; s < lanes; s *= 2) {
+  // a commutative merge pairs lane t with t + s for s = lanes/2 .. 1: the active lanes stay
+  // packed at the front, so whole subgroups skip the step; any other merge keeps blocks in order
+  const rounds: number[] = [];
+  for (let s = 1; s < lanes; s *= 2) rounds.push(s);
+  if (team.commutative) rounds.reverse();
+  for (const s of rounds) {
     const partner = k.let('pl', kadd(li, kconst(s * stride)));
-    k.if(kbinary('eq', kmod(team.lane, kconst(2 * s)), kconst(0)), () => {
+    const active = team.commutative ? klt(team.lane, kconst(s)) : kbinary('eq', kbinary('and', team.lane, kconst(2 * s - 1)), kconst(0));
+    k.if(active, () => {
       st.assignAll((fi, at) => {
         const other = (field: string, e: KExpr) => kcast(kload(shared, slotOf(field, e, partner), kt(dtype)), kt(st.field(field).dtype));
         return merge(fi, at, other);

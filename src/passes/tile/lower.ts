@@ -10,6 +10,7 @@ import { type ExprContext, accumulatorType, combine, exprToK, flatIndex, identit
 import { KernelBuilder, decode, linearGrid } from '../kernel-builder.js';
 import { sizeOf } from './from-group.js';
 import { FoldState, mergeViaSubgroups, mergeViaWorkgroup } from './lower-fold.js';
+import { reduceFnOf } from './as-fold.js';
 
 type Ranges = Record<string, readonly [number, number]>;
 
@@ -168,7 +169,8 @@ class TileLowering {
     }
     const def = st.fold.def;
     const env = this.foldVars(st.fold, []);
-    const team = { lane: this.vars.get(laneVar)!, lanes: lane.extent, stride: lane.stride, li, invocations: this.invocations };
+    const commutative = reduceFnOf(def) !== undefined;
+    const team = { lane: this.vars.get(laneVar)!, lanes: lane.extent, stride: lane.stride, li, invocations: this.invocations, commutative };
     mergeViaWorkgroup(st, team, (fi, elem, other) =>
       this.foldValue(def.merge[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals: new Map(), other }),
       this.mergeBuffers,
@@ -218,7 +220,9 @@ class TileLowering {
         const def = r.fold.def;
         const skip = foldAxes(def, r.output).length - def.outputs[r.output]!.axes.length;
         const own = e.index.slice(skip).map((i) => intToK(i, ctx));
-        const env = withAxes(this.foldVars(r.fold, []), def.outputs[r.output]!.axes, own);
+        // a scan's output reads the step it follows (its position along the scanned axis)
+        const step = def.kind === 'scan' ? [intToK(e.index[def.outer.length]!, ctx)] : [];
+        const env = withAxes(this.foldVars(r.fold, step), def.outputs[r.output]!.axes, own);
         const decl = this.scope.tensors.get(e.tensor)!;
         return kcast(this.foldValue(def.outputs[r.output]!.expr, env, { st, locals: new Map() }), ktype(decl.dtype as 'f32'));
       }
@@ -238,14 +242,14 @@ class TileLowering {
         return v;
       }
       case 'reduce':
-        return this.reduceLoop(e, ctx);
+        return this.reduceLoop(e, ctx, fold);
       default:
         return undefined;
     }
   }
 
   /** A reduction nested in a fold's expression: a loop in the invocation, accumulating in registers. */
-  private reduceLoop(e: Extract<Expr, { op: 'reduce' }>, ctx: ExprContext): KExpr {
+  private reduceLoop(e: Extract<Expr, { op: 'reduce' }>, ctx: ExprContext, fold: FoldScope | undefined): KExpr {
     const k = this.k;
     const accT = kt(accumulatorType(e.dtype));
     const acc = k.var('acc', accT, kconst(identityOf(e.fn, accT.scalar), accT));
@@ -253,7 +257,7 @@ class TileLowering {
     const ranges = { ...ctx.ranges, ...axisRanges(e.axes) };
     const loop = (d: number): void => {
       if (d === e.axes.length) {
-        const inner: ExprContext = { ...ctx, vars, ranges, resolve: (x) => ctx.resolve?.(x) };
+        const inner = this.ctx(vars, ranges, fold);
         k.emit({ op: 'assign', name: acc, value: combine(e.fn, kref(acc, accT), kcast(exprToK(e.body, inner), accT)) });
         return;
       }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES, FOLD_EXAMPLES } from '../../../examples/index.js';
+import { EXAMPLES } from '../../../examples/index.js';
 import { dot, gelu, geluTanh, layernorm, logSoftmax, rmsnorm, silu, softmax } from '../../../src/dsl/ops.js';
 import { type ProgramBuilder, program } from '../../../src/dsl/program.js';
 import { TextDslError } from '../../../src/dsl/text/errors.js';
@@ -34,7 +34,7 @@ function errorOf(source: string, file = 'test.tc', name?: string, options = {}):
 }
 
 describe('the .tc examples build the same IR as the TypeScript examples', () => {
-  for (const e of [...EXAMPLES, ...FOLD_EXAMPLES]) {
+  for (const e of EXAMPLES) {
     for (const dtype of e.dtypes) {
       it(`${e.name} (${dtype})`, () => {
         const file = examplePath(e.name);
@@ -418,7 +418,7 @@ describe('mutated programs give typed errors, never a crash or a hang', () => {
     'softmax[j](', 'index(j, D)', 'let ', 'output ', 'input ', 'program ', '[j = 1:2]', '[j -> (a: 2, b: -1)]', '[(a, b) -> j]',
     '[j, i]', '[q: 3]', 'eps = ', 'constructor', 'toString', '<T = f32>', 'T(', 'f32(D)',
   ];
-  const sources = [...EXAMPLES, ...FOLD_EXAMPLES].map((e) => readFileSync(examplePath(e.name), 'utf8'));
+  const sources = EXAMPLES.map((e) => readFileSync(examplePath(e.name), 'utf8'));
 
   function mutate(src: string, r: () => number): string {
     const at = () => Math.floor(r() * (src.length + 1));

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { onlineSoftmax } from '../../../examples/online-softmax.js';
+import { linearRecurrence } from '../../../examples/linear-recurrence.js';
+import { type HostTensor, fromValues } from '../../../src/ir/host.js';
+import { type Program } from '../../../src/ir/tensor.js';
+import { bindProgram, shapeOf } from '../../../src/ir/bind.js';
+import { printTile } from '../../../src/ir/tile.js';
+import { lower } from '../../../src/passes/pipeline.js';
+import { InvalidScheduleError } from '../../../src/passes/schedule.js';
+import { checkOnDevice, onEachDevice } from '../../helpers/device.js';
+
+/** Reproducible inputs in [-1, 1) (a small LCG, so a failure reruns the same way). */
+function inputsFor(p: Program, sizes: Record<string, number>, seed = 7): Record<string, HostTensor> {
+  let x = seed;
+  const next = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const bound = bindProgram(p, sizes);
+  return Object.fromEntries(
+    bound.inputs.map((t) => {
+      const shape = shapeOf(t);
+      return [t.name, fromValues(t.dtype, shape, Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, next))];
+    }),
+  );
+}
+
+const attention = onlineSoftmax.build('f32');
+// ragged against every team size and vector width
+const attentionSizes = { B: 1, H: 2, N: 7, M: 37, D: 5 };
+const recurrence = linearRecurrence.build('f32');
+const recurrenceSizes = { H: 2, T: 19, D: 3, E: 5 };
+
+describe('a hand-written fold lowers as one row kernel', () => {
+  it('online softmax: one kernel, no score matrix, state merged across the row team', () => {
+    const plan = lower(attention, attentionSizes, { threadsPerRow: 4 });
+    expect(plan.kernels).toHaveLength(1);
+    expect(plan.tensors.filter((t) => t.role === 'temp')).toEqual([]);
+    const tile = printTile(plan.tiles[0]!);
+    expect(tile).toContain('merge across lane (workgroup)');
+    // a non-commutative-looking merge gets contiguous blocks of keys per lane
+    expect(tile).toMatch(/for lane \* 10 <= r\d+ < min\(lane \* 10 \+ 10, 37\)/);
+  });
+
+  it('keeps a team merge within workgroup memory: automatic teams take fewer rows, explicit ones are refused', () => {
+    const sizes = { B: 1, H: 2, N: 9, M: 300, D: 64 };
+    const plan = lower(attention, sizes);
+    const shared = plan.kernels[0]!.buffers.filter((b) => b.scope === 'workgroup');
+    expect(shared.reduce((a, b) => a + b.length * 4, 0)).toBeLessThanOrEqual(16384);
+    expect(() => lower(attention, sizes, { threadsPerRow: 32, rowWorkgroupSize: 256 })).toThrow(InvalidScheduleError);
+  });
+
+  it('refuses to share a scan among lanes, naming the knob', () => {
+    expect(() => lower(recurrence, recurrenceSizes, { threadsPerRow: 2 })).toThrow(/threadsPerRow/);
+  });
+});
+
+onEachDevice(() => {
+  describe('folds on the device against the reference', () => {
+    for (const threadsPerRow of [1, 2, 8, 32]) {
+      it(`online softmax with ${threadsPerRow} lane(s) per row`, async () => {
+        const r = await checkOnDevice(attention, attentionSizes, inputsFor(attention, attentionSizes), {
+          compile: { lowering: { threadsPerRow, rowWorkgroupSize: 64 } },
+          tol: { rtol: 1e-4, atol: 1e-5 },
+        });
+        expect(r.failures).toEqual([]);
+      });
+    }
+
+    it('online softmax with subgroups asked for: its merge is not a plain sum, so it goes through workgroup memory', async () => {
+      const r = await checkOnDevice(attention, attentionSizes, inputsFor(attention, attentionSizes, 3), {
+        compile: { lowering: { threadsPerRow: 16, rowWorkgroupSize: 16, subgroups: true } },
+        tol: { rtol: 1e-4, atol: 1e-5 },
+      });
+      expect(r.failures).toEqual([]);
+    });
+
+    it('online softmax at head dim 64 with the default schedule', async () => {
+      const sizes = { B: 1, H: 2, N: 5, M: 77, D: 64 };
+      const r = await checkOnDevice(attention, sizes, inputsFor(attention, sizes, 5), { tol: { rtol: 1e-4, atol: 1e-5 } });
+      expect(r.failures).toEqual([]);
+    });
+
+    it('the linear recurrence scan, one invocation per head', async () => {
+      const r = await checkOnDevice(recurrence, recurrenceSizes, inputsFor(recurrence, recurrenceSizes), {
+        tol: { rtol: 1e-4, atol: 1e-5 },
+      });
+      expect(r.failures).toEqual([]);
+    });
+  });
+});
