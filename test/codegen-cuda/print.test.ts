@@ -48,33 +48,35 @@ describe('CUDA printer: examples', () => {
         __syncthreads();
         const int l09 = ((int)threadIdx.x) - d1;
         f0_acc2 = s_red6[l09];
+        const float f0_acc_10 = f0_acc2;
         __syncthreads();
         if (row4 < 4) {
           f1_acc3 = 0.0f;
-          for (int r10 = d1; r10 < 64; r10 += 4) {
-            f1_acc3 = f1_acc3 + expf((t_X[(row4 * 64) + r10] - f0_acc2));
+          for (int r11 = d1; r11 < 64; r11 += 4) {
+            f1_acc3 = f1_acc3 + expf((t_X[(row4 * 64) + r11] - f0_acc_10));
           }
         }
         s_red6[(int)threadIdx.x] = f1_acc3;
         __syncthreads();
-        const int pl11 = ((int)threadIdx.x) + 2;
+        const int pl12 = ((int)threadIdx.x) + 2;
         if (d1 < 2) {
-          f1_acc3 = f1_acc3 + s_red6[pl11];
-          s_red6[(int)threadIdx.x] = f1_acc3;
-        }
-        __syncthreads();
-        const int pl12 = ((int)threadIdx.x) + 1;
-        if (d1 < 1) {
           f1_acc3 = f1_acc3 + s_red6[pl12];
           s_red6[(int)threadIdx.x] = f1_acc3;
         }
         __syncthreads();
-        const int l013 = ((int)threadIdx.x) - d1;
-        f1_acc3 = s_red6[l013];
+        const int pl13 = ((int)threadIdx.x) + 1;
+        if (d1 < 1) {
+          f1_acc3 = f1_acc3 + s_red6[pl13];
+          s_red6[(int)threadIdx.x] = f1_acc3;
+        }
+        __syncthreads();
+        const int l014 = ((int)threadIdx.x) - d1;
+        f1_acc3 = s_red6[l014];
+        const float f1_acc_15 = f1_acc3;
         __syncthreads();
         if (row4 < 4) {
-          for (int c14 = d1; c14 < 64; c14 += 4) {
-            t_Y[(row4 * 64) + c14] = expf((t_X[(row4 * 64) + c14] - f0_acc2)) / f1_acc3;
+          for (int c16 = d1; c16 < 64; c16 += 4) {
+            t_Y[(row4 * 64) + c16] = expf((t_X[(row4 * 64) + c16] - f0_acc_10)) / f1_acc_15;
           }
         }
       }
@@ -131,29 +133,31 @@ describe('CUDA printer: examples', () => {
         for (int s11 = 1; s11 < filled10; s11 += 1) {
           f0_acc2 = fmaxf(f0_acc2, s_red7[s11]);
         }
+        const float f0_acc_12 = f0_acc2;
         __syncthreads();
         f1_acc3 = 0.0f;
-        for (int r12 = d1; r12 < 64; r12 += 32) {
-          f1_acc3 = f1_acc3 + __half2float(__float2half_rn(expf(__half2float((t_X[(row4 * 64) + r12] - __float2half_rn(f0_acc2))))));
+        for (int r13 = d1; r13 < 64; r13 += 32) {
+          f1_acc3 = f1_acc3 + __half2float(__float2half_rn(expf(__half2float((t_X[(row4 * 64) + r13] - __float2half_rn(f0_acc_12))))));
         }
-        const float part13 = tc_warp_sum_f32(f1_acc3);
+        const float part14 = tc_warp_sum_f32(f1_acc3);
         if (((int)threadIdx.x) == 0) {
           atomicExch(&s_count8[0], 0u);
         }
         __syncthreads();
         if ((((int)threadIdx.x) & 31) == 0) {
-          const unsigned int claim14 = atomicAdd(&s_count8[0], 1u);
-          s_red7[(int)claim14] = part13;
+          const unsigned int claim15 = atomicAdd(&s_count8[0], 1u);
+          s_red7[(int)claim15] = part14;
         }
         __syncthreads();
-        const int filled15 = (int)((volatile unsigned int*)s_count8)[0];
+        const int filled16 = (int)((volatile unsigned int*)s_count8)[0];
         f1_acc3 = s_red7[0];
-        for (int s16 = 1; s16 < filled15; s16 += 1) {
-          f1_acc3 = f1_acc3 + s_red7[s16];
+        for (int s17 = 1; s17 < filled16; s17 += 1) {
+          f1_acc3 = f1_acc3 + s_red7[s17];
         }
+        const float f1_acc_18 = f1_acc3;
         __syncthreads();
-        for (int c17 = d1; c17 < 64; c17 += 32) {
-          t_Y[(row4 * 64) + c17] = __float2half_rn(expf(__half2float((t_X[(row4 * 64) + c17] - __float2half_rn(f0_acc2))))) / __float2half_rn(f1_acc3);
+        for (int c19 = d1; c19 < 64; c19 += 32) {
+          t_Y[(row4 * 64) + c19] = __float2half_rn(expf(__half2float((t_X[(row4 * 64) + c19] - __float2half_rn(f0_acc_12))))) / __float2half_rn(f1_acc_18);
         }
       }
       "
@@ -209,10 +213,11 @@ describe('CUDA printer: examples', () => {
         __syncthreads();
         const int l010 = ((int)threadIdx.x) - d1;
         f0_acc2 = s_red7[l010];
+        const float f0_acc_11 = f0_acc2;
         __syncthreads();
         if (row3 < 32) {
-          for (int o11 = d1; o11 < 1; o11 += 4) {
-            t_Y[(p4 * 8) + p5] = f0_acc2;
+          for (int o12 = d1; o12 < 1; o12 += 4) {
+            t_Y[(p4 * 8) + p5] = f0_acc_11;
           }
         }
       }

@@ -78,33 +78,35 @@ describe('WGSL printer', () => {
         workgroupBarrier();
         let l09 = (i32(tc_li) - d1);
         f0_acc2 = s_red6[l09];
+        let f0_acc_10 = f0_acc2;
         workgroupBarrier();
         if ((row4 < 5i)) {
           f1_acc3 = 0f;
-          for (var r10: i32 = d1; r10 < 40i; r10 += 4i) {
-            f1_acc3 = (f1_acc3 + exp((t_X[((row4 * 40i) + r10)] - f0_acc2)));
+          for (var r11: i32 = d1; r11 < 40i; r11 += 4i) {
+            f1_acc3 = (f1_acc3 + exp((t_X[((row4 * 40i) + r11)] - f0_acc_10)));
           }
         }
         s_red6[i32(tc_li)] = f1_acc3;
         workgroupBarrier();
-        let pl11 = (i32(tc_li) + 2i);
+        let pl12 = (i32(tc_li) + 2i);
         if ((d1 < 2i)) {
-          f1_acc3 = (f1_acc3 + s_red6[pl11]);
-          s_red6[i32(tc_li)] = f1_acc3;
-        }
-        workgroupBarrier();
-        let pl12 = (i32(tc_li) + 1i);
-        if ((d1 < 1i)) {
           f1_acc3 = (f1_acc3 + s_red6[pl12]);
           s_red6[i32(tc_li)] = f1_acc3;
         }
         workgroupBarrier();
-        let l013 = (i32(tc_li) - d1);
-        f1_acc3 = s_red6[l013];
+        let pl13 = (i32(tc_li) + 1i);
+        if ((d1 < 1i)) {
+          f1_acc3 = (f1_acc3 + s_red6[pl13]);
+          s_red6[i32(tc_li)] = f1_acc3;
+        }
+        workgroupBarrier();
+        let l014 = (i32(tc_li) - d1);
+        f1_acc3 = s_red6[l014];
+        let f1_acc_15 = f1_acc3;
         workgroupBarrier();
         if ((row4 < 5i)) {
-          for (var c14: i32 = d1; c14 < 40i; c14 += 4i) {
-            t_Y[((row4 * 40i) + c14)] = (exp((t_X[((row4 * 40i) + c14)] - f0_acc2)) / f1_acc3);
+          for (var c16: i32 = d1; c16 < 40i; c16 += 4i) {
+            t_Y[((row4 * 40i) + c16)] = (exp((t_X[((row4 * 40i) + c16)] - f0_acc_10)) / f1_acc_15);
           }
         }
       }

@@ -222,33 +222,35 @@ describe('printKernel', () => {
         barrier
         let l09 = (@local_index - d1)
         f0_acc2 = red6[l09]
+        let f0_acc_10 = f0_acc2
         barrier
         if (row4 < 3) {
           f1_acc3 = 0:f32
-          for r10 in d1 ..< 40 step 4 {
-            f1_acc3 = (f1_acc3 + exp((X[((row4 * 40) + r10)] - f0_acc2)))
+          for r11 in d1 ..< 40 step 4 {
+            f1_acc3 = (f1_acc3 + exp((X[((row4 * 40) + r11)] - f0_acc_10)))
           }
         }
         red6[@local_index] = f1_acc3
         barrier
-        let pl11 = (@local_index + 2)
+        let pl12 = (@local_index + 2)
         if (d1 < 2) {
-          f1_acc3 = (f1_acc3 + red6[pl11])
-          red6[@local_index] = f1_acc3
-        }
-        barrier
-        let pl12 = (@local_index + 1)
-        if (d1 < 1) {
           f1_acc3 = (f1_acc3 + red6[pl12])
           red6[@local_index] = f1_acc3
         }
         barrier
-        let l013 = (@local_index - d1)
-        f1_acc3 = red6[l013]
+        let pl13 = (@local_index + 1)
+        if (d1 < 1) {
+          f1_acc3 = (f1_acc3 + red6[pl13])
+          red6[@local_index] = f1_acc3
+        }
+        barrier
+        let l014 = (@local_index - d1)
+        f1_acc3 = red6[l014]
+        let f1_acc_15 = f1_acc3
         barrier
         if (row4 < 3) {
-          for c14 in d1 ..< 40 step 4 {
-            S[((row4 * 40) + c14)] = (exp((X[((row4 * 40) + c14)] - f0_acc2)) / f1_acc3)
+          for c16 in d1 ..< 40 step 4 {
+            S[((row4 * 40) + c16)] = (exp((X[((row4 * 40) + c16)] - f0_acc_10)) / f1_acc_15)
           }
         }"
     `);

@@ -17,6 +17,8 @@ import { sizeOf } from './from-group.js';
  */
 export class FoldState {
   private readonly slots = new Map<string, { name: string; type: KType; length: number }>();
+  /** Scalar fields as immutable values, valid until the state next changes (see `settle`). */
+  private readonly settled = new Map<string, KExpr>();
 
   constructor(
     readonly k: KernelBuilder,
@@ -33,14 +35,31 @@ export class FoldState {
 
   /** Field `field` at flat element `at` (0 for a scalar field). */
   read(field: string, at: KExpr): KExpr {
+    const fixed = this.settled.get(field);
+    if (fixed) return fixed;
     const s = this.slot(field);
     return s.length === 1 && !this.isArray(field) ? kref(s.name, s.type) : kload(s.name, at, s.type);
   }
 
   write(field: string, at: KExpr, value: KExpr): void {
+    this.settled.clear();
     const s = this.slot(field);
     if (!this.isArray(field)) this.k.emit({ op: 'assign', name: s.name, value: kcast(value, s.type) });
     else this.k.emit({ op: 'store', buffer: s.name, index: at, value: kcast(value, s.type) });
+  }
+
+  /**
+   * Binds the scalar fields to immutable values for the reads that follow (a merged state read
+   * in a row's loop: a value the compiler keeps in a register, where a variable may be re-read).
+   */
+  settle(): void {
+    for (const f of this.fold.def.state) {
+      if (f.axes.length !== 0) continue;
+      const value = this.read(f.name, kconst(0));
+      const name = this.k.fresh(`${this.fold.name}_${f.name}_`);
+      this.k.emit({ op: 'let', name, value });
+      this.settled.set(f.name, kref(name, value.type));
+    }
   }
 
   isArray(field: string): boolean {
@@ -173,6 +192,7 @@ export function mergeViaWorkgroup(
   }
   const first = k.let('l0', ksub(li, kmul(team.lane, kconst(stride))));
   forEachElement(st, (f, e) => st.write(f.name, e, kcast(kload(shared, slotOf(f.name, e, first), kt(dtype)), kt(f.dtype))));
+  st.settle();
   k.emit({ op: 'barrier' }); // the buffer is reused by the next merge
 }
 
@@ -217,5 +237,6 @@ export function mergeViaSubgroups(st: FoldState, li: KExpr, invocations: number,
   k.for('s', kconst(1), filled, kconst(1), (v) =>
     st.write(field.name, kconst(0), kbinary(fn === 'sum' ? 'add' : fn, st.read(field.name, kconst(0)), kload(values, v, type))),
   );
+  st.settle();
   k.emit({ op: 'barrier' }); // the slots are reused by the next merge
 }
