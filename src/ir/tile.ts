@@ -1,3 +1,4 @@
+import { type ValueType } from './dtype.js';
 import { assertNever } from './errors.js';
 import { type IntExpr, printInt, substInt } from './intexpr.js';
 import { printExpr } from './print.js';
@@ -36,6 +37,8 @@ export type TNode =
       readonly from: IntExpr;
       readonly to: IntExpr;
       readonly step: number;
+      /** At most this many iterations, where `to - from` is not a constant (a split of a loop). */
+      readonly count?: number;
       readonly body: readonly TNode[];
     }
   /** Names an index for the nodes after it (in this body and those nested in it). */
@@ -52,6 +55,13 @@ export type TNode =
    * merged state. Every invocation of the workgroup must reach it (it synchronizes).
    */
   | { readonly op: 'merge'; readonly fold: string; readonly lanes: string; readonly via: 'workgroup' | 'subgroup' }
+  /**
+   * Writes the region's state to slot `index` of the global scratch tensor `to` (a partial state
+   * of some of the steps, for another kernel to merge).
+   */
+  | { readonly op: 'save'; readonly fold: string; readonly to: string; readonly index: IntExpr }
+  /** Merges the partial state saved in slot `index` of `from` into the region's state (it follows). */
+  | { readonly op: 'absorb'; readonly fold: string; readonly from: string; readonly index: IntExpr }
   /**
    * `tensor[index] = value`. With `vector`, the store covers `width` consecutive values of the
    * innermost index, the variable `var` taking 0 .. width-1 in `value` and `index`.
@@ -74,8 +84,18 @@ export interface TFold {
   readonly results: readonly { readonly tensor: string; readonly output: number }[];
 }
 
+/** A global scratch tensor of partial fold states: `slots` states of `size` elements each. */
+export interface TScratch {
+  readonly name: string;
+  readonly dtype: ValueType;
+  readonly slots: number;
+  readonly size: number;
+}
+
 export interface TileKernel {
   readonly name: string;
+  /** Scratch tensors the kernel saves partial states to or absorbs them from. */
+  readonly scratch?: readonly TScratch[];
   readonly grid: readonly TDim[];
   readonly lanes: readonly TDim[];
   readonly folds: readonly TFold[];
@@ -98,6 +118,9 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
         return n;
       case 'step':
         return { ...n, at: n.at.map(i) };
+      case 'save':
+      case 'absorb':
+        return { ...n, index: i(n.index) };
       case 'store':
         return { ...n, index: n.index.map(i), value: substIndex(n.value, map) };
       default:
@@ -166,6 +189,12 @@ export function printTile(k: TileKernel): string {
           break;
         case 'merge':
           lines.push(`${pad}${n.fold} = merge across ${n.lanes} (${n.via})`);
+          break;
+        case 'save':
+          lines.push(`${pad}${n.to}[${printInt(n.index)}] = ${n.fold}`);
+          break;
+        case 'absorb':
+          lines.push(`${pad}${n.fold} = merge(${n.fold}, ${n.from}[${printInt(n.index)}])`);
           break;
         case 'store': {
           const vec = n.vector ? ` for ${n.vector.var} < ${n.vector.width} (vector)` : '';

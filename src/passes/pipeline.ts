@@ -10,7 +10,7 @@ import { hoistReductions } from './hoist-reductions.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
 import { type TileKernel } from '../ir/tile.js';
-import { elementwiseKernel, rowsKernel, serialKernel } from './tile/kernels.js';
+import { type Scheduled, elementwiseKernel, rowsKernel, serialKernel } from './tile/kernels.js';
 import { foldOf } from './tile/from-group.js';
 
 /** A tensor the plan's kernels read or write in global memory. */
@@ -111,9 +111,10 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   const temps: PlanTensor[] = [];
   const tiles: TileKernel[] = [];
   const target = { scope, maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension, maxWorkgroupStorageBytes: opts.maxWorkgroupStorageBytes };
-  const viaTile = (s: { tile: TileKernel; kernel: Kernel }): Kernel[] => {
-    tiles.push(s.tile);
-    return [s.kernel];
+  const viaTile = (s: Scheduled): Kernel[] => {
+    tiles.push(...s.tiles);
+    for (const t of s.temps) temps.push({ ...t, role: 'temp' });
+    return [...s.kernels];
   };
   const planGroups: PlanGroup[] = groups.map((g, i) => ({
     id: String(i),
@@ -138,7 +139,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
       }
       case 'rows': {
         const k = resolveKnobs('rows', id, given, {
-          kind: 'rows',
+          ...DEFAULT_KNOBS.rows,
           threadsPerRow: opts.threadsPerRow ?? 0,
           workgroupSize: opts.rowWorkgroupSize,
           subgroups: opts.subgroups,

@@ -28,6 +28,11 @@ export interface RowsKnobs {
   readonly workgroupSize: number;
   /** Reduce across a row team with subgroup operations (used when a team is a whole workgroup). */
   readonly subgroups: boolean;
+  /**
+   * Split each fold's steps across this many workgroups, each saving its partial state, and merge
+   * the parts in a second kernel: for few, long rows (decoding attention, a GEMV).
+   */
+  readonly splitSteps: number;
 }
 
 /**
@@ -80,7 +85,7 @@ export type ResolvedSchedule = Readonly<Record<string, GroupKnobs>>;
 export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
   elementwise: { kind: 'elementwise', workgroupSize: 256, vectorWidth: 4 },
   serial: { kind: 'serial', workgroupSize: 256 },
-  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false },
+  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1 },
   contraction: {
     kind: 'contraction',
     blockM: 32,
@@ -151,7 +156,7 @@ export function describeKnobs(k: GroupKnobs): string {
     case 'serial':
       return `wg${k.workgroupSize}`;
     case 'rows':
-      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}`;
+      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}`;
     case 'contraction':
       return [
         `${k.blockM}x${k.blockN}x${k.blockK}`,

@@ -41,14 +41,14 @@ function entry(over: Partial<NewTuningEntry> = {}): NewTuningEntry {
     dtype: 'f32',
     shape: { N: 1000, B: 4 },
     tilecraftVersion: '0.1.0',
-    schedule: { '0': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false } },
+    schedule: { '0': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1 } },
     medianMs: 0.5,
     spread: 0.02,
     candidates: 12,
     strategy: 'exhaustive',
     tieBreak: 'smallest-canonical-schedule',
     toleranceBand: 0.02,
-    runnersUp: [{ schedule: { '0': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false } }, medianMs: 0.51 }],
+    runnersUp: [{ schedule: { '0': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1 } }, medianMs: 0.51 }],
     ...over,
   };
 }

@@ -3,7 +3,9 @@ import { type Kernel } from '../../ir/kernel.js';
 import { type TileKernel } from '../../ir/tile.js';
 import { type Stmt } from '../../ir/tensor.js';
 import { type EmitScope } from '../emit.js';
-import { type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
+import { DEFAULT_KNOBS, type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
+import { type DType } from '../../ir/dtype.js';
+import { splitSteps } from './split-steps.js';
 import { foldOf, sizeOf, elementwiseTile, rowsTile } from './from-group.js';
 import { fuseLoops } from './fuse-loops.js';
 import { lowerTile } from './lower.js';
@@ -16,8 +18,10 @@ import { vectorize } from './vectorize.js';
  * lowering. A knob is the parameter of one transform.
  */
 export interface Scheduled {
-  readonly tile: TileKernel;
-  readonly kernel: Kernel;
+  readonly tiles: readonly TileKernel[];
+  readonly kernels: readonly Kernel[];
+  /** Global scratch tensors the kernels exchange (partial states of split folds). */
+  readonly temps: readonly { readonly name: string; readonly dtype: DType; readonly shape: number[] }[];
 }
 
 export interface TileTarget {
@@ -32,12 +36,12 @@ export function elementwiseKernel(name: string, s: Stmt, knobs: ElementwiseKnobs
   t = vectorize(t, knobs.vectorWidth, s.target);
   t = fuseLoops(t, 'f');
   t = splitBind(t, knobs.workgroupSize);
-  return { tile: t, kernel: lowerTile(t, target.scope, target.maxWorkgroupsPerDimension) };
+  return { tiles: [t], kernels: [lowerTile(t, target.scope, target.maxWorkgroupsPerDimension)], temps: [] };
 }
 
 /** One invocation per output element: a row group whose rows are single outputs, one lane each. */
 export function serialKernel(name: string, s: Stmt, knobs: SerialKnobs, target: TileTarget): Scheduled {
-  return rowsKernel(name, shapeOf(s.target), [s], { kind: 'rows', threadsPerRow: 1, workgroupSize: knobs.workgroupSize, subgroups: false }, target);
+  return rowsKernel(name, shapeOf(s.target), [s], { ...DEFAULT_KNOBS.rows, threadsPerRow: 1, workgroupSize: knobs.workgroupSize }, target);
 }
 
 /**
@@ -55,7 +59,10 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // merges with subgroup operations is a whole workgroup (one row per workgroup).
   const useSubgroups = knobs.subgroups && T > 1;
   let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
-  let t = rowsTile(name, rowShape, stmts, target.scope.stored);
+  const rows = rowsTile(name, rowShape, stmts, target.scope.stored);
+  const pieces = splitSteps(rows, knobs.splitSteps, (f) => freshName(`${name}_${f.name}_parts`, target.scope.tensors));
+  // the kernel whose lanes run the steps: the row kernel, or the one computing the parts
+  let t = pieces.length === 1 ? rows : fuseLoops(pieces[0]!, 'rp');
   // a team merges its states through workgroup memory: every lane publishes its whole state
   const perLane = mergeBytesPerLane(t);
   if (T > 1 && perLane * T * R > target.maxWorkgroupStorageBytes) {
@@ -69,9 +76,22 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
     }
     R = fit; // the automatic team keeps its lanes and takes fewer rows per workgroup
   }
-  t = splitBind(t, R);
-  t = shareLanes(t, T, 'lane', useSubgroups ? 'subgroup' : 'workgroup');
-  return { tile: t, kernel: lowerTile(t, target.scope, target.maxWorkgroupsPerDimension) };
+  t = shareLanes(splitBind(t, R), T, 'lane', useSubgroups ? 'subgroup' : 'workgroup');
+  const tiles = [t];
+  // the parts are merged by one invocation per row, a workgroup of rows at a time
+  if (pieces.length > 1) tiles.push(splitBind(pieces[1]!, knobs.workgroupSize));
+  return {
+    tiles,
+    kernels: tiles.map((x) => lowerTile(x, target.scope, target.maxWorkgroupsPerDimension)),
+    temps: (pieces[0]!.scratch ?? []).map((s) => ({ name: s.name, dtype: s.dtype as DType, shape: [s.slots, s.size] })),
+  };
+}
+
+/** `base`, or `base_2`, `base_3`, ... : the first name no tensor of the program has. */
+function freshName(base: string, taken: ReadonlyMap<string, unknown>): string {
+  let name = base;
+  for (let n = 2; taken.has(name); n++) name = `${base}_${n}`;
+  return name;
 }
 
 /** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */

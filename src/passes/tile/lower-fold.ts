@@ -113,6 +113,31 @@ export class FoldState {
 
 const fieldLength = (f: StateField) => numel(f.axes.map(sizeOf));
 
+/** Where each field's elements sit in a flat copy of the state, and how many elements there are. */
+export function stateLayout(state: readonly StateField[]): { offsets: Map<string, number>; size: number } {
+  const offsets = new Map<string, number>();
+  let size = 0;
+  for (const f of state) {
+    offsets.set(f.name, size);
+    size += fieldLength(f);
+  }
+  return { offsets, size };
+}
+
+/** The one type a flat copy of the state is kept in: the fields' type if they share one, else f32. */
+export function stateType(state: readonly StateField[]): DType {
+  const first = state[0]?.dtype;
+  return (first && state.every((f) => f.dtype === first) ? first : 'f32') as DType;
+}
+
+/** Calls `f` for every element of every field (a loop over the elements of a field with axes). */
+export function forEachElement(st: FoldState, f: (field: StateField, at: KExpr) => void): void {
+  for (const field of st.fold.def.state) {
+    if (field.axes.length === 0) f(field, kconst(0));
+    else st.k.for('e', kconst(0), kconst(fieldLength(field)), kconst(1), (e) => f(field, e));
+  }
+}
+
 /**
  * Array fields are updated in place, one field after another: an update or merge of an array
  * field may read the running state's array fields only at its own element of its own field
@@ -157,13 +182,8 @@ export function mergeViaWorkgroup(
     throw new InvalidScheduleError(`fold ${st.fold.name}: a team of ${lanes} lanes is not a power of two`, st.fold.name, 'threadsPerRow');
   }
   const def = st.fold.def;
-  const offsets = new Map<string, number>();
-  let total = 0;
-  for (const f of def.state) {
-    offsets.set(f.name, total);
-    total += fieldLength(f);
-  }
-  const dtype = commonType(def.state);
+  const { offsets, size: total } = stateLayout(def.state);
+  const dtype = stateType(def.state);
   // every merge ends with a barrier, so merges of one type and size share their buffer
   const key = `${dtype}:${total * W}`;
   const shared = buffers.get(key) ?? k.shared('red', dtype, total * W);
@@ -194,19 +214,6 @@ export function mergeViaWorkgroup(
   forEachElement(st, (f, e) => st.write(f.name, e, kcast(kload(shared, slotOf(f.name, e, first), kt(dtype)), kt(f.dtype))));
   st.settle();
   k.emit({ op: 'barrier' }); // the buffer is reused by the next merge
-}
-
-function forEachElement(st: FoldState, f: (field: StateField, at: KExpr) => void): void {
-  for (const field of st.fold.def.state) {
-    if (field.axes.length === 0) f(field, kconst(0));
-    else st.k.for('e', kconst(0), kconst(fieldLength(field)), kconst(1), (e) => f(field, e));
-  }
-}
-
-/** Workgroup memory holds every field in one type: f32 unless every field is of one other type. */
-function commonType(state: readonly StateField[]): DType {
-  const first = state[0]?.dtype;
-  return (first && state.every((f) => f.dtype === first) ? first : 'f32') as DType;
 }
 
 /**

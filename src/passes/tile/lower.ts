@@ -1,7 +1,8 @@
 import { shapeOf } from '../../ir/bind.js';
 import { TilecraftError, assertNever } from '../../ir/errors.js';
 import { type IntExpr } from '../../ir/intexpr.js';
-import { type KExpr, type Kernel, kbuiltin, kcast, kconst, klt, kref, kt } from '../../ir/kernel.js';
+import { type KExpr, type KType, type Kernel, kadd, kbuiltin, kcast, kconst, kload, klt, kmul, kref, kt } from '../../ir/kernel.js';
+import { type DType } from '../../ir/dtype.js';
 import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type Expr, foldAxes } from '../../ir/tensor.js';
 import { intRange } from '../../ir/verify.js';
@@ -9,7 +10,7 @@ import { type EmitScope, finish, readsOf } from '../emit.js';
 import { type ExprContext, accumulatorType, combine, exprToK, flatIndex, identityOf, intToK, ktype } from '../kernel-expr.js';
 import { KernelBuilder, decode, linearGrid } from '../kernel-builder.js';
 import { sizeOf } from './from-group.js';
-import { FoldState, mergeViaSubgroups, mergeViaWorkgroup } from './lower-fold.js';
+import { FoldState, forEachElement, mergeViaSubgroups, mergeViaWorkgroup, stateLayout } from './lower-fold.js';
 import { reduceFnOf } from './as-fold.js';
 
 type Ranges = Record<string, readonly [number, number]>;
@@ -127,6 +128,12 @@ class TileLowering {
       case 'merge':
         this.merge(this.state(n.fold), n.lanes, n.via);
         return;
+      case 'save':
+        this.save(this.state(n.fold), n.to, n.index);
+        return;
+      case 'absorb':
+        this.absorb(this.state(n.fold), n.from, n.index);
+        return;
       case 'store':
         this.store(n);
         return;
@@ -175,6 +182,34 @@ class TileLowering {
       this.foldValue(def.merge[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals: new Map(), other }),
       this.mergeBuffers,
     );
+  }
+
+  /** A scratch tensor of partial states, declared as a global buffer of the kernel. */
+  private scratch(name: string, access: 'read' | 'read_write'): { type: KType; size: number } {
+    const s = this.t.scratch?.find((x) => x.name === name);
+    if (!s) throw new TilecraftError(`internal: kernel ${this.t.name} has no scratch tensor ${name}`);
+    this.k.global(name, s.dtype as DType, [s.slots * s.size], access);
+    return { type: kt(s.dtype), size: s.size };
+  }
+
+  /** Element `e` of field `field` of the state in slot `slot` of a scratch tensor. */
+  private slotIndex(st: FoldState, size: number, slot: KExpr, field: string, e: KExpr): KExpr {
+    return kadd(kadd(kmul(slot, kconst(size)), kconst(stateLayout(st.fold.def.state).offsets.get(field)!)), e);
+  }
+
+  private save(st: FoldState, to: string, slot: IntExpr): void {
+    const s = this.scratch(to, 'read_write');
+    const at = this.k.let('slot', this.int(slot));
+    forEachElement(st, (f, e) => this.k.emit({ op: 'store', buffer: to, index: this.slotIndex(st, s.size, at, f.name, e), value: kcast(st.read(f.name, e), s.type) }));
+  }
+
+  private absorb(st: FoldState, from: string, slot: IntExpr): void {
+    const s = this.scratch(from, 'read');
+    const at = this.k.let('slot', this.int(slot));
+    const def = st.fold.def;
+    const env = this.foldVars(st.fold, []);
+    const other = (field: string, e: KExpr) => kcast(kload(from, this.slotIndex(st, s.size, at, field, e), s.type), kt(st.field(field).dtype));
+    st.assignAll((fi, elem) => this.foldValue(def.merge[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals: new Map(), other }));
   }
 
   private store(n: Extract<TNode, { op: 'store' }>): void {

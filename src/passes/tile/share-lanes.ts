@@ -40,10 +40,10 @@ export function shareLanes(k: TileKernel, lanes: number, team: string, via: 'wor
     const mergeVia = fn !== undefined ? via : 'workgroup';
     const merge: TNode = { op: 'merge', fold, lanes: team, via: mergeVia };
     if (fn !== undefined) return [{ ...n, from: iadd(n.from, t), step: n.step * lanes }, merge];
-    const n0 = n.to.op === 'int' ? n.to.value : 0;
-    const chunk = Math.ceil(n0 / lanes);
-    const from = imul(t, chunk);
-    return [{ ...n, from, to: ibin('min', iadd(from, int(chunk)), n.to) }, merge];
+    const steps = n.count ?? (n.to.op === 'int' && n.from.op === 'int' ? n.to.value - n.from.value : 0);
+    const chunk = Math.ceil(steps / lanes);
+    const from = iadd(n.from, imul(t, chunk));
+    return [{ ...n, from, to: ibin('min', iadd(from, int(chunk)), n.to), count: chunk }, merge];
   };
   /** Shares a row's nodes, splitting a guard around every merge so every invocation reaches it. */
   const row = (body: readonly TNode[], guard?: Extract<TNode, { op: 'guard' }>): TNode[] => {
