@@ -2,10 +2,9 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sizes } from '../ir/bind.js';
 import { DeviceError } from '../ir/errors.js';
-import type { Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import type { Measurement } from './measure.js';
-import type { CandidateStatus, FromWorker, ToWorker } from './protocol.js';
+import { type CandidateStatus, type FromWorker, type SentPlan, type ToWorker, sentPlan } from './protocol.js';
 
 export interface WorkerOptions {
   readonly backend: 'webgpu' | 'cuda';
@@ -108,10 +107,10 @@ export class MeasuringWorker {
   }
 
   /**
-   * Compiles, checks and times one schedule in the worker, killing it after `timeoutMs`; stops
-   * repeating after a run slower than `cutoffMs`.
+   * Compiles, checks and times one lowered plan in the worker (its kernels as they are), killing
+   * it after `timeoutMs`; stops repeating after a run slower than `cutoffMs`.
    */
-  async measure(schedule: Schedule, request: MeasureRequest): Promise<CandidateOutcome> {
+  async measure(plan: SentPlan, request: MeasureRequest): Promise<CandidateOutcome> {
     const { warmup, repeat, cutoffMs } = request;
     const timeoutMs = request.timeoutMs ?? this.opts.candidateTimeoutMs;
     await this.start();
@@ -132,7 +131,7 @@ export class MeasuringWorker {
           resolve(o);
         },
       };
-      const msg: ToWorker = { type: 'measure', id, schedule, warmup, repeat, cutoffMs };
+      const msg: ToWorker = { type: 'measure', id, plan: sentPlan(plan), warmup, repeat, cutoffMs };
       child.send(msg);
     });
   }

@@ -1,5 +1,5 @@
 import type { Sizes } from '../ir/bind.js';
-import type { Schedule } from '../passes/schedule.js';
+import type { Plan } from '../passes/pipeline.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import type { Measurement } from './measure.js';
 
@@ -17,12 +17,26 @@ export type ToWorker =
   | {
       readonly type: 'measure';
       readonly id: number;
-      readonly schedule: Schedule;
+      /** The candidate as the tuning run lowered, checked and deduplicated it; the worker compiles exactly this. */
+      readonly plan: SentPlan;
       readonly warmup: number;
       readonly repeat: number;
       /** Stop repeating after a run slower than this (ms). */
       readonly cutoffMs?: number | undefined;
     };
+
+/**
+ * A lowered plan as it travels to the worker: its kernels (kernel IR is plain data, and the
+ * structured clone of the IPC channel keeps infinities and NaN) and the tensors they bind, with
+ * the schedule and groups that name it. Not the program (the worker has it from `init`), nor the
+ * tile IR and pass trace (for explaining, not running).
+ */
+export type SentPlan = Pick<Plan, 'kernels' | 'tensors' | 'schedule' | 'groups'>;
+
+/** The part of a plan the worker needs. */
+export function sentPlan(plan: SentPlan): SentPlan {
+  return { kernels: plan.kernels, tensors: plan.tensors, schedule: plan.schedule, groups: plan.groups };
+}
 
 export type CandidateStatus = 'ok' | 'mismatch' | 'invalid' | 'error' | 'crash' | 'timeout';
 

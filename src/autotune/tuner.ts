@@ -2,6 +2,7 @@ import { type Sizes } from '../ir/bind.js';
 import { rng } from '../ir/host.js';
 import { canonicalJson } from '../ir/hash.js';
 import { type Program } from '../ir/tensor.js';
+import { type Plan } from '../passes/pipeline.js';
 import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
@@ -96,8 +97,17 @@ export interface TuneResult {
   readonly seconds: number;
 }
 
-/** Measures one schedule; a `MeasuringWorker` in practice, anything in tests. */
-export type Measurer = (schedule: Schedule, request: Required<Pick<MeasureRequest, 'warmup' | 'repeat' | 'timeoutMs'>> & MeasureRequest) => Promise<CandidateOutcome>;
+/**
+ * Measures one candidate as lowered by the search (the plan's kernels run as they are, never
+ * lowered again); a `MeasuringWorker` in practice, anything in tests.
+ */
+export type Measurer = (plan: Plan, request: Required<Pick<MeasureRequest, 'warmup' | 'repeat' | 'timeoutMs'>> & MeasureRequest) => Promise<CandidateOutcome>;
+
+/** A candidate and the plan it was lowered to, before it is measured. */
+interface Prepared {
+  readonly c: Candidate;
+  readonly plan: Plan;
+}
 
 const median = (c: Candidate) => c.final?.medianMs ?? c.screen?.medianMs ?? Infinity;
 
@@ -105,6 +115,8 @@ class Search {
   readonly candidates: Candidate[] = [];
   private readonly byKey = new Map<string, Candidate>();
   private readonly seen = new Set<string>();
+  /** The plans of candidates measured ok: the leaders are measured again from these. */
+  private readonly plans = new Map<Candidate, Plan>();
   readonly start = performance.now();
   stopped: TuneResult['stoppedBy'] | undefined;
 
@@ -157,8 +169,11 @@ class Search {
     return (1.2 * leaders.reduce((t, c) => t + (c.screen?.medianMs ?? 0) * runs, 0)) / 1000;
   }
 
-  /** Lowers the point's schedule (pruning invalid ones before any compile) and returns it, unmeasured. */
-  prepare(point: Point): Candidate | undefined {
+  /**
+   * Lowers the point's schedule (pruning invalid ones before any compile) and returns it with its
+   * plan, unmeasured: the one lowering of the candidate, the plan going to the measurer as it is.
+   */
+  prepare(point: Point): Prepared | undefined {
     const id = point.join(',');
     if (this.seen.has(id)) return undefined;
     this.seen.add(id);
@@ -175,7 +190,11 @@ class Search {
     const isDefault = canonicalJson(plan.schedule) === canonicalJson(this.space.defaults);
     const c: Candidate = { point, schedule: plan.schedule, key, status: 'ok', isDefault };
     this.byKey.set(key, c);
-    return c;
+    return { c, plan };
+  }
+
+  planOf(c: Candidate): Plan | undefined {
+    return this.plans.get(c);
   }
 
   /** The time-out for a candidate given how long the default took (see TuneOptions). */
@@ -186,15 +205,16 @@ class Search {
     return Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
   }
 
-  async screen(c: Candidate): Promise<void> {
+  async screen({ c, plan }: Prepared): Promise<void> {
     // the correctness run before timing warms the candidate up; a candidate whose first timed
     // run is already far slower than the best so far stops there
     const best = this.best();
     const cutoffMs = best?.screen ? best.screen.medianMs * this.opts.cutoffFactor : undefined;
-    const o = await this.measure(c.schedule, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs });
+    const o = await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs });
     c.status = o.status;
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
+    if (c.status === 'ok') this.plans.set(c, plan);
     this.candidates.push(c);
     this.onProgress({ phase: 'screen', measured: this.measured, total: this.total, best: this.best(), last: c });
   }
@@ -245,7 +265,7 @@ export async function tune(
     valid = [];
     for (const p of allPoints(space)) {
       const c = probe.prepare(p);
-      if (c) valid.push(c);
+      if (c) valid.push(c.c);
     }
     if (opts.strategy === 'auto') strategy = valid.length <= (opts.budget.trials ?? Infinity) ? 'exhaustive' : 'guided';
   }
@@ -253,8 +273,9 @@ export async function tune(
   const search = new Search(info, program, sizes, space, opts, measure, hooks.onProgress ?? (() => undefined), hooks.signal, total);
 
   // the default schedule is always measured: the baseline every result is compared with
-  const dflt = search.prepare(defaultPoint(space));
-  if (dflt && search.budgetLeft()) await search.screen(dflt);
+  const dfltPrepared = search.prepare(defaultPoint(space));
+  if (dfltPrepared && search.budgetLeft()) await search.screen(dfltPrepared);
+  const dflt = dfltPrepared?.c;
   for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
     if (!search.budgetLeft()) break;
     const c = search.prepare(pointOf(space, seed));
@@ -284,7 +305,8 @@ export async function tune(
     if (hooks.signal?.aborted) break;
     // past the time budget (a slow machine, a bad estimate), keep what was re-measured so far
     if (seconds !== undefined && done > 0 && search.elapsed() >= seconds) break;
-    const o = await measure(c.schedule, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) });
+    // the plan screened, as it was lowered then
+    const o = await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) });
     if (o.measurement) c.final = o.measurement;
     if (o.status !== 'ok') {
       c.status = o.status;

@@ -1,12 +1,12 @@
 /**
  * The measuring worker: a child process that owns the device, so a candidate that crashes or
- * hangs the driver takes down only this process. It compiles each candidate schedule, checks its
- * result against the CPU reference, and only then times it.
+ * hangs the driver takes down only this process. It compiles each candidate's kernels as the
+ * tuning run lowered them (it never lowers anything itself), checks the result against the CPU
+ * reference, and only then times it.
  */
-import { type Sizes, bindProgram, shapeOf } from '../ir/bind.js';
+import { type BoundProgram, bindProgram, shapeOf } from '../ir/bind.js';
 import { deserializeProgram } from '../ir/serialize.js';
 import type { HostTensor } from '../ir/host.js';
-import type { Program } from '../ir/tensor.js';
 import { evaluate } from '../reference/evaluate.js';
 import type { Device } from '../runtime/device.js';
 import { Executable } from '../runtime/executable.js';
@@ -17,8 +17,8 @@ import type { FromWorker, ToWorker } from './protocol.js';
 
 interface State {
   readonly device: Device;
-  readonly program: Program;
-  readonly sizes: Sizes;
+  /** The program bound to the tuning run's sizes: what every plan received computes. */
+  readonly program: BoundProgram;
   readonly inputs: Record<string, HostTensor>;
   readonly expected: Record<string, HostTensor>;
 }
@@ -36,13 +36,14 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<State> {
   const inputs = randomInputs(bound.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t) })), m.seed);
   const expected = evaluate(program, m.sizes, inputs).outputs;
   const device = await openDevice(m.backend);
-  return { device, program, sizes: m.sizes, inputs, expected };
+  return { device, program: bound, inputs, expected };
 }
 
 async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): Promise<FromWorker> {
   let exe: Executable | undefined;
   try {
-    exe = await Executable.create(s.device, s.program, s.sizes, { schedule: m.schedule });
+    const { kernels, tensors, schedule, groups } = m.plan;
+    exe = await Executable.fromPlan(s.device, { program: s.program, kernels, tensors, schedule, groups, tiles: [], trace: [] });
     for (const [name, t] of Object.entries(s.inputs)) exe.upload(name, t);
     await exe.dispatch();
     for (const [name, want] of Object.entries(s.expected)) {

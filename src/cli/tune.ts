@@ -117,7 +117,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       src.program,
       src.sizes,
       space,
-      (s, request) => worker.measure(s, request),
+      (plan, request) => worker.measure(plan, request),
       { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds },
       {
         signal: abort.signal,

@@ -65,6 +65,14 @@ export class Executable {
       }
     }
     plan ??= planFor(device.info, program, sizes, options.schedule ?? {}, options.lowering);
+    return Executable.fromPlan(device, plan, origin);
+  }
+
+  /**
+   * Compiles a plan lowered already (by `planFor`, or by a tuning run that checked it): its
+   * kernels run as they are, nothing is lowered again.
+   */
+  static async fromPlan(device: Device, plan: Plan, origin: ScheduleOrigin = 'given'): Promise<Executable> {
     const kernels = await Promise.all(plan.kernels.map((k) => device.compile(k)));
     return new Executable(device, plan, kernels, origin);
   }

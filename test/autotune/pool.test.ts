@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeasuringWorker } from '../../src/autotune/pool.js';
+import type { SentPlan } from '../../src/autotune/protocol.js';
+import type { ResolvedSchedule } from '../../src/passes/schedule.js';
 
 const fake = fileURLToPath(new URL('./fake-worker.ts', import.meta.url));
 const workers: MeasuringWorker[] = [];
@@ -10,7 +12,8 @@ const worker = (candidateTimeoutMs = 2000) => {
   return w;
 };
 afterEach(() => workers.splice(0).forEach((w) => w.close()));
-const knobs = (workgroupSize: number) => ({ '0': { kind: 'elementwise' as const, workgroupSize } });
+/** A plan whose group "0" knob `workgroupSize` tells the fake worker how to behave (no kernels: it runs none). */
+const knobs = (workgroupSize: number): SentPlan => ({ schedule: { '0': { kind: 'elementwise', workgroupSize } } as unknown as ResolvedSchedule, kernels: [], tensors: [], groups: [] });
 
 describe('the measuring worker isolates candidates', () => {
   it('a candidate that kills its process costs that candidate; the next one gets a fresh worker', async () => {

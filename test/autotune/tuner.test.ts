@@ -3,6 +3,7 @@ import { matmul } from '../../examples/matmul.js';
 import { type Measurement } from '../../src/autotune/measure.js';
 import { searchSpace, spaceSize } from '../../src/autotune/space.js';
 import { type Candidate, type Measurer, pickWinner, tune } from '../../src/autotune/tuner.js';
+import { type Plan } from '../../src/passes/pipeline.js';
 import { type ContractionKnobs, type Schedule } from '../../src/passes/schedule.js';
 import { syntheticDeviceInfo } from './fixtures.js';
 
@@ -20,7 +21,7 @@ function cost(s: Schedule): number {
 }
 const m = (ms: number): Measurement => ({ medianMs: ms, minMs: ms, maxMs: ms, spread: 0, samples: [ms], clock: 'device' });
 function measurer(log: Schedule[] = []): Measurer {
-  return async (s) => {
+  return async ({ schedule: s }) => {
     log.push(s);
     return { status: 'ok', measurement: m(cost(s)) };
   };
@@ -83,7 +84,7 @@ describe('the tuner', () => {
     // every run takes 20 ms: screening 3 runs, re-measuring 13 (check, warm-up, timed), so five
     // finalists and the default need about 1.6 s at the end; a 2 s budget leaves 0.4 s of screening
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    const r = await tune(info, program, sizes, space, async (s, req) => {
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
       await sleep(20 * (req.repeat + req.warmup));
       return { status: 'ok', measurement: m(20 + cost(s) / 100) };
     }, { strategy: 'guided', budget: { seconds: 2 } });
@@ -95,7 +96,7 @@ describe('the tuner', () => {
   it('an interrupted run keeps what it measured', async () => {
     const abort = new AbortController();
     let n = 0;
-    const r = await tune(info, program, sizes, space, async (s) => {
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }) => {
       if (++n === 5) abort.abort();
       return { status: 'ok', measurement: m(cost(s)) };
     }, { strategy: 'guided', budget: { trials: 1000 } }, { signal: abort.signal });
@@ -119,8 +120,26 @@ describe('the tuner', () => {
     expect(plain.candidates.some((c) => (c.schedule['0'] as ContractionKnobs).shuffleA)).toBe(false);
   });
 
+  it('measures the plan it lowered: the leaders are measured again from the very plans screened', async () => {
+    const screened = new Map<string, Plan>();
+    let finals = 0;
+    const r = await tune(info, program, sizes, space, async (plan, req) => {
+      const id = JSON.stringify(plan.schedule);
+      if (req.repeat === 10) {
+        finals++;
+        expect(screened.get(id)).toBe(plan);
+      } else {
+        expect(screened.has(id)).toBe(false);
+        screened.set(id, plan);
+      }
+      return { status: 'ok', measurement: m(cost(plan.schedule)) };
+    }, { strategy: 'guided', budget: { trials: 20 }, screenRepeat: 3, finalRepeat: 10 });
+    expect(finals).toBeGreaterThanOrEqual(5);
+    expect(r.candidates.every((c) => screened.get(JSON.stringify(c.schedule))?.schedule === c.schedule)).toBe(true);
+  });
+
   it('failed candidates never win', async () => {
-    const r = await tune(info, program, sizes, space, async (s) => {
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }) => {
       const k = s['0'] as ContractionKnobs;
       // the fastest candidates "crash" or disagree with the reference
       if (k.staging === 'direct') return { status: k.blockM === 64 ? 'crash' : 'mismatch', detail: 'x' };
