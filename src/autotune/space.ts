@@ -64,6 +64,11 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
         add(id, 'workgroupSize', [64, 128, 256, 512].filter((n) => n <= maxInv));
         add(id, 'threadsPerRow', pow2Range(1, Math.min(512, maxInv)));
         add(id, 'subgroups', info.features.includes('subgroups') ? [false, true] : [false]);
+        {
+          // few long rows leave most of the device idle unless their steps split across workgroups
+          const { rows = 1, length = 1 } = g.extents;
+          add(id, 'splitSteps', rows < 256 && length >= 1024 ? pow2Range(1, Math.min(64, Math.floor(length / 256))) : [1]);
+        }
         break;
       case 'contraction': {
         const { M = 1, N = 1, K = 1 } = g.extents;
