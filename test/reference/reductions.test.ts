@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { softmax } from '../../src/dsl/ops.js';
+import { boundShape } from '../../src/ir/bind.js';
 import { program } from '../../src/dsl/program.js';
 import { fromValues, randomHost, toValues } from '../../src/ir/host.js';
 import { type IntExpr, int, ivar } from '../../src/ir/intexpr.js';
@@ -78,7 +79,7 @@ function programOf(c: Case, first: Expr, second: Expr): Program {
   return { name: 'two', sizes: [], inputs: [X, W, A, B], stmts: [{ target: c.target, expr: c.stmt(first, second) }], outputs: ['Y'], constraints: [] };
 }
 
-const inputs = Object.fromEntries([X, W, A, B].map((t, k) => [t.name, randomHost('f32', t.axes.map((a) => (a.size.op === 'int' ? a.size.value : NaN)), 11 + k)]));
+const inputs = Object.fromEntries([X, W, A, B].map((t, k) => [t.name, randomHost('f32', boundShape(t.axes), 11 + k)]));
 const logical = Object.fromEntries(Object.entries(inputs).map(([k, h]) => [k, toValues(h)]));
 
 describe('two reductions that differ subtly', () => {
