@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 /**
  * The layers: the runtime runs programs and knows nothing of tuning (tuned schedules reach it
  * through an interface it defines); the tuning worker knows nothing of the CLI; the CLI stays
- * inside src/ and finds the examples, which are data, at run time.
+ * inside src/ and finds the examples, which are data, at run time. The reference evaluator, the
+ * oracle every compiled kernel is checked against, shares no code with the compiler it checks.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,6 +46,12 @@ describe('layering of src/', () => {
 
   it('the autotuner does not import the CLI', () => {
     expect(violations((p) => p.startsWith('src/autotune/'), (t) => t.startsWith('src/cli/'))).toEqual([]);
+  });
+
+  it('the reference evaluator imports nothing from the compiler', () => {
+    const compiler = ['src/passes/', 'src/codegen-common/', 'src/codegen-wgsl/', 'src/codegen-cuda/', 'src/runtime/', 'src/autotune/'];
+    expect(files.some((f) => f.path.startsWith('src/reference/'))).toBe(true);
+    expect(violations((p) => p.startsWith('src/reference/'), (t) => compiler.some((c) => t.startsWith(c)))).toEqual([]);
   });
 
   it('the CLI does not reach outside src/', () => {

@@ -45,12 +45,21 @@ export function bindProgram(p: Program, sizes: Sizes): BoundProgram {
   return bound;
 }
 
-/** Concrete shape of a tensor in a bound program. */
-export function shapeOf(t: TensorDecl): number[] {
-  return t.axes.map((a) => {
-    if (a.size.op !== 'int') throw new ProgramError(`tensor ${t.name} axis ${a.name} has unbound size`);
-    return a.size.value;
-  });
+/**
+ * The size of an axis of a bound program, as a number. Throws a `ProgramError` naming the axis
+ * (and `what` it belongs to, when given) if its size is still symbolic: bind the program first.
+ */
+export function boundSize(a: Axis, what?: string): number {
+  if (a.size.op !== 'int') {
+    throw new ProgramError(`${what ? `${what} ` : ''}axis ${a.name} has unbound size ${printInt(a.size)}; bind the program's sizes first (bindProgram)`);
+  }
+  return a.size.value;
 }
+
+/** The sizes of bound axes, in order (see `boundSize`). */
+export const boundShape = (axes: readonly Axis[], what?: string): number[] => axes.map((a) => boundSize(a, what));
+
+/** Concrete shape of a tensor in a bound program. */
+export const shapeOf = (t: TensorDecl): number[] => boundShape(t.axes, `tensor ${t.name}`);
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

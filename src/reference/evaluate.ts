@@ -3,7 +3,6 @@ import { BindingError } from '../ir/errors.js';
 import { structuralHash } from '../ir/hash.js';
 import { type HostTensor, checkHost, fromValues, toValues } from '../ir/host.js';
 import { type Expr, type FoldDef, type Program, type Stmt, type TensorDecl, foldExprs, loadedTensors } from '../ir/tensor.js';
-import { hoistReductions } from '../passes/hoist-reductions.js';
 import { compileFold } from './fold.js';
 import { HELPERS, HELPERS_PROLOGUE, type Helpers, jsExpr, jsLoops, jsScope, roundTo } from './js-expr.js';
 
@@ -14,8 +13,10 @@ import { HELPERS, HELPERS_PROLOGUE, type Helpers, jsExpr, jsLoops, jsScope, roun
  * are rounded once, when stored to their dtype (and at explicit casts).
  *
  * Each statement is compiled to a JavaScript loop nest (fast enough for tensors of tens of
- * millions of elements); reductions are first hoisted into statements of their own so nothing
- * is recomputed per element.
+ * millions of elements). It shares no code with the compiler's passes: a statement is evaluated
+ * as written, each reduction where it stands; one that does not depend on every index in scope
+ * is tabulated first, over the indices it does depend on, so nothing is recomputed per
+ * element (see `jsExpr`).
  */
 export interface ReferenceResult {
   /** The program's outputs. */
@@ -25,7 +26,7 @@ export interface ReferenceResult {
 }
 
 export function evaluate(p: Program, sizes: Sizes, inputs: Readonly<Record<string, HostTensor>>): ReferenceResult {
-  const bound = bindProgram(hoistReductions(p), sizes);
+  const bound = bindProgram(p, sizes);
   return evaluateBound(bound, inputs);
 }
 
@@ -91,13 +92,24 @@ function collectLoads(e: Expr): string[] {
 
 type StmtFn = (tensors: Float64Array[], out: Float64Array, h: Helpers) => void;
 
-/** Emits `function(T, out, h)` evaluating one elementwise or reduction statement of a bound program. */
+/** Emits `function(T, out, h)` evaluating one statement (without a fold) of a bound program. */
 function compileStmt(s: Stmt, tensors: readonly string[], decls: ReadonlyMap<string, TensorDecl>): StmtFn {
-  const scope = jsScope(tensors, decls);
+  const tables = new Map<string, string>();
+  const fills: string[] = [];
+  const table = (key: string, size: number) => {
+    const hit = tables.get(key);
+    if (hit) return { id: hit, fresh: false };
+    const id = `m${tables.size}`;
+    tables.set(key, id);
+    fills.push(`const ${id} = new Float64Array(${size});`);
+    return { id, fresh: true };
+  };
+  const scope = { ...jsScope(tensors, decls), memo: { table, fill: (code: string) => fills.push(code) } };
   const sink: string[] = [];
-  const value = jsExpr(s.expr, scope, sink);
+  const value = jsExpr(s.expr, scope, sink, s.target.axes);
   const store = `out[o++] = ${roundTo(value, s.target.dtype)};`;
   const lines = tensors.map((_, k) => `const t${k} = T[${k}];`);
+  lines.push(...fills);
   lines.push('let o = 0;');
   lines.push(jsLoops(s.target.axes.map((a) => scope.id(a.name)), shapeOf(s.target), [...sink, store].join('\n')));
   // eslint-disable-next-line @typescript-eslint/no-implied-eval

@@ -1,9 +1,10 @@
-import { shapeOf } from '../ir/bind.js';
+import { boundShape, numel, shapeOf } from '../ir/bind.js';
 import { type DType, type ValueType, isFloat } from '../ir/dtype.js';
 import { assertNever } from '../ir/errors.js';
-import { type IntExpr } from '../ir/intexpr.js';
+import { type IntExpr, ivar, substInt } from '../ir/intexpr.js';
+import { structuralHash } from '../ir/hash.js';
 import { roundBf16, roundF16 } from '../ir/numeric.js';
-import { type Axis, type Expr, type TensorDecl } from '../ir/tensor.js';
+import { type Axis, type Expr, type TensorDecl, freeVars, mapIndices, visitExpr } from '../ir/tensor.js';
 import { erf } from './math.js';
 
 /**
@@ -11,6 +12,13 @@ import { erf } from './math.js';
  * loop nests. An expression becomes a JS expression plus statements it needs first (a nested
  * reduction becomes a loop that runs before the value is used), pushed onto a `sink` in the
  * block where the value is used, so a reduction inside a fold step runs once per step.
+ *
+ * Every reduction is evaluated as written (there is no separate normalization to trust). So that a
+ * reduction is not recomputed per element — a row's max inside a softmax, read once per element
+ * of the row; the scores inside it, read by the max, the sum and the product with V — a scope
+ * with `memo` tabulates every reduction that is inside another one or does not depend on every
+ * index in scope: first, over the indices it does depend on, once per distinct reduction (see
+ * `memoKey`), reading the table where the reduction stands.
  */
 
 /** What an emitted expression refers to: index variables, tensors, and a fold's state and locals. */
@@ -23,6 +31,15 @@ export interface JsScope {
   readonly tmp: () => string;
   readonly state?: (e: Extract<Expr, { op: 'state' }>, index: readonly string[]) => string;
   readonly local?: (name: string) => string;
+  /**
+   * Tables of reductions (statements only, never in a fold, whose reductions may read the state):
+   * `table` gives the JS identifier of the table for `key` with `size` entries, `fresh` when it
+   * was just made; `fill` adds the code filling a fresh one, run before the statement's loops.
+   */
+  readonly memo?: {
+    readonly table: (key: string, size: number) => { readonly id: string; readonly fresh: boolean };
+    readonly fill: (code: string) => void;
+  };
 }
 
 export const HELPERS = { erf, roundF16, roundBf16, satInt };
@@ -65,7 +82,26 @@ export function jsInt(e: IntExpr, id: (v: string) => string): string {
 }
 
 /** Concrete sizes of bound axes. */
-export const sizesOf = (axes: readonly Axis[]): number[] => shapeOf({ name: 'axes', dtype: 'f32', axes });
+export const sizesOf = (axes: readonly Axis[]): number[] => boundShape(axes);
+
+/**
+ * What a memoized reduction computes, as a key: the reduction with the variables it depends on
+ * renamed to their position in `deps`, and their sizes. Two reductions with one key are the same
+ * function over the same domain (the verifier refuses a reduction axis shadowing an index in
+ * scope, so the renaming cannot capture; a reduction that does is given a key of its own).
+ */
+let unshared = 0;
+function memoKey(e: Extract<Expr, { op: 'reduce' }>, deps: readonly Axis[]): string {
+  const names = new Set(deps.map((a) => a.name));
+  let shadows = false;
+  visitExpr(e, (n) => {
+    if (n.op === 'reduce' && n.axes.some((a) => names.has(a.name))) shadows = true;
+  });
+  if (shadows) return `unshared ${unshared++}`;
+  const position = Object.fromEntries(deps.map((a, k) => [a.name, ivar(`%${k}`)]));
+  const renamed = mapIndices(e, (i) => substInt(i, position));
+  return structuralHash({ e: renamed, sizes: sizesOf(deps) });
+}
 
 /** Row-major flat offset of `index` (JS expressions) into a tensor of `shape`. */
 export function jsOffset(shape: readonly number[], index: readonly string[]): string {
@@ -82,9 +118,13 @@ export function jsOffset(shape: readonly number[], index: readonly string[]): st
 export const jsLoops = (vars: readonly string[], sizes: readonly number[], body: string): string =>
   vars.reduceRight((inner, v, k) => `for (let ${v} = 0; ${v} < ${sizes[k]}; ${v}++) {\n${inner}\n}`, body);
 
-/** JS for `e`; statements it needs first are appended to `sink`. */
-export function jsExpr(e: Expr, scope: JsScope, sink: string[]): string {
-  const expr = (x: Expr) => jsExpr(x, scope, sink);
+/**
+ * JS for `e`; statements it needs first are appended to `sink`. `enclosing` are the index variables
+ * in scope, outermost first (a statement's axes, then the axes of the reductions around `e`), and
+ * `inReduction` says whether `e` is inside the body of a reduction.
+ */
+export function jsExpr(e: Expr, scope: JsScope, sink: string[], enclosing: readonly Axis[] = [], inReduction = false): string {
+  const expr = (x: Expr) => jsExpr(x, scope, sink, enclosing, inReduction);
   const int = (x: IntExpr) => jsInt(x, scope.id);
   switch (e.op) {
     case 'const':
@@ -113,11 +153,31 @@ export function jsExpr(e: Expr, scope: JsScope, sink: string[]): string {
       const step =
         e.fn === 'sum' ? `${acc} += ${x};` : `${acc} = ${x} ${e.fn === 'max' ? '>' : '<'} ${acc} || ${x} !== ${x} ? ${x} : ${acc};`;
       const inner: string[] = [];
-      const body = jsExpr(e.body, scope, inner);
+      const body = jsExpr(e.body, scope, inner, [...enclosing, ...e.axes], true);
       const vars = e.axes.map((a) => scope.id(a.name));
-      sink.push(`let ${acc} = ${init};`, jsLoops(vars, sizesOf(e.axes), [...inner, `const ${x} = ${body};`, step].join('\n')));
+      const loop = jsLoops(vars, sizesOf(e.axes), [...inner, `const ${x} = ${body};`, step].join('\n'));
       // a reduction's result is a value of its dtype (an i32 sum wraps like the device's)
-      return isFloat(e.dtype) ? roundTo(acc, e.dtype as DType) : wrapInt(acc, e.dtype);
+      const value = isFloat(e.dtype) ? roundTo(acc, e.dtype as DType) : wrapInt(acc, e.dtype);
+      const free = freeVars(e);
+      const deps = enclosing.filter((a) => free.has(a.name));
+      if (!scope.memo || (!inReduction && deps.length === enclosing.length)) {
+        // outside any reduction and depending on every index in scope, each of its values is
+        // needed once
+        sink.push(`let ${acc} = ${init};`, loop);
+        return value;
+      }
+      const shape = sizesOf(deps);
+      const at = (ids: readonly string[]) => jsOffset(shape, ids);
+      const table = scope.memo.table(memoKey(e, deps), numel(shape));
+      if (table.fresh) {
+        // tabulated over its own indices, where it depends on every index in scope (the tables
+        // of the reductions inside it are filled first, as they are met)
+        const fill: string[] = [];
+        const v = jsExpr(e, scope, fill, deps);
+        const ids = deps.map((a) => scope.id(a.name));
+        scope.memo.fill(jsLoops(ids, shape, [...fill, `${table.id}[${at(ids)}] = ${v};`].join('\n')));
+      }
+      return `${table.id}[${at(deps.map((a) => scope.id(a.name)))}]`;
     }
     case 'state': {
       if (!scope.state) throw new Error(`internal: state ${e.field} outside a fold`);

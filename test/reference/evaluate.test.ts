@@ -3,7 +3,7 @@ import { program } from '../../src/dsl/program.js';
 import { type DType } from '../../src/ir/dtype.js';
 import { BindingError, ProgramError, ShapeError } from '../../src/ir/errors.js';
 import { type HostTensor, fromValues, toValues } from '../../src/ir/host.js';
-import { ivar, int } from '../../src/ir/intexpr.js';
+import { evalInt, ivar, int } from '../../src/ir/intexpr.js';
 import { f16Bits } from '../../src/ir/numeric.js';
 import { type Expr, type Program, binary, cast, compare, constant, load, select, unary } from '../../src/ir/tensor.js';
 import { evaluate } from '../../src/reference/evaluate.js';
@@ -12,7 +12,7 @@ import { firstMismatch, naiveEvaluate, randomProgram } from '../helpers/naive.js
 const hostInputs = (p: Program, values: Readonly<Record<string, readonly number[]>>, sizes: Readonly<Record<string, number>>) => {
   const out: Record<string, HostTensor> = {};
   for (const t of p.inputs) {
-    const shape = t.axes.map((a) => (a.size.op === 'int' ? a.size.value : a.size.op === 'sym' ? sizes[a.size.name]! : NaN));
+    const shape = t.axes.map((a) => evalInt(a.size, sizes));
     out[t.name] = fromValues(t.dtype, shape, values[t.name]!);
   }
   return out;

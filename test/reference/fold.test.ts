@@ -7,6 +7,7 @@ import { program } from '../../src/dsl/program.js';
 import { type DType } from '../../src/ir/dtype.js';
 import { foldOfReduce, foldOutput } from '../../src/ir/fold.js';
 import { type HostTensor, randomHost, toValues } from '../../src/ir/host.js';
+import { evalInt } from '../../src/ir/intexpr.js';
 import { type Program, type ReduceFn, type Stmt } from '../../src/ir/tensor.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { hoistReductions } from '../../src/passes/hoist-reductions.js';
@@ -16,7 +17,7 @@ import { firstMismatch, naiveEvaluate } from '../helpers/naive.js';
 function inputsFor(p: Program, sizes: Readonly<Record<string, number>>, seed = 1): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   p.inputs.forEach((t, k) => {
-    const shape = t.axes.map((a) => (a.size.op === 'sym' ? sizes[a.size.name]! : a.size.op === 'int' ? a.size.value : NaN));
+    const shape = t.axes.map((a) => evalInt(a.size, sizes));
     out[t.name] = randomHost(t.dtype, shape, seed + 17 * k);
   });
   return out;
