@@ -8,8 +8,8 @@ import { planFor } from '../runtime/target.js';
 import { UsageError } from './sizes.js';
 
 /**
- * `--schedule '{"0": {"blockK": 8}}'` or `--schedule best.json`: a schedule to replay. The JSON is
- * a schedule (knobs by group id, any knob left out takes its default), or what tilecraft prints
+ * `--schedule '{"contraction:C": {"blockK": 8}}'` or `--schedule best.json`: a schedule to replay. The JSON is
+ * a schedule (knobs by group id, e.g. `contraction:C` — `run --json` lists a program's groups —, any knob left out takes its default), or what tilecraft prints
  * around one: a database entry or `tune --json`'s `best` (`{"schedule": ...}`), or `run --json`'s
  * output (`{"schedule": {"knobs": ...}}`).
  */

@@ -5,7 +5,7 @@ import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
 import { type EmitOptions } from './emit.js';
 import { type ContractionLimits, emitContraction } from './emit-contraction.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
-import { type ContractionKnobs, DEFAULT_KNOBS, type GroupKnobs, type ResolvedSchedule, type Schedule, resolveKnobs } from './schedule.js';
+import { type ContractionKnobs, DEFAULT_KNOBS, type GroupKnobs, InvalidScheduleError, type ResolvedSchedule, type Schedule, resolveKnobs } from './schedule.js';
 import { hoistReductions } from './hoist-reductions.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
@@ -37,6 +37,7 @@ export interface Plan {
 }
 
 export interface PlanGroup {
+  /** What the group computes, not where it sits in the plan: see `groupIds`. */
   readonly id: string;
   readonly kind: KernelGroup['kind'];
   /** The statements the group computes. */
@@ -115,14 +116,15 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
     tiles.push(s.tile);
     return [s.kernel];
   };
-  const planGroups: PlanGroup[] = groups.map((g, i) => ({
-    id: String(i),
-    kind: g.kind,
-    computes: stmtsOf(g).map((s) => s.target.name),
-    extents: extentsOf(g),
-  }));
+  const computes = groups.map((g) => stmtsOf(g).map((s) => s.target.name));
+  const ids = groupIds(groups.map((g, i) => ({ kind: g.kind, computes: computes[i]! })));
+  const planGroups: PlanGroup[] = groups.map((g, i) => ({ id: ids[i]!, kind: g.kind, computes: computes[i]!, extents: extentsOf(g) }));
+  for (const id of Object.keys(opts.schedule)) {
+    // knobs for a group this plan does not have would otherwise be dropped without a word
+    if (!ids.includes(id)) throw new InvalidScheduleError(`the schedule has group ${id}, but this plan's groups are ${ids.join(', ')}`, id, '');
+  }
   const kernels: Kernel[] = groups.flatMap((g, i): Kernel[] => {
-    const id = String(i);
+    const id = ids[i]!;
     const name = `${p.name}_${i}_${g.kind}`;
     const given = opts.schedule[id];
     switch (g.kind) {
@@ -169,6 +171,24 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   }
   planTensors.push(...temps);
   return { program: fused, tensors: planTensors, kernels, schedule, groups: planGroups, tiles, trace };
+}
+
+/**
+ * Each group's id: its kind and the tensors it computes, in statement order, e.g. `contraction:C`
+ * or `rows:Y_max,Y_sum,Y`. Schedules (and the tuning database) key knobs by these ids, so an id
+ * names what a group computes, never its position: regrouping other statements leaves it (and
+ * the knobs recorded for it) alone. Every statement defines its own tensor, so two groups of one
+ * plan never share an id; were they to, the later ones would be told apart by `#2`, `#3`, ...
+ * in plan order (`#` is not part of any tensor name).
+ */
+export function groupIds(groups: readonly { readonly kind: string; readonly computes: readonly string[] }[]): string[] {
+  const seen = new Map<string, number>();
+  return groups.map((g) => {
+    const base = `${g.kind}:${g.computes.join(',')}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}#${n}`;
+  });
 }
 
 function extentsOf(g: KernelGroup): Record<string, number> {

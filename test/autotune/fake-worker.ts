@@ -1,6 +1,6 @@
 /**
  * A measuring worker that misbehaves on request, speaking the real protocol: the schedule's
- * group "0" knob `workgroupSize` chooses the behaviour (1: crash the process, 2: hang, 3: wrong
+ * group "elementwise:Y" knob `workgroupSize` chooses the behaviour (1: crash the process, 2: hang, 3: wrong
  * result, else a measurement of `workgroupSize / 100` ms).
  */
 import type { FromWorker, ToWorker } from '../../src/autotune/protocol.js';
@@ -15,7 +15,7 @@ process.on('message', (raw) => {
     send({ type: 'ready', info });
     return;
   }
-  const knob = (m.schedule['0'] as { workgroupSize?: number } | undefined)?.workgroupSize ?? 100;
+  const knob = (m.schedule['elementwise:Y'] as { workgroupSize?: number } | undefined)?.workgroupSize ?? 100;
   if (knob === 1) process.exit(7);
   if (knob === 2) return; // never answers
   if (knob === 3) {

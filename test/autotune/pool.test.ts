@@ -10,7 +10,7 @@ const worker = (candidateTimeoutMs = 2000) => {
   return w;
 };
 afterEach(() => workers.splice(0).forEach((w) => w.close()));
-const knobs = (workgroupSize: number) => ({ '0': { kind: 'elementwise' as const, workgroupSize } });
+const knobs = (workgroupSize: number) => ({ 'elementwise:Y': { kind: 'elementwise' as const, workgroupSize } });
 
 describe('the measuring worker isolates candidates', () => {
   it('a candidate that kills its process costs that candidate; the next one gets a fresh worker', async () => {

@@ -158,7 +158,7 @@ describe('WGSL printer', () => {
       const [M, N, K] = b.sizes('M', 'N', 'K');
       b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));
     });
-    const schedule = { '0': { blockM: 4, blockN: 4, blockK: 4, threadM: 1, threadN: 1, unrollK: false } };
+    const schedule = { 'contraction:C': { blockM: 4, blockN: 4, blockK: 4, threadM: 1, threadN: 1, unrollK: false } };
     expect(wgsl(p, { M: 6, N: 5, K: 7 }, { schedule })[0]).toMatchInlineSnapshot(`
       "@group(0) @binding(0) var<storage, read> t_A: array<f32>;
       @group(0) @binding(1) var<storage, read> t_B: array<f32>;

@@ -7,7 +7,7 @@ import { type HostTensor, fromValues, randomHost, toValues } from '../../src/ir/
 import { type KStmt, kconst, kmapStmts } from '../../src/ir/kernel.js';
 import { iadd, idiv, imod, int, isub, ivar } from '../../src/ir/intexpr.js';
 import { type Program, binary, load } from '../../src/ir/tensor.js';
-import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+import { type LowerOptions, groupIds, lower } from '../../src/passes/pipeline.js';
 import { InvalidScheduleError } from '../../src/passes/schedule.js';
 import { verifyKernel } from '../../src/passes/verify-kernel.js';
 import { evaluate } from '../../src/reference/evaluate.js';
@@ -90,9 +90,35 @@ describe('lower: the plan', () => {
   });
 
   it('rejects schedule knobs that do not exist or do not fit, naming the group', () => {
-    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '0': { kind: 'serial' } } })).toThrow(TilecraftError);
-    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '0': { kind: 'serial' } } })).toThrow(/group 0/);
-    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '1': { bogus: 1 } as never } })).toThrow(/group 1 \(elementwise\) has no knob bogus/);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'rows:M,Y': { kind: 'serial' } } })).toThrow(TilecraftError);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'rows:M,Y': { kind: 'serial' } } })).toThrow(/group rows:M,Y is a rows group/);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'elementwise:Z': { bogus: 1 } as never } })).toThrow(/group elementwise:Z \(elementwise\) has no knob bogus/);
+    // a position, as schedules were keyed once, or a group of another grouping
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '0': { workgroupSize: 64 } } })).toThrow(/has group 0, but this plan's groups are rows:M,Y, elementwise:Z/);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'elementwise:Y': {} } })).toThrow(InvalidScheduleError);
+  });
+
+  it('names each group by its kind and the tensors it computes, not by its position', () => {
+    expect(lower(p, { N: 3, D: 40 }).groups.map((g) => g.id)).toEqual(['rows:M,Y', 'elementwise:Z']);
+    // M's reduction too short to share: M gets a serial group of its own, Y an elementwise one,
+    // and Z, now third, keeps its id and the knobs a schedule gives it
+    const schedule = { 'elementwise:Z': { workgroupSize: 32 } };
+    const regrouped = lower(p, { N: 3, D: 40 }, { cooperativeMinLength: 1000, schedule });
+    expect(regrouped.groups.map((g) => g.id)).toEqual(['serial:M', 'elementwise:Y', 'elementwise:Z']);
+    expect(regrouped.schedule['elementwise:Z']).toMatchObject({ workgroupSize: 32 });
+    expect(regrouped.schedule['elementwise:Y']).toMatchObject({ workgroupSize: 256 });
+    expect(regrouped.kernels[2]!.workgroup[0]).toBe(32);
+  });
+
+  it('tells apart groups that would share an id, deterministically, in plan order', () => {
+    const ids = groupIds([
+      { kind: 'elementwise', computes: ['Y'] },
+      { kind: 'rows', computes: ['S_max', 'S'] },
+      { kind: 'elementwise', computes: ['Y'] },
+      { kind: 'elementwise', computes: ['Y'] },
+    ]);
+    expect(ids).toEqual(['elementwise:Y', 'rows:S_max,S', 'elementwise:Y#2', 'elementwise:Y#3']);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
 
@@ -174,7 +200,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
         b.output('C', dot(a, w, 'k').add(bias).max(0));
       });
       const inputs = { A: randomHost('f32', [9, 13], 1), W: randomHost('f32', [13, 10], 2), Bi: randomHost('f32', [10], 3) };
-      const plan = expectMatchesReference(p, {}, inputs, { schedule: { '0': schedule }, subgroupSize: 4 }, undefined, 4);
+      const plan = expectMatchesReference(p, {}, inputs, { schedule: { 'contraction:C_sum,C': schedule }, subgroupSize: 4 }, undefined, 4);
       if ('shuffleA' in schedule) expect(JSON.stringify(plan.kernels[0]!.body)).toContain('"op":"shuffle"');
     });
   }
@@ -184,7 +210,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
     const direct = { staging: 'direct', shuffleA: true, blockM: 2, threadM: 2, blockN: 8, threadN: 2, blockK: 4 } as const;
     const refusal = (knobs: object, subgroupSize?: number) => {
       try {
-        lower(p, {}, { schedule: { '0': { ...direct, ...knobs } }, subgroupSize });
+        lower(p, {}, { schedule: { 'contraction:C': { ...direct, ...knobs } }, subgroupSize });
       } catch (e) {
         expect(e).toBeInstanceOf(InvalidScheduleError);
         return [(e as InvalidScheduleError).knob, (e as Error).message];

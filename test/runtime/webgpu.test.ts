@@ -382,10 +382,10 @@ describe('the subgroup reduction path', () => {
   it('subgroups asked for per kernel group by a schedule, for softmax over rows of 1000', async () => {
     const d = await gpu();
     if (!d.hasFeature('subgroups')) return;
-    const schedule = { '0': { kind: 'rows', subgroups: true, threadsPerRow: 128, workgroupSize: 128 } } as const;
+    const schedule = { 'rows:Y_max,Y_sum,Y': { kind: 'rows', subgroups: true, threadsPerRow: 128, workgroupSize: 128 } } as const;
     const r = await checkOnDevice(sm, { N: 37, D: 1000 }, { X: randomHost('f32', [37, 1000], 9, [-8, 8]) }, { compile: { schedule } });
     expect(r.failures).toEqual([]);
-    expect(r.plan.schedule['0']).toMatchObject(schedule['0']);
+    expect(r.plan.schedule['rows:Y_max,Y_sum,Y']).toMatchObject(schedule['rows:Y_max,Y_sum,Y']);
     expect(r.sources.join('\n')).toMatch(/subgroupMax[\s\S]*subgroupAdd/);
   });
 
