@@ -49,7 +49,7 @@ function field(v: unknown, name: string): unknown {
 export function scheduleToReplay(info: DeviceInfo, program: Program, sizes: Sizes, raw: unknown): Schedule {
   const schedule = checkSchedule(planFor(info, program, sizes).groups, raw);
   try {
-    planFor(info, program, sizes, schedule);
+    planFor(info, program, sizes, { schedule });
   } catch (e) {
     if (e instanceof InvalidScheduleError) throw new KnobError(`--schedule: ${e.message}`, e.knob, e.group);
     throw e;

@@ -74,6 +74,12 @@ export type GroupKnobs = ElementwiseKnobs | SerialKnobs | RowsKnobs | Contractio
 export type GroupKind = GroupKnobs['kind'];
 export type KnobsOf<K extends GroupKind> = Extract<GroupKnobs, { kind: K }>;
 
+/**
+ * Knobs for every group of a kind (`{ rows: { threadsPerRow: 16 }, elementwise: { vectorWidth: 1 } }`),
+ * over `DEFAULT_KNOBS`; a schedule's entry for one group wins over them.
+ */
+export type KnobDefaults = { readonly [K in GroupKind]?: Partial<KnobsOf<K>> };
+
 /** Per-group knobs by group id; partial knobs are completed with defaults. */
 export type Schedule = Readonly<Record<string, Partial<GroupKnobs>>>;
 /** A schedule with every knob of every group filled in: what a plan records. */

@@ -49,7 +49,7 @@ describe('a schedule written by hand', () => {
   it('passes with knobs of its groups and replays exactly', () => {
     const given = { 'contraction:C': { blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' } };
     const schedule = checkSchedule(plan.groups, given);
-    expect(planFor(syntheticDeviceInfo, matmul.build('f32'), { M: 64, N: 64, K: 64 }, schedule).schedule['contraction:C']).toMatchObject(given['contraction:C']);
+    expect(planFor(syntheticDeviceInfo, matmul.build('f32'), { M: 64, N: 64, K: 64 }, { schedule }).schedule['contraction:C']).toMatchObject(given['contraction:C']);
   });
 
   it('names the group and knob that are wrong', () => {

@@ -27,7 +27,7 @@ describe('--schedule', () => {
   it('replays exactly the knobs given, defaults for the rest', () => {
     const program = matmul.build('f32');
     const schedule = scheduleToReplay(syntheticDeviceInfo, program, sizes, { 'contraction:C': knobs });
-    expect(planFor(syntheticDeviceInfo, program, sizes, schedule).schedule['contraction:C']).toMatchObject({ ...knobs, splitK: 1, kind: 'contraction' });
+    expect(planFor(syntheticDeviceInfo, program, sizes, { schedule }).schedule['contraction:C']).toMatchObject({ ...knobs, splitK: 1, kind: 'contraction' });
   });
 
   it('reports a combination the lowering rejects as a knob error naming group and knob', () => {

@@ -4,14 +4,16 @@ import { program } from '../../src/dsl/program.js';
 import { type HostTensor, randomHost, toValues } from '../../src/ir/host.js';
 import { printKernel } from '../../src/ir/print-kernel.js';
 import { type Program } from '../../src/ir/tensor.js';
-import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+import { type TargetLimits, WEBGPU_BASELINE_LIMITS, lower } from '../../src/passes/pipeline.js';
 import { InvalidScheduleError, type Schedule } from '../../src/passes/schedule.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { firstMismatch, runPlan } from '../helpers/naive.js';
 
+const TENSOR_CORES: TargetLimits = { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 49152 };
+
 /** Runs the plan in the kernel-IR interpreter (which executes cooperative matrix tiles per subgroup). */
-function check(p: Program, sizes: Record<string, number>, inputs: Record<string, HostTensor>, schedule: Schedule, options: Partial<LowerOptions> = {}) {
-  const plan = lower(p, sizes, { tensorCores: true, maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 49152, ...options, schedule });
+function check(p: Program, sizes: Record<string, number>, inputs: Record<string, HostTensor>, schedule: Schedule) {
+  const plan = lower(p, sizes, { schedule }, TENSOR_CORES);
   const ref = evaluate(p, sizes, inputs);
   const mem = runPlan(plan, Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, toValues(v)])), { subgroupSize: 32 });
   for (const o of p.outputs) {
@@ -71,16 +73,16 @@ describe('tiled contraction on tensor cores (cooperative 16x16x16 matrix tiles)'
 
   it('is refused where it cannot work, before anything is compiled', () => {
     const s = { 'contraction:C_sum,C': { ...tc, blockM: 32, blockN: 32, blockK: 16, threadM: 1, threadN: 1 } };
-    expect(() => lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: s, tensorCores: false })).toThrow(/needs a device with tensor cores/);
+    expect(() => lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: s }, { ...TENSOR_CORES, tensorCores: false })).toThrow(/needs a device with tensor cores/);
     const f32 = program('mm32', (b) => {
       const [M, N, K] = b.sizes('M', 'N', 'K');
       b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));
     });
     const s32 = { 'contraction:C': s['contraction:C_sum,C'] };
-    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s32, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(InvalidScheduleError);
-    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s32, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(/f16 or bf16 operands/);
+    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s32 }, { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(InvalidScheduleError);
+    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s32 }, { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(/f16 or bf16 operands/);
     expect(() =>
-      lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: { 'contraction:C_sum,C': { ...s['contraction:C_sum,C'], blockK: 8 } }, tensorCores: true, maxWorkgroupInvocations: 1024 }),
+      lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: { 'contraction:C_sum,C': { ...s['contraction:C_sum,C'], blockK: 8 } } }, { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024 }),
     ).toThrow(/16 \(16\) must divide blockK \(8\)/);
   });
 });
