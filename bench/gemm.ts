@@ -67,7 +67,8 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
       if (tuned) exes.push(['tuned', await Executable.create(device, program, sizes, { schedule: tuned.schedule })]);
       if (o.naive) {
         // one invocation per output element, looping over K: the untiled baseline
-        exes.push(['naive', await Executable.create(device, program, sizes, { lowering: { tileContractions: false, contractionSerialOutputs: 0, workgroupSize: 64 } })]);
+        const naive = { grouping: { tileContractions: false, contractionSerialOutputs: 0 }, defaults: { serial: { workgroupSize: 64 } } };
+        exes.push(['naive', await Executable.create(device, program, sizes, naive)]);
       }
       const contenders: Contender[] = [];
       for (const [name, exe] of exes) {

@@ -24,7 +24,8 @@ export { bindProgram, type Sizes } from './ir/bind.js';
 export { type HostTensor, allocHost, fromValues, toValues, randomHost } from './ir/host.js';
 
 export { evaluate } from './reference/evaluate.js';
-export { lower, type Plan, type LowerOptions, DEFAULT_LOWER_OPTIONS } from './passes/pipeline.js';
+export { lower, type Plan, type LowerOptions, type TargetLimits, WEBGPU_BASELINE_LIMITS } from './passes/pipeline.js';
+export { DEFAULT_KNOBS, type KnobDefaults, type Schedule } from './passes/schedule.js';
 export { toWgsl } from './codegen-wgsl/index.js';
 
 export type { Device, DeviceBuffer, DeviceInfo, DeviceLimits, RunResult } from './runtime/device.js';

@@ -15,12 +15,15 @@ import { tunedScheduleFrom } from './lookup.js';
  * keyed by device, program, dtype, exact sizes and tilecraft version.
  *
  * ```json
- * { "format": "tilecraft-tuning", "version": 2, "entries": { "<key>": { ...TuningEntry } }, "stale": { ... } }
+ * { "format": "tilecraft-tuning", "version": 3, "entries": { "<key>": { ...TuningEntry } }, "stale": { ... } }
  * ```
  *
  * Version 2 keys programs by their canonical form (axis and size names replaced by positional
- * ones, see `canonical.ts`) and shapes by canonical size names. Entries of an older version were
- * keyed otherwise: they are kept under `stale`, listed as stale, and never returned by a lookup.
+ * ones, see `canonical.ts`) and shapes by canonical size names. Version 3 keys each schedule's
+ * knobs by group ids that say what the group computes (`contraction:C`, `rows:Y_max,Y_sum,Y`)
+ * where version 2 and older used the group's position (`"0"`): replayed now, such a schedule
+ * could land on another group. Entries of an older version are kept under `stale`, listed as
+ * stale, and never returned by a lookup.
  *
  * Several tuners may write the same file at once (one per GPU, or two terminals).
  * Every change takes a lock file, re-reads the database under it, applies its change and replaces
@@ -30,7 +33,7 @@ import { tunedScheduleFrom } from './lookup.js';
  */
 
 export const DATABASE_FORMAT = 'tilecraft-tuning';
-export const DATABASE_VERSION = 2;
+export const DATABASE_VERSION = 3;
 /** Runners-up kept per entry: enough to see how close the race was without bloating the file. */
 export const MAX_RUNNERS_UP = 5;
 

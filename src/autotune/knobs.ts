@@ -81,7 +81,7 @@ function unknownKnobMessage(knob: string, present: readonly GroupKind[]): string
  * typed as a schedule; the lowering then checks how the knobs combine.
  */
 export function checkSchedule(groups: readonly { readonly id: string; readonly kind: GroupKind }[], schedule: unknown): Schedule {
-  if (!isRecord(schedule)) throw new KnobError('a schedule is a JSON object of knobs by group id, e.g. {"0": {"blockK": 8}}', '');
+  if (!isRecord(schedule)) throw new KnobError('a schedule is a JSON object of knobs by group id, e.g. {"contraction:C": {"blockK": 8}}', '');
   const ids = groups.map((g) => g.id).join(', ');
   for (const [id, knobs] of Object.entries(schedule)) {
     const g = groups.find((x) => x.id === id);

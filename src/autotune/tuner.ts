@@ -179,7 +179,7 @@ class Search {
     this.seen.add(id);
     let plan;
     try {
-      plan = planFor(this.info, this.program, this.sizes, scheduleAt(this.space, point));
+      plan = planFor(this.info, this.program, this.sizes, { schedule: scheduleAt(this.space, point) });
     } catch (e) {
       const name = (e as Error).name;
       if (name === 'InvalidScheduleError' || name === 'DeviceLimitError') return undefined;

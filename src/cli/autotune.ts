@@ -109,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
     .option(
       '--schedule <json|file>',
-      'replay exactly this schedule: knobs by group id, inline (\'{"0": {"blockK": 8}}\') or a JSON file; a database entry or the schedule printed by tune/run --json works too. Knobs left out take their defaults; a wrong group or knob is an error',
+      'replay exactly this schedule: knobs by group id, inline (\'{"contraction:C": {"blockK": 8}}\') or a JSON file; a database entry or the schedule printed by tune/run --json works too. Knobs left out take their defaults; a wrong group or knob is an error',
     )
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {

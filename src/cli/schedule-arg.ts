@@ -8,8 +8,8 @@ import { planFor } from '../runtime/target.js';
 import { UsageError } from './sizes.js';
 
 /**
- * `--schedule '{"0": {"blockK": 8}}'` or `--schedule best.json`: a schedule to replay. The JSON is
- * a schedule (knobs by group id, any knob left out takes its default), or what tilecraft prints
+ * `--schedule '{"contraction:C": {"blockK": 8}}'` or `--schedule best.json`: a schedule to replay. The JSON is
+ * a schedule (knobs by group id, e.g. `contraction:C` — `run --json` lists a program's groups —, any knob left out takes its default), or what tilecraft prints
  * around one: a database entry or `tune --json`'s `best` (`{"schedule": ...}`), or `run --json`'s
  * output (`{"schedule": {"knobs": ...}}`).
  */
@@ -49,7 +49,7 @@ function field(v: unknown, name: string): unknown {
 export function scheduleToReplay(info: DeviceInfo, program: Program, sizes: Sizes, raw: unknown): Schedule {
   const schedule = checkSchedule(planFor(info, program, sizes).groups, raw);
   try {
-    planFor(info, program, sizes, schedule);
+    planFor(info, program, sizes, { schedule });
   } catch (e) {
     if (e instanceof InvalidScheduleError) throw new KnobError(`--schedule: ${e.message}`, e.knob, e.group);
     throw e;

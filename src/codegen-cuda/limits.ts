@@ -70,7 +70,7 @@ export function checkCudaLimits(k: Kernel, limits: CudaLimits, arch = 'this devi
   const threads = workgroupInvocations(k);
   if (threads > limits.maxThreadsPerBlock) {
     throw new DeviceLimitError(
-      `kernel ${k.name} uses ${threads} threads per block; CUDA allows ${limits.maxThreadsPerBlock} on ${arch}: lower workgroupSize or rowWorkgroupSize`,
+      `kernel ${k.name} uses ${threads} threads per block; CUDA allows ${limits.maxThreadsPerBlock} on ${arch}: lower the group's workgroupSize knob`,
       'maxThreadsPerBlock',
       threads,
       limits.maxThreadsPerBlock,

@@ -3,21 +3,6 @@ import { type Kernel } from '../ir/kernel.js';
 import { type Axis, type TensorDecl } from '../ir/tensor.js';
 import { type KernelBuilder } from './kernel-builder.js';
 
-export interface EmitOptions {
-  /** Invocations per workgroup for elementwise and serial kernels. */
-  readonly workgroupSize: number;
-  /** Consecutive elements per invocation in elementwise kernels (1, 2 or 4), with vector loads where contiguous. */
-  readonly vectorWidth: 1 | 2 | 4;
-  /** Largest grid dimension the device allows. */
-  readonly maxWorkgroupsPerDimension: number;
-  /** Invocations sharing one row of a row group (a power of two), or undefined to choose from the row length. */
-  readonly threadsPerRow?: number;
-  /** Total invocations per row-group workgroup (rows per workgroup = this / threadsPerRow). */
-  readonly rowWorkgroupSize: number;
-  /** Reduce across a row team with subgroup operations (when every team is one whole workgroup). */
-  readonly subgroups: boolean;
-}
-
 /** What the emitters need to know about the program's tensors. */
 export interface EmitScope {
   readonly tensors: ReadonlyMap<string, TensorDecl>;

@@ -1,11 +1,22 @@
 import { type BoundProgram, type Sizes, bindProgram, shapeOf } from '../ir/bind.js';
 import { type DType } from '../ir/dtype.js';
+import { TilecraftError } from '../ir/errors.js';
 import { type Kernel } from '../ir/kernel.js';
 import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
-import { type EmitOptions } from './emit.js';
-import { type ContractionLimits, emitContraction } from './emit-contraction.js';
+import { emitContraction } from './emit-contraction.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
-import { type ContractionKnobs, DEFAULT_KNOBS, type GroupKnobs, type ResolvedSchedule, type Schedule, resolveKnobs } from './schedule.js';
+import {
+  type ContractionKnobs,
+  DEFAULT_KNOBS,
+  type GroupKind,
+  type GroupKnobs,
+  InvalidScheduleError,
+  type KnobDefaults,
+  type KnobsOf,
+  type ResolvedSchedule,
+  type Schedule,
+  resolveKnobs,
+} from './schedule.js';
 import { hoistReductions } from './hoist-reductions.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
@@ -37,6 +48,7 @@ export interface Plan {
 }
 
 export interface PlanGroup {
+  /** What the group computes, not where it sits in the plan: see `groupIds`. */
   readonly id: string;
   readonly kind: KernelGroup['kind'];
   /** The statements the group computes. */
@@ -45,26 +57,52 @@ export interface PlanGroup {
   readonly extents: Readonly<Record<string, number>>;
 }
 
-export interface LowerOptions extends EmitOptions, GroupOptions, ContractionLimits {
-  /** Knobs per group id, overriding the defaults. */
-  readonly schedule: Schedule;
-  /** Knobs for every contraction group, over the shape-based defaults (a schedule entry wins). */
-  readonly contraction: Partial<ContractionKnobs>;
+/**
+ * What lowering needs to know about the device it lowers for. A device's come from its limits and
+ * features (`limitsFor` in runtime/target.ts); `WEBGPU_BASELINE_LIMITS` stands for any device.
+ */
+export interface TargetLimits {
+  /** Largest grid dimension. */
+  readonly maxWorkgroupsPerDimension: number;
+  /** Most invocations in one workgroup. */
+  readonly maxWorkgroupInvocations: number;
+  /** Bytes of workgroup memory one workgroup may use. */
+  readonly maxWorkgroupStorageBytes: number;
+  /** The target multiplies matrix tiles in hardware (CUDA tensor cores). */
+  readonly tensorCores: boolean;
+  /** 32-bit registers an invocation may use, where the target says (CUDA). */
+  readonly maxRegistersPerThread?: number | undefined;
+  /** Lanes per subgroup, where the target has subgroup shuffles and all its subgroups have this one size. */
+  readonly subgroupSize?: number | undefined;
 }
 
-export const DEFAULT_LOWER_OPTIONS: LowerOptions = {
-  ...DEFAULT_GROUP_OPTIONS,
-  workgroupSize: 256,
-  vectorWidth: 4,
-  rowWorkgroupSize: 256,
+/**
+ * The limits every WebGPU device meets (the WebGPU spec's defaults, which the software GPU,
+ * lavapipe, reports as they are): 65535 workgroups per grid dimension, 256 invocations and
+ * 16 KiB of workgroup memory per workgroup; no tensor cores, no register budget, no fixed
+ * subgroup size. `lower` uses them when not given a device's.
+ */
+export const WEBGPU_BASELINE_LIMITS: TargetLimits = {
   maxWorkgroupsPerDimension: 65535,
   maxWorkgroupInvocations: 256,
   maxWorkgroupStorageBytes: 16384,
   tensorCores: false,
-  subgroups: false,
-  schedule: {},
-  contraction: {},
 };
+
+const LOWER_OPTIONS: readonly string[] = ['schedule', 'defaults', 'grouping'] satisfies (keyof LowerOptions)[];
+
+/** How a program is laid out: knobs per group, knobs per kind of group, and how statements group. */
+export interface LowerOptions {
+  /** Knobs per group id (see `groupIds`): a recorded schedule replays its exact kernels. A schedule entry wins over `defaults`. */
+  readonly schedule?: Schedule | undefined;
+  /**
+   * Knobs for every group of a kind, over `DEFAULT_KNOBS` (for contractions, over the tiling
+   * `defaultContractionKnobs` picks for the group's shape): `{ rows: { threadsPerRow: 16 } }`.
+   */
+  readonly defaults?: KnobDefaults | undefined;
+  /** How statements are grouped into kernels, over `DEFAULT_GROUP_OPTIONS`. */
+  readonly grouping?: Partial<GroupOptions> | undefined;
+}
 
 /**
  * A reasonable first tiling for a contraction of these extents (the tuner does better): 32 x 32
@@ -91,8 +129,16 @@ export function defaultContractionKnobs(M: number, N: number): ContractionKnobs 
  * hoist reductions → bind sizes → inline elementwise producers → group into kernels → emit
  * kernel IR → verify.
  */
-export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> = {}): Plan {
-  const opts: LowerOptions = { ...DEFAULT_LOWER_OPTIONS, ...options };
+export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limits: TargetLimits = WEBGPU_BASELINE_LIMITS): Plan {
+  for (const key of Object.keys(options)) {
+    // a schedule or a knob passed where the options go would otherwise be ignored
+    if (!LOWER_OPTIONS.includes(key)) {
+      throw new TilecraftError(`lower: no option ${key}; the options are schedule (knobs by group id), defaults (knobs by kind of group) and grouping, and device limits are a separate argument`);
+    }
+  }
+  const given: Schedule = options.schedule ?? {};
+  const defaults: KnobDefaults = options.defaults ?? {};
+  const grouping: GroupOptions = { ...DEFAULT_GROUP_OPTIONS, ...options.grouping };
   const trace: { pass: string; note: string }[] = [];
   const hoisted = hoistReductions(p);
   trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
@@ -100,7 +146,7 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
   const fused = inlineElementwise(bound);
   trace.push({ pass: 'inline-elementwise', note: `${fused.stmts.length} statements` });
-  const groups = groupStatements(fused, opts);
+  const groups = groupStatements(fused, grouping);
   trace.push({ pass: 'group', note: groups.map(describe).join('; ') });
   const stored = escapingTensors(groups, fused.outputs);
   const tensors = new Map<string, TensorDecl>();
@@ -110,48 +156,39 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   const schedule: Record<string, GroupKnobs> = {};
   const temps: PlanTensor[] = [];
   const tiles: TileKernel[] = [];
-  const target = { scope, maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension, maxWorkgroupStorageBytes: opts.maxWorkgroupStorageBytes };
+  const target = { scope, maxWorkgroupsPerDimension: limits.maxWorkgroupsPerDimension, maxWorkgroupStorageBytes: limits.maxWorkgroupStorageBytes };
   const viaTile = (s: Scheduled): Kernel[] => {
     tiles.push(...s.tiles);
     for (const t of s.temps) temps.push({ ...t, role: 'temp' });
     return [...s.kernels];
   };
-  const planGroups: PlanGroup[] = groups.map((g, i) => ({
-    id: String(i),
-    kind: g.kind,
-    computes: stmtsOf(g).map((s) => s.target.name),
-    extents: extentsOf(g),
-  }));
+  const computes = groups.map((g) => stmtsOf(g).map((s) => s.target.name));
+  const ids = groupIds(groups.map((g, i) => ({ kind: g.kind, computes: computes[i]! })));
+  const planGroups: PlanGroup[] = groups.map((g, i) => ({ id: ids[i]!, kind: g.kind, computes: computes[i]!, extents: extentsOf(g) }));
+  for (const id of Object.keys(given)) {
+    // knobs for a group this plan does not have would otherwise be dropped without a word
+    if (!ids.includes(id)) throw new InvalidScheduleError(`the schedule has group ${id}, but this plan's groups are ${ids.join(', ')}`, id, '');
+  }
   const kernels: Kernel[] = groups.flatMap((g, i): Kernel[] => {
-    const id = String(i);
+    const id = ids[i]!;
     const name = `${p.name}_${i}_${g.kind}`;
-    const given = opts.schedule[id];
+    // a schedule's entry over the defaults for the kind over DEFAULT_KNOBS
+    const knobs = <K extends GroupKind>(kind: K, base: KnobsOf<K> = DEFAULT_KNOBS[kind] as KnobsOf<K>): KnobsOf<K> => {
+      const k = resolveKnobs(kind, id, given[id], resolveKnobs(kind, id, defaults[kind] as Partial<GroupKnobs> | undefined, base));
+      schedule[id] = k;
+      return k;
+    };
     switch (g.kind) {
-      case 'elementwise': {
-        const k = resolveKnobs('elementwise', id, given, { kind: 'elementwise', workgroupSize: opts.workgroupSize, vectorWidth: opts.vectorWidth });
-        schedule[id] = k;
-        return viaTile(elementwiseKernel(name, g.stmt, k, target));
-      }
-      case 'serial': {
-        const k = resolveKnobs('serial', id, given, { kind: 'serial', workgroupSize: opts.workgroupSize });
-        schedule[id] = k;
-        return viaTile(serialKernel(name, g.stmt, k, target));
-      }
-      case 'rows': {
-        const k = resolveKnobs('rows', id, given, {
-          ...DEFAULT_KNOBS.rows,
-          threadsPerRow: opts.threadsPerRow ?? 0,
-          workgroupSize: opts.rowWorkgroupSize,
-          subgroups: opts.subgroups,
-        });
-        schedule[id] = k;
-        return viaTile(rowsKernel(name, g.rowShape, g.stmts, k, target));
-      }
+      case 'elementwise':
+        return viaTile(elementwiseKernel(name, g.stmt, knobs('elementwise'), target));
+      case 'serial':
+        return viaTile(serialKernel(name, g.stmt, knobs('serial'), target));
+      case 'rows':
+        return viaTile(rowsKernel(name, g.rowShape, g.stmts, knobs('rows'), target));
       case 'contraction': {
         const { M, N } = planGroups[i]!.extents as { M: number; N: number };
-        const k = resolveKnobs('contraction', id, given, resolveKnobs('contraction', id, opts.contraction, defaultContractionKnobs(M, N)));
-        schedule[id] = k;
-        const out = emitContraction(name, id, { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue }, scope, k, opts);
+        const k = knobs('contraction', defaultContractionKnobs(M, N));
+        const out = emitContraction(name, id, { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue }, scope, k, limits);
         for (const t of out.temps) temps.push({ ...t, role: 'temp' });
         return out.kernels;
       }
@@ -170,6 +207,24 @@ export function lower(p: Program, sizes: Sizes, options: Partial<LowerOptions> =
   }
   planTensors.push(...temps);
   return { program: fused, tensors: planTensors, kernels, schedule, groups: planGroups, tiles, trace };
+}
+
+/**
+ * Each group's id: its kind and the tensors it computes, in statement order, e.g. `contraction:C`
+ * or `rows:Y_max,Y_sum,Y`. Schedules (and the tuning database) key knobs by these ids, so an id
+ * names what a group computes, never its position: regrouping other statements leaves it (and
+ * the knobs recorded for it) alone. Every statement defines its own tensor, so two groups of one
+ * plan never share an id; were they to, the later ones would be told apart by `#2`, `#3`, ...
+ * in plan order (`#` is not part of any tensor name).
+ */
+export function groupIds(groups: readonly { readonly kind: string; readonly computes: readonly string[] }[]): string[] {
+  const seen = new Map<string, number>();
+  return groups.map((g) => {
+    const base = `${g.kind}:${g.computes.join(',')}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}#${n}`;
+  });
 }
 
 function extentsOf(g: KernelGroup): Record<string, number> {

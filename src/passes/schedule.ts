@@ -5,8 +5,10 @@ import { TilecraftError } from '../ir/errors.js';
  * values with defaults; the heuristics, the autotuner and a user's override all speak this
  * vocabulary, and a recorded schedule replays the exact kernels it was measured with.
  *
- * A plan's schedule maps each group's id (its position in the plan, `"0"`, `"1"`, ...) to that
- * group's knobs. A knob left out takes its default.
+ * A plan's schedule maps each group's id to that group's knobs. An id says what the group
+ * computes, its kind and its tensors (`contraction:C`, `rows:Y_max,Y_sum,Y`; see `groupIds` in
+ * pipeline.ts), never where it sits in the plan, so a recorded schedule cannot slide onto another
+ * group when the grouping changes. A knob left out takes its default.
  */
 export interface ElementwiseKnobs {
   readonly kind: 'elementwise';
@@ -76,6 +78,12 @@ export interface ContractionKnobs {
 export type GroupKnobs = ElementwiseKnobs | SerialKnobs | RowsKnobs | ContractionKnobs;
 export type GroupKind = GroupKnobs['kind'];
 export type KnobsOf<K extends GroupKind> = Extract<GroupKnobs, { kind: K }>;
+
+/**
+ * Knobs for every group of a kind (`{ rows: { threadsPerRow: 16 }, elementwise: { vectorWidth: 1 } }`),
+ * over `DEFAULT_KNOBS`; a schedule's entry for one group wins over them.
+ */
+export type KnobDefaults = { readonly [K in GroupKind]?: Partial<KnobsOf<K>> };
 
 /** Per-group knobs by group id; partial knobs are completed with defaults. */
 export type Schedule = Readonly<Record<string, Partial<GroupKnobs>>>;
@@ -171,7 +179,7 @@ export function describeKnobs(k: GroupKnobs): string {
   }
 }
 
-/** `describeKnobs` for every group of a schedule: `0: 64x64x16 t8x8 direct unroll v4; 1: wg256 v4`. */
+/** `describeKnobs` for every group of a schedule: `contraction:C: 64x64x16 t8x8 direct unroll v4; elementwise:Y: wg256 v4`. */
 export function describeSchedule(s: ResolvedSchedule): string {
   const ids = Object.keys(s);
   return ids.map((id) => (ids.length > 1 ? `${id}: ` : '') + describeKnobs(s[id]!)).join('; ');

@@ -23,11 +23,11 @@ export interface ScheduleSource {
   tunedSchedule(device: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined>;
 }
 
-export interface CompileOptions {
-  /** Knobs per kernel group (a recorded schedule replays its exact kernels). */
-  readonly schedule?: Schedule;
-  /** Defaults for every group of a kind (workgroup sizes, threads per row, subgroups). */
-  readonly lowering?: Partial<LowerOptions>;
+/**
+ * How to lay the program out (`LowerOptions`: knobs per group by id, defaults per kind of group,
+ * grouping) and where tuned schedules come from; the device's limits come from the device.
+ */
+export interface CompileOptions extends LowerOptions {
   /**
    * Tuned schedules to use when no schedule is given: an exact match for this device, program and
    * sizes, else one tuned for sizes in the same bucket; else the default schedule.
@@ -50,13 +50,14 @@ export class Executable {
   ) {}
 
   static async create(device: Device, program: Program, sizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
+    const { tuning, ...lowering } = options;
     let origin: ScheduleOrigin = options.schedule ? 'given' : 'default';
     let plan: Plan | undefined;
-    if (!options.schedule && options.tuning) {
-      const hit = await options.tuning.tunedSchedule(device.info, program, sizes);
+    if (!options.schedule && tuning) {
+      const hit = await tuning.tunedSchedule(device.info, program, sizes);
       if (hit) {
         try {
-          plan = planFor(device.info, program, sizes, hit.schedule, options.lowering);
+          plan = planFor(device.info, program, sizes, { ...lowering, schedule: hit.schedule });
           origin = hit.match === 'exact' ? 'tuned' : 'tuned-bucket';
         } catch (e) {
           // a schedule tuned for other sizes may not fit these: the default schedule does
@@ -64,7 +65,7 @@ export class Executable {
         }
       }
     }
-    plan ??= planFor(device.info, program, sizes, options.schedule ?? {}, options.lowering);
+    plan ??= planFor(device.info, program, sizes, lowering);
     return Executable.fromPlan(device, plan, origin);
   }
 

@@ -2,13 +2,12 @@ import { toWgsl } from '../codegen-wgsl/index.js';
 import { type Sizes } from '../ir/bind.js';
 import { structuralHash } from '../ir/hash.js';
 import { type Program } from '../ir/tensor.js';
-import { type LowerOptions, type Plan, lower } from '../passes/pipeline.js';
-import { type Schedule } from '../passes/schedule.js';
+import { type LowerOptions, type Plan, type TargetLimits, lower } from '../passes/pipeline.js';
 import type { DeviceInfo } from './device.js';
 import { checkKernelLimits } from './limits.js';
 
-/** Lowering options that respect a device's limits. */
-export function loweringFor(info: DeviceInfo): Partial<LowerOptions> {
+/** What lowering needs to know about a device: its limits, tensor cores, its one subgroup size. */
+export function limitsFor(info: DeviceInfo): TargetLimits {
   const l = info.limits;
   return {
     maxWorkgroupsPerDimension: l.maxWorkgroupsPerDimension,
@@ -31,11 +30,12 @@ export function fixedSubgroupSize(info: DeviceInfo): number | undefined {
 }
 
 /**
- * Lowers a program for a device with a schedule and checks every kernel against the device's
- * limits — all before anything is compiled. Throws InvalidScheduleError or DeviceLimitError.
+ * Lowers a program for a device (a schedule, knob defaults, grouping) and checks every kernel
+ * against the device's limits — all before anything is compiled. Throws InvalidScheduleError or
+ * DeviceLimitError.
  */
-export function planFor(info: DeviceInfo, program: Program, sizes: Sizes, schedule: Schedule = {}, options: Partial<LowerOptions> = {}): Plan {
-  const plan = lower(program, sizes, { ...loweringFor(info), ...options, schedule });
+export function planFor(info: DeviceInfo, program: Program, sizes: Sizes, options: LowerOptions = {}): Plan {
+  const plan = lower(program, sizes, options, limitsFor(info));
   for (const k of plan.kernels) checkKernelLimits(k, info.limits);
   return plan;
 }

@@ -82,7 +82,7 @@ function rowSumFold([i, d, e]: readonly string[], [N, D, E]: readonly string[]):
 describe('tuning keys', () => {
   it('find the schedule recorded for one spelling of a program when looked up with another', async () => {
     const db = await TuningDatabase.open(join(mkdtempSync(join(tmpdir(), 'tilecraft-canon-')), 'tuning.json'));
-    const schedule = { '0': { kind: 'contraction' as const, blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' as const, doubleBuffer: false, unrollK: true, splitK: 1, vectorWidth: 4 as const, vectorK: 1 as const, shuffleA: false, tensorCores: false } };
+    const schedule = { 'contraction:C': { kind: 'contraction' as const, blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' as const, doubleBuffer: false, unrollK: true, splitK: 1, vectorWidth: 4 as const, vectorK: 1 as const, shuffleA: false, tensorCores: false } };
     await db.record({
       ...tuningKeyFor(syntheticDeviceInfo, mkn, { M: 64, N: 32, K: 128 }),
       program: 'matmul',

@@ -24,7 +24,7 @@ for (let i = 0; i < Number(count); i++) {
     dtype: 'f32',
     shape: { N: i + 1 },
     tilecraftVersion: '0.1.0',
-    schedule: { '0': { kind: 'elementwise', workgroupSize: 64, vectorWidth: 4 } },
+    schedule: { 'elementwise:Y': { kind: 'elementwise', workgroupSize: 64, vectorWidth: 4 } },
     medianMs: 1 + i / 100,
     spread: 0.01,
     candidates: 4,

@@ -41,14 +41,14 @@ function entry(over: Partial<NewTuningEntry> = {}): NewTuningEntry {
     dtype: 'f32',
     shape: { N: 1000, B: 4 },
     tilecraftVersion: '0.1.0',
-    schedule: { '0': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1 } },
+    schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1 } },
     medianMs: 0.5,
     spread: 0.02,
     candidates: 12,
     strategy: 'exhaustive',
     tieBreak: 'smallest-canonical-schedule',
     toleranceBand: 0.02,
-    runnersUp: [{ schedule: { '0': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1 } }, medianMs: 0.51 }],
+    runnersUp: [{ schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1 } }, medianMs: 0.51 }],
     ...over,
   };
 }
@@ -145,7 +145,7 @@ describe('TuningDatabase', () => {
     expect((await db.lookup(keyOf(entry())))?.entry.recordedAt).toBe('2024-01-02T03:04:05.000Z');
 
     const many = Array.from({ length: MAX_RUNNERS_UP + 3 }, (_, i) => ({
-      schedule: { '0': { kind: 'serial' as const, workgroupSize: 2 ** i } },
+      schedule: { 'serial:Y': { kind: 'serial' as const, workgroupSize: 2 ** i } },
       medianMs: 10 - i,
     }));
     await db.record(entry({ medianMs: 0.25, runnersUp: many }));
@@ -342,9 +342,17 @@ describe('TuningDatabase', () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it('reports the entries of an older format as stale, never looks them up, and keeps them when writing', async () => {
-    const old = entry({ program: 'old-keys' });
-    writeFileSync(file, JSON.stringify({ format: DATABASE_FORMAT, version: DATABASE_VERSION - 1, entries: { [tuningKey(old)]: { ...old, recordedAt: '2026-01-01T00:00:00.000Z' } } }));
+  // Version 2 keyed programs canonically but schedules by group position ("0"); version 1 keyed
+  // programs by their own names. Either way a replayed schedule could reach the wrong group.
+  const olderVersions = Array.from({ length: DATABASE_VERSION - 1 }, (_, i) => i + 1);
+  it('is at least version 3: schedules keyed by group position are an older format', () => {
+    expect(olderVersions).toContain(2);
+  });
+
+  it.each(olderVersions)('reports the entries of format %i as stale, never looks them up, and keeps them when writing', async (version) => {
+    const positional = { '0': { kind: 'rows' as const, threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1 } };
+    const old = entry({ program: 'old-keys', schedule: positional, runnersUp: [] });
+    writeFileSync(file, JSON.stringify({ format: DATABASE_FORMAT, version, entries: { [tuningKey(old)]: { ...old, recordedAt: '2026-01-01T00:00:00.000Z' } } }));
     const db = await TuningDatabase.open(file);
     expect(await db.lookup(keyOf(old))).toBeUndefined();
     expect(await db.lookup(keyOf(old), { allowBucket: true })).toBeUndefined();

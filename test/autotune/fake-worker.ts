@@ -1,7 +1,7 @@
 /**
- * A measuring worker that misbehaves on request, speaking the real protocol: the group "0" knob
- * `workgroupSize` of the plan's schedule chooses the behaviour (1: crash the process, 2: hang,
- * 3: wrong result, else a measurement of `workgroupSize / 100` ms).
+ * A measuring worker that misbehaves on request, speaking the real protocol: the group
+ * "elementwise:Y" knob `workgroupSize` of the plan's schedule chooses the behaviour (1: crash the
+ * process, 2: hang, 3: wrong result, else a measurement of `workgroupSize / 100` ms).
  */
 import type { FromWorker, ToWorker } from '../../src/autotune/protocol.js';
 import { syntheticDeviceInfo } from './fixtures.js';
@@ -15,7 +15,7 @@ process.on('message', (raw) => {
     send({ type: 'ready', info });
     return;
   }
-  const knob = (m.plan.schedule['0'] as { workgroupSize?: number } | undefined)?.workgroupSize ?? 100;
+  const knob = (m.plan.schedule['elementwise:Y'] as { workgroupSize?: number } | undefined)?.workgroupSize ?? 100;
   if (knob === 1) process.exit(7);
   if (knob === 2) return; // never answers
   if (knob === 3) {

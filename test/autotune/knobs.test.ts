@@ -47,18 +47,18 @@ describe('a schedule written by hand', () => {
   const plan = planFor(syntheticDeviceInfo, matmul.build('f32'), { M: 64, N: 64, K: 64 });
 
   it('passes with knobs of its groups and replays exactly', () => {
-    const given = { '0': { blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' } };
+    const given = { 'contraction:C': { blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' } };
     const schedule = checkSchedule(plan.groups, given);
-    expect(planFor(syntheticDeviceInfo, matmul.build('f32'), { M: 64, N: 64, K: 64 }, schedule).schedule['0']).toMatchObject(given['0']);
+    expect(planFor(syntheticDeviceInfo, matmul.build('f32'), { M: 64, N: 64, K: 64 }, { schedule }).schedule['contraction:C']).toMatchObject(given['contraction:C']);
   });
 
   it('names the group and knob that are wrong', () => {
-    const unknown = knobError(() => checkSchedule(plan.groups, { '0': { blokM: 16 } }));
-    expect([unknown.group, unknown.knob]).toEqual(['0', 'blokM']);
-    expect(unknown.message).toMatch(/group 0 \(contraction\): contraction groups have no knob blokM; their knobs are blockM/);
-    expect(knobError(() => checkSchedule(plan.groups, { '3': {} })).message).toMatch(/group 3, but this program's groups are 0/);
-    expect(knobError(() => checkSchedule(plan.groups, { '0': { kind: 'rows' } })).message).toMatch(/is a contraction group/);
-    expect(knobError(() => checkSchedule(plan.groups, { '0': { splitK: -1 } })).knob).toBe('splitK');
+    const unknown = knobError(() => checkSchedule(plan.groups, { 'contraction:C': { blokM: 16 } }));
+    expect([unknown.group, unknown.knob]).toEqual(['contraction:C', 'blokM']);
+    expect(unknown.message).toMatch(/group contraction:C \(contraction\): contraction groups have no knob blokM; their knobs are blockM/);
+    expect(knobError(() => checkSchedule(plan.groups, { '3': {} })).message).toMatch(/group 3, but this program's groups are contraction:C/);
+    expect(knobError(() => checkSchedule(plan.groups, { 'contraction:C': { kind: 'rows' } })).message).toMatch(/is a contraction group/);
+    expect(knobError(() => checkSchedule(plan.groups, { 'contraction:C': { splitK: -1 } })).knob).toBe('splitK');
     expect(knobError(() => checkSchedule(plan.groups, [1])).message).toMatch(/JSON object of knobs by group id/);
   });
 });

@@ -15,7 +15,7 @@ const restrict = { blockK: [8, 16], staging: ['shared', 'direct'], doubleBuffer:
 
 /** A deterministic cost landscape over contraction knobs: a clear optimum, smooth around it. */
 function cost(s: Schedule): number {
-  const k = s['0'] as ContractionKnobs;
+  const k = s['contraction:C'] as ContractionKnobs;
   const l = (v: number, best: number) => Math.abs(Math.log2(v) - Math.log2(best));
   return 10 * (1 + 0.3 * l(k.blockM, 64) + 0.3 * l(k.blockN, 32) + 0.2 * l(k.threadM, 4) + 0.25 * l(k.threadN, 8) + 0.1 * l(k.blockK, 16) + (k.staging === 'direct' ? 0 : 0.15));
 }
@@ -45,11 +45,11 @@ describe('the tuner', () => {
     expect(r.stoppedBy).toBe('exhausted');
     expect(r.validCount).toBeGreaterThanOrEqual(200);
     expect(r.candidates.length).toBe(r.validCount);
-    const b = r.best!.schedule['0'] as ContractionKnobs;
+    const b = r.best!.schedule['contraction:C'] as ContractionKnobs;
     expect([b.blockM, b.blockN, b.threadM, b.threadN, b.blockK, b.staging]).toEqual([64, 32, 4, 8, 16, 'direct']);
     // invalid combinations never reach the measurer
     for (const s of log) {
-      const k = s['0'] as ContractionKnobs;
+      const k = s['contraction:C'] as ContractionKnobs;
       expect(k.blockM % k.threadM).toBe(0);
       expect((k.blockM / k.threadM) * (k.blockN / k.threadN)).toBeLessThanOrEqual(256);
     }
@@ -113,11 +113,11 @@ describe('the tuner', () => {
     expect(knob(varying)).toBeUndefined();
     const log: Schedule[] = [];
     const r = await tune(fixed, program, sizes, searchSpace(fixed, program, sizes), measurer(log), { strategy: 'guided', budget: { trials: 2 } });
-    expect(r.candidates.map((c) => (c.schedule['0'] as ContractionKnobs).shuffleA)).toEqual([false, true]);
-    expect(r.candidates[1]!.schedule['0']).toMatchObject({ blockM: 8, threadM: 8, blockN: 64, threadN: 8, blockK: 8, staging: 'direct' });
+    expect(r.candidates.map((c) => (c.schedule['contraction:C'] as ContractionKnobs).shuffleA)).toEqual([false, true]);
+    expect(r.candidates[1]!.schedule['contraction:C']).toMatchObject({ blockM: 8, threadM: 8, blockN: 64, threadN: 8, blockK: 8, staging: 'direct' });
     // without a fixed size there is nothing to seed
     const plain = await tune(varying, program, sizes, searchSpace(varying, program, sizes), measurer(), { strategy: 'guided', budget: { trials: 2 } });
-    expect(plain.candidates.some((c) => (c.schedule['0'] as ContractionKnobs).shuffleA)).toBe(false);
+    expect(plain.candidates.some((c) => (c.schedule['contraction:C'] as ContractionKnobs).shuffleA)).toBe(false);
   });
 
   it('measures the plan it lowered: the leaders are measured again from the very plans screened', async () => {
@@ -140,19 +140,19 @@ describe('the tuner', () => {
 
   it('failed candidates never win', async () => {
     const r = await tune(info, program, sizes, space, async ({ schedule: s }) => {
-      const k = s['0'] as ContractionKnobs;
+      const k = s['contraction:C'] as ContractionKnobs;
       // the fastest candidates "crash" or disagree with the reference
       if (k.staging === 'direct') return { status: k.blockM === 64 ? 'crash' : 'mismatch', detail: 'x' };
       return { status: 'ok', measurement: m(cost(s)) };
     }, { strategy: 'exhaustive', budget: { trials: 100_000 } });
-    expect((r.best!.schedule['0'] as ContractionKnobs).staging).toBe('shared');
+    expect((r.best!.schedule['contraction:C'] as ContractionKnobs).staging).toBe('shared');
     expect(r.candidates.some((c) => c.status === 'crash')).toBe(true);
   });
 });
 
 describe('the winner is deterministic', () => {
   const cand = (name: string, ms: number, isDefault = false): Candidate =>
-    ({ point: [], key: name, schedule: { '0': { kind: 'serial', workgroupSize: Number(name) } }, status: 'ok', final: m(ms), isDefault }) as Candidate;
+    ({ point: [], key: name, schedule: { 'serial:Y': { kind: 'serial', workgroupSize: Number(name) } }, status: 'ok', final: m(ms), isDefault }) as Candidate;
 
   it('within the band, the default wins if present', () => {
     expect(pickWinner([cand('64', 10), cand('128', 10.1, true), cand('256', 9.9)], 0.03)!.key).toBe('128');

@@ -17,7 +17,7 @@ afterAll(() => worker.close());
 describe('the measuring worker', () => {
   it('compiles, checks and times a plan lowered in the tuning run', async () => {
     const info = await worker.start();
-    const plan = planFor(info, square(1), sizes, { '0': { kind: 'elementwise', workgroupSize: 64 } });
+    const plan = planFor(info, square(1), sizes, { schedule: { 'elementwise:Y': { kind: 'elementwise', workgroupSize: 64 } } });
     const r = await worker.measure(plan, { warmup: 0, repeat: 2 });
     expect(r.status, r.detail).toBe('ok');
     expect(r.measurement?.samples).toHaveLength(2);
@@ -26,13 +26,13 @@ describe('the measuring worker', () => {
   it('runs exactly the kernels it is sent: those of another program fail the reference check', async () => {
     const info = await worker.start();
     // same tensors and schedule, but the kernel computes x * x + 2 where the program says + 1
-    const wrong = planFor(info, square(2), sizes, { '0': { kind: 'elementwise', workgroupSize: 64 } });
+    const wrong = planFor(info, square(2), sizes, { schedule: { 'elementwise:Y': { kind: 'elementwise', workgroupSize: 64 } } });
     const r = await worker.measure(wrong, { warmup: 0, repeat: 2 });
     expect(r.status).toBe('mismatch');
     expect(r.detail).toMatch(/^Y\[\d+\] = .*, reference /);
     expect(r.measurement).toBeUndefined();
     // the worker is still up for the next candidate
-    const right = planFor(info, square(1), sizes, { '0': { kind: 'elementwise', workgroupSize: 128 } });
+    const right = planFor(info, square(1), sizes, { schedule: { 'elementwise:Y': { kind: 'elementwise', workgroupSize: 128 } } });
     expect((await worker.measure(right, { warmup: 0, repeat: 1 })).status).toBe('ok');
     expect(worker.starts).toBe(1);
   }, 120_000);

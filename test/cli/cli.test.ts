@@ -36,18 +36,18 @@ describe('autotune run --schedule', () => {
   const small = ['--shape', 'M=64,N=64,K=64', '--warmup', '0', '--repeat', '1'];
 
   it('replays exactly the knobs given, checked against the reference', () => {
-    const r = autotune('run', 'matmul', ...small, '--json', '--schedule', JSON.stringify({ '0': knobs }));
+    const r = autotune('run', 'matmul', ...small, '--json', '--schedule', JSON.stringify({ 'contraction:C': knobs }));
     expect(r.status, r.stderr).toBe(EXIT.ok);
     const out = JSON.parse(r.stdout) as { schedule: { origin: string; knobs: Record<string, unknown> }; check: { ok: boolean }[] };
     expect(out.schedule.origin).toBe('given');
-    expect(out.schedule.knobs['0']).toMatchObject(knobs);
+    expect(out.schedule.knobs['contraction:C']).toMatchObject(knobs);
     expect(out.check.every((c) => c.ok)).toBe(true);
   });
 
   it('is a usage error naming the group and knob when a knob is wrong', () => {
-    const r = autotune('run', 'matmul', ...small, '--schedule', '{"0": {"blokM": 16}}');
+    const r = autotune('run', 'matmul', ...small, '--schedule', '{"contraction:C": {"blokM": 16}}');
     expect(r.status).toBe(EXIT.usage);
-    expect(r.stderr).toMatch(/group 0 \(contraction\): contraction groups have no knob blokM; their knobs are blockM/);
+    expect(r.stderr).toMatch(/group contraction:C \(contraction\): contraction groups have no knob blokM; their knobs are blockM/);
   });
 
   it('is a usage error when it is neither JSON nor a file', () => {

@@ -16,24 +16,24 @@ const sizes = { M: 64, N: 64, K: 64 };
 describe('--schedule', () => {
   it('reads inline JSON, a file, and the forms tilecraft prints around a schedule', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tilecraft-schedule-')), 'best.json');
-    writeFileSync(file, JSON.stringify({ schedule: { origin: 'tuned', knobs: { '0': knobs } } }));
-    expect(await readScheduleArg(JSON.stringify({ '0': knobs }))).toEqual({ '0': knobs });
-    expect(await readScheduleArg(file)).toEqual({ '0': knobs });
-    expect(await readScheduleArg(JSON.stringify({ schedule: { '0': knobs }, medianMs: 1 }))).toEqual({ '0': knobs });
+    writeFileSync(file, JSON.stringify({ schedule: { origin: 'tuned', knobs: { 'contraction:C': knobs } } }));
+    expect(await readScheduleArg(JSON.stringify({ 'contraction:C': knobs }))).toEqual({ 'contraction:C': knobs });
+    expect(await readScheduleArg(file)).toEqual({ 'contraction:C': knobs });
+    expect(await readScheduleArg(JSON.stringify({ schedule: { 'contraction:C': knobs }, medianMs: 1 }))).toEqual({ 'contraction:C': knobs });
     const bad: unknown = await readScheduleArg('{"0": ').catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(UsageError);
   });
 
   it('replays exactly the knobs given, defaults for the rest', () => {
     const program = matmul.build('f32');
-    const schedule = scheduleToReplay(syntheticDeviceInfo, program, sizes, { '0': knobs });
-    expect(planFor(syntheticDeviceInfo, program, sizes, schedule).schedule['0']).toMatchObject({ ...knobs, splitK: 1, kind: 'contraction' });
+    const schedule = scheduleToReplay(syntheticDeviceInfo, program, sizes, { 'contraction:C': knobs });
+    expect(planFor(syntheticDeviceInfo, program, sizes, { schedule }).schedule['contraction:C']).toMatchObject({ ...knobs, splitK: 1, kind: 'contraction' });
   });
 
   it('reports a combination the lowering rejects as a knob error naming group and knob', () => {
-    const e = thrown(() => scheduleToReplay(syntheticDeviceInfo, matmul.build('f32'), sizes, { '0': { blockM: 24 } }));
+    const e = thrown(() => scheduleToReplay(syntheticDeviceInfo, matmul.build('f32'), sizes, { 'contraction:C': { blockM: 24 } }));
     expect(e).toBeInstanceOf(KnobError);
-    expect([(e as KnobError).group, (e as KnobError).knob]).toEqual(['0', 'blockM']);
-    expect(e.message).toMatch(/^--schedule: group 0/);
+    expect([(e as KnobError).group, (e as KnobError).knob]).toEqual(['contraction:C', 'blockM']);
+    expect(e.message).toMatch(/^--schedule: group contraction:C/);
   });
 });

@@ -9,7 +9,7 @@ import { type Sizes } from '../../src/ir/bind.js';
 import { DeviceLimitError, KernelCompileError } from '../../src/ir/errors.js';
 import { F32, type Kernel, kbuiltin, kconst, kload } from '../../src/ir/kernel.js';
 import { InvalidScheduleError } from '../../src/passes/schedule.js';
-import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+import { type LowerOptions, type TargetLimits, WEBGPU_BASELINE_LIMITS, lower } from '../../src/passes/pipeline.js';
 import { featureKernel } from './feature-kernel.js';
 
 /**
@@ -45,37 +45,44 @@ const sizesFor = (name: string, defaults: Sizes): Sizes =>
 
 const CUDA_LIMITS = { maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 48 * 1024, tensorCores: true } as const;
 
-const SCHEDULES: readonly { readonly name: string; readonly options: Partial<LowerOptions>; readonly dtypes?: readonly string[] }[] = [
+const SCHEDULES: readonly { readonly name: string; readonly options: LowerOptions; readonly limits?: Partial<TargetLimits>; readonly dtypes?: readonly string[] }[] = [
   { name: 'default', options: {} },
-  { name: 'wg64', options: { workgroupSize: 64, rowWorkgroupSize: 64 } },
-  { name: 'tpr8', options: { threadsPerRow: 8, rowWorkgroupSize: 128 } },
-  { name: 'sg64', options: { subgroups: true, threadsPerRow: 64, rowWorkgroupSize: 64 } },
+  { name: 'wg64', options: { defaults: { elementwise: { workgroupSize: 64 }, serial: { workgroupSize: 64 }, rows: { workgroupSize: 64 } } } },
+  { name: 'tpr8', options: { defaults: { rows: { threadsPerRow: 8, workgroupSize: 128 } } } },
+  { name: 'sg64', options: { defaults: { rows: { subgroups: true, threadsPerRow: 64, workgroupSize: 64 } } } },
   // a 16-thread block is one partial warp
-  { name: 'sg16', options: { subgroups: true, threadsPerRow: 16, rowWorkgroupSize: 16 } },
-  { name: 'wg1024', options: { workgroupSize: 1024, rowWorkgroupSize: 1024, threadsPerRow: 1024, subgroups: true } },
+  { name: 'sg16', options: { defaults: { rows: { subgroups: true, threadsPerRow: 16, workgroupSize: 16 } } } },
+  {
+    name: 'wg1024',
+    options: { defaults: { elementwise: { workgroupSize: 1024 }, serial: { workgroupSize: 1024 }, rows: { workgroupSize: 1024, threadsPerRow: 1024, subgroups: true } } },
+  },
   // contraction tilings the tuner explores
-  { name: 'direct8x8', options: { contraction: { blockM: 64, blockN: 64, threadM: 8, threadN: 8, staging: 'direct' } } },
-  { name: 'db-splitk', options: { ...CUDA_LIMITS, contraction: { blockK: 32, doubleBuffer: true, splitK: 2, vectorWidth: 1 } } },
+  { name: 'direct8x8', options: { defaults: { contraction: { blockM: 64, blockN: 64, threadM: 8, threadN: 8, staging: 'direct' } } } },
+  { name: 'db-splitk', limits: CUDA_LIMITS, options: { defaults: { contraction: { blockK: 32, doubleBuffer: true, splitK: 2, vectorWidth: 1 } } } },
   // A shared across a warp by shuffles: 8 rows x 4 columns per thread, one warp per block; the
   // 32-step shuffle loop kept as a loop (the tuner's seed) and unrolled
   {
     name: 'shuffleA',
-    options: { ...CUDA_LIMITS, subgroupSize: 32, contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32, unrollK: false } },
+    limits: { ...CUDA_LIMITS, subgroupSize: 32 },
+    options: { defaults: { contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32, unrollK: false } } },
   },
   {
     name: 'shuffleA-unrolled',
-    options: { ...CUDA_LIMITS, subgroupSize: 32, contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32 } },
+    limits: { ...CUDA_LIMITS, subgroupSize: 32 },
+    options: { defaults: { contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32 } } },
   },
   // tensor cores (wmma): f16 operands only
   {
     name: 'tensor-cores',
     dtypes: ['f16'],
-    options: { ...CUDA_LIMITS, contraction: { tensorCores: true, staging: 'shared', blockM: 32, blockN: 32, blockK: 32, threadM: 1, threadN: 1 } },
+    limits: CUDA_LIMITS,
+    options: { defaults: { contraction: { tensorCores: true, staging: 'shared', blockM: 32, blockN: 32, blockK: 32, threadM: 1, threadN: 1 } } },
   },
   {
     name: 'tensor-cores-2x2-db',
     dtypes: ['f16'],
-    options: { ...CUDA_LIMITS, contraction: { tensorCores: true, staging: 'shared', blockM: 64, blockN: 64, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true } },
+    limits: CUDA_LIMITS,
+    options: { defaults: { contraction: { tensorCores: true, staging: 'shared', blockM: 64, blockN: 64, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true } } },
   },
 ];
 
@@ -95,7 +102,7 @@ function cases(): Case[] {
         if (s.dtypes && !s.dtypes.includes(dtype)) continue;
         let plan;
         try {
-          plan = lower(program, sizesFor(ex.name, ex.sizes), s.options);
+          plan = lower(program, sizesFor(ex.name, ex.sizes), s.options, { ...WEBGPU_BASELINE_LIMITS, ...s.limits });
         } catch (e) {
           if (e instanceof InvalidScheduleError && REFUSED.has(`${ex.name}/${s.name}`)) continue;
           throw e;

@@ -30,7 +30,7 @@ describe('CUDA launch limits, checked before any compiler runs', () => {
   it('refuses too many threads per block, naming the knob to lower', () => {
     const e = limitError(() => toCuda(kernel({ workgroup: [2048, 1, 1] }), { sm: 80 }));
     expect(e).toMatchObject({ limit: 'maxThreadsPerBlock', requested: 2048, available: 1024 });
-    expect(e.message).toMatch(/2048 threads per block; CUDA allows 1024 on sm_80: lower workgroupSize or rowWorkgroupSize/);
+    expect(e.message).toMatch(/2048 threads per block; CUDA allows 1024 on sm_80: lower the group's workgroupSize knob/);
     expect(limitError(() => toCuda(kernel({ workgroup: [1, 1, 128] }), { sm: 80 })).limit).toBe('maxBlockDimZ');
   });
 

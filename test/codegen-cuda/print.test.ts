@@ -9,7 +9,7 @@ import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
 import { featureKernel } from './feature-kernel.js';
 
 /** The CUDA of an example's kernels at small sizes (compiled by nvcc in compile.test.ts, never run here). */
-function cudaOf(name: string, dtype: DType, sizes: Sizes, options: Partial<LowerOptions> = {}): string {
+function cudaOf(name: string, dtype: DType, sizes: Sizes, options: LowerOptions = {}): string {
   const ex = EXAMPLES.find((e) => e.name === name)!;
   return lower(ex.build(dtype), sizes, options)
     .kernels.map((k) => toCuda(k, { sm: 80 }).source)
@@ -85,7 +85,7 @@ describe('CUDA printer: examples', () => {
   });
 
   it('prints softmax with warp reductions (one warp per row)', () => {
-    expect(cudaOf('softmax', 'f16', { N: 4, D: 64 }, { subgroups: true, threadsPerRow: 32, rowWorkgroupSize: 32 })).toMatchInlineSnapshot(`
+    expect(cudaOf('softmax', 'f16', { N: 4, D: 64 }, { defaults: { rows: { subgroups: true, threadsPerRow: 32, workgroupSize: 32 } } })).toMatchInlineSnapshot(`
       "#include <cuda_fp16.h>
 
       #ifndef TC_WARP_MAX_F32
@@ -165,7 +165,7 @@ describe('CUDA printer: examples', () => {
   });
 
   it('prints a serial matmul', () => {
-    expect(cudaOf('matmul', 'f32', { M: 128, N: 128, K: 64 }, { tileContractions: false })).toMatchInlineSnapshot(`
+    expect(cudaOf('matmul', 'f32', { M: 128, N: 128, K: 64 }, { grouping: { tileContractions: false } })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) matmul_0_serial(const float* __restrict__ t_A, const float* __restrict__ t_B, float* __restrict__ t_C) {
         float f0_acc0 = 0.0f;
         const int row1 = (((int)blockIdx.x) * 256) + ((int)threadIdx.x);
@@ -182,7 +182,7 @@ describe('CUDA printer: examples', () => {
   });
 
   it('prints an int4 GEMM, its nibbles unpacked from u32 words by legalization', () => {
-    expect(cudaOf('int4-gemm', 'f32', { M: 4, N: 8, K: 64, G: 32 }, { tileContractions: false })).toMatchInlineSnapshot(`
+    expect(cudaOf('int4-gemm', 'f32', { M: 4, N: 8, K: 64, G: 32 }, { grouping: { tileContractions: false } })).toMatchInlineSnapshot(`
       "extern "C" __global__ void __launch_bounds__(256) int4_gemm_0_rows(const float* __restrict__ t_X, const unsigned int* __restrict__ t_W, const float* __restrict__ t_S, float* __restrict__ t_Y) {
         __shared__ __align__(32) float s_red7[256];
         const int d0 = ((int)threadIdx.x) / 4;

@@ -6,7 +6,7 @@ import { idiv } from '../../src/ir/intexpr.js';
 import { type Program } from '../../src/ir/tensor.js';
 import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
 
-const wgsl = (p: Program, sizes: Record<string, number>, options: Partial<LowerOptions> = {}, shaderF16 = true) =>
+const wgsl = (p: Program, sizes: Record<string, number>, options: LowerOptions = {}, shaderF16 = true) =>
   lower(p, sizes, options).kernels.map((k) => toWgsl(k, { shaderF16 }).source);
 
 describe('WGSL printer', () => {
@@ -42,7 +42,7 @@ describe('WGSL printer', () => {
       const [N, D] = b.sizes('N', 'D');
       b.output('Y', softmax(b.input('X', 'f32', { i: N, j: D }), 'j'));
     });
-    expect(wgsl(p, { N: 5, D: 40 }, { rowWorkgroupSize: 8, threadsPerRow: 4 })[0]).toMatchInlineSnapshot(`
+    expect(wgsl(p, { N: 5, D: 40 }, { defaults: { rows: { workgroupSize: 8, threadsPerRow: 4 } } })[0]).toMatchInlineSnapshot(`
       "@group(0) @binding(0) var<storage, read> t_X: array<f32>;
       @group(0) @binding(1) var<storage, read_write> t_Y: array<f32>;
       var<workgroup> s_red6: array<f32, 8>;
@@ -119,7 +119,7 @@ describe('WGSL printer', () => {
       const [N, D] = b.sizes('N', 'D');
       b.output('Y', softmax(b.input('X', 'f32', { i: N, j: D }), 'j'));
     });
-    const [src] = wgsl(p, { N: 5, D: 40 }, { rowWorkgroupSize: 32, threadsPerRow: 32, subgroups: true });
+    const [src] = wgsl(p, { N: 5, D: 40 }, { defaults: { rows: { workgroupSize: 32, threadsPerRow: 32, subgroups: true } } });
     expect(src).toContain('enable subgroups;');
     expect(src).toMatch(/subgroupMax\(/);
     expect(src).toMatch(/atomicAdd\(&s_count\d+, 1u\)/);
@@ -133,7 +133,7 @@ describe('WGSL printer', () => {
       const s = b.input('S', 'f32', { n: N, kg: idiv(K, G) });
       b.output('Y', x.mul(w.cast('f32').split('k', { kg: idiv(K, G), ki: G }).mul(s).merge(['kg', 'ki'], 'k')).sum('k'));
     });
-    expect(wgsl(p, { N: 3, K: 12, G: 4 }, { tileContractions: false })[0]).toMatchInlineSnapshot(`
+    expect(wgsl(p, { N: 3, K: 12, G: 4 }, { grouping: { tileContractions: false } })[0]).toMatchInlineSnapshot(`
       "@group(0) @binding(0) var<storage, read> t_X: array<f32>;
       @group(0) @binding(1) var<storage, read> t_W: array<u32>;
       @group(0) @binding(2) var<storage, read> t_S: array<f32>;
@@ -160,7 +160,7 @@ describe('WGSL printer', () => {
       const [M, N, K] = b.sizes('M', 'N', 'K');
       b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));
     });
-    const schedule = { '0': { blockM: 4, blockN: 4, blockK: 4, threadM: 1, threadN: 1, unrollK: false } };
+    const schedule = { 'contraction:C': { blockM: 4, blockN: 4, blockK: 4, threadM: 1, threadN: 1, unrollK: false } };
     expect(wgsl(p, { M: 6, N: 5, K: 7 }, { schedule })[0]).toMatchInlineSnapshot(`
       "@group(0) @binding(0) var<storage, read> t_A: array<f32>;
       @group(0) @binding(1) var<storage, read> t_B: array<f32>;

@@ -165,7 +165,7 @@ describe('printKernel', () => {
       b.output('M', x.sum('i'));
       b.output('S', softmax(x, 'j'));
     });
-    const plan = lower(p, {}, { workgroupSize: 64, rowWorkgroupSize: 8, vectorWidth: 1 });
+    const plan = lower(p, {}, { defaults: { elementwise: { workgroupSize: 64, vectorWidth: 1 }, serial: { workgroupSize: 64 }, rows: { workgroupSize: 8 } } });
     expect(plan.kernels.map((k) => k.name)).toEqual(['mix_0_elementwise', 'mix_1_serial', 'mix_2_rows']);
     expect(plan.kernels.map(printKernel).join('\n\n')).toMatchInlineSnapshot(`
       "kernel mix_0_elementwise grid(2, 1, 1) workgroup(64, 1, 1)

@@ -4,14 +4,16 @@ import { program } from '../../src/dsl/program.js';
 import { type HostTensor, randomHost, toValues } from '../../src/ir/host.js';
 import { printKernel } from '../../src/ir/print-kernel.js';
 import { type Program } from '../../src/ir/tensor.js';
-import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
+import { type TargetLimits, WEBGPU_BASELINE_LIMITS, lower } from '../../src/passes/pipeline.js';
 import { InvalidScheduleError, type Schedule } from '../../src/passes/schedule.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { firstMismatch, runPlan } from '../helpers/naive.js';
 
+const TENSOR_CORES: TargetLimits = { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 49152 };
+
 /** Runs the plan in the kernel-IR interpreter (which executes cooperative matrix tiles per subgroup). */
-function check(p: Program, sizes: Record<string, number>, inputs: Record<string, HostTensor>, schedule: Schedule, options: Partial<LowerOptions> = {}) {
-  const plan = lower(p, sizes, { tensorCores: true, maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 49152, ...options, schedule });
+function check(p: Program, sizes: Record<string, number>, inputs: Record<string, HostTensor>, schedule: Schedule) {
+  const plan = lower(p, sizes, { schedule }, TENSOR_CORES);
   const ref = evaluate(p, sizes, inputs);
   const mem = runPlan(plan, Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, toValues(v)])), { subgroupSize: 32 });
   for (const o of p.outputs) {
@@ -39,7 +41,7 @@ describe('tiled contraction on tensor cores (cooperative 16x16x16 matrix tiles)'
   const tc = { kind: 'contraction', tensorCores: true, staging: 'shared' } as const;
 
   it('an f16 matmul with a fused bias + GELU epilogue, edges guarded (40 x 36 x 50)', () => {
-    const plan = check(matmul16, { M: 40, N: 36, K: 50 }, inputs(40, 36, 50), { '0': { ...tc, blockM: 32, blockN: 32, blockK: 16, threadM: 1, threadN: 1 } });
+    const plan = check(matmul16, { M: 40, N: 36, K: 50 }, inputs(40, 36, 50), { 'contraction:C_sum,C': { ...tc, blockM: 32, blockN: 32, blockK: 16, threadM: 1, threadN: 1 } });
     const text = printKernel(plan.kernels[0]!);
     expect(text).toMatch(/matrix fa0: a 16x16 f16/);
     expect(text).toMatch(/facc0_0 \+= fa0 \* fb0/);
@@ -48,12 +50,12 @@ describe('tiled contraction on tensor cores (cooperative 16x16x16 matrix tiles)'
 
   it('several tiles per warp, double-buffered', () => {
     check(matmul16, { M: 70, N: 64, K: 64 }, inputs(70, 64, 64), {
-      '0': { ...tc, blockM: 64, blockN: 32, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true },
+      'contraction:C_sum,C': { ...tc, blockM: 64, blockN: 32, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true },
     });
   });
 
   it('split-K with tensor cores adds its partial tiles in a second kernel', () => {
-    const plan = check(matmul16, { M: 16, N: 48, K: 160 }, inputs(16, 48, 160), { '0': { ...tc, blockM: 16, blockN: 16, blockK: 16, threadM: 1, threadN: 1, splitK: 4 } });
+    const plan = check(matmul16, { M: 16, N: 48, K: 160 }, inputs(16, 48, 160), { 'contraction:C_sum,C': { ...tc, blockM: 16, blockN: 16, blockK: 16, threadM: 1, threadN: 1, splitK: 4 } });
     expect(plan.kernels.map((k) => k.name)).toEqual(['mm16_0_contraction', 'mm16_0_contraction_combine']);
   });
 
@@ -65,21 +67,22 @@ describe('tiled contraction on tensor cores (cooperative 16x16x16 matrix tiles)'
       b.output('P', softmax(dot(q, k, 'd'), 'j'));
     });
     check(p, { H: 2, N: 20, D: 32 }, { Q: randomHost('f16', [2, 20, 32], 4), K: randomHost('f16', [2, 20, 32], 5) }, {
-      '0': { ...tc, blockM: 16, blockN: 16, blockK: 16, threadM: 1, threadN: 1 },
+      'contraction:P_sum': { ...tc, blockM: 16, blockN: 16, blockK: 16, threadM: 1, threadN: 1 },
     });
   });
 
   it('is refused where it cannot work, before anything is compiled', () => {
-    const s = { '0': { ...tc, blockM: 32, blockN: 32, blockK: 16, threadM: 1, threadN: 1 } };
-    expect(() => lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: s, tensorCores: false })).toThrow(/needs a device with tensor cores/);
+    const s = { 'contraction:C_sum,C': { ...tc, blockM: 32, blockN: 32, blockK: 16, threadM: 1, threadN: 1 } };
+    expect(() => lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: s }, { ...TENSOR_CORES, tensorCores: false })).toThrow(/needs a device with tensor cores/);
     const f32 = program('mm32', (b) => {
       const [M, N, K] = b.sizes('M', 'N', 'K');
       b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));
     });
-    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(InvalidScheduleError);
-    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(/f16 or bf16 operands/);
+    const s32 = { 'contraction:C': s['contraction:C_sum,C'] };
+    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s32 }, { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(InvalidScheduleError);
+    expect(() => lower(f32, { M: 32, N: 32, K: 32 }, { schedule: s32 }, { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024 })).toThrow(/f16 or bf16 operands/);
     expect(() =>
-      lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: { '0': { ...s['0'], blockK: 8 } }, tensorCores: true, maxWorkgroupInvocations: 1024 }),
+      lower(matmul16, { M: 40, N: 36, K: 50 }, { schedule: { 'contraction:C_sum,C': { ...s['contraction:C_sum,C'], blockK: 8 } } }, { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024 }),
     ).toThrow(/16 \(16\) must divide blockK \(8\)/);
   });
 });

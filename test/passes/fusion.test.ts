@@ -34,7 +34,7 @@ onEachDevice(() => {
   describe('fusion', () => {
     it('fused and unfused plans agree, and both match the reference', async () => {
       const fused = await checkOnDevice(linear, sizes, inputs);
-      const unfused = await checkOnDevice(linear, sizes, inputs, { compile: { lowering: { tileContractions: false, contractionSerialOutputs: 0 } } });
+      const unfused = await checkOnDevice(linear, sizes, inputs, { compile: { grouping: { tileContractions: false, contractionSerialOutputs: 0 } } });
       expect(fused.failures).toEqual([]);
       expect(unfused.failures).toEqual([]);
       expect(fused.plan.kernels).toHaveLength(1); // dequantization, GEMM, bias, GELU, residual, cast: one kernel

@@ -137,7 +137,7 @@ function fromDeviceMemory(dtype: DType, shape: readonly number[], m: Float64Arra
 
 /** Runs every kernel of lower(p) legalized for `native`, on device-layout memory, and returns the outputs. */
 function runLegalized(p: Program, inputs: Record<string, HostTensor>, native: ReadonlySet<DType>): { outputs: Record<string, HostTensor>; kernels: Kernel[] } {
-  const plan = lower(p, {}, { workgroupSize: 32, rowWorkgroupSize: 8, vectorWidth: 1 });
+  const plan = lower(p, {}, { defaults: { elementwise: { workgroupSize: 32, vectorWidth: 1 }, serial: { workgroupSize: 32 }, rows: { workgroupSize: 8 } } });
   const mem: Record<string, Float64Array> = {};
   for (const t of plan.tensors) mem[t.name] = deviceMemory(inputs[t.name] ?? allocHost(t.dtype, t.shape), native);
   const kernels = plan.kernels.map((k) => legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), native));
@@ -202,7 +202,7 @@ describe('legalizeNarrowTypes', () => {
 
   it('f16 with native support is left alone', () => {
     const p = program('half2', (b) => b.output('Y', b.input('X', 'f16', { i: 4 }).mul(2)));
-    const k = lower(p, {}, { vectorWidth: 1 }).kernels[0]!;
+    const k = lower(p, {}, { defaults: { elementwise: { vectorWidth: 1 } } }).kernels[0]!;
     expect(legalizeNarrowTypes(k, new Set<DType>(['f32', 'i32', 'u32', 'f16']))).toBe(k);
   });
 

@@ -7,8 +7,8 @@ import { type HostTensor, fromValues, randomHost, toValues } from '../../src/ir/
 import { type KStmt, kconst, kmapStmts } from '../../src/ir/kernel.js';
 import { iadd, idiv, imod, int, isub, ivar } from '../../src/ir/intexpr.js';
 import { type Program, binary, load } from '../../src/ir/tensor.js';
-import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
-import { InvalidScheduleError } from '../../src/passes/schedule.js';
+import { type LowerOptions, type TargetLimits, WEBGPU_BASELINE_LIMITS, groupIds, lower } from '../../src/passes/pipeline.js';
+import { DEFAULT_KNOBS, InvalidScheduleError } from '../../src/passes/schedule.js';
 import { verifyKernel } from '../../src/passes/verify-kernel.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { firstMismatch, randomProgram, runPlan } from '../helpers/naive.js';
@@ -18,11 +18,12 @@ function expectMatchesReference(
   p: Program,
   sizes: Readonly<Record<string, number>>,
   inputs: Readonly<Record<string, HostTensor>>,
-  options: Partial<LowerOptions> = {},
+  options: LowerOptions = {},
   tol: { rtol: number; atol: number } = { rtol: 2e-5, atol: 2e-6 },
   subgroupSize = 32,
+  limits: Partial<TargetLimits> = {},
 ) {
-  const plan = lower(p, sizes, options);
+  const plan = lower(p, sizes, options, { ...WEBGPU_BASELINE_LIMITS, ...limits });
   const ref = evaluate(p, sizes, inputs);
   const values = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, toValues(v)]));
   const mem = runPlan(plan, values, { subgroupSize });
@@ -75,8 +76,8 @@ describe('lower: the plan', () => {
   });
 
   it('is deterministic, and replaying its recorded schedule rebuilds the same kernels', () => {
-    const a = lower(p, { N: 3, D: 40 }, { rowWorkgroupSize: 64 });
-    const b = lower(p, { N: 3, D: 40 }, { rowWorkgroupSize: 64 });
+    const a = lower(p, { N: 3, D: 40 }, { defaults: { rows: { workgroupSize: 64 } } });
+    const b = lower(p, { N: 3, D: 40 }, { defaults: { rows: { workgroupSize: 64 } } });
     expect(a.kernels.map((k) => structuralHash(k))).toEqual(b.kernels.map((k) => structuralHash(k)));
     const replay = lower(p, { N: 3, D: 40 }, { schedule: a.schedule });
     expect(replay.kernels.map((k) => structuralHash(k))).toEqual(a.kernels.map((k) => structuralHash(k)));
@@ -90,9 +91,51 @@ describe('lower: the plan', () => {
   });
 
   it('rejects schedule knobs that do not exist or do not fit, naming the group', () => {
-    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '0': { kind: 'serial' } } })).toThrow(TilecraftError);
-    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '0': { kind: 'serial' } } })).toThrow(/group 0/);
-    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '1': { bogus: 1 } as never } })).toThrow(/group 1 \(elementwise\) has no knob bogus/);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'rows:M,Y': { kind: 'serial' } } })).toThrow(TilecraftError);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'rows:M,Y': { kind: 'serial' } } })).toThrow(/group rows:M,Y is a rows group/);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'elementwise:Z': { bogus: 1 } as never } })).toThrow(/group elementwise:Z \(elementwise\) has no knob bogus/);
+    // a position, as schedules were keyed once, or a group of another grouping
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { '0': { workgroupSize: 64 } } })).toThrow(/has group 0, but this plan's groups are rows:M,Y, elementwise:Z/);
+    expect(() => lower(p, { N: 3, D: 40 }, { schedule: { 'elementwise:Y': {} } })).toThrow(InvalidScheduleError);
+    // a schedule where the options go, or a knob of the old options bag
+    expect(() => lower(p, { N: 3, D: 40 }, { 'elementwise:Z': { workgroupSize: 64 } } as never)).toThrow(/lower: no option elementwise:Z/);
+    expect(() => lower(p, { N: 3, D: 40 }, { rowWorkgroupSize: 64 } as never)).toThrow(/lower: no option rowWorkgroupSize/);
+  });
+
+  it('names each group by its kind and the tensors it computes, not by its position', () => {
+    expect(lower(p, { N: 3, D: 40 }).groups.map((g) => g.id)).toEqual(['rows:M,Y', 'elementwise:Z']);
+    // M's reduction too short to share: M gets a serial group of its own, Y an elementwise one,
+    // and Z, now third, keeps its id and the knobs a schedule gives it
+    const schedule = { 'elementwise:Z': { workgroupSize: 32 } };
+    const regrouped = lower(p, { N: 3, D: 40 }, { grouping: { cooperativeMinLength: 1000 }, schedule });
+    expect(regrouped.groups.map((g) => g.id)).toEqual(['serial:M', 'elementwise:Y', 'elementwise:Z']);
+    expect(regrouped.schedule['elementwise:Z']).toMatchObject({ workgroupSize: 32 });
+    expect(regrouped.schedule['elementwise:Y']).toMatchObject({ workgroupSize: 256 });
+    expect(regrouped.kernels[2]!.workgroup[0]).toBe(32);
+  });
+
+  it('takes knobs from DEFAULT_KNOBS, under defaults per kind, under the schedule per group', () => {
+    const plain = lower(p, { N: 3, D: 40 }, { grouping: { cooperativeMinLength: 1000 } });
+    expect(plain.schedule['elementwise:Y']).toEqual(DEFAULT_KNOBS.elementwise);
+    const plan = lower(p, { N: 3, D: 40 }, {
+      grouping: { cooperativeMinLength: 1000 },
+      defaults: { elementwise: { workgroupSize: 64, vectorWidth: 1 } },
+      schedule: { 'elementwise:Z': { workgroupSize: 32 } },
+    });
+    expect(plan.schedule['elementwise:Y']).toEqual({ kind: 'elementwise', workgroupSize: 64, vectorWidth: 1 });
+    expect(plan.schedule['elementwise:Z']).toEqual({ kind: 'elementwise', workgroupSize: 32, vectorWidth: 1 });
+    expect(plan.schedule['serial:M']).toEqual(DEFAULT_KNOBS.serial);
+  });
+
+  it('tells apart groups that would share an id, deterministically, in plan order', () => {
+    const ids = groupIds([
+      { kind: 'elementwise', computes: ['Y'] },
+      { kind: 'rows', computes: ['S_max', 'S'] },
+      { kind: 'elementwise', computes: ['Y'] },
+      { kind: 'elementwise', computes: ['Y'] },
+    ]);
+    expect(ids).toEqual(['elementwise:Y', 'rows:S_max,S', 'elementwise:Y#2', 'elementwise:Y#3']);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
 
@@ -107,7 +150,10 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
         inputs[t.name] = fromValues(t.dtype, shape, rp.inputs[t.name]!);
       }
       // small workgroups and cooperative reductions of any length, so every kernel kind runs
-      const opts = { workgroupSize: 16, rowWorkgroupSize: 8, cooperativeMinLength: 2, vectorWidth: (seed % 3 === 0 ? 1 : 4) as 1 | 4 };
+      const opts: LowerOptions = {
+        grouping: { cooperativeMinLength: 2 },
+        defaults: { elementwise: { workgroupSize: 16, vectorWidth: seed % 3 === 0 ? 1 : 4 }, serial: { workgroupSize: 16 }, rows: { workgroupSize: 8 } },
+      };
       const tol = rp.dtype === 'f32' ? { rtol: 1e-4, atol: 1e-5 } : { rtol: 0, atol: 0 };
       expectMatchesReference(rp.program, rp.sizes, inputs, opts, tol);
     });
@@ -115,12 +161,13 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
 
   const rows = (N: number, D: number) => ({ X: randomHost('f32', [N, D], N * 31 + D, [-4, 4]) });
 
-  for (const [opts, label] of [
+  for (const [rowKnobs, label] of [
     [{}, 'defaults'],
-    [{ threadsPerRow: 4, rowWorkgroupSize: 16 }, '4 threads per row, 4 rows per workgroup'],
-    [{ threadsPerRow: 1, rowWorkgroupSize: 8 }, 'one thread per row'],
-    [{ threadsPerRow: 16, rowWorkgroupSize: 16, subgroups: true }, 'subgroups of 4'],
+    [{ threadsPerRow: 4, workgroupSize: 16 }, '4 threads per row, 4 rows per workgroup'],
+    [{ threadsPerRow: 1, workgroupSize: 8 }, 'one thread per row'],
+    [{ threadsPerRow: 16, workgroupSize: 16, subgroups: true }, 'subgroups of 4'],
   ] as const) {
+    const opts: LowerOptions = { defaults: { rows: rowKnobs } };
     it(`softmax, logSoftmax, layernorm, rmsnorm in one program: ${label}`, () => {
       const p = program('norms', (b) => {
         const x = b.input('X', 'f32', { i: b.size('N'), j: b.size('D') });
@@ -148,7 +195,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
       b.output('T', geluTanh(x));
       b.output('S', silu(x));
     });
-    const plan = expectMatchesReference(p, {}, { X: randomHost('f32', [3, 12], 8, [-6, 6]) }, { workgroupSize: 4 }, { rtol: 1e-5, atol: 1e-6 });
+    const plan = expectMatchesReference(p, {}, { X: randomHost('f32', [3, 12], 8, [-6, 6]) }, { defaults: { elementwise: { workgroupSize: 4 }, serial: { workgroupSize: 4 } } }, { rtol: 1e-5, atol: 1e-6 });
     expect(plan.kernels.some((k) => k.buffers.length > 0 && JSON.stringify(k.body).includes('"lanes":4'))).toBe(true);
   });
 
@@ -174,7 +221,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
         b.output('C', dot(a, w, 'k').add(bias).max(0));
       });
       const inputs = { A: randomHost('f32', [9, 13], 1), W: randomHost('f32', [13, 10], 2), Bi: randomHost('f32', [10], 3) };
-      const plan = expectMatchesReference(p, {}, inputs, { schedule: { '0': schedule }, subgroupSize: 4 }, undefined, 4);
+      const plan = expectMatchesReference(p, {}, inputs, { schedule: { 'contraction:C_sum,C': schedule } }, undefined, 4, { subgroupSize: 4 });
       if ('shuffleA' in schedule) expect(JSON.stringify(plan.kernels[0]!.body)).toContain('"op":"shuffle"');
     });
   }
@@ -184,7 +231,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
     const direct = { staging: 'direct', shuffleA: true, blockM: 2, threadM: 2, blockN: 8, threadN: 2, blockK: 4 } as const;
     const refusal = (knobs: object, subgroupSize?: number) => {
       try {
-        lower(p, {}, { schedule: { '0': { ...direct, ...knobs } }, subgroupSize });
+        lower(p, {}, { schedule: { 'contraction:C': { ...direct, ...knobs } } }, { ...WEBGPU_BASELINE_LIMITS, subgroupSize });
       } catch (e) {
         expect(e).toBeInstanceOf(InvalidScheduleError);
         return [(e as InvalidScheduleError).knob, (e as Error).message];
@@ -209,7 +256,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
     });
     const inputs = { A: randomHost('f32', [2, 5, 11], 4), Q: randomHost('i4', [11, 6], 5), S: randomHost('f32', [6], 6) };
     expectMatchesReference(p, {}, inputs);
-    expectMatchesReference(p, {}, inputs, { tileContractions: false });
+    expectMatchesReference(p, {}, inputs, { grouping: { tileContractions: false } });
   });
 
   it('attention softmax(Q Kt) V', () => {
@@ -220,7 +267,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
       b.output('O', dot(softmax(dot(q, k, 'd').mul(0.5), 'j'), v, 'j'));
     });
     const inputs = { Q: randomHost('f32', [5, 4], 1), K: randomHost('f32', [7, 4], 2), V: randomHost('f32', [7, 4], 3) };
-    expectMatchesReference(p, {}, inputs, { workgroupSize: 32, rowWorkgroupSize: 8 });
+    expectMatchesReference(p, {}, inputs, { defaults: { elementwise: { workgroupSize: 32 }, serial: { workgroupSize: 32 }, rows: { workgroupSize: 8 } } });
   });
 
   it('index arithmetic with negative operands keeps floor semantics in kernels', () => {
@@ -234,7 +281,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
     const ref = evaluate(p, {}, inputs);
     // floor((i-2)/3)+1 = 0,0,1,1,1,2,2,2 and (i-4) mod 3 = 2,0,1,2,0,1,2,0
     expect([...ref.values.Y!]).toEqual([101, 200, 20, 11, 110, 11, 2, 101]);
-    expectMatchesReference(p, {}, inputs, { workgroupSize: 4, vectorWidth: 1 }, { rtol: 0, atol: 0 });
+    expectMatchesReference(p, {}, inputs, { defaults: { elementwise: { workgroupSize: 4, vectorWidth: 1 }, serial: { workgroupSize: 4 } } }, { rtol: 0, atol: 0 });
   });
 
   it('i32 reductions wrap exactly like the reference', () => {
@@ -250,7 +297,7 @@ describe('lowered kernels compute what the reference computes (kernel-IR interpr
 
 describe('the kernel-IR interpreter these checks rely on catches broken kernels', () => {
   const p = program('sm', (b) => b.output('Y', softmax(b.input('X', 'f32', { i: 3, j: 50 }), 'j')));
-  const plan = lower(p, {}, { threadsPerRow: 8, rowWorkgroupSize: 16 });
+  const plan = lower(p, {}, { defaults: { rows: { threadsPerRow: 8, workgroupSize: 16 } } });
   const X = Array.from({ length: 150 }, (_, k) => Math.sin(k));
   const edit = (f: (s: KStmt) => KStmt[]) => ({ ...plan, kernels: plan.kernels.map((k) => ({ ...k, body: kmapStmts(k.body, f) })) });
 

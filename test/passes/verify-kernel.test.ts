@@ -3,7 +3,7 @@ import { layernorm, softmax } from '../../src/dsl/ops.js';
 import { program } from '../../src/dsl/program.js';
 import { TilecraftError } from '../../src/ir/errors.js';
 import { BOOL, F32, I32, type KBuffer, type KStmt, type Kernel, U32, kbinary, kconst, kload, kref, kt } from '../../src/ir/kernel.js';
-import { lower } from '../../src/passes/pipeline.js';
+import { type LowerOptions, lower } from '../../src/passes/pipeline.js';
 import { verifyKernel } from '../../src/passes/verify-kernel.js';
 
 const BUFFERS: KBuffer[] = [
@@ -65,7 +65,8 @@ describe('verifyKernel accepts', () => {
       b.output('M', x.mul(w).sum('j'));
       b.output('E', x.exp().mul(2));
     });
-    for (const opts of [{}, { subgroups: true, rowWorkgroupSize: 64 }, { tileContractions: false }, { vectorWidth: 1 as const }]) {
+    const variants: LowerOptions[] = [{}, { defaults: { rows: { subgroups: true, workgroupSize: 64 } } }, { grouping: { tileContractions: false } }, { defaults: { elementwise: { vectorWidth: 1 } } }];
+    for (const opts of variants) {
       const plan = lower(p, {}, opts);
       for (const k of plan.kernels) expect(() => verifyKernel(k), k.name).not.toThrow();
     }

@@ -14,7 +14,7 @@ import { lower } from '../../src/passes/pipeline.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { type CudaDevice, cudaStatus, createCudaDevice } from '../../src/runtime/cuda.js';
 import { type CudaNativeError, loadCudaNative } from '../../src/runtime/cuda-native.js';
-import { Executable } from '../../src/runtime/executable.js';
+import { type CompileOptions, Executable } from '../../src/runtime/executable.js';
 import { mismatch, toleranceFor } from '../helpers/device.js';
 
 // Evaluated once, before any test loads a stand-in driver into this process.
@@ -61,9 +61,9 @@ describe.skipIf(!available)(`CUDA device tests${available ? '' : ` (skipped: no 
   });
   afterAll(() => device?.destroy());
 
-  const check = async (name: string, dtype: DType, sizes: Sizes, schedule = {}) => {
+  const check = async (name: string, dtype: DType, sizes: Sizes, options: CompileOptions = {}) => {
     const program = example(name).build(dtype);
-    const exe = await Executable.create(device, program, sizes, { schedule });
+    const exe = await Executable.create(device, program, sizes, options);
     const inputs = inputsFor(exe, 7);
     const { outputs, timing } = await exe.run(inputs, { timing: true });
     const ref = evaluate(program, sizes, inputs);
@@ -78,8 +78,8 @@ describe.skipIf(!available)(`CUDA device tests${available ? '' : ` (skipped: no 
   it('softmax matches the reference (f32, f16; shared-memory and warp reductions)', async () => {
     await check('softmax', 'f32', { N: 67, D: 1000 });
     await check('softmax', 'f16', { N: 67, D: 1000 });
-    await check('softmax', 'f32', { N: 67, D: 1000 }, { subgroups: true, threadsPerRow: 128, rowWorkgroupSize: 128 });
-    await check('softmax', 'f32', { N: 5, D: 100 }, { subgroups: true, threadsPerRow: 16, rowWorkgroupSize: 16 });
+    await check('softmax', 'f32', { N: 67, D: 1000 }, { defaults: { rows: { subgroups: true, threadsPerRow: 128, workgroupSize: 128 } } });
+    await check('softmax', 'f32', { N: 5, D: 100 }, { defaults: { rows: { subgroups: true, threadsPerRow: 16, workgroupSize: 16 } } });
   });
 
   it('matmul matches the reference (f32, f16)', async () => {
@@ -176,7 +176,7 @@ describe.skipIf(!mockable)('the CUDA runtime against a stand-in driver (no kerne
   });
 
   it('refuses a kernel over the limits before NVRTC runs', async () => {
-    const plan = lower(example('softmax').build('f32'), { N: 4, D: 64 }, { rowWorkgroupSize: 2048, threadsPerRow: 2048 });
+    const plan = lower(example('softmax').build('f32'), { N: 4, D: 64 }, { defaults: { rows: { workgroupSize: 2048, threadsPerRow: 2048 } } });
     const before = calls().filter((c) => c.startsWith('nvrtcCompileProgram')).length;
     await expect(device.compile(plan.kernels[0]!)).rejects.toBeInstanceOf(DeviceLimitError);
     const huge: Kernel = {

@@ -503,13 +503,13 @@ onEachDevice(() => {
         it(label, async () => {
           const device = await currentDevice();
           const S = fixedSubgroupSize(device.info);
-          const schedule = { '0': knobs(S ?? 8) };
-          if (schedule['0'].shuffleA && S === undefined) {
+          const schedule = { 'contraction:Y_sum,Y': knobs(S ?? 8) };
+          if (schedule['contraction:Y_sum,Y'].shuffleA && S === undefined) {
             await expect(Executable.create(device, p, sizes, { schedule })).rejects.toBeInstanceOf(InvalidScheduleError);
             return;
           }
           const r = await expectMatch(p, sizes, inputs, { compile: { schedule }, tol: { atol: 1e-4 } });
-          expect(r.plan.schedule['0']).toMatchObject(schedule['0']);
+          expect(r.plan.schedule['contraction:Y_sum,Y']).toMatchObject(schedule['contraction:Y_sum,Y']);
         });
       }
     });

@@ -12,7 +12,7 @@ import {
 import { type HostTensor, randomHost } from '../../src/ir/host.js';
 import { F32, type Kernel, kbuiltin, kcast, kconst, kref } from '../../src/ir/kernel.js';
 import { evaluate } from '../../src/reference/evaluate.js';
-import { Executable } from '../../src/runtime/executable.js';
+import { type CompileOptions, Executable } from '../../src/runtime/executable.js';
 import { WebGpuDevice, createWebGpuDevice } from '../../src/runtime/webgpu.js';
 import { checkOnDevice, gpu, mismatch } from '../helpers/device.js';
 
@@ -315,7 +315,7 @@ describe('typed errors', () => {
       const x = b.input('X', 'f32', { i: b.size('N'), j: b.size('D') });
       b.output('Y', softmax(x, 'j'));
     });
-    const e = await caught(Executable.create(d, p, { N: 3, D: 1000 }, { lowering: { subgroups: true } }));
+    const e = await caught(Executable.create(d, p, { N: 3, D: 1000 }, { defaults: { rows: { subgroups: true } } }));
     expect(e).toBeInstanceOf(MissingFeatureError);
     expect((e as MissingFeatureError).feature).toBe('subgroups');
     expect((e as Error).message).toContain('subgroups');
@@ -356,24 +356,24 @@ describe('the subgroup reduction path', () => {
   });
   // the default schedule, then teams forced onto short rows: one workgroup per row of 256 and of
   // 32 invocations (several subgroups each)
-  const schedules = [
-    { subgroups: true },
-    { subgroups: true, cooperativeMinLength: 1, threadsPerRow: 256, rowWorkgroupSize: 256 },
-    { subgroups: true, cooperativeMinLength: 1, threadsPerRow: 32, rowWorkgroupSize: 32 },
-  ] as const;
+  const schedules: readonly CompileOptions[] = [
+    { defaults: { rows: { subgroups: true } } },
+    { grouping: { cooperativeMinLength: 1 }, defaults: { rows: { subgroups: true, threadsPerRow: 256, workgroupSize: 256 } } },
+    { grouping: { cooperativeMinLength: 1 }, defaults: { rows: { subgroups: true, threadsPerRow: 32, workgroupSize: 32 } } },
+  ];
 
   for (const D of [1, 31, 1000]) {
     for (const schedule of schedules) {
       it(`softmax over rows of ${D}, schedule ${JSON.stringify(schedule)}`, async () => {
         const d = await gpu();
         if (!d.hasFeature('subgroups')) {
-          await expect(Executable.create(d, sm, { N: 37, D }, { lowering: schedule })).rejects.toBeInstanceOf(MissingFeatureError);
+          await expect(Executable.create(d, sm, { N: 37, D }, schedule)).rejects.toBeInstanceOf(MissingFeatureError);
           return;
         }
-        const r = await checkOnDevice(sm, { N: 37, D }, { X: randomHost('f32', [37, D], D, [-8, 8]) }, { compile: { lowering: schedule } });
+        const r = await checkOnDevice(sm, { N: 37, D }, { X: randomHost('f32', [37, D], D, [-8, 8]) }, { compile: schedule });
         expect(r.failures).toEqual([]);
         // a team per row reduces with subgroup operations, not a workgroup-memory tree
-        const teams = 'threadsPerRow' in schedule || D >= 32;
+        const teams = schedule.defaults?.rows?.threadsPerRow !== undefined || D >= 32;
         if (teams) expect(r.sources.join('\n')).toMatch(/subgroupMax[\s\S]*subgroupAdd/);
       });
     }
@@ -382,10 +382,10 @@ describe('the subgroup reduction path', () => {
   it('subgroups asked for per kernel group by a schedule, for softmax over rows of 1000', async () => {
     const d = await gpu();
     if (!d.hasFeature('subgroups')) return;
-    const schedule = { '0': { kind: 'rows', subgroups: true, threadsPerRow: 128, workgroupSize: 128 } } as const;
+    const schedule = { 'rows:Y_max,Y_sum,Y': { kind: 'rows', subgroups: true, threadsPerRow: 128, workgroupSize: 128 } } as const;
     const r = await checkOnDevice(sm, { N: 37, D: 1000 }, { X: randomHost('f32', [37, 1000], 9, [-8, 8]) }, { compile: { schedule } });
     expect(r.failures).toEqual([]);
-    expect(r.plan.schedule['0']).toMatchObject(schedule['0']);
+    expect(r.plan.schedule['rows:Y_max,Y_sum,Y']).toMatchObject(schedule['rows:Y_max,Y_sum,Y']);
     expect(r.sources.join('\n')).toMatch(/subgroupMax[\s\S]*subgroupAdd/);
   });
 
@@ -393,7 +393,7 @@ describe('the subgroup reduction path', () => {
     const d = await gpu();
     if (!d.hasFeature('subgroups')) return;
     const r = await checkOnDevice(ln, { N: 5, D: 1000 }, { X: randomHost('f32', [5, 1000], 8, [-3, 5]) }, {
-      compile: { lowering: { subgroups: true } },
+      compile: { defaults: { rows: { subgroups: true } } },
       tol: { atol: 1e-4 },
     });
     expect(r.failures).toEqual([]);

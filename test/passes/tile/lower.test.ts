@@ -15,7 +15,7 @@ const recurrenceSizes = { H: 2, T: 19, D: 3, E: 5 };
 
 describe('a hand-written fold lowers as one row kernel', () => {
   it('online softmax: one kernel, no score matrix, state merged across the row team', () => {
-    const plan = lower(attention, attentionSizes, { threadsPerRow: 4 });
+    const plan = lower(attention, attentionSizes, { defaults: { rows: { threadsPerRow: 4 } } });
     expect(plan.kernels).toHaveLength(1);
     expect(plan.tensors.filter((t) => t.role === 'temp')).toEqual([]);
     const tile = printTile(plan.tiles[0]!);
@@ -29,11 +29,11 @@ describe('a hand-written fold lowers as one row kernel', () => {
     const plan = lower(attention, sizes);
     const shared = plan.kernels[0]!.buffers.filter((b) => b.scope === 'workgroup');
     expect(shared.reduce((a, b) => a + b.length * 4, 0)).toBeLessThanOrEqual(16384);
-    expect(() => lower(attention, sizes, { threadsPerRow: 32, rowWorkgroupSize: 256 })).toThrow(InvalidScheduleError);
+    expect(() => lower(attention, sizes, { defaults: { rows: { threadsPerRow: 32, workgroupSize: 256 } } })).toThrow(InvalidScheduleError);
   });
 
   it('refuses to share a scan among lanes, naming the knob', () => {
-    expect(() => lower(recurrence, recurrenceSizes, { threadsPerRow: 2 })).toThrow(/threadsPerRow/);
+    expect(() => lower(recurrence, recurrenceSizes, { defaults: { rows: { threadsPerRow: 2 } } })).toThrow(/threadsPerRow/);
   });
 });
 
@@ -42,7 +42,7 @@ onEachDevice(() => {
     for (const threadsPerRow of [1, 2, 8, 32]) {
       it(`online softmax with ${threadsPerRow} lane(s) per row`, async () => {
         const r = await checkOnDevice(attention, attentionSizes, inputsFor(attention, attentionSizes), {
-          compile: { lowering: { threadsPerRow, rowWorkgroupSize: 64 } },
+          compile: { defaults: { rows: { threadsPerRow, workgroupSize: 64 } } },
           tol: { rtol: 1e-4, atol: 1e-5 },
         });
         expect(r.failures).toEqual([]);
@@ -51,7 +51,7 @@ onEachDevice(() => {
 
     it('online softmax with subgroups asked for: its merge is not a plain sum, so it goes through workgroup memory', async () => {
       const r = await checkOnDevice(attention, attentionSizes, inputsFor(attention, attentionSizes, 3), {
-        compile: { lowering: { threadsPerRow: 16, rowWorkgroupSize: 16, subgroups: true } },
+        compile: { defaults: { rows: { threadsPerRow: 16, workgroupSize: 16, subgroups: true } } },
         tol: { rtol: 1e-4, atol: 1e-5 },
       });
       expect(r.failures).toEqual([]);

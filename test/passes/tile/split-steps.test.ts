@@ -12,7 +12,7 @@ import { inputsFor } from './inputs.js';
 const attention = onlineSoftmax.build('f32');
 // decoding: one query per head against a long cache
 const decode = { B: 1, H: 3, N: 1, M: 301, D: 16 };
-const split = (splitSteps: number, threadsPerRow = 8) => ({ schedule: { '0': { kind: 'rows' as const, splitSteps, threadsPerRow, workgroupSize: 64 } } });
+const split = (splitSteps: number, threadsPerRow = 8) => ({ defaults: { rows: { splitSteps, threadsPerRow, workgroupSize: 64 } } });
 
 const longSum = program('long_sum', (b) => {
   const [R, L] = b.sizes('R', 'L');
