@@ -26,6 +26,7 @@ export interface TDim {
   readonly extent: number;
 }
 
+/** `serial`: a loop in the invocation; `unroll`: copied out at compile time (constant bounds). */
 export type LoopKind = 'serial' | 'unroll';
 
 export type TNode =
@@ -39,6 +40,8 @@ export type TNode =
       readonly step: number;
       /** At most this many iterations, where `to - from` is not a constant (a split of a loop). */
       readonly count?: number;
+      /** A serial loop the target compiler is asked to unroll (CUDA's `#pragma unroll`). */
+      readonly unrollHint?: boolean;
       readonly body: readonly TNode[];
     }
   /** Names an index for the nodes after it (in this body and those nested in it). */
@@ -48,7 +51,9 @@ export type TNode =
   /** Sets the fold region's state to its initial value. */
   | { readonly op: 'init'; readonly fold: string }
   /** One step of the fold region, at these values of its `over` axes. */
-  | { readonly op: 'step'; readonly fold: string; readonly at: readonly IntExpr[] }
+  | { readonly op: 'step'; readonly fold: string; readonly at: readonly IntExpr[]; readonly inputs?: readonly StepInput[] }
+  /** Workgroup execution barrier (workgroup-memory writes before it are seen after it). */
+  | { readonly op: 'barrier' }
   /**
    * Combines the region's state across the lanes of `lanes` (each holding the state of its own
    * steps, in lane order) with the fold's merge; afterwards every one of those lanes holds the
@@ -74,12 +79,31 @@ export type TNode =
       readonly vector?: { readonly var: string; readonly width: 2 | 4 };
     };
 
+/**
+ * A value a step takes from the kernel rather than computing it from the fold's definition: the
+ * definition reads it as the local `name` (a staged operand, read from workgroup memory). With
+ * `vector`, consecutive values of the unrolled loop variable `var` are consecutive elements of a
+ * load that is aligned at multiples of `width` of that variable, read as one vector. With `guard`,
+ * the value is 0 where `index < below` does not hold, and the load is not executed there.
+ */
+export interface StepInput {
+  readonly name: string;
+  readonly value: Expr;
+  readonly vector?: { readonly var: string; readonly width: 4 };
+  readonly guard?: readonly { readonly index: IntExpr; readonly below: number }[];
+}
+
 /** A stateful reduction or scan computed in a kernel: its definition and where it is evaluated. */
 export interface TFold {
   readonly name: string;
   readonly def: FoldDef;
   /** The values of the definition's outer axes (in loop variables). */
   readonly outer: readonly IntExpr[];
+  /**
+   * A register tile: one state per point of these unrolled loops, whose variables appear in
+   * `outer`. A node of the region inside those loops acts on one point's state; outside, on all.
+   */
+  readonly tile?: readonly TDim[];
   /** Tensors the region computes: reading `tensor[outer..., own...]` is output `output` of the fold. */
   readonly results: readonly { readonly tensor: string; readonly output: number }[];
 }
@@ -92,8 +116,16 @@ export interface TScratch {
   readonly size: number;
 }
 
+/** An array in workgroup memory, read and written by `load`s and `store`s of its name with one flat index. */
+export interface TShared {
+  readonly name: string;
+  readonly dtype: ValueType;
+  readonly length: number;
+}
+
 export interface TileKernel {
   readonly name: string;
+  readonly shared?: readonly TShared[];
   /** Scratch tensors the kernel saves partial states to or absorbs them from. */
   readonly scratch?: readonly TScratch[];
   readonly grid: readonly TDim[];
@@ -117,7 +149,13 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
       case 'merge':
         return n;
       case 'step':
-        return { ...n, at: n.at.map(i) };
+        return {
+          ...n,
+          at: n.at.map(i),
+          ...(n.inputs ? { inputs: n.inputs.map((x) => ({ ...x, value: substIndex(x.value, map), ...(x.guard ? { guard: x.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}) })) } : {}),
+        };
+      case 'barrier':
+        return n;
       case 'save':
       case 'absorb':
         return { ...n, index: i(n.index) };
@@ -158,11 +196,13 @@ export function printTile(k: TileKernel): string {
   const lines: string[] = [`kernel ${k.name}`];
   for (const d of k.grid) lines.push(`  grid ${d.var} < ${d.extent}`);
   for (const d of k.lanes) lines.push(`  lanes ${d.var} < ${d.extent}`);
+  for (const b of k.shared ?? []) lines.push(`  shared ${b.name}: ${b.dtype}[${b.length}]`);
   for (const f of k.folds) {
     const over = f.def.over.map((a) => a.name).join(', ');
     const state = f.def.state.map((s) => s.name + (s.axes.length ? `[${s.axes.map((a) => a.name).join(', ')}]` : '')).join(', ');
     const outer = f.def.outer.map((a, i) => `${a.name}=${printInt(f.outer[i]!)}`).join(', ');
-    lines.push(`  ${f.def.kind} ${f.name}[${over}] state(${state}) at(${outer}) -> ${f.results.map((r) => r.tensor).join(', ')}`);
+    const tile = f.tile?.length ? ` per ${f.tile.map((d) => `${d.var} < ${d.extent}`).join(', ')}` : '';
+    lines.push(`  ${f.def.kind} ${f.name}[${over}] state(${state}) at(${outer})${tile} -> ${f.results.map((r) => r.tensor).join(', ')}`);
   }
   const walk = (body: readonly TNode[], pad: string): void => {
     for (const n of body) {
@@ -184,8 +224,13 @@ export function printTile(k: TileKernel): string {
         case 'init':
           lines.push(`${pad}${n.fold} = init`);
           break;
-        case 'step':
-          lines.push(`${pad}${n.fold} = step(${n.fold}, ${n.at.map((e) => printInt(e)).join(', ')})`);
+        case 'step': {
+          const inputs = (n.inputs ?? []).map((x) => `; ${x.name} = ${printExpr(x.value)}${x.vector ? ` (vector along ${x.vector.var})` : ''}${x.guard ? ` if ${x.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);
+          lines.push(`${pad}${n.fold} = step(${n.fold}, ${n.at.map((e) => printInt(e)).join(', ')}${inputs.join('')})`);
+          break;
+        }
+        case 'barrier':
+          lines.push(`${pad}barrier`);
           break;
         case 'merge':
           lines.push(`${pad}${n.fold} = merge across ${n.lanes} (${n.via})`);

@@ -19,11 +19,12 @@ import {
   ksub,
   kt,
 } from '../ir/kernel.js';
-import { type Axis, type Expr, type Stmt, visitExpr } from '../ir/tensor.js';
+import { type Axis, type Expr, type Stmt } from '../ir/tensor.js';
 import type { Contraction } from './contraction.js';
 import { type EmitScope, axisRanges, finish, readsOf } from './emit.js';
 import { type ExprContext, accumulatorType, exprToK, ktype } from './kernel-expr.js';
 import { KernelBuilder, decode, linearGrid } from './kernel-builder.js';
+import { reductionFastest } from './tile/operand-layout.js';
 import { type ContractionKnobs, InvalidScheduleError, requireDivides, requirePow2 } from './schedule.js';
 
 export interface ContractionGroup {
@@ -101,34 +102,6 @@ export function validateContraction(id: string, c: ContractionKnobs, limits: Con
   }
   if (sharedBytes > limits.maxWorkgroupStorageBytes) {
     fail('blockK', `tiles need ${sharedBytes} bytes of workgroup memory; the device has ${limits.maxWorkgroupStorageBytes}`);
-  }
-}
-
-/**
- * Whether the reduction index runs fastest in memory for one side: the innermost index of the
- * side's largest load. Staging walks that index with consecutive invocations, so reads coalesce.
- */
-function reductionFastest(side: Expr, k: readonly Axis[], scope: EmitScope): boolean {
-  let best: { size: number; kFast: boolean } | undefined;
-  const kNames = new Set(k.map((a) => a.name));
-  visitExpr(side, (e) => {
-    if (e.op !== 'load') return;
-    const t = scope.tensors.get(e.tensor);
-    if (!t) return;
-    const size = numel(shapeOf(t));
-    const last = e.index[e.index.length - 1];
-    let kFast = false;
-    if (last) visitIndexVars(last, (v) => (kFast ||= kNames.has(v)));
-    if (!best || size > best.size) best = { size, kFast };
-  });
-  return best?.kFast ?? true;
-}
-
-function visitIndexVars(e: import('../ir/intexpr.js').IntExpr, f: (v: string) => void): void {
-  if (e.op === 'var') f(e.name);
-  else if (e.op !== 'int' && e.op !== 'sym') {
-    visitIndexVars(e.a, f);
-    visitIndexVars(e.b, f);
   }
 }
 
@@ -216,7 +189,7 @@ export function emitContraction(
     const tile = isA ? aTile : bTile;
     const rows = isA ? c.blockM : c.blockN;
     const side = isA ? aSide : bSide;
-    const kFast = reductionFastest(side, kAxes, scope);
+    const kFast = reductionFastest(side, kAxes, scope.tensors);
     const per = Math.ceil(tile / T);
     const one = (e: KExpr) => {
       const kk = kFast ? kmod(e, kconst(c.blockK)) : kdiv(e, kconst(rows));
@@ -345,7 +318,7 @@ export function emitContraction(
 
     // direct staging reads A four reduction steps at a time where A is contiguous along k
     const vecK =
-      !shared && c.vectorK === 4 && kAxes.length === 1 && K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, scope);
+      !shared && c.vectorK === 4 && kAxes.length === 1 && K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, scope.tensors);
     /** The B side at one reduction index: threadN values, in quads along n where possible. */
     const bRow = (gk: KExpr, kOk: KExpr | undefined): KExpr[] => {
       const bv: KExpr[] = [];

@@ -82,12 +82,26 @@ function vectorLoad(t: TensorDecl, index: readonly IntExpr[], ctx: ExprContext, 
   return { op: 'extract', type: kt(t.dtype), x: vec, lane: v.lane };
 }
 
-/** `x` or `a * (multiple of width) + x`, with `x` the lanes' variable: consecutive lanes, aligned. */
+/** `x` or `a + x`, `x` the lanes' variable and `a` a multiple of the width: consecutive lanes, aligned. */
 function alongLanes(i: IntExpr, v: VectorLanes): boolean {
   const isLaneVar = (e: IntExpr) => e.op === 'var' && e.name === v.axis;
   if (isLaneVar(i)) return true;
-  if (i.op !== 'add' || !isLaneVar(i.b) || intVars(i.a).has(v.axis)) return false;
-  return i.a.op === 'mul' && i.a.b.op === 'int' && i.a.b.value % v.width === 0;
+  return i.op === 'add' && isLaneVar(i.b) && !intVars(i.a).has(v.axis) && multipleOf(i.a, v.width);
+}
+
+/** Whether an index expression is a multiple of `w` whatever its variables are. */
+function multipleOf(e: IntExpr, w: number): boolean {
+  switch (e.op) {
+    case 'int':
+      return e.value % w === 0;
+    case 'mul':
+      return multipleOf(e.a, w) || multipleOf(e.b, w);
+    case 'add':
+    case 'sub':
+      return multipleOf(e.a, w) && multipleOf(e.b, w);
+    default:
+      return false;
+  }
 }
 
 export const ktype = (t: ValueType): KType => kt(t);

@@ -165,47 +165,42 @@ describe('WGSL printer', () => {
       "@group(0) @binding(0) var<storage, read> t_A: array<f32>;
       @group(0) @binding(1) var<storage, read> t_B: array<f32>;
       @group(0) @binding(2) var<storage, read_write> t_C: array<f32>;
-      var<workgroup> s_As5: array<f32, 16>;
-      var<workgroup> s_Bs6: array<f32, 16>;
+      var<workgroup> s_As4: array<f32, 16>;
+      var<workgroup> s_Bs5: array<f32, 16>;
 
       @compute @workgroup_size(16, 1, 1)
       fn main(@builtin(local_invocation_index) tc_li: u32, @builtin(local_invocation_id) tc_lid: vec3<u32>, @builtin(workgroup_id) tc_wg: vec3<u32>, @builtin(num_workgroups) tc_nwg: vec3<u32>) {
-        let t0 = (i32(tc_wg.x) / 4i);
-        let t1 = ((i32(tc_wg.x) / 2i) % 2i);
-        let t2 = (i32(tc_wg.x) % 2i);
-        let m03 = (t1 * 4i);
-        let n04 = (t2 * 4i);
-        let ty7 = (i32(tc_li) / 4i);
-        let tx8 = (i32(tc_li) % 4i);
-        var c0_0_9: f32 = 0f;
-        for (var kt10: i32 = 0i; kt10 < 2i; kt10 += 1i) {
-          let kb11 = (kt10 * 4i);
-          let gk12 = (kb11 + (i32(tc_li) % 4i));
-          let gm13 = (m03 + (i32(tc_li) / 4i));
-          var g14: f32 = 0f;
-          if (((gm13 < 6i) && (gk12 < 7i))) {
-            g14 = t_A[((gm13 * 7i) + gk12)];
+        let d0 = (i32(tc_wg.x) / 2i);
+        let d1 = (i32(tc_wg.x) % 2i);
+        let d2 = (i32(tc_li) / 4i);
+        let d3 = (i32(tc_li) % 4i);
+        var f0_acc6: f32 = 0f;
+        f0_acc6 = 0f;
+        for (var kt7: i32 = 0i; kt7 < 2i; kt7 += 1i) {
+          s_As4[(((((d2 * 4i) + d3) % 4i) * 4i) + (((d2 * 4i) + d3) / 4i))] = 0f;
+          if ((((d0 * 4i) + (((d2 * 4i) + d3) / 4i)) < 6i)) {
+            if ((((kt7 * 4i) + (((d2 * 4i) + d3) % 4i)) < 7i)) {
+              s_As4[(((((d2 * 4i) + d3) % 4i) * 4i) + (((d2 * 4i) + d3) / 4i))] = t_A[((((d0 * 4i) + (((d2 * 4i) + d3) / 4i)) * 7i) + ((kt7 * 4i) + (((d2 * 4i) + d3) % 4i)))];
+            }
           }
-          s_As5[(((i32(tc_li) % 4i) * 4i) + (i32(tc_li) / 4i))] = g14;
-          let gk15 = (kb11 + (i32(tc_li) / 4i));
-          let gn16 = (n04 + (i32(tc_li) % 4i));
-          var g17: f32 = 0f;
-          if (((gn16 < 5i) && (gk15 < 7i))) {
-            g17 = t_B[((gk15 * 5i) + gn16)];
+          s_Bs5[((d2 * 4i) + d3)] = 0f;
+          if ((((d1 * 4i) + (((d2 * 4i) + d3) % 4i)) < 5i)) {
+            if ((((kt7 * 4i) + (((d2 * 4i) + d3) / 4i)) < 7i)) {
+              s_Bs5[((d2 * 4i) + d3)] = t_B[((((kt7 * 4i) + (((d2 * 4i) + d3) / 4i)) * 5i) + ((d1 * 4i) + (((d2 * 4i) + d3) % 4i)))];
+            }
           }
-          s_Bs6[(((i32(tc_li) / 4i) * 4i) + (i32(tc_li) % 4i))] = g17;
           workgroupBarrier();
-          for (var kk18: i32 = 0i; kk18 < 4i; kk18 += 1i) {
-            let a19 = s_As5[((kk18 * 4i) + ty7)];
-            let b20 = s_Bs6[((kk18 * 4i) + tx8)];
-            c0_0_9 = (c0_0_9 + (a19 * b20));
+          for (var kk8: i32 = 0i; kk8 < 4i; kk8 += 1i) {
+            let in9 = s_As4[((kk8 * 4i) + d2)];
+            let in10 = s_Bs5[((kk8 * 4i) + d3)];
+            f0_acc6 = (f0_acc6 + (in9 * in10));
           }
           workgroupBarrier();
         }
-        let om21 = (m03 + ty7);
-        let on22 = (n04 + tx8);
-        if (((om21 < 6i) && (on22 < 5i))) {
-          t_C[((om21 * 5i) + on22)] = c0_0_9;
+        if ((((d0 * 4i) + d2) < 6i)) {
+          if ((((d1 * 4i) + d3) < 5i)) {
+            t_C[((((d0 * 4i) + d2) * 5i) + ((d1 * 4i) + d3))] = f0_acc6;
+          }
         }
       }
       "

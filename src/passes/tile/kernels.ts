@@ -3,9 +3,11 @@ import { type Kernel } from '../../ir/kernel.js';
 import { type TileKernel } from '../../ir/tile.js';
 import { type Stmt } from '../../ir/tensor.js';
 import { type EmitScope } from '../emit.js';
-import { DEFAULT_KNOBS, type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
+import { type ContractionKnobs, DEFAULT_KNOBS, type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
 import { type DType } from '../../ir/dtype.js';
 import { splitSteps } from './split-steps.js';
+import { type ContractionGroup, type ContractionLimits, validateContraction } from '../emit-contraction.js';
+import { contractionTile } from './contraction.js';
 import { foldOf, sizeOf, elementwiseTile, rowsTile } from './from-group.js';
 import { fuseLoops } from './fuse-loops.js';
 import { lowerTile } from './lower.js';
@@ -93,6 +95,30 @@ function freshName(base: string, taken: ReadonlyMap<string, unknown>): string {
   for (let n = 2; taken.has(name); n++) name = `${base}_${n}`;
   return name;
 }
+
+/**
+ * A tiled contraction (see contraction.ts); with split-K, the parts are merged by a combine kernel
+ * built from the row form of the same statements, which also applies the epilogue.
+ */
+export function contractionKernel(name: string, id: string, g: ContractionGroup, knobs: ContractionKnobs, target: TileTarget, limits: ContractionLimits): Scheduled {
+  validateContraction(id, knobs, limits, g);
+  const scratch = freshName(`${g.stmt.target.name}_splitk`, target.scope.tensors);
+  const { tile, parts, stores } = contractionTile(name, g, knobs, target.scope.tensors, target.scope.stored, scratch);
+  const tiles = [tile];
+  if (parts > 1) {
+    const epilogue = stores.filter((s) => s.target.name !== g.stmt.target.name);
+    const rows = rowsTile(name, shapeOf(g.stmt.target), [g.stmt, ...epilogue], target.scope.stored);
+    tiles.push(splitBind(splitSteps(rows, parts, () => scratch)[1]!, 256));
+  }
+  return {
+    tiles,
+    kernels: tiles.map((x) => lowerTile(x, target.scope, target.maxWorkgroupsPerDimension)),
+    temps: (tile.scratch ?? []).map((s) => ({ name: s.name, dtype: s.dtype as DType, shape: [s.slots, s.size] })),
+  };
+}
+
+/** Whether the tile lowering takes these contraction knobs yet (the rest go to the contraction emitter). */
+export const tileContraction = (k: ContractionKnobs): boolean => !k.tensorCores && !k.shuffleA && k.vectorK === 1;
 
 /** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */
 function mergeBytesPerLane(t: TileKernel): number {

@@ -1,9 +1,9 @@
 import { shapeOf } from '../../ir/bind.js';
 import { TilecraftError, assertNever } from '../../ir/errors.js';
 import { type IntExpr } from '../../ir/intexpr.js';
-import { type KExpr, type KType, type Kernel, kadd, kbuiltin, kcast, kconst, kload, klt, kmul, kref, kt } from '../../ir/kernel.js';
+import { type KExpr, type KType, type Kernel, kadd, kand, kbuiltin, kcast, kconst, kload, klt, kmul, kref, kt } from '../../ir/kernel.js';
 import { type DType } from '../../ir/dtype.js';
-import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
+import { type StepInput, type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type Expr, foldAxes } from '../../ir/tensor.js';
 import { intRange } from '../../ir/verify.js';
 import { type EmitScope, finish, readsOf } from '../emit.js';
@@ -38,7 +38,12 @@ class TileLowering {
   private readonly reads = new Set<string>();
   private readonly vars = new Map<string, KExpr>();
   private readonly ranges: Ranges = {};
-  private readonly states = new Map<string, FoldState>();
+  /** Each fold's state: one per point of its register tile (key: the tile point), or one (key ''). */
+  private readonly states = new Map<string, Map<string, FoldState>>();
+  /** Workgroup arrays by their tile-IR name: the kernel's buffer and element type. */
+  private readonly shared = new Map<string, { buffer: string; type: KType }>();
+  /** Step inputs computed so far, by value, per block of the kernel being written (innermost last). */
+  private readonly inputCache: Map<string, KExpr>[] = [new Map()];
   private readonly results = new Map<string, { fold: TFold; output: number }>();
   private readonly lanes: { var: string; stride: number; extent: number }[] = [];
   private invocations = 1;
@@ -57,8 +62,11 @@ class TileLowering {
     this.bindDims(t.grid, t.grid.length === 1 ? index : k.let('wg', index));
     this.invocations = t.lanes.reduce((a, d) => a * d.extent, 1);
     this.bindDims(t.lanes, kbuiltin('local_index'), true);
+    for (const b of t.shared ?? []) this.shared.set(b.name, { buffer: k.shared(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
     for (const f of t.folds) {
-      this.states.set(f.name, new FoldState(k, f));
+      const instances = new Map<string, FoldState>();
+      for (const point of tilePoints(f.tile ?? [])) instances.set(point.join(','), new FoldState(k, f));
+      this.states.set(f.name, instances);
       for (const r of f.results) this.results.set(r.tensor, { fold: f, output: r.output });
     }
     this.nodes(t.body);
@@ -92,47 +100,41 @@ class TileLowering {
       case 'loop': {
         const [lo] = intRange(n.from, this.ranges);
         const [, hi] = intRange(n.to, this.ranges);
+        if (n.kind === 'unroll') {
+          this.unrolled(n, lo, hi);
+          return;
+        }
         this.ranges[n.var] = [lo, hi - 1];
         k.for(n.var.replace(/[^a-z]/g, '') || 'i', this.int(n.from), this.int(n.to), kconst(n.step), (v) => {
           this.vars.set(n.var, v);
-          this.nodes(n.body);
-        }, n.kind === 'unroll');
+          this.block(() => this.nodes(n.body));
+        }, n.unrollHint ?? false);
         return;
       }
       case 'guard':
-        k.if(klt(this.int(n.index), kconst(n.below)), () => this.nodes(n.body));
+        k.if(klt(this.int(n.index), kconst(n.below)), () => this.block(() => this.nodes(n.body)));
+        return;
+      case 'barrier':
+        k.emit({ op: 'barrier' });
         return;
       case 'let':
         this.ranges[n.var] = intRange(n.value, this.ranges);
         this.vars.set(n.var, k.let(n.var.replace(/[^a-z]/g, '') || 'i', this.int(n.value)));
         return;
-      case 'init': {
-        const st = this.state(n.fold);
-        const env = this.foldVars(st.fold, []);
-        st.fold.def.state.forEach((f, fi) => {
-          if (f.axes.length === 0) st.write(f.name, kconst(0), this.foldValue(st.fold.def.init[fi]!, env, { st, locals: new Map() }));
-          else {
-            k.for('s', kconst(0), kconst(f.axes.reduce((a, x) => a * sizeOf(x), 1)), kconst(1), (e) => {
-              const at = decode(e, f.axes.map(sizeOf));
-              const inner = new Map(env);
-              f.axes.forEach((a, i) => inner.set(a.name, at[i]!));
-              st.write(f.name, e, this.foldValue(st.fold.def.init[fi]!, inner, { st, locals: new Map() }));
-            });
-          }
-        });
+      case 'init':
+        this.each(n.fold, (st) => this.init(st));
         return;
-      }
       case 'step':
-        this.step(this.state(n.fold), n.at);
+        this.each(n.fold, (st) => this.step(st, n.at, n.inputs ?? []));
         return;
       case 'merge':
-        this.merge(this.state(n.fold), n.lanes, n.via);
+        this.each(n.fold, (st) => this.merge(st, n.lanes, n.via));
         return;
       case 'save':
-        this.save(this.state(n.fold), n.to, n.index);
+        this.each(n.fold, (st) => this.save(st, n.to, n.index));
         return;
       case 'absorb':
-        this.absorb(this.state(n.fold), n.from, n.index);
+        this.each(n.fold, (st) => this.absorb(st, n.from, n.index));
         return;
       case 'store':
         this.store(n);
@@ -142,28 +144,180 @@ class TileLowering {
     }
   }
 
-  private state(name: string): FoldState {
-    const st = this.states.get(name);
-    if (!st) throw new TilecraftError(`internal: kernel ${this.t.name} has no fold ${name}`);
-    return st;
+  /** A loop copied out at compile time: its variable is a constant in each copy. */
+  private unrolled(n: Extract<TNode, { op: 'loop' }>, lo: number, hi: number): void {
+    if (lo !== intRange(n.from, this.ranges)[1] || n.to.op !== 'int') {
+      throw new TilecraftError(`internal: unrolled loop ${n.var} of ${this.t.name} has bounds that are not constants`);
+    }
+    for (let v = lo; v < hi; v += n.step) {
+      this.vars.set(n.var, kconst(v));
+      this.ranges[n.var] = [v, v];
+      this.nodes(n.body);
+    }
+    this.vars.delete(n.var);
   }
 
-  /** The fold definition's outer variables (and, for a step, its `over` variables) in this kernel. */
-  private foldVars(f: TFold, at: readonly KExpr[]): Map<string, KExpr> {
-    const env = new Map<string, KExpr>();
-    f.def.outer.forEach((a, i) => env.set(a.name, this.k.let('o', this.int(f.outer[i]!))));
-    f.def.over.forEach((a, i) => {
-      if (at[i]) env.set(a.name, at[i]!);
+  /** Runs `f` in a block of its own, where step inputs computed inside stay. */
+  private block(f: () => void): void {
+    this.inputCache.push(new Map());
+    try {
+      f();
+    } finally {
+      this.inputCache.pop();
+    }
+  }
+
+  /**
+   * Runs `f` on the fold's state: inside its register tile's loops, the state of the current
+   * point; outside them, each point's in turn (with the tile's variables set to that point).
+   */
+  private each(fold: string, f: (st: FoldState) => void): void {
+    const instances = this.states.get(fold);
+    const region = this.t.folds.find((x) => x.name === fold);
+    if (!instances || !region) throw new TilecraftError(`internal: kernel ${this.t.name} has no fold ${fold}`);
+    const tile = region.tile ?? [];
+    const bound = tile.map((d) => this.vars.get(d.var));
+    if (bound.every((v) => v?.op === 'const')) {
+      f(instances.get(bound.map((v) => (v as { value: number }).value).join(','))!);
+      return;
+    }
+    for (const point of tilePoints(tile)) {
+      tile.forEach((d, i) => {
+        this.vars.set(d.var, kconst(point[i]!));
+        this.ranges[d.var] = [point[i]!, point[i]!];
+      });
+      f(instances.get(point.join(','))!);
+    }
+    for (const d of tile) this.vars.delete(d.var);
+  }
+
+  private init(st: FoldState): void {
+    const env = this.foldVars(st.fold, []);
+    st.fold.def.state.forEach((f, fi) => {
+      const init = st.fold.def.init[fi]!;
+      if (f.axes.length === 0) {
+        st.write(f.name, kconst(0), this.foldValue(init, env, { st, locals: new Map() }));
+        return;
+      }
+      this.k.for('s', kconst(0), kconst(f.axes.reduce((a, x) => a * sizeOf(x), 1)), kconst(1), (e) => {
+        const at = decode(e, f.axes.map(sizeOf));
+        st.write(f.name, e, this.foldValue(init, withAxes(env, f.axes, at), { st, locals: new Map() }));
+      });
     });
-    return env;
   }
 
-  private step(st: FoldState, at: readonly IntExpr[]): void {
+  /** The state of the current point of a fold's register tile (its loops' variables are constants here). */
+  private current(fold: string): FoldState {
+    const instances = this.states.get(fold);
+    const region = this.t.folds.find((x) => x.name === fold);
+    if (!instances || !region) throw new TilecraftError(`internal: kernel ${this.t.name} has no fold ${fold}`);
+    const point = (region.tile ?? []).map((d) => this.vars.get(d.var));
+    if (!point.every((v) => v?.op === 'const')) {
+      throw new TilecraftError(`internal: a result of fold ${fold} of ${this.t.name} is read outside its register tile's loops`);
+    }
+    return instances.get(point.map((v) => (v as { value: number }).value).join(','))!;
+  }
+
+  /**
+   * The fold definition's outer variables (and, for a step, its `over` variables) in this kernel,
+   * converted when an expression first reads them (a register tile's steps read few of them).
+   */
+  private foldVars(f: TFold, at: readonly IntExpr[]): Map<string, KExpr> {
+    const values = new Map<string, () => KExpr>();
+    f.def.outer.forEach((a, i) => values.set(a.name, () => this.int(f.outer[i]!)));
+    f.def.over.forEach((a, i) => {
+      if (at[i]) values.set(a.name, () => this.int(at[i]!));
+    });
+    return new LazyVars(values);
+  }
+
+  private step(st: FoldState, at: readonly IntExpr[], inputs: readonly StepInput[]): void {
     const def = st.fold.def;
-    const env = this.foldVars(st.fold, at.map((e) => this.k.let('j', this.int(e))));
+    const env = this.foldVars(st.fold, at);
     const locals = new Map<string, KExpr>();
+    for (const x of inputs) locals.set(x.name, this.input(x));
     for (const l of def.locals) locals.set(l.name, this.k.let(l.name.replace(/[^A-Za-z0-9]/g, '') || 'l', this.foldValue(l.expr, env, { st, locals })));
     st.assignAll((fi, elem) => this.foldValue(def.update[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals }));
+  }
+
+  /**
+   * A step input's value at the current point, computed once per block: the points of a register
+   * tile that read the same operand element share one load. A vector input computes the four
+   * lanes of its aligned group together, from one vector load where the operand is contiguous.
+   */
+  private input(x: StepInput): KExpr {
+    const keyAt = (vars: ReadonlyMap<string, KExpr>, ranges: Ranges) => {
+      const ctx = { vars, ranges, tensors: this.scope.tensors };
+      const guard = (x.guard ?? []).map((g) => klt(intToK(g.index, ctx), kconst(g.below)));
+      return { key: JSON.stringify([x.name, exprToK(x.value, { ...this.ctx(vars, ranges), reads: new Set() }), guard]), guard };
+    };
+    const here = keyAt(this.vars, this.ranges);
+    const hit = this.cached(here.key);
+    if (hit) return hit;
+    if (!x.vector) return this.remember(here.key, this.guarded(here.guard, () => [exprToK(x.value, this.ctx(this.vars, this.ranges))])[0]!);
+    const { var: v, base } = this.vectorLane(x.vector);
+    const lanes = [0, 1, 2, 3].map((l) => {
+      const vars = new Map(this.vars).set(v, kconst(base + l));
+      const ranges = { ...this.ranges, [v]: [base + l, base + l] as const };
+      return { vars, ranges, ...keyAt(vars, ranges) };
+    });
+    const loads = new Map<string, KExpr>();
+    const values = this.guarded(lanes[0]!.guard, () =>
+      lanes.map((l, lane) => {
+        const vector = { axis: v, base: kconst(base), lane, width: 4 as const, loads, bind: (e: KExpr) => this.k.let('v', e) };
+        return this.sharedVector(x.value, lanes[0]!.vars, lanes[0]!.ranges, lane) ?? exprToK(x.value, { ...this.ctx(l.vars, l.ranges), vector });
+      }),
+    );
+    lanes.forEach((l, i) => this.remember(l.key, values[i]!));
+    return this.cached(here.key)!;
+  }
+
+  /** A lane of a vector load from a workgroup array, at the aligned base of its group. */
+  private sharedVector(value: Expr, base: ReadonlyMap<string, KExpr>, ranges: Ranges, lane: number): KExpr | undefined {
+    const sh = value.op === 'load' ? this.shared.get(value.tensor) : undefined;
+    if (!sh || value.op !== 'load') return undefined;
+    const at = intToK(value.index[0]!, { vars: base, ranges, tensors: this.scope.tensors });
+    const key = `vec:${sh.buffer}:${JSON.stringify(at)}`;
+    const vec = this.cached(key) ?? this.remember(key, this.k.let('sv', kload(sh.buffer, at, kt(sh.type.scalar, 4))));
+    return { op: 'extract', type: sh.type, x: vec, lane };
+  }
+
+  private remember(key: string, value: KExpr): KExpr {
+    this.inputCache[this.inputCache.length - 1]!.set(key, value);
+    return value;
+  }
+
+  private cached(key: string): KExpr | undefined {
+    for (let i = this.inputCache.length - 1; i >= 0; i--) {
+      const v = this.inputCache[i]!.get(key);
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  /** `values` bound once each; where a guard fails, 0 and the values are not computed. */
+  private guarded(guard: readonly KExpr[], values: () => KExpr[]): KExpr[] {
+    const k = this.k;
+    if (guard.length === 0) return values().map((v) => k.let('in', v));
+    let computed: KExpr[] = [];
+    const names: string[] = [];
+    const then = k.block(() => {
+      computed = values();
+      for (const v of computed) {
+        names.push(k.fresh('in'));
+        k.emit({ op: 'assign', name: names[names.length - 1]!, value: v });
+      }
+    });
+    computed.forEach((v, i) => k.emit({ op: 'var', name: names[i]!, type: v.type, init: kconst(0, v.type) }));
+    k.emit({ op: 'if', cond: guard.reduce((a, b) => kand(a, b)), then, else: [] });
+    return computed.map((v, i) => kref(names[i]!, v.type));
+  }
+
+  /** The aligned group of four a vector input's unrolled variable is in, and its lane there. */
+  private vectorLane(v: { var: string; width: 4 }): { var: string; base: number; lane: number } {
+    const at = this.vars.get(v.var);
+    if (at?.op !== 'const') throw new TilecraftError(`internal: vector input along ${v.var}, which is not an unrolled loop here`);
+    return { var: v.var, base: at.value - (at.value % v.width), lane: at.value % v.width };
   }
 
   private merge(st: FoldState, laneVar: string, via: 'workgroup' | 'subgroup'): void {
@@ -213,6 +367,12 @@ class TileLowering {
   }
 
   private store(n: Extract<TNode, { op: 'store' }>): void {
+    const sh = this.shared.get(n.tensor);
+    if (sh) {
+      const value = kcast(exprToK(n.value, this.ctx(this.vars, this.ranges)), sh.type);
+      this.k.emit({ op: 'store', buffer: sh.buffer, index: this.int(n.index[0]!), value });
+      return;
+    }
     const decl = this.scope.tensors.get(n.tensor);
     if (!decl) throw new TilecraftError(`internal: store to unknown tensor ${n.tensor}`);
     this.k.global(n.tensor, decl.dtype, shapeOf(decl), 'read_write');
@@ -249,15 +409,18 @@ class TileLowering {
   private resolve(e: Expr, ctx: ExprContext, fold: FoldScope | undefined): KExpr | undefined {
     switch (e.op) {
       case 'load': {
+        const sh = this.shared.get(e.tensor);
+        if (sh) return kload(sh.buffer, intToK(e.index[0]!, ctx), sh.type);
         const r = this.results.get(e.tensor);
         if (!r) return undefined;
-        const st = this.state(r.fold.name);
+        const st = this.current(r.fold.name);
         const def = r.fold.def;
         const skip = foldAxes(def, r.output).length - def.outputs[r.output]!.axes.length;
         const own = e.index.slice(skip).map((i) => intToK(i, ctx));
         // a scan's output reads the step it follows (its position along the scanned axis)
         const step = def.kind === 'scan' ? [intToK(e.index[def.outer.length]!, ctx)] : [];
-        const env = withAxes(this.foldVars(r.fold, step), def.outputs[r.output]!.axes, own);
+        const env = withAxes(this.foldVars(r.fold, []), def.outputs[r.output]!.axes, own);
+        if (def.kind === 'scan') env.set(def.over[0]!.name, step[0]!);
         const decl = this.scope.tensors.get(e.tensor)!;
         return kcast(this.foldValue(def.outputs[r.output]!.expr, env, { st, locals: new Map() }), ktype(decl.dtype as 'f32'));
       }
@@ -288,7 +451,7 @@ class TileLowering {
     const k = this.k;
     const accT = kt(accumulatorType(e.dtype));
     const acc = k.var('acc', accT, kconst(identityOf(e.fn, accT.scalar), accT));
-    const vars = new Map(ctx.vars);
+    const vars = new LazyVars(new Map(), ctx.vars);
     const ranges = { ...ctx.ranges, ...axisRanges(e.axes) };
     const loop = (d: number): void => {
       if (d === e.axes.length) {
@@ -312,11 +475,8 @@ class TileLowering {
   }
 }
 
-const withAxes = (env: ReadonlyMap<string, KExpr>, axes: readonly Axis[], at: readonly KExpr[]) => {
-  const out = new Map(env);
-  axes.forEach((a, i) => out.set(a.name, at[i]!));
-  return out;
-};
+const withAxes = (env: ReadonlyMap<string, KExpr>, axes: readonly Axis[], at: readonly KExpr[]): Map<string, KExpr> =>
+  new LazyVars(new Map(axes.map((a, i) => [a.name, () => at[i]!])), env);
 
 const axisRanges = (axes: readonly Axis[]): Ranges => Object.fromEntries(axes.map((a) => [a.name, [0, sizeOf(a) - 1] as const]));
 
@@ -324,4 +484,38 @@ const axisRanges = (axes: readonly Axis[]): Ranges => Object.fromEntries(axes.ma
 function foldRanges(f: TFold): Ranges {
   const d = f.def;
   return axisRanges([...d.outer, ...d.over, ...d.state.flatMap((s) => s.axes), ...d.outputs.flatMap((o) => o.axes)]);
+}
+
+/** Every point of a register tile, in row-major order (one empty point for no tile). */
+function tilePoints(tile: readonly { extent: number }[]): number[][] {
+  let points: number[][] = [[]];
+  for (const d of tile) points = points.flatMap((p) => Array.from({ length: d.extent }, (_, v) => [...p, v]));
+  return points;
+}
+
+/**
+ * Variables converted on first read (`get` runs the variable's thunk once and keeps its value),
+ * falling back to an enclosing scope's variables.
+ */
+class LazyVars extends Map<string, KExpr> {
+  constructor(
+    private readonly thunks: ReadonlyMap<string, () => KExpr>,
+    private readonly outer?: ReadonlyMap<string, KExpr>,
+  ) {
+    super();
+  }
+
+  override get(name: string): KExpr | undefined {
+    const known = super.get(name);
+    if (known) return known;
+    const thunk = this.thunks.get(name);
+    if (!thunk) return this.outer?.get(name);
+    const value = thunk();
+    super.set(name, value);
+    return value;
+  }
+
+  override has(name: string): boolean {
+    return super.has(name) || this.thunks.has(name) || (this.outer?.has(name) ?? false);
+  }
 }

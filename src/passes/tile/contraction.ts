@@ -1,0 +1,261 @@
+import { numel, shapeOf } from '../../ir/bind.js';
+import { type ValueType } from '../../ir/dtype.js';
+import { type IntExpr, iadd, ibin, imul, int, ivar } from '../../ir/intexpr.js';
+import { type StepInput, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
+import { type Axis, type Expr, type FoldDef, type Stmt, type TensorDecl, binary, cast, load, mapExpr, substIndex } from '../../ir/tensor.js';
+import type { ContractionGroup } from '../emit-contraction.js';
+import { accumulatorType } from '../kernel-expr.js';
+import { type ContractionKnobs } from '../schedule.js';
+import { accumulatingFold } from './as-fold.js';
+import { decodeIndex, sizeOf } from './from-group.js';
+import { reductionFastest } from './operand-layout.js';
+
+/**
+ * A contraction `C[b, m, n] = sum[k](A(b, m, k) * B(b, n, k))` as a tiled loop nest, the steps of
+ * one tile transform each:
+ *
+ * - **tile and bind**: a `blockM x blockN` output tile per workgroup (grid: split, batch, tile of
+ *   m, tile of n); lanes `ty x tx`, each owning a `threadM x threadN` register tile: the fold's
+ *   state per point of two unrolled loops `i`, `j`;
+ * - **operands as step inputs**: each step reads the A side at (m, k) and the B side at (n, k)
+ *   once per row and column of the register tile (shared by its points), from global memory
+ *   (`direct`) or from `blockK`-deep tiles staged in workgroup memory (`shared`, optionally
+ *   double-buffered), in vectors of four where the layout allows;
+ * - **split the reduction**: with `splitK`, each workgroup folds one part of k and saves its
+ *   partial state; the parts are merged by the fold's merge in a second kernel (see splitSteps).
+ *
+ * Rows and columns past the edge read a clamped (in-bounds) element and are never stored.
+ */
+export interface ContractionTile {
+  readonly tile: TileKernel;
+  /** Parts the reduction is split into (1: no split). */
+  readonly parts: number;
+  /** The statements whose values the combine kernel stores after merging the parts. */
+  readonly stores: readonly Stmt[];
+}
+
+const extent = (axes: readonly Axis[]) => numel(axes.map(sizeOf));
+const localRead = (name: string, dtype: ValueType): Expr => ({ op: 'local', dtype, name });
+
+export function contractionTile(name: string, g: ContractionGroup, c: ContractionKnobs, tensors: ReadonlyMap<string, TensorDecl>, stored: ReadonlySet<string>, scratch: string): ContractionTile {
+  const { batch, m, n, k: kAxes } = g.shape;
+  const [M, N, K, Bt] = [extent(m), extent(n), extent(kAxes), extent(batch)];
+  const target = g.stmt.target;
+  const acc = accumulatorType(target.dtype);
+  const S = Math.max(1, Math.min(c.splitK, Math.ceil(K / c.blockK)));
+  const kChunk = Math.ceil(Math.ceil(K / S) / c.blockK) * c.blockK;
+  const kEnd = Math.min(K, kChunk * S);
+  const steps = Math.ceil((S === 1 ? kEnd : kChunk) / c.blockK);
+  const [guardM, guardN, guardK] = [M % c.blockM !== 0, N % c.blockN !== 0, K % c.blockK !== 0 || kChunk * S !== K];
+  const TN = c.blockN / c.threadN;
+
+  // where a tile point is: m = tm * blockM + ty * threadM + i (and n likewise)
+  const mAt = iadd(iadd(imul(ivar('tm'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i'));
+  const nAt = iadd(iadd(imul(ivar('tn'), c.blockN), imul(ivar('tx'), c.threadN)), ivar('j'));
+  const clamp = (at: IntExpr, size: number, ragged: boolean) => (ragged ? ibin('min', at, size - 1) : at);
+  const coordsAt = (mv: IntExpr, nv: IntExpr): Record<string, IntExpr> => ({
+    ...named(batch, decodeIndex(Bt > 1 ? ivar('bt') : int(0), batch.map(sizeOf))),
+    ...named(m, decodeIndex(mv, m.map(sizeOf))),
+    ...named(n, decodeIndex(nv, n.map(sizeOf))),
+  });
+  const clamped = coordsAt(clamp(mAt, M, guardM), clamp(nAt, N, guardN));
+  const exact = coordsAt(mAt, nAt);
+  const kStart = S > 1 ? imul(ivar('ks'), kChunk) : int(0);
+
+  // the fold over k, its operands supplied by the steps
+  const base = accumulatingFold('sum', target.axes, kAxes, reduceBody(g.stmt));
+  const running: Expr = { op: 'state', dtype: acc, field: 'acc', of: 'self', index: [] };
+  const def: FoldDef = { ...base, update: [binary('add', running, binary('mul', localRead('a', acc), localRead('b', acc)))] };
+  const fold = {
+    name: 'f0',
+    def,
+    outer: target.axes.map((a) => clamped[a.name]!),
+    tile: [{ var: 'i', extent: c.threadM }, { var: 'j', extent: c.threadN }],
+    results: [{ tensor: target.name, output: 0 }],
+  };
+
+  const operands = c.staging === 'shared' ? staged(g, c, { M, N, kEnd, guardM, guardN, guardK, kStart, steps, acc, tensors }) : direct(g, c, { N, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact });
+  const tilePoints = (body: TNode[]): TNode[] => [unrolled('i', c.threadM, [unrolled('j', c.threadN, guardEdges(body))])];
+  const guardEdges = (body: TNode[]): TNode[] => {
+    let out = body;
+    if (guardN) out = [{ op: 'guard', index: nAt, below: N, body: out }];
+    if (guardM) out = [{ op: 'guard', index: mAt, below: M, body: out }];
+    return out;
+  };
+  const outShape = shapeOf(target);
+  const stores = storedValues(g, stored);
+  const finish: TNode[] =
+    S > 1
+      ? tilePoints([{ op: 'save', fold: 'f0', to: scratch, index: iadd(imul(flat(target.axes.map((a) => exact[a.name]!), outShape), S), ivar('ks')) }])
+      : tilePoints(stores.map((s) => ({ op: 'store', tensor: s.target.name, index: target.axes.map((a) => exact[a.name]!), value: substIndex(s.expr, Object.fromEntries(s.target.axes.map((a, p) => [a.name, exact[target.axes[p]!.name]!]))) })));
+  const grid = [
+    ...(S > 1 ? [{ var: 'ks', extent: S }] : []),
+    ...(Bt > 1 ? [{ var: 'bt', extent: Bt }] : []),
+    { var: 'tm', extent: Math.ceil(M / c.blockM) },
+    { var: 'tn', extent: Math.ceil(N / c.blockN) },
+  ];
+  const tile: TileKernel = {
+    name,
+    grid,
+    lanes: [{ var: 'ty', extent: c.blockM / c.threadM }, { var: 'tx', extent: TN }],
+    ...(operands.shared.length ? { shared: operands.shared } : {}),
+    ...(S > 1 ? { scratch: [{ name: scratch, dtype: acc, slots: numel(outShape) * S, size: 1 }] } : {}),
+    folds: [fold],
+    body: [{ op: 'init', fold: 'f0' }, ...operands.loop, ...finish],
+  };
+  return { tile, parts: S, stores };
+}
+
+function reduceBody(s: Stmt): Expr {
+  if (s.expr.op !== 'reduce') throw new Error(`internal: contraction ${s.target.name} is not a reduction`);
+  return s.expr.body;
+}
+
+const named = (axes: readonly Axis[], values: readonly IntExpr[]) => Object.fromEntries(axes.map((a, i) => [a.name, values[i]!]));
+const unrolled = (v: string, to: number, body: TNode[]): TNode => ({ op: 'loop', var: v, kind: 'unroll', from: int(0), to: int(to), step: 1, body });
+const serial = (v: string, to: number, body: TNode[], unrollHint = false): TNode => ({ op: 'loop', var: v, kind: 'serial', from: int(0), to: int(to), step: 1, body, ...(unrollHint ? { unrollHint } : {}) });
+
+/** Row-major flat offset of coordinates in a shape. */
+function flat(coords: readonly IntExpr[], shape: readonly number[]): IntExpr {
+  return coords.reduce<IntExpr>((f, c, p) => iadd(imul(f, shape[p]!), c), int(0));
+}
+
+/**
+ * The statements stored at each output point, each a self-contained expression of the
+ * contraction's result and the inputs (an epilogue that is not stored is inlined where read).
+ */
+export function storedValues(g: ContractionGroup, stored: ReadonlySet<string>): Stmt[] {
+  const inline = new Map<string, Stmt>();
+  const out: Stmt[] = [];
+  if (stored.has(g.stmt.target.name)) out.push({ target: g.stmt.target, expr: load(g.stmt.target, g.stmt.target.axes.map((a) => ivar(a.name))) });
+  for (const e of g.epilogue) {
+    const expr = mapExpr(e.expr, (x) => {
+      if (x.op !== 'load') return x;
+      const producer = inline.get(x.tensor);
+      return producer ? substIndex(producer.expr, Object.fromEntries(producer.target.axes.map((a, p) => [a.name, x.index[p]!]))) : x;
+    });
+    const s = { target: e.target, expr };
+    inline.set(e.target.name, s);
+    if (stored.has(e.target.name)) out.push(s);
+  }
+  return out;
+}
+
+interface Loop {
+  readonly loop: TNode[];
+  readonly shared: TShared[];
+}
+
+/** Operands straight from global memory at every step (caches stage them). */
+function direct(
+  g: ContractionGroup,
+  c: ContractionKnobs,
+  d: { N: number; kEnd: number; guardN: boolean; guardK: boolean; kStart: IntExpr; steps: number; acc: ValueType; clamped: Record<string, IntExpr>; exact: Record<string, IntExpr> },
+): Loop {
+  const { n, k: kAxes, a: aSide, b: bSide } = g.shape;
+  const kAt = iadd(d.kStart, iadd(imul(ivar('kt'), c.blockK), ivar('kk')));
+  const kVars = named(kAxes, decodeIndex(kAt, kAxes.map(sizeOf)));
+  const kGuard = d.guardK ? [{ index: kAt, below: d.kEnd }] : [];
+  // the N side in vectors of four where the layout allows: one aligned load feeds four columns
+  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
+  const bAt = vecN ? d.exact : d.clamped;
+  const bGuard = vecN && d.guardN ? [{ index: d.exact[n[0]!.name]!, below: d.N }] : [];
+  const inputs: StepInput[] = [
+    { name: 'a', value: cast(substIndex(aSide, { ...d.clamped, ...kVars }), d.acc), ...(kGuard.length ? { guard: kGuard } : {}) },
+    {
+      name: 'b',
+      value: cast(substIndex(bSide, { ...bAt, ...kVars }), d.acc),
+      ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}),
+      ...(kGuard.length || bGuard.length ? { guard: [...bGuard, ...kGuard] } : {}),
+    },
+  ];
+  const step: TNode = { op: 'step', fold: 'f0', at: kAxes.map((a) => kVars[a.name]!), inputs };
+  const points: TNode = unrolled('i', c.threadM, [unrolled('j', c.threadN, [step])]);
+  return { loop: [serial('kt', d.steps, [serial('kk', c.blockK, [points], c.unrollK)])], shared: [] };
+}
+
+/** Operand tiles staged in workgroup memory by all lanes, then read by every step from there. */
+function staged(
+  g: ContractionGroup,
+  c: ContractionKnobs,
+  d: { M: number; N: number; kEnd: number; guardM: boolean; guardN: boolean; guardK: boolean; kStart: IntExpr; steps: number; acc: ValueType; tensors: ReadonlyMap<string, TensorDecl> },
+): Loop {
+  const { batch, m, n, k: kAxes, a: aSide, b: bSide } = g.shape;
+  const stages = c.doubleBuffer ? 2 : 1;
+  const aTile = c.blockK * c.blockM;
+  const bTile = c.blockK * c.blockN;
+  const shared: TShared[] = [
+    { name: 'As', dtype: d.acc, length: aTile * stages },
+    { name: 'Bs', dtype: d.acc, length: bTile * stages },
+  ];
+  const T = (c.blockM / c.threadM) * (c.blockN / c.threadN);
+  const tid = iadd(imul(ivar('ty'), c.blockN / c.threadN), ivar('tx'));
+  const batchAt = named(batch, decodeIndex(extent(batch) > 1 ? ivar('bt') : int(0), batch.map(sizeOf)));
+  const bufferOf = (name: string, length: number): TensorDecl => ({ name, dtype: d.acc as TensorDecl['dtype'], axes: [{ name: 'x', size: int(length) }] });
+  const As = bufferOf('As', aTile * stages);
+  const Bs = bufferOf('Bs', bTile * stages);
+
+  /** One side's tile at reduction offset k0 into slot `slot`: element e of the tile per lane and pass. */
+  const copy = (isA: boolean, k0: IntExpr, slot: IntExpr): TNode[] => {
+    const [side, axes, rows, size, ragged, tileAt, buf] = isA
+      ? [aSide, m, c.blockM, d.M, d.guardM, imul(ivar('tm'), c.blockM), As]
+      : [bSide, n, c.blockN, d.N, d.guardN, imul(ivar('tn'), c.blockN), Bs];
+    const tile = c.blockK * rows;
+    const kFast = reductionFastest(side, kAxes, d.tensors);
+    const element = (e: IntExpr): TNode[] => {
+      const kk = kFast ? ibin('mod', e, c.blockK) : ibin('floordiv', e, rows);
+      const oo = kFast ? ibin('floordiv', e, c.blockK) : ibin('mod', e, rows);
+      const [gk, go] = [iadd(k0, kk), iadd(tileAt, oo)];
+      const vars = { ...batchAt, ...named(axes, decodeIndex(go, axes.map(sizeOf))), ...named(kAxes, decodeIndex(gk, kAxes.map(sizeOf))) };
+      const at = [iadd(slot, iadd(imul(kk, rows), oo))];
+      const value: TNode = { op: 'store', tensor: buf.name, index: at, value: cast(substIndex(side, vars), d.acc) };
+      if (!ragged && !d.guardK) return [value];
+      // out-of-range elements read nothing and stage zero
+      let body: TNode[] = [value];
+      if (d.guardK) body = [{ op: 'guard', index: gk, below: d.kEnd, body }];
+      if (ragged) body = [{ op: 'guard', index: go, below: size, body }];
+      return [{ op: 'store', tensor: buf.name, index: at, value: { op: 'const', dtype: d.acc, value: 0 } }, ...body];
+    };
+    const per = Math.ceil(tile / T);
+    if (per > 4) return [{ op: 'loop', var: isA ? 'ea' : 'eb', kind: 'serial', from: tid, to: int(tile), step: T, body: element(ivar(isA ? 'ea' : 'eb')) }];
+    // few elements per lane: unrolled
+    const e = iadd(tid, imul(ivar(isA ? 'pa' : 'pb'), T));
+    const one = per * T > tile ? [{ op: 'guard' as const, index: e, below: tile, body: element(e) }] : element(e);
+    return [unrolled(isA ? 'pa' : 'pb', per, one)];
+  };
+  const stage = (k0: IntExpr, slot: IntExpr) => [...copy(true, k0, imul(slot, aTile)), ...copy(false, k0, imul(slot, bTile))];
+
+  const vecM = c.vectorWidth === 4 && c.threadM % 4 === 0;
+  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
+  const compute = (slot: IntExpr): TNode => {
+    const aAt = iadd(imul(slot, aTile), iadd(iadd(imul(ivar('kk'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i')));
+    const bAt = iadd(imul(slot, bTile), iadd(iadd(imul(ivar('kk'), c.blockN), imul(ivar('tx'), c.threadN)), ivar('j')));
+    const inputs: StepInput[] = [
+      { name: 'a', value: load(As, [aAt]), ...(vecM ? { vector: { var: 'i', width: 4 as const } } : {}) },
+      { name: 'b', value: load(Bs, [bAt]), ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}) },
+    ];
+    const kAt = iadd(d.kStart, iadd(imul(ivar('kt'), c.blockK), ivar('kk')));
+    const step: TNode = { op: 'step', fold: 'f0', at: decodeIndex(kAt, kAxes.map(sizeOf)), inputs };
+    return serial('kk', c.blockK, [unrolled('i', c.threadM, [unrolled('j', c.threadN, [step])])], c.unrollK);
+  };
+  const k0At = (t: IntExpr) => iadd(d.kStart, imul(t, c.blockK));
+  if (!c.doubleBuffer) {
+    return { shared, loop: [serial('kt', d.steps, [...stage(k0At(ivar('kt')), int(0)), { op: 'barrier' }, compute(int(0)), { op: 'barrier' }])] };
+  }
+  // load step t + 1 into the other slot while computing on step t: one barrier per step
+  const cur = ibin('mod', ivar('kt'), 2);
+  const next = iadd(ivar('kt'), 1);
+  return {
+    shared,
+    loop: [
+      ...stage(d.kStart, int(0)),
+      { op: 'barrier' },
+      serial('kt', d.steps, [
+        { op: 'let', var: 'cur', value: cur },
+        { op: 'guard', index: next, below: d.steps, body: stage(k0At(next), ibin('sub', int(1), ivar('cur'))) },
+        compute(ivar('cur')),
+        { op: 'barrier' },
+      ]),
+    ],
+  };
+}
