@@ -20,7 +20,7 @@ export { printProgram, printExpr } from './ir/print.js';
 export { printKernel } from './ir/print-kernel.js';
 export type { Kernel } from './ir/kernel.js';
 export { structuralHash } from './ir/hash.js';
-export { bindProgram, type Sizes } from './ir/bind.js';
+export { bindProgram, dynamicExtent, dynamicLoopExtent, dynamicValues, actualShape, type BoundProgram, type BindOptions, type Sizes } from './ir/bind.js';
 export { type HostTensor, allocHost, fromValues, toValues, randomHost } from './ir/host.js';
 
 export { evaluate } from './reference/evaluate.js';

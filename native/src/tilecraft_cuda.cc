@@ -540,7 +540,8 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
     return env.Undefined();
   }
 
-  // launch(function, grid, block, sharedBytes, allocations): asynchronous on the default stream.
+  // launch(function, grid, block, sharedBytes, params): asynchronous on the default stream. Each
+  // parameter is an allocation (passed as its device pointer) or a number (passed as an int).
   Napi::Value Launch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto f = unwrap<FunctionState>(info[0], kFunctionTag, "function");
@@ -549,12 +550,23 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
     dims(info, 1, "grid", grid);
     dims(info, 2, "block", block);
     uint32_t shared = u32Arg(info, 3, "shared bytes");
-    if (!info[4].IsArray()) throw Napi::TypeError::New(env, "launch: parameters must be an array of allocations");
+    if (!info[4].IsArray()) throw Napi::TypeError::New(env, "launch: parameters must be an array of allocations and ints");
     Napi::Array params = info[4].As<Napi::Array>();
     std::vector<CUdeviceptr> pointers(params.Length());
+    std::vector<int32_t> ints(params.Length());
     std::vector<void*> args(params.Length());
     for (uint32_t i = 0; i < params.Length(); i++) {
-      auto a = unwrap<AllocationState>(params.Get(i), kAllocationTag, "allocation");
+      Napi::Value p = params.Get(i);
+      if (p.IsNumber()) {
+        double v = p.As<Napi::Number>().DoubleValue();
+        if (v != static_cast<double>(static_cast<int32_t>(v))) {
+          throw Napi::TypeError::New(env, "launch: parameter " + std::to_string(i) + " is not a 32-bit integer");
+        }
+        ints[i] = static_cast<int32_t>(v);
+        args[i] = &ints[i];
+        continue;
+      }
+      auto a = unwrap<AllocationState>(p, kAllocationTag, "allocation");
       if (!a->live) throw Napi::Error::New(env, "launch: parameter " + std::to_string(i) + " was freed");
       if (a->context.get() != f->module->context.get()) {
         throw Napi::Error::New(env, "launch: parameter " + std::to_string(i) + " belongs to another context");

@@ -32,6 +32,10 @@ export function canonicalProgram(p: Program): CanonicalProgram {
     }),
     outputs: p.outputs,
     constraints: p.constraints.map((c) => ({ a: syms(c.a), b: syms(c.b), what: '' })),
+    // a dynamic size is part of what the program is (static programs keep their keys: no field)
+    ...(p.dynamic && Object.keys(p.dynamic).length
+      ? { dynamic: Object.fromEntries(Object.entries(p.dynamic).map(([s, max]) => [sizeNames[s]!, max])) }
+      : {}),
   };
   return { program, sizeNames };
 }

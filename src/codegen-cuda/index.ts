@@ -1,5 +1,5 @@
 import { type DType } from '../ir/dtype.js';
-import { type Kernel } from '../ir/kernel.js';
+import { type Kernel, kernelParams } from '../ir/kernel.js';
 import { expandMath, legalizeNarrowTypes } from '../passes/legalize.js';
 import { verifyKernel } from '../passes/verify-kernel.js';
 import { type CudaLimits, archLimits, checkCudaLimits, sharedBytes } from './limits.js';
@@ -23,8 +23,10 @@ export interface CudaLaunch {
   readonly dynamicSharedBytes: number;
   /** Static shared memory the kernel declares. */
   readonly sharedBytes: number;
-  /** Kernel parameters in order: one device pointer per global buffer. */
+  /** Kernel parameters in order: one device pointer per global buffer (then the `sizes`). */
   readonly params: readonly { readonly name: string; readonly dtype: DType; readonly access: 'read' | 'read_write' }[];
+  /** Dynamic sizes passed as `int` arguments after the buffers, in order (`Kernel.params`). */
+  readonly sizes: readonly string[];
 }
 
 export interface CudaSource {
@@ -67,6 +69,7 @@ export function toCuda(k: Kernel, target: CudaTarget): CudaSource {
     params: legal.buffers
       .filter((b) => b.scope === 'global')
       .map((b) => ({ name: b.name, dtype: b.dtype, access: b.access ?? 'read_write' })),
+    sizes: kernelParams(legal),
   };
   return { source: printCuda(legal), kernel: legal, launch };
 }

@@ -1,6 +1,6 @@
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kvisit, workgroupInvocations } from '../ir/kernel.js';
+import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kernelParams, kvisit, workgroupInvocations } from '../ir/kernel.js';
 import { CStylePrinter } from '../codegen-common/c-style.js';
 import { type Code, PREC, atom, bufferName, code, operand, ternary } from '../codegen-common/code.js';
 import { SourceWriter, mangle } from '../codegen-common/source-writer.js';
@@ -38,7 +38,9 @@ export function printCuda(k: Kernel): string {
   for (const [, h] of [...uses.subgroups].sort(([a], [b]) => (a < b ? -1 : 1))) subgroupHelper(w, p.invocations, h.fn, h.scalar);
   const params = k.buffers
     .filter((b) => b.scope === 'global')
-    .map((b) => `${b.access === 'read' && !b.atomic ? 'const ' : ''}${scalarTypeName(b.dtype)}* __restrict__ ${bufferName(b)}`);
+    .map((b) => `${b.access === 'read' && !b.atomic ? 'const ' : ''}${scalarTypeName(b.dtype)}* __restrict__ ${bufferName(b)}`)
+    // the dynamic sizes' run-time values, after the buffers
+    .concat(kernelParams(k).map((name) => `int ${paramName(name)}`));
   w.block(`extern "C" __global__ void __launch_bounds__(${p.invocations}) ${entryName(k)}(${params.join(', ')}) {`, () => {
     for (const b of k.buffers) {
       // 32-byte alignment: what tensor-core tile loads and stores need, harmless elsewhere
@@ -49,6 +51,9 @@ export function printCuda(k: Kernel): string {
   });
   return w.toString();
 }
+
+/** The C name of the argument holding dynamic size `name`'s run-time value. */
+export const paramName = (name: string): string => mangle('tc_size_', name);
 
 /** The entry's C name: the kernel's name made a valid identifier. */
 export function entryName(k: Kernel): string {
@@ -192,6 +197,8 @@ class CudaPrinter extends CStylePrinter {
         return atom(vector ? `${e.name}.v[${lane}]` : e.name);
       case 'builtin':
         return this.builtin(e.name);
+      case 'param':
+        return atom(paramName(e.name));
       case 'load':
         return this.load(e.buffer, this.laneIndex(x(e.index), vector ? lane : 0));
       case 'unary':

@@ -1,6 +1,6 @@
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kvisit } from '../ir/kernel.js';
+import { type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kernelParams, kvisit } from '../ir/kernel.js';
 import { CStylePrinter } from '../codegen-common/c-style.js';
 import { type Code, INFIX, PREC, atom, bufferName, call, code, infix, operand, prefix } from '../codegen-common/code.js';
 import { SourceWriter } from '../codegen-common/source-writer.js';
@@ -28,19 +28,26 @@ export function printWgsl(k: Kernel): string {
       w.line(`var<workgroup> ${bufferName(b)}: ${type};`);
     }
   }
+  const params = kernelParams(k);
+  if (params.length) {
+    // the dynamic sizes' run-time values: one uniform struct of i32s after the storage buffers
+    // (the runtime pads the buffer to whole 16-byte units, as uniform buffers need)
+    w.block('struct TcParams {', () => params.forEach((p) => w.line(`${p}: i32,`)));
+    w.line(`@group(0) @binding(${binding}) var<uniform> tc_params: TcParams;`);
+  }
   if (uses.inf) w.line('var<private> tc_inf_bits: u32 = 0x7f800000u;');
   for (const helper of uses.floatToInt) FLOAT_TO_INT[helper].forEach((l) => w.line(l));
   if (uses.nan) w.line('var<private> tc_nan_bits: u32 = 0x7fc00000u;');
   w.line();
-  const params = [
+  const builtins = [
     '@builtin(local_invocation_index) tc_li: u32',
     '@builtin(local_invocation_id) tc_lid: vec3<u32>',
     '@builtin(workgroup_id) tc_wg: vec3<u32>',
     '@builtin(num_workgroups) tc_nwg: vec3<u32>',
   ];
-  if (uses.subgroups) params.push('@builtin(subgroup_size) tc_sgs: u32', '@builtin(subgroup_invocation_id) tc_sgl: u32');
+  if (uses.subgroups) builtins.push('@builtin(subgroup_size) tc_sgs: u32', '@builtin(subgroup_invocation_id) tc_sgl: u32');
   w.line(`@compute @workgroup_size(${k.workgroup.join(', ')})`);
-  w.block(`fn main(${params.join(', ')}) {`, () => {
+  w.block(`fn main(${builtins.join(', ')}) {`, () => {
     // infinities come from runtime values: a constant-expression infinity is a WGSL error
     if (uses.inf) w.line('let tc_inf = bitcast<f32>(tc_inf_bits);');
     if (uses.nan) w.line('let tc_nan = bitcast<f32>(tc_nan_bits);');
@@ -205,6 +212,8 @@ function expr(e: KExpr, buffers: ReadonlyMap<string, PrintBuffer>): Code {
       return atom(e.name);
     case 'builtin':
       return atom(`i32(${BUILTIN[e.name]})`);
+    case 'param':
+      return atom(`tc_params.${e.name}`);
     case 'load':
       return load(buffers.get(e.buffer)!, operand(x(e.index)), e.type);
     case 'unary':

@@ -15,6 +15,7 @@ export class ProgramBuilder implements BuildScope {
   private readonly stmts: Stmt[] = [];
   private readonly outputs: string[] = [];
   private readonly constraints: SizeConstraint[] = [];
+  private readonly dynamicBounds = new Map<string, number>();
   private readonly names = new Set<string>();
   private readonly freshCount = new Map<string, number>();
 
@@ -31,6 +32,33 @@ export class ProgramBuilder implements BuildScope {
     checkName(name, 'size');
     if (!this.sizeNames.includes(name)) this.sizeNames.push(name);
     return sym(name);
+  }
+
+  /**
+   * Declares a dynamic size with an upper bound: `const M = p.dynamicSize('M', { max: 8192 })`.
+   * The program is compiled once for the bound and each run gives the value (1 to `max`); tensors
+   * with an axis of extent M are laid out at the bound (a preallocated KV cache), and only their
+   * first M entries along it are read, or written.
+   */
+  dynamicSize(name: string, bound: { readonly max: number }): IntExpr {
+    const s = this.size(name);
+    this.dynamic(s, bound.max);
+    return s;
+  }
+
+  /** Makes a declared size dynamic with an upper bound: `const [M] = p.sizes('M'); p.dynamic(M, 8192)`. */
+  dynamic(size: IntExpr, max: number): void {
+    if (size.op !== 'sym' || !this.sizeNames.includes(size.name)) {
+      throw new ProgramError(`only a size declared with p.sizes or p.size can be dynamic, got ${printInt(size)}`);
+    }
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new ShapeError(`dynamic size ${size.name} needs an upper bound that is a positive integer, got ${max}`, undefined, size.name);
+    }
+    const prev = this.dynamicBounds.get(size.name);
+    if (prev !== undefined && prev !== max) {
+      throw new ProgramError(`size ${size.name} is already dynamic with bound ${prev}; it cannot also have bound ${max}`);
+    }
+    this.dynamicBounds.set(size.name, max);
   }
 
   /** Declares an input tensor with named axes in storage order: `p.input('X', 'f32', { i: N, j: D })`. */
@@ -144,6 +172,7 @@ export class ProgramBuilder implements BuildScope {
       stmts: [...this.stmts],
       outputs: [...this.outputs],
       constraints: [...this.constraints],
+      ...(this.dynamicBounds.size ? { dynamic: Object.fromEntries(this.dynamicBounds) } : {}),
     };
     verifyProgram(p);
     return p;

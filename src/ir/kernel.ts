@@ -51,6 +51,11 @@ export type KExpr =
   | { readonly op: 'ref'; readonly type: KType; readonly name: string }
   | { readonly op: 'builtin'; readonly type: KType; readonly name: Builtin }
   /**
+   * The run-time value of a dynamic size (`Program.dynamic`), an i32 from 1 to the size's bound,
+   * the same for every invocation of a launch. The kernel lists it in `Kernel.params`.
+   */
+  | { readonly op: 'param'; readonly type: KType; readonly name: string }
+  /**
    * Element `index` of a buffer; with `type.lanes > 1`, that many consecutive elements from
    * `index`, which the emitter guarantees is a multiple of the lane count (an aligned vector load).
    */
@@ -169,6 +174,12 @@ export interface Kernel {
   /** Global buffers in binding order, then workgroup and private arrays. */
   readonly buffers: readonly KBuffer[];
   readonly body: readonly KStmt[];
+  /**
+   * The dynamic sizes the kernel reads (`param` expressions), in a fixed order: the order in which
+   * a launch supplies their values (`Launch.params`). WGSL: i32 fields of one uniform struct bound
+   * after the storage buffers; CUDA: `int` arguments after the buffers. Absent: none.
+   */
+  readonly params?: readonly string[];
 }
 
 export const globals = (k: Kernel) => k.buffers.filter((b) => b.scope === 'global');
@@ -179,6 +190,10 @@ export const globals = (k: Kernel) => k.buffers.filter((b) => b.scope === 'globa
 export const kconst = (value: number, type: KType = I32): KExpr => ({ op: 'const', type, value });
 export const kref = (name: string, type: KType): KExpr => ({ op: 'ref', type, name });
 export const kbuiltin = (name: Builtin): KExpr => ({ op: 'builtin', type: I32, name });
+/** The run-time value of dynamic size `name` (list it in the kernel's `params`). */
+export const kparam = (name: string): KExpr => ({ op: 'param', type: I32, name });
+/** The dynamic sizes a kernel reads, in launch order (`Kernel.params`; none when absent). */
+export const kernelParams = (k: Kernel): readonly string[] => k.params ?? [];
 export const kload = (buffer: string, index: KExpr, type: KType): KExpr => ({ op: 'load', type, buffer, index });
 export const kunary = (fn: KUnaryFn, x: KExpr): KExpr => {
   const type = fn === 'f16_from_bits' ? kt('f32', x.type.lanes) : fn === 'f16_to_bits' ? kt('u32', x.type.lanes) : x.type;
@@ -244,6 +259,7 @@ export function kchildren(e: KExpr): readonly KExpr[] {
     case 'const':
     case 'ref':
     case 'builtin':
+    case 'param':
       return [];
     case 'load':
       return [e.index];
@@ -272,6 +288,7 @@ export function kwithChildren(e: KExpr, c: readonly KExpr[]): KExpr {
     case 'const':
     case 'ref':
     case 'builtin':
+    case 'param':
       return e;
     case 'load':
       return { ...e, index: k(0) };

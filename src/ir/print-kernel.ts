@@ -12,6 +12,7 @@ const typeName = (t: KType) => (t.lanes === 1 ? t.scalar : `${t.scalar}x${t.lane
 export function printKernel(k: Kernel): string {
   const out: string[] = [];
   out.push(`kernel ${k.name} grid(${k.grid.join(', ')}) workgroup(${k.workgroup.join(', ')})`);
+  if (k.params?.length) out.push(`  params ${k.params.join(', ')}`);
   for (const b of k.buffers) {
     out.push(`  ${b.scope} ${b.name}: ${b.dtype}[${b.length}]${b.access ? ` ${b.access}` : ''}${b.atomic ? ' atomic' : ''}`);
   }
@@ -80,6 +81,8 @@ export function printKernel(k: Kernel): string {
         return e.name;
       case 'builtin':
         return `@${e.name}`;
+      case 'param':
+        return `$${e.name}`;
       case 'load':
         return `${e.buffer}[${expr(e.index)}]${e.type.lanes > 1 ? `x${e.type.lanes}` : ''}`;
       case 'unary':

@@ -81,7 +81,9 @@ export function printStmt(s: Stmt): string {
 }
 
 export function printProgram(p: Program): string {
-  const lines = [`program ${p.name}(${p.sizes.join(', ')})`];
+  const dyn = p.dynamic ?? {};
+  const sizes = p.sizes.map((s) => (Object.hasOwn(dyn, s) ? `${s} <= ${dyn[s]}` : s));
+  const lines = [`program ${p.name}(${sizes.join(', ')})`];
   for (const t of p.inputs) lines.push(`  in  ${printDecl(t)}`);
   for (const s of p.stmts) lines.push(`  ${p.outputs.includes(s.target.name) ? 'out ' : '    '}${printStmt(s)}`);
   return lines.join('\n');

@@ -138,6 +138,15 @@ export interface Program {
   readonly outputs: readonly string[];
   /** Size equalities that views and broadcasts rely on, checked when sizes are bound. */
   readonly constraints: readonly SizeConstraint[];
+  /**
+   * Dynamic sizes and their upper bounds: `{ M: 8192 }`. A dynamic size is one of `sizes` whose
+   * value is not known when the program is compiled: it is compiled once for the bound and run
+   * with any value from 1 to the bound. A tensor with an axis of dynamic extent is laid out at the
+   * bound (strides from the bound, the buffer holds the bound's worth of elements); only the first
+   * `value` entries along the axis are meaningful, kernels read only those and write only those
+   * of outputs. Absent or empty: every size is static (the default).
+   */
+  readonly dynamic?: Readonly<Record<string, number>>;
 }
 
 export interface SizeConstraint {

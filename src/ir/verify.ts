@@ -12,6 +12,12 @@ import { type FoldScope, checkFoldRef, checkFoldStmt } from './verify-fold.js';
  */
 export function verifyProgram(p: Program): void {
   const sizeSet = new Set(p.sizes);
+  for (const [s, max] of Object.entries(p.dynamic ?? {})) {
+    if (!sizeSet.has(s)) throw new ProgramError(`dynamic size ${s} is not a size of program ${p.name} (its sizes: ${p.sizes.join(', ') || 'none'})`);
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new ShapeError(`dynamic size ${s} needs an upper bound that is a positive integer, got ${max}`, undefined, s);
+    }
+  }
   const defined = new Map<string, TensorDecl>();
   const checkSizes = (where: string, e: IntExpr) => {
     for (const s of intSyms(e)) {

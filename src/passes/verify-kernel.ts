@@ -1,5 +1,5 @@
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type KExpr, type KStmt, type KType, type Kernel, COMPARISONS, kchildren, sameType } from '../ir/kernel.js';
+import { type KExpr, type KStmt, type KType, type Kernel, COMPARISONS, I32, kchildren, sameType } from '../ir/kernel.js';
 
 /**
  * Checks a kernel before any printer sees it: buffers declared, locals defined before use and not
@@ -13,6 +13,9 @@ export function verifyKernel(k: Kernel): void {
   const buffers = new Map(k.buffers.map((b) => [b.name, b]));
   if (buffers.size !== k.buffers.length) fail('two buffers share a name');
   if (k.workgroup.some((n) => n < 1) || k.grid.some((n) => n < 1)) fail(`bad launch shape ${k.workgroup} x ${k.grid}`);
+  const params = new Set(k.params ?? []);
+  if (params.size !== (k.params ?? []).length) fail(`a param is listed twice (${k.params!.join(', ')})`);
+  for (const p of params) if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(p)) fail(`param name ${JSON.stringify(p)} is not a size name`);
   const defined = new Map<string, KType>();
   const fragments = new Map<string, Extract<KStmt, { op: 'matrixDecl' }>>();
   const fragment = (name: string, role?: 'a' | 'b' | 'acc') => {
@@ -43,6 +46,10 @@ export function verifyKernel(k: Kernel): void {
         if (COMPARISONS.has(e.fn) && e.type.scalar !== 'bool') fail(`comparison ${e.fn} typed ${fmt(e.type)}`);
         break;
       }
+      case 'param':
+        if (!params.has(e.name)) fail(`param ${e.name} is read but not listed in the kernel's params (${[...params].join(', ') || 'none'})`);
+        if (!sameType(e.type, I32)) fail(`param ${e.name} is ${fmt(e.type)}, not i32`);
+        break;
       case 'shuffle':
         if (e.lane.type.scalar !== 'i32' || e.lane.type.lanes !== 1) fail(`shuffle lane is ${fmt(e.lane.type)}, not i32`);
         if (!sameType(e.x.type, e.type) || e.type.lanes !== 1) fail(`shuffle of ${fmt(e.x.type)} typed ${fmt(e.type)}`);

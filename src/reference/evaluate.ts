@@ -25,8 +25,12 @@ export interface ReferenceResult {
   readonly values: Record<string, Float64Array>;
 }
 
+/**
+ * Evaluates `p` at `sizes`. A dynamic size is evaluated at the value given (its bound when none
+ * is): the program at that size, host tensors at that shape — the reference needs no padded layout.
+ */
 export function evaluate(p: Program, sizes: Sizes, inputs: Readonly<Record<string, HostTensor>>): ReferenceResult {
-  const bound = bindProgram(p, sizes);
+  const bound = bindProgram(p, sizes, { dynamic: 'value' });
   return evaluateBound(bound, inputs);
 }
 

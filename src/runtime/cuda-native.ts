@@ -100,13 +100,16 @@ export interface CudaNative {
   memcpyHtoD(allocation: CuAllocation, source: Uint8Array): void;
   memcpyDtoH(destination: Uint8Array, allocation: CuAllocation): void;
   memsetD8(allocation: CuAllocation, value: number): void;
-  /** Asynchronous, on the default stream; each parameter is an allocation's device pointer. */
+  /**
+   * Asynchronous, on the default stream; each parameter is an allocation (passed as its device
+   * pointer) or a number (passed as a 32-bit `int`: a dynamic size's value).
+   */
   launch(
     fn: CuFunction,
     grid: readonly [number, number, number],
     block: readonly [number, number, number],
     sharedBytes: number,
-    params: readonly CuAllocation[],
+    params: readonly (CuAllocation | number)[],
   ): void;
   synchronize(context: CuContext): void;
   eventCreate(context: CuContext): CuEvent;

@@ -1,4 +1,5 @@
-import { type Kernel } from '../ir/kernel.js';
+import { DeviceError } from '../ir/errors.js';
+import { type Kernel, kernelParams } from '../ir/kernel.js';
 
 /** Limits a kernel must respect on a device; the search prunes configurations against these. */
 export interface DeviceLimits {
@@ -44,6 +45,11 @@ export interface Launch {
   readonly kernel: CompiledKernel;
   /** One buffer per global buffer of the kernel, in binding order. */
   readonly buffers: readonly DeviceBuffer[];
+  /**
+   * The run-time values of the dynamic sizes the kernel reads, one per entry of its
+   * `Kernel.params`, in that order (integers from 1 to each size's bound). Absent: none.
+   */
+  readonly params?: readonly number[];
 }
 
 export interface RunResult {
@@ -64,4 +70,24 @@ export interface Device {
   run(launches: readonly Launch[], options?: { timing?: boolean }): Promise<RunResult>;
   destroyBuffer(buffer: DeviceBuffer): void;
   destroy(): void;
+}
+
+/**
+ * The values a launch gives its kernel's dynamic sizes, checked: one i32 per `Kernel.params` entry,
+ * each at least 1. Backends call it before they launch.
+ */
+export function launchParams(l: Launch): readonly number[] {
+  const names = kernelParams(l.kernel.kernel);
+  const values = l.params ?? [];
+  if (values.length !== names.length) {
+    throw new DeviceError(
+      `kernel ${l.kernel.kernel.name} reads ${names.length} dynamic size${names.length === 1 ? '' : 's'} (${names.join(', ') || 'none'}), ${values.length} value${values.length === 1 ? '' : 's'} given`,
+    );
+  }
+  values.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
+      throw new DeviceError(`kernel ${l.kernel.kernel.name}: dynamic size ${names[i]} must be an i32 of at least 1, got ${v}`);
+    }
+  });
+  return values;
 }

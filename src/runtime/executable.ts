@@ -1,10 +1,11 @@
-import { type Sizes } from '../ir/bind.js';
+import { type Sizes, actualShape, dynamicValues } from '../ir/bind.js';
 import { storageBytes } from '../ir/dtype.js';
-import { BindingError, DeviceLimitError } from '../ir/errors.js';
+import { BindingError, DeviceLimitError, ProgramError } from '../ir/errors.js';
 import { type HostArray, type HostTensor, checkHost } from '../ir/host.js';
-import { type Program } from '../ir/tensor.js';
+import { type Program, tensorOf } from '../ir/tensor.js';
 import { type LowerOptions, type Plan, type PlanTensor } from '../passes/pipeline.js';
 import { InvalidScheduleError, type Schedule } from '../passes/schedule.js';
+import { cropFromBound, padToBound } from './padded.js';
 import { planFor } from './target.js';
 import type { CompiledKernel, Device, DeviceBuffer, DeviceInfo, RunResult } from './device.js';
 
@@ -49,7 +50,12 @@ export class Executable {
     readonly scheduleOrigin: ScheduleOrigin,
   ) {}
 
-  static async create(device: Device, program: Program, sizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
+  /**
+   * Compiles `program` at `sizes`. A dynamic size is compiled for its bound: it may be left out of
+   * `sizes`, and a value given for it is only checked against the bound (a ShapeError above it).
+   */
+  static async create(device: Device, program: Program, givenSizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
+    const sizes = atBounds(program, givenSizes);
     const { tuning, ...lowering } = options;
     let origin: ScheduleOrigin = options.schedule ? 'given' : 'default';
     let plan: Plan | undefined;
@@ -108,23 +114,56 @@ export class Executable {
     return b;
   }
 
-  upload(name: string, host: HostTensor): void {
-    const t = this.tensor(name);
-    checkHost(name, host, t.dtype, t.shape);
-    this.device.write(this.buffer(name), host.data);
+  /** The program's dynamic sizes and their bounds (`{}` when every size is static). */
+  get dynamic(): Readonly<Record<string, number>> {
+    return this.plan.program.dynamic;
   }
 
-  async download(name: string): Promise<HostTensor> {
+  /**
+   * The values of the dynamic sizes for one run, checked (see `dynamicValues`): a ProgramError
+   * when one is missing, a ShapeError when one is not an integer from 1 to its bound.
+   */
+  dynamicValues(sizes?: Sizes): Sizes {
+    return dynamicValues(this.plan.program, sizes);
+  }
+
+  /** A tensor's shape at the given values of the dynamic sizes (its layout shape when none are dynamic). */
+  shapeAt(name: string, values: Sizes): readonly number[] {
     const t = this.tensor(name);
+    if (!Object.hasOwn(this.plan.program.dynamicAxes, name)) return t.shape;
+    return actualShape(this.plan.program, tensorOf(this.plan.program, name), values);
+  }
+
+  /**
+   * Writes a host tensor into the tensor's buffer. With `sizes` (the dynamic sizes' values), the
+   * host tensor is at the actual shape and is copied into the layout at the bound (the padding
+   * zeroed); without, it is at the layout shape.
+   */
+  upload(name: string, host: HostTensor, sizes?: Sizes): void {
+    const t = this.tensor(name);
+    const shape = sizes ? this.shapeAt(name, this.dynamicValues(sizes)) : t.shape;
+    checkHost(name, host, t.dtype, shape);
+    const padded = shape === t.shape || shape.every((n, i) => n === t.shape[i]);
+    this.device.write(this.buffer(name), padded ? host.data : padToBound(t.dtype, host.data, shape, t.shape));
+  }
+
+  /** Reads a tensor's buffer; with `sizes`, only its meaningful part, at the actual shape. */
+  async download(name: string, sizes?: Sizes): Promise<HostTensor> {
+    const t = this.tensor(name);
+    const shape = sizes ? this.shapeAt(name, this.dynamicValues(sizes)) : t.shape;
     const bytes = await this.device.read(this.buffer(name), storageBytes(t.dtype, t.shape));
-    return { dtype: t.dtype, shape: t.shape, data: viewAs(t.dtype, bytes) };
+    const whole = shape === t.shape || shape.every((n, i) => n === t.shape[i]);
+    return { dtype: t.dtype, shape, data: viewAs(t.dtype, whole ? bytes : cropFromBound(t.dtype, bytes, shape, t.shape)) };
   }
 
   /**
    * Launches every kernel on device buffers: `buffers` may supply any tensor's buffer (your own
    * GPUBuffers wrapped with `device.wrapBuffer`); the rest use buffers this executable keeps.
    */
-  async dispatch(buffers: Readonly<Record<string, DeviceBuffer>> = {}, options: { timing?: boolean } = {}): Promise<RunResult> {
+  async dispatch(
+    buffers: Readonly<Record<string, DeviceBuffer>> = {},
+    options: { timing?: boolean; sizes?: Sizes } = {},
+  ): Promise<RunResult> {
     for (const name of Object.keys(buffers)) {
       const t = this.tensor(name);
       const need = storageBytes(t.dtype, t.shape);
@@ -132,29 +171,42 @@ export class Executable {
         throw new BindingError(`buffer for ${name} holds ${buffers[name]!.bytes} bytes; ${t.dtype}[${t.shape.join(', ')}] needs ${need}`, name);
       }
     }
+    // the dynamic sizes' values, checked whenever given or read by a kernel
+    const reads = this.kernels.some((k) => k.kernel.params?.length);
+    const values = options.sizes || reads ? this.dynamicValues(options.sizes) : {};
     const launches = this.kernels.map((k) => ({
       kernel: k,
       buffers: k.kernel.buffers.filter((b) => b.scope === 'global').map((b) => buffers[b.name] ?? this.buffer(b.name)),
+      params: (k.kernel.params ?? []).map((p) => {
+        if (!Object.hasOwn(values, p)) throw new ProgramError(`kernel ${k.kernel.name} reads ${p}, which is not a dynamic size of program ${this.plan.program.name}`);
+        return values[p]!;
+      }),
     }));
-    return this.device.run(launches, options);
+    return this.device.run(launches, { timing: options.timing === true });
   }
 
-  /** Uploads inputs, runs, and downloads the outputs. */
+  /**
+   * Uploads inputs, runs, and downloads the outputs. A program with dynamic sizes needs their
+   * values in `sizes` (`{ sizes: { M: 300 } }`, each from 1 to its bound): inputs are given and
+   * outputs come back at the actual shapes, copied into and out of the layout at the bound.
+   */
   async run(
     inputs: Readonly<Record<string, HostTensor>>,
-    options: { timing?: boolean } = {},
+    options: { timing?: boolean; sizes?: Sizes } = {},
   ): Promise<{ outputs: Record<string, HostTensor>; timing: RunResult }> {
+    const dynamic = Object.keys(this.dynamic).length > 0;
+    const values = dynamic || options.sizes ? this.dynamicValues(options.sizes) : undefined;
     for (const t of this.inputs) {
       const h = inputs[t.name];
       if (!h) throw new BindingError(`input ${t.name} of program ${this.plan.program.name} was not given`, t.name);
-      this.upload(t.name, h);
+      this.upload(t.name, h, values);
     }
     for (const name of Object.keys(inputs)) {
       if (!this.inputs.some((t) => t.name === name)) throw new BindingError(`program ${this.plan.program.name} has no input ${name}`, name);
     }
-    const timing = await this.dispatch({}, options);
+    const timing = await this.dispatch({}, { timing: options.timing === true, ...(values ? { sizes: values } : {}) });
     const outputs: Record<string, HostTensor> = {};
-    for (const t of this.outputs) outputs[t.name] = await this.download(t.name);
+    for (const t of this.outputs) outputs[t.name] = await this.download(t.name, values);
     return { outputs, timing };
   }
 
@@ -163,6 +215,19 @@ export class Executable {
     for (const b of this.owned.values()) this.device.destroyBuffer(b);
     this.owned.clear();
   }
+}
+
+/**
+ * The sizes a program is compiled at: a dynamic size at its bound. A value above the bound is kept,
+ * for binding to reject with a ShapeError naming the size and bound.
+ */
+function atBounds(program: Program, sizes: Sizes): Sizes {
+  const out: Record<string, number> = { ...sizes };
+  for (const [s, max] of Object.entries(program.dynamic ?? {})) {
+    const v = Object.hasOwn(sizes, s) ? sizes[s] : undefined;
+    if (v === undefined || (Number.isSafeInteger(v) && v >= 1 && v <= max)) out[s] = max;
+  }
+  return out;
 }
 
 function viewAs(dtype: PlanTensor['dtype'], bytes: Uint8Array): HostArray {

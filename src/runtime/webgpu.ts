@@ -7,12 +7,12 @@ import {
   KernelCompileError,
   MissingFeatureError,
 } from '../ir/errors.js';
-import { type Kernel, globals, kernelFeatures } from '../ir/kernel.js';
+import { type Kernel, globals, kernelFeatures, kernelParams } from '../ir/kernel.js';
 import { checkKernelLimits } from './limits.js';
-import type { CompiledKernel, Device, DeviceBuffer, DeviceInfo, DeviceLimits, Launch, RunResult } from './device.js';
+import { type CompiledKernel, type Device, type DeviceBuffer, type DeviceInfo, type DeviceLimits, type Launch, type RunResult, launchParams } from './device.js';
 
 // WebGPU's enum values, spelled out so the module needs no globals from the host.
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
 const COMPUTE = 0x4;
 
@@ -180,6 +180,8 @@ export class WebGpuDevice implements Device {
       visibility: COMPUTE,
       buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
+    // dynamic sizes: one uniform struct after the storage buffers (see printWgsl)
+    if (kernelParams(kernel).length) entries.push({ binding: entries.length, visibility: COMPUTE, buffer: { type: 'uniform' } });
     const layout = d.createBindGroupLayout({ entries, label: name });
     d.pushErrorScope('validation');
     let pipeline: GPUComputePipeline;
@@ -260,19 +262,29 @@ export class WebGpuDevice implements Device {
     this.checkAlive();
     const d = this.device;
     const timing = options.timing === true && this.hasFeature('timestamp-query');
+    launches.forEach(launchParams); // a bad value throws before anything is encoded
     const query = timing ? d.createQuerySet({ type: 'timestamp', count: 2 * launches.length }) : undefined;
     d.pushErrorScope('validation');
     const enc = d.createCommandEncoder();
+    // one small uniform buffer per launch that reads dynamic sizes, freed when the run is done
+    const uniforms: GPUBuffer[] = [];
     const bind = (l: Launch) => {
       const k = l.kernel as WgCompiled;
       const params = globals(k.kernel);
       if (params.length !== l.buffers.length) {
         throw new DeviceError(`kernel ${k.kernel.name} binds ${params.length} buffers, ${l.buffers.length} given`);
       }
-      return d.createBindGroup({
-        layout: k.layout,
-        entries: l.buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as WgBuffer).gpu } })),
-      });
+      const entries: GPUBindGroupEntry[] = l.buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as WgBuffer).gpu } }));
+      const values = launchParams(l);
+      if (values.length) {
+        const data = new Int32Array(Math.ceil(values.length / 4) * 4); // whole 16-byte units
+        data.set(values);
+        const u = d.createBuffer({ size: data.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: `${k.kernel.name}:params` });
+        d.queue.writeBuffer(u, 0, data);
+        uniforms.push(u);
+        entries.push({ binding: entries.length, resource: { buffer: u } });
+      }
+      return d.createBindGroup({ layout: k.layout, entries });
     };
     if (timing) {
       launches.forEach((l, i) => {
@@ -306,11 +318,16 @@ export class WebGpuDevice implements Device {
     d.queue.submit([enc.finish()]);
     const err = await d.popErrorScope();
     if (err) {
+      uniforms.forEach((u) => u.destroy());
       throw new BackendValidationError(
         `WebGPU rejected the dispatch of ${launches.map((l) => l.kernel.kernel.name).join(', ')}: ${err.message}`,
       );
     }
-    await this.doneOrLost();
+    try {
+      await this.doneOrLost();
+    } finally {
+      uniforms.forEach((u) => u.destroy());
+    }
     const wallMs = performance.now() - t0;
     if (!readback) return { wallMs };
     await this.mapOrLost(readback);

@@ -11,6 +11,7 @@ import { F32, type Kernel, kbuiltin, kconst, kload } from '../../src/ir/kernel.j
 import { InvalidScheduleError } from '../../src/passes/schedule.js';
 import { type LowerOptions, type TargetLimits, WEBGPU_BASELINE_LIMITS, lower } from '../../src/passes/pipeline.js';
 import { featureKernel } from './feature-kernel.js';
+import { doubleBelow } from '../helpers/param-kernel.js';
 
 /**
  * Every example, in each of its dtypes and under several schedules, printed as CUDA and compiled
@@ -211,6 +212,12 @@ describe('nvcc compile checks', () => {
     const out = await nvccCompile(tool, cuda.source, { archs: ARCHS, label: 'features' });
     expect(out.resources.map((r) => r.arch)).toEqual(ARCHS.map(archName));
     for (const r of out.resources) expect(r.sharedBytes).toBe(cuda.launch.sharedBytes);
+  });
+
+  it('compiles a kernel reading a dynamic size from an int argument', async () => {
+    const cuda = toCuda(doubleBelow(1000), { sm: 90 });
+    const out = await nvccCompile(tool, cuda.source, { archs: ARCHS, label: 'params' });
+    expect(out.resources.map((r) => r.arch)).toEqual(ARCHS.map(archName));
   });
 
   it('agrees with ptxas on the 48 KiB static shared memory limit', async () => {

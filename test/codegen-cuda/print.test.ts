@@ -242,6 +242,7 @@ describe('CUDA printer: examples', () => {
         { name: 'C', dtype: 'u32', access: 'read_write' },
         { name: 'O', dtype: 'f32', access: 'read_write' },
       ],
+      sizes: [],
     });
     expect(source).toMatchInlineSnapshot(`
       "#include <cuda_fp16.h>

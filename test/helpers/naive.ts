@@ -517,6 +517,8 @@ export interface RunKernelOptions {
   readonly subgroupSize?: number;
   /** Report two invocations touching one element without a barrier between them (default true). */
   readonly detectRaces?: boolean;
+  /** Run-time values of the dynamic sizes the kernel reads (`param`), by name. */
+  readonly params?: Readonly<Record<string, number>>;
 }
 
 type Yield =
@@ -666,6 +668,12 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
               }
               case 'builtin':
                 return [builtin(e.name)];
+              case 'param': {
+                if (!(k.params ?? []).includes(e.name)) fail(`param ${e.name} is not listed in the kernel's params`);
+                const v = options.params?.[e.name];
+                if (v === undefined) return fail(`no value for param ${e.name}; pass it in options.params`);
+                return [v];
+              }
               case 'load': {
                 const i = scalar(expr(e.index), `the index into ${e.buffer}`);
                 if (i % lanes !== 0) fail(`vector load of ${e.buffer} at ${i} is not aligned to ${lanes}`);

@@ -16,6 +16,7 @@ import { type CudaDevice, cudaStatus, createCudaDevice } from '../../src/runtime
 import { type CudaNativeError, loadCudaNative } from '../../src/runtime/cuda-native.js';
 import { type CompileOptions, Executable } from '../../src/runtime/executable.js';
 import { mismatch, toleranceFor } from '../helpers/device.js';
+import { doubleBelow } from '../helpers/param-kernel.js';
 
 // Evaluated once, before any test loads a stand-in driver into this process.
 const status = cudaStatus();
@@ -89,6 +90,22 @@ describe.skipIf(!available)(`CUDA device tests${available ? '' : ` (skipped: no 
 
   it('int4 GEMM matches the reference', async () => {
     await check('int4-gemm', 'f32', { M: 3, N: 64, K: 256, G: 64 });
+  });
+
+  it('one compiled kernel reads each launch\'s value of a dynamic size', async () => {
+    const bound = 1000;
+    const compiled = await device.compile(doubleBelow(bound));
+    const X = device.createBuffer(bound * 4, 'X');
+    const Y = device.createBuffer(bound * 4, 'Y');
+    device.write(X, Float32Array.from({ length: bound }, (_, i) => i + 1));
+    for (const n of [1, 300, 1000]) {
+      device.write(Y, new Float32Array(bound).fill(-1));
+      await device.run([{ kernel: compiled, buffers: [X, Y], params: [n] }]);
+      const y = new Float32Array((await device.read(Y)).buffer);
+      expect(Array.from(y)).toEqual(Array.from({ length: bound }, (_, i) => (i < n ? 2 * (i + 1) : -1)));
+    }
+    device.destroyBuffer(X);
+    device.destroyBuffer(Y);
   });
 });
 
@@ -173,6 +190,19 @@ describe.skipIf(!mockable)('the CUDA runtime against a stand-in driver (no kerne
     const k = exe.kernels[0]!.kernel;
     expect(calls()).toContain(`cuLaunchKernel softmax_0_rows grid=${k.grid.join(',')} block=${k.workgroup.join(',')} shared=0`);
     exe.destroy();
+  });
+
+  it('passes dynamic sizes to the addon as int arguments after the buffers', async () => {
+    const compiled = await device.compile(doubleBelow(100));
+    expect(compiled.source).toContain('float* __restrict__ t_Y, int tc_size_N)');
+    const X = device.createBuffer(400, 'X');
+    const Y = device.createBuffer(400, 'Y');
+    await device.run([{ kernel: compiled, buffers: [X, Y], params: [37] }]);
+    expect(calls()).toContain('cuLaunchKernel double_below grid=2,1,1 block=64,1,1 shared=0');
+    await expect(device.run([{ kernel: compiled, buffers: [X, Y] }])).rejects.toThrow(/reads 1 dynamic size \(N\), 0 values given/);
+    await expect(device.run([{ kernel: compiled, buffers: [X, Y], params: [0] }])).rejects.toThrow(/at least 1/);
+    device.destroyBuffer(X);
+    device.destroyBuffer(Y);
   });
 
   it('refuses a kernel over the limits before NVRTC runs', async () => {

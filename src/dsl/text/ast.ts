@@ -104,10 +104,18 @@ export interface TypeParam {
   readonly fallback: Ident | undefined;
 }
 
+export interface DynamicSizeAst {
+  readonly size: Ident;
+  /** The bound as written (checked to be a positive integer when the program is built). */
+  readonly max: { readonly value: number; readonly span: Span };
+}
+
 export interface ProgramAst {
   readonly name: Ident;
   readonly typeParams: readonly TypeParam[];
   readonly sizes: readonly Ident[];
+  /** `M <= 8192` in the size list: the dynamic sizes with their bounds, in order. */
+  readonly dynamic: readonly DynamicSizeAst[];
   readonly stmts: readonly StmtAst[];
   readonly span: Span;
 }
@@ -132,13 +140,19 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
     return programs.children.map((p) => ast<ProgramAst>(p));
   },
   Program(_kw, name, typeParams, _open, sizes, _close, _lb, stmts, _rb): ProgramAst {
+    const params = list<{ id: Ident; max: DynamicSizeAst['max'] | undefined }>(sizes);
     return {
       name: ident(name),
       typeParams: opt<TypeParam[]>(typeParams) ?? [],
-      sizes: sizes.asIteration().children.map(ident),
+      sizes: params.map((p) => p.id),
+      dynamic: params.flatMap((p) => (p.max ? [{ size: p.id, max: p.max }] : [])),
       stmts: stmts.children.map((s) => ast<StmtAst>(s)),
       span: span(this),
     };
+  },
+  SizeParam(name, _le, max) {
+    const n = max.numChildren === 0 ? undefined : ast<Extract<Ex, { k: 'number' }>>(max.child(0));
+    return { id: ident(name), max: n && { value: n.value, span: n.span } };
   },
   TypeParams(_lt, params, _gt) {
     return list<TypeParam>(params);

@@ -87,6 +87,12 @@ class ProgramEvaluator {
       this.at(s.span, () => this.p.size(s.name));
       this.env.set(s.name, { val: { k: 'size', s: sym(s.name) }, span: s.span, what: 'size' });
     }
+    for (const d of this.ast.dynamic) {
+      if (!Number.isSafeInteger(d.max.value) || d.max.value < 1) {
+        this.fail(`the bound of dynamic size ${d.size.name} must be a positive integer, got ${d.max.value}`, d.max.span);
+      }
+      this.at(d.max.span, () => this.p.dynamic(sym(d.size.name), d.max.value));
+    }
     for (const s of this.ast.stmts) this.stmt(s);
     try {
       return this.p.build();

@@ -16,6 +16,8 @@
  *     }
  *
  *   sizes          integers and size names with + - * / % ( ) min max; / floors
+ *   dynamic sizes  `program decode(B, H, D, M <= 8192)`: M is dynamic with bound 8192
+ *                  (p.dynamicSize('M', { max: 8192 })): compiled once, given at each run
  *   operators      + - * / %, unary -, < <= > >= == != (precedence as in maths; no chains)
  *   functions      exp log sqrt rsqrt tanh erf sigmoid abs floor ceil sin cos recip neg,
  *                  pow(a, b) max(a, b) min(a, b), where(c, a, b) = select(c, a, b)
@@ -58,7 +60,8 @@ export const GRAMMAR_SOURCE = String.raw`
 Tilecraft {
   File = Program*
 
-  Program = kw<"program"> ident TypeParams? "(" ListOf<ident, ","> ")" "{" Stmt* "}"
+  Program = kw<"program"> ident TypeParams? "(" ListOf<SizeParam, ","> ")" "{" Stmt* "}"
+  SizeParam = ident ("<=" number)?
   TypeParams = "<" NonemptyListOf<TypeParam, ","> ">"
   TypeParam = ident ("=" ident)?
 
