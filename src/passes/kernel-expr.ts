@@ -82,11 +82,22 @@ function vectorLoad(t: TensorDecl, index: readonly IntExpr[], ctx: ExprContext, 
   return { op: 'extract', type: kt(t.dtype), x: vec, lane: v.lane };
 }
 
-/** `x` or `a + x`, `x` the lanes' variable and `a` a multiple of the width: consecutive lanes, aligned. */
+/**
+ * A sum of terms, one of which is the lanes' variable and the rest multiples of the width that do
+ * not involve it: consecutive lanes read consecutive, aligned elements.
+ */
 function alongLanes(i: IntExpr, v: VectorLanes): boolean {
-  const isLaneVar = (e: IntExpr) => e.op === 'var' && e.name === v.axis;
-  if (isLaneVar(i)) return true;
-  return i.op === 'add' && isLaneVar(i.b) && !intVars(i.a).has(v.axis) && multipleOf(i.a, v.width);
+  const terms: IntExpr[] = [];
+  const flatten = (e: IntExpr): void => {
+    if (e.op === 'add') {
+      flatten(e.a);
+      flatten(e.b);
+    } else terms.push(e);
+  };
+  flatten(i);
+  const lane = terms.filter((t) => t.op === 'var' && t.name === v.axis);
+  const rest = terms.filter((t) => !(t.op === 'var' && t.name === v.axis));
+  return lane.length === 1 && rest.every((t) => !intVars(t).has(v.axis) && multipleOf(t, v.width));
 }
 
 /** Whether an index expression is a multiple of `w` whatever its variables are. */

@@ -74,7 +74,7 @@ export function contractionTile(name: string, g: ContractionGroup, c: Contractio
     results: [{ tensor: target.name, output: 0 }],
   };
 
-  const operands = c.staging === 'shared' ? staged(g, c, { M, N, kEnd, guardM, guardN, guardK, kStart, steps, acc, tensors }) : direct(g, c, { N, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact });
+  const operands = c.staging === 'shared' ? staged(g, c, { M, N, kEnd, guardM, guardN, guardK, kStart, steps, acc, tensors }) : direct(g, c, { N, K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors });
   const tilePoints = (body: TNode[]): TNode[] => [unrolled('i', c.threadM, [unrolled('j', c.threadN, guardEdges(body))])];
   const guardEdges = (body: TNode[]): TNode[] => {
     let out = body;
@@ -150,10 +150,25 @@ interface Loop {
 function direct(
   g: ContractionGroup,
   c: ContractionKnobs,
-  d: { N: number; kEnd: number; guardN: boolean; guardK: boolean; kStart: IntExpr; steps: number; acc: ValueType; clamped: Record<string, IntExpr>; exact: Record<string, IntExpr> },
+  d: {
+    N: number;
+    K: number;
+    kEnd: number;
+    guardN: boolean;
+    guardK: boolean;
+    kStart: IntExpr;
+    steps: number;
+    acc: ValueType;
+    clamped: Record<string, IntExpr>;
+    exact: Record<string, IntExpr>;
+    tensors: ReadonlyMap<string, TensorDecl>;
+  },
 ): Loop {
   const { n, k: kAxes, a: aSide, b: bSide } = g.shape;
-  const kAt = iadd(d.kStart, iadd(imul(ivar('kt'), c.blockK), ivar('kk')));
+  // the four steps of a vector are all in range or all out: K and blockK are multiples of 4
+  const vecK = c.vectorK === 4 && kAxes.length === 1 && d.K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, d.tensors);
+  const kk = vecK ? iadd(imul(ivar('k4'), 4), ivar('q')) : ivar('kk');
+  const kAt = iadd(d.kStart, iadd(imul(ivar('kt'), c.blockK), kk));
   const kVars = named(kAxes, decodeIndex(kAt, kAxes.map(sizeOf)));
   const kGuard = d.guardK ? [{ index: kAt, below: d.kEnd }] : [];
   // the N side in vectors of four where the layout allows: one aligned load feeds four columns
@@ -161,7 +176,12 @@ function direct(
   const bAt = vecN ? d.exact : d.clamped;
   const bGuard = vecN && d.guardN ? [{ index: d.exact[n[0]!.name]!, below: d.N }] : [];
   const inputs: StepInput[] = [
-    { name: 'a', value: cast(substIndex(aSide, { ...d.clamped, ...kVars }), d.acc), ...(kGuard.length ? { guard: kGuard } : {}) },
+    {
+      name: 'a',
+      value: cast(substIndex(aSide, { ...d.clamped, ...kVars }), d.acc),
+      ...(vecK ? { vector: { var: 'q', width: 4 as const } } : {}),
+      ...(kGuard.length ? { guard: kGuard } : {}),
+    },
     {
       name: 'b',
       value: cast(substIndex(bSide, { ...bAt, ...kVars }), d.acc),
@@ -171,7 +191,9 @@ function direct(
   ];
   const step: TNode = { op: 'step', fold: 'f0', at: kAxes.map((a) => kVars[a.name]!), inputs };
   const points: TNode = unrolled('i', c.threadM, [unrolled('j', c.threadN, [step])]);
-  return { loop: [serial('kt', d.steps, [serial('kk', c.blockK, [points], c.unrollK)])], shared: [] };
+  if (!vecK) return { loop: [serial('kt', d.steps, [serial('kk', c.blockK, [points], c.unrollK)])], shared: [] };
+  // A read four reduction steps at a time: kk = 4 * k4 + q, one vector load per row feeds four steps
+  return { loop: [serial('kt', d.steps, [serial('k4', c.blockK / 4, [unrolled('q', 4, [points])], c.unrollK)])], shared: [] };
 }
 
 /** Operand tiles staged in workgroup memory by all lanes, then read by every step from there. */

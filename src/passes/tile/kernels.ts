@@ -118,7 +118,7 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
 }
 
 /** Whether the tile lowering takes these contraction knobs yet (the rest go to the contraction emitter). */
-export const tileContraction = (k: ContractionKnobs): boolean => !k.tensorCores && !k.shuffleA && k.vectorK === 1;
+export const tileContraction = (k: ContractionKnobs): boolean => !k.tensorCores && !k.shuffleA;
 
 /** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */
 function mergeBytesPerLane(t: TileKernel): number {
