@@ -55,6 +55,18 @@ export type TNode =
   /** Workgroup execution barrier (workgroup-memory writes before it are seen after it). */
   | { readonly op: 'barrier' }
   /**
+   * Computes `value` once here (per point of the enclosing unrolled loops named in `per`) for the
+   * steps after it to read as the local `name`: an operand each lane loads for its subgroup.
+   * With `guard`, 0 where it fails (and nothing is loaded there).
+   */
+  | {
+      readonly op: 'fetch';
+      readonly name: string;
+      readonly value: Expr;
+      readonly per: readonly string[];
+      readonly guard?: readonly { readonly index: IntExpr; readonly below: number }[];
+    }
+  /**
    * Combines the region's state across the lanes of `lanes` (each holding the state of its own
    * steps, in lane order) with the fold's merge; afterwards every one of those lanes holds the
    * merged state. Every invocation of the workgroup must reach it (it synchronizes).
@@ -89,6 +101,8 @@ export type TNode =
 export interface StepInput {
   readonly name: string;
   readonly value: Expr;
+  /** The value held by this lane of the subgroup (`subgroup_lane` is each lane's own index). */
+  readonly fromLane?: IntExpr;
   readonly vector?: { readonly var: string; readonly width: 4 };
   readonly guard?: readonly { readonly index: IntExpr; readonly below: number }[];
 }
@@ -152,10 +166,12 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
         return {
           ...n,
           at: n.at.map(i),
-          ...(n.inputs ? { inputs: n.inputs.map((x) => ({ ...x, value: substIndex(x.value, map), ...(x.guard ? { guard: x.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}) })) } : {}),
+          ...(n.inputs ? { inputs: n.inputs.map((x) => substInput(x, map)) } : {}),
         };
       case 'barrier':
         return n;
+      case 'fetch':
+        return { ...n, value: substIndex(n.value, map), ...(n.guard ? { guard: n.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}) };
       case 'save':
       case 'absorb':
         return { ...n, index: i(n.index) };
@@ -165,6 +181,16 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
         return assertNever(n, 'tile node');
     }
   });
+}
+
+function substInput(x: StepInput, map: Readonly<Record<string, IntExpr>>): StepInput {
+  const i = (e: IntExpr) => substInt(e, map);
+  return {
+    ...x,
+    value: substIndex(x.value, map),
+    ...(x.fromLane ? { fromLane: i(x.fromLane) } : {}),
+    ...(x.guard ? { guard: x.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}),
+  };
 }
 
 /** Substitutes loop variables in a whole kernel: its body and where its folds are evaluated. */
@@ -225,12 +251,15 @@ export function printTile(k: TileKernel): string {
           lines.push(`${pad}${n.fold} = init`);
           break;
         case 'step': {
-          const inputs = (n.inputs ?? []).map((x) => `; ${x.name} = ${printExpr(x.value)}${x.vector ? ` (vector along ${x.vector.var})` : ''}${x.guard ? ` if ${x.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);
+          const inputs = (n.inputs ?? []).map((x) => `; ${x.name} = ${printExpr(x.value)}${x.fromLane ? ` from lane ${printInt(x.fromLane)}` : ''}${x.vector ? ` (vector along ${x.vector.var})` : ''}${x.guard ? ` if ${x.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);
           lines.push(`${pad}${n.fold} = step(${n.fold}, ${n.at.map((e) => printInt(e)).join(', ')}${inputs.join('')})`);
           break;
         }
         case 'barrier':
           lines.push(`${pad}barrier`);
+          break;
+        case 'fetch':
+          lines.push(`${pad}${n.name} = ${printExpr(n.value)}${n.guard ? ` if ${n.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);
           break;
         case 'merge':
           lines.push(`${pad}${n.fold} = merge across ${n.lanes} (${n.via})`);

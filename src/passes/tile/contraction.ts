@@ -37,7 +37,14 @@ export interface ContractionTile {
 const extent = (axes: readonly Axis[]) => numel(axes.map(sizeOf));
 const localRead = (name: string, dtype: ValueType): Expr => ({ op: 'local', dtype, name });
 
-export function contractionTile(name: string, g: ContractionGroup, c: ContractionKnobs, tensors: ReadonlyMap<string, TensorDecl>, stored: ReadonlySet<string>, scratch: string): ContractionTile {
+export function contractionTile(
+  name: string,
+  g: ContractionGroup,
+  c: ContractionKnobs,
+  context: { tensors: ReadonlyMap<string, TensorDecl>; stored: ReadonlySet<string>; subgroupSize: number | undefined },
+  scratch: string,
+): ContractionTile {
+  const { tensors, stored, subgroupSize } = context;
   const { batch, m, n, k: kAxes } = g.shape;
   const [M, N, K, Bt] = [extent(m), extent(n), extent(kAxes), extent(batch)];
   const target = g.stmt.target;
@@ -60,7 +67,7 @@ export function contractionTile(name: string, g: ContractionGroup, c: Contractio
   });
   const clamped = coordsAt(clamp(mAt, M, guardM), clamp(nAt, N, guardN));
   const exact = coordsAt(mAt, nAt);
-  const kStart = S > 1 ? imul(ivar('ks'), kChunk) : int(0);
+  const kStart = S > 1 ? imul(ivar('split'), kChunk) : int(0);
 
   // the fold over k, its operands supplied by the steps
   const base = accumulatingFold('sum', target.axes, kAxes, reduceBody(g.stmt));
@@ -74,7 +81,7 @@ export function contractionTile(name: string, g: ContractionGroup, c: Contractio
     results: [{ tensor: target.name, output: 0 }],
   };
 
-  const operands = c.staging === 'shared' ? staged(g, c, { M, N, kEnd, guardM, guardN, guardK, kStart, steps, acc, tensors }) : direct(g, c, { N, K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors });
+  const operands = c.staging === 'shared' ? staged(g, c, { M, N, kEnd, guardM, guardN, guardK, kStart, steps, acc, tensors }) : direct(g, c, { N, K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors, subgroupSize });
   const tilePoints = (body: TNode[]): TNode[] => [unrolled('i', c.threadM, [unrolled('j', c.threadN, guardEdges(body))])];
   const guardEdges = (body: TNode[]): TNode[] => {
     let out = body;
@@ -86,10 +93,10 @@ export function contractionTile(name: string, g: ContractionGroup, c: Contractio
   const stores = storedValues(g, stored);
   const finish: TNode[] =
     S > 1
-      ? tilePoints([{ op: 'save', fold: 'f0', to: scratch, index: iadd(imul(flat(target.axes.map((a) => exact[a.name]!), outShape), S), ivar('ks')) }])
+      ? tilePoints([{ op: 'save', fold: 'f0', to: scratch, index: iadd(imul(flat(target.axes.map((a) => exact[a.name]!), outShape), S), ivar('split')) }])
       : tilePoints(stores.map((s) => ({ op: 'store', tensor: s.target.name, index: target.axes.map((a) => exact[a.name]!), value: substIndex(s.expr, Object.fromEntries(s.target.axes.map((a, p) => [a.name, exact[target.axes[p]!.name]!]))) })));
   const grid = [
-    ...(S > 1 ? [{ var: 'ks', extent: S }] : []),
+    ...(S > 1 ? [{ var: 'split', extent: S }] : []),
     ...(Bt > 1 ? [{ var: 'bt', extent: Bt }] : []),
     { var: 'tm', extent: Math.ceil(M / c.blockM) },
     { var: 'tn', extent: Math.ceil(N / c.blockN) },
@@ -146,54 +153,69 @@ interface Loop {
   readonly shared: TShared[];
 }
 
-/** Operands straight from global memory at every step (caches stage them). */
-function direct(
-  g: ContractionGroup,
-  c: ContractionKnobs,
-  d: {
-    N: number;
-    K: number;
-    kEnd: number;
-    guardN: boolean;
-    guardK: boolean;
-    kStart: IntExpr;
-    steps: number;
-    acc: ValueType;
-    clamped: Record<string, IntExpr>;
-    exact: Record<string, IntExpr>;
-    tensors: ReadonlyMap<string, TensorDecl>;
-  },
-): Loop {
+interface DirectContext {
+  readonly N: number;
+  readonly K: number;
+  readonly kEnd: number;
+  readonly guardN: boolean;
+  readonly guardK: boolean;
+  readonly kStart: IntExpr;
+  readonly steps: number;
+  readonly acc: ValueType;
+  readonly clamped: Record<string, IntExpr>;
+  readonly exact: Record<string, IntExpr>;
+  readonly tensors: ReadonlyMap<string, TensorDecl>;
+  readonly subgroupSize: number | undefined;
+}
+
+/**
+ * Operands straight from global memory at every step (caches stage them). The B side comes in
+ * vectors of four along n where the layout allows; A either per step, four steps at a time
+ * (`vectorK`), or shared across a subgroup by shuffles (`shuffleA`).
+ */
+function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loop {
   const { n, k: kAxes, a: aSide, b: bSide } = g.shape;
+  const kGuard = (k: IntExpr) => (d.guardK ? [{ index: k, below: d.kEnd }] : []);
+  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
+  const bInput = (k: IntExpr): StepInput => {
+    const guard = [...(vecN && d.guardN ? [{ index: d.exact[n[0]!.name]!, below: d.N }] : []), ...kGuard(k)];
+    return {
+      name: 'b',
+      value: cast(substIndex(bSide, { ...(vecN ? d.exact : d.clamped), ...named(kAxes, decodeIndex(k, kAxes.map(sizeOf))) }), d.acc),
+      ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}),
+      ...(guard.length ? { guard } : {}),
+    };
+  };
+  const aInput = (k: IntExpr, vector?: string): StepInput => ({
+    name: 'a',
+    value: cast(substIndex(aSide, { ...d.clamped, ...named(kAxes, decodeIndex(k, kAxes.map(sizeOf))) }), d.acc),
+    ...(vector ? { vector: { var: vector, width: 4 as const } } : {}),
+    ...(d.guardK ? { guard: kGuard(k) } : {}),
+  });
+  const points = (k: IntExpr, a: StepInput): TNode =>
+    unrolled('i', c.threadM, [unrolled('j', c.threadN, [{ op: 'step', fold: 'f0', at: decodeIndex(k, kAxes.map(sizeOf)), inputs: [a, bInput(k)] }])]);
+  const k0 = iadd(d.kStart, imul(ivar('kt'), c.blockK));
+
+  if (c.shuffleA && d.subgroupSize !== undefined) {
+    // lane l loads A for step kl * L + l; step kl * L + s takes it from lane s
+    const L = d.subgroupSize;
+    const base = iadd(k0, imul(ivar('kl'), L));
+    const mine = iadd(base, ivar('subgroup_lane'));
+    const { value, guard } = aInput(mine);
+    const fetch: TNode = { op: 'fetch', name: 'a_mine', per: ['i'], value, ...(guard ? { guard } : {}) };
+    const shuffled: StepInput = { name: 'a', value: localRead('a_mine', d.acc), fromLane: ivar('ks') };
+    const body = [unrolled('i', c.threadM, [fetch]), serial('ks', L, [points(iadd(base, ivar('ks')), shuffled)], c.unrollK)];
+    return { loop: [serial('kt', d.steps, [serial('kl', c.blockK / L, body)])], shared: [] };
+  }
   // the four steps of a vector are all in range or all out: K and blockK are multiples of 4
   const vecK = c.vectorK === 4 && kAxes.length === 1 && d.K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, d.tensors);
-  const kk = vecK ? iadd(imul(ivar('k4'), 4), ivar('q')) : ivar('kk');
-  const kAt = iadd(d.kStart, iadd(imul(ivar('kt'), c.blockK), kk));
-  const kVars = named(kAxes, decodeIndex(kAt, kAxes.map(sizeOf)));
-  const kGuard = d.guardK ? [{ index: kAt, below: d.kEnd }] : [];
-  // the N side in vectors of four where the layout allows: one aligned load feeds four columns
-  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
-  const bAt = vecN ? d.exact : d.clamped;
-  const bGuard = vecN && d.guardN ? [{ index: d.exact[n[0]!.name]!, below: d.N }] : [];
-  const inputs: StepInput[] = [
-    {
-      name: 'a',
-      value: cast(substIndex(aSide, { ...d.clamped, ...kVars }), d.acc),
-      ...(vecK ? { vector: { var: 'q', width: 4 as const } } : {}),
-      ...(kGuard.length ? { guard: kGuard } : {}),
-    },
-    {
-      name: 'b',
-      value: cast(substIndex(bSide, { ...bAt, ...kVars }), d.acc),
-      ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}),
-      ...(kGuard.length || bGuard.length ? { guard: [...bGuard, ...kGuard] } : {}),
-    },
-  ];
-  const step: TNode = { op: 'step', fold: 'f0', at: kAxes.map((a) => kVars[a.name]!), inputs };
-  const points: TNode = unrolled('i', c.threadM, [unrolled('j', c.threadN, [step])]);
-  if (!vecK) return { loop: [serial('kt', d.steps, [serial('kk', c.blockK, [points], c.unrollK)])], shared: [] };
-  // A read four reduction steps at a time: kk = 4 * k4 + q, one vector load per row feeds four steps
-  return { loop: [serial('kt', d.steps, [serial('k4', c.blockK / 4, [unrolled('q', 4, [points])], c.unrollK)])], shared: [] };
+  if (vecK) {
+    // A read four reduction steps at a time: kk = 4 * k4 + q, one vector load per row feeds four steps
+    const k = iadd(k0, iadd(imul(ivar('k4'), 4), ivar('q')));
+    return { loop: [serial('kt', d.steps, [serial('k4', c.blockK / 4, [unrolled('q', 4, [points(k, aInput(k, 'q'))])], c.unrollK)])], shared: [] };
+  }
+  const k = iadd(k0, ivar('kk'));
+  return { loop: [serial('kt', d.steps, [serial('kk', c.blockK, [points(k, aInput(k))], c.unrollK)])], shared: [] };
 }
 
 /** Operand tiles staged in workgroup memory by all lanes, then read by every step from there. */

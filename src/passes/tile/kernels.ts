@@ -103,7 +103,7 @@ function freshName(base: string, taken: ReadonlyMap<string, unknown>): string {
 export function contractionKernel(name: string, id: string, g: ContractionGroup, knobs: ContractionKnobs, target: TileTarget, limits: ContractionLimits): Scheduled {
   validateContraction(id, knobs, limits, g);
   const scratch = freshName(`${g.stmt.target.name}_splitk`, target.scope.tensors);
-  const { tile, parts, stores } = contractionTile(name, g, knobs, target.scope.tensors, target.scope.stored, scratch);
+  const { tile, parts, stores } = contractionTile(name, g, knobs, { ...target.scope, subgroupSize: limits.subgroupSize }, scratch);
   const tiles = [tile];
   if (parts > 1) {
     const epilogue = stores.filter((s) => s.target.name !== g.stmt.target.name);
@@ -118,7 +118,7 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
 }
 
 /** Whether the tile lowering takes these contraction knobs yet (the rest go to the contraction emitter). */
-export const tileContraction = (k: ContractionKnobs): boolean => !k.tensorCores && !k.shuffleA;
+export const tileContraction = (k: ContractionKnobs): boolean => !k.tensorCores;
 
 /** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */
 function mergeBytesPerLane(t: TileKernel): number {

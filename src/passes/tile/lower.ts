@@ -44,6 +44,11 @@ class TileLowering {
   private readonly shared = new Map<string, { buffer: string; type: KType }>();
   /** Step inputs computed so far, by value, per block of the kernel being written (innermost last). */
   private readonly inputCache: Map<string, KExpr>[] = [new Map()];
+  /** Values fetched for later steps, by name and the point of the unrolled loops they are per. */
+  private readonly fetched = new Map<string, KExpr>();
+  private readonly fetchPer = new Map<string, readonly string[]>();
+  /** Inside a register tile's first pass: steps compute their inputs and nothing else. */
+  private operandsOnly = false;
   private readonly results = new Map<string, { fold: TFold; output: number }>();
   private readonly lanes: { var: string; stride: number; extent: number }[] = [];
   private invocations = 1;
@@ -62,6 +67,8 @@ class TileLowering {
     this.bindDims(t.grid, t.grid.length === 1 ? index : k.let('wg', index));
     this.invocations = t.lanes.reduce((a, d) => a * d.extent, 1);
     this.bindDims(t.lanes, kbuiltin('local_index'), true);
+    // each lane's index in its subgroup, for operands shared by shuffles
+    this.vars.set('subgroup_lane', kbuiltin('subgroup_lane'));
     for (const b of t.shared ?? []) this.shared.set(b.name, { buffer: k.shared(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
     for (const f of t.folds) {
       const instances = new Map<string, FoldState>();
@@ -117,6 +124,12 @@ class TileLowering {
       case 'barrier':
         k.emit({ op: 'barrier' });
         return;
+      case 'fetch': {
+        const guard = (n.guard ?? []).map((g) => klt(this.int(g.index), kconst(g.below)));
+        this.fetchPer.set(n.name, n.per);
+        this.fetched.set(this.fetchKey(n.name, n.per), this.guarded(guard, () => [exprToK(n.value, this.ctx(this.vars, this.ranges))])[0]!);
+        return;
+      }
       case 'let':
         this.ranges[n.var] = intRange(n.value, this.ranges);
         this.vars.set(n.var, k.let(n.var.replace(/[^a-z]/g, '') || 'i', this.int(n.value)));
@@ -149,12 +162,22 @@ class TileLowering {
     if (lo !== intRange(n.from, this.ranges)[1] || n.to.op !== 'int') {
       throw new TilecraftError(`internal: unrolled loop ${n.var} of ${this.t.name} has bounds that are not constants`);
     }
-    for (let v = lo; v < hi; v += n.step) {
-      this.vars.set(n.var, kconst(v));
-      this.ranges[n.var] = [v, v];
-      this.nodes(n.body);
+    const copies = (f: () => void) => {
+      for (let v = lo; v < hi; v += n.step) {
+        this.vars.set(n.var, kconst(v));
+        this.ranges[n.var] = [v, v];
+        f();
+      }
+      this.vars.delete(n.var);
+    };
+    // a register tile's steps load every operand first, then do the arithmetic: the loads of a
+    // step are all in flight before the first multiply needs one
+    if (!this.operandsOnly && tileNest(n.body)) {
+      this.operandsOnly = true;
+      copies(() => this.nodes(n.body));
+      this.operandsOnly = false;
     }
-    this.vars.delete(n.var);
+    copies(() => this.nodes(n.body));
   }
 
   /** Runs `f` in a block of its own, where step inputs computed inside stay. */
@@ -236,6 +259,7 @@ class TileLowering {
     const env = this.foldVars(st.fold, at);
     const locals = new Map<string, KExpr>();
     for (const x of inputs) locals.set(x.name, this.input(x));
+    if (this.operandsOnly) return;
     for (const l of def.locals) locals.set(l.name, this.k.let(l.name.replace(/[^A-Za-z0-9]/g, '') || 'l', this.foldValue(l.expr, env, { st, locals })));
     st.assignAll((fi, elem) => this.foldValue(def.update[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals }));
   }
@@ -254,6 +278,10 @@ class TileLowering {
     const here = keyAt(this.vars, this.ranges);
     const hit = this.cached(here.key);
     if (hit) return hit;
+    if (x.fromLane) {
+      const held = exprToK(x.value, this.ctx(this.vars, this.ranges));
+      return this.remember(here.key, this.k.let('sh', { op: 'shuffle', type: held.type, x: held, lane: this.int(x.fromLane) }));
+    }
     if (!x.vector) return this.remember(here.key, this.guarded(here.guard, () => [exprToK(x.value, this.ctx(this.vars, this.ranges))])[0]!);
     const { var: v, base } = this.vectorLane(x.vector);
     const lanes = [0, 1, 2, 3].map((l) => {
@@ -270,6 +298,16 @@ class TileLowering {
     );
     lanes.forEach((l, i) => this.remember(l.key, values[i]!));
     return this.cached(here.key)!;
+  }
+
+  /** A fetched value at the current point of the unrolled loops it is per. */
+  private fetchedAt(name: string): KExpr | undefined {
+    return this.fetched.get(this.fetchKey(name, this.fetchPer.get(name) ?? []));
+  }
+
+  /** The key of a fetched value at the current point of the unrolled loops it is per. */
+  private fetchKey(name: string, per: readonly string[]): string {
+    return `${name}|${per.map((v) => JSON.stringify(this.vars.get(v))).join(',')}`;
   }
 
   /** A lane of a vector load from a workgroup array, at the aligned base of its group. */
@@ -435,7 +473,7 @@ class TileLowering {
         return fold.st.read(e.field, at);
       }
       case 'local': {
-        const v = fold?.locals.get(e.name);
+        const v = fold?.locals.get(e.name) ?? (fold ? undefined : this.fetchedAt(e.name));
         if (!v) throw new TilecraftError(`internal: local ${e.name} read before it is computed`);
         return v;
       }
@@ -518,4 +556,13 @@ class LazyVars extends Map<string, KExpr> {
   override has(name: string): boolean {
     return super.has(name) || this.thunks.has(name) || (this.outer?.has(name) ?? false);
   }
+}
+
+/**
+ * Whether a loop body is a register tile's update: steps, or unrolled loops of steps (the rows
+ * of a tile whose columns are the inner loop). Steps further out (a vector's reduction steps)
+ * each load their own operands before their own arithmetic.
+ */
+function tileNest(body: readonly TNode[]): boolean {
+  return body.every((n) => n.op === 'step' || (n.op === 'loop' && n.kind === 'unroll' && n.body.every((m) => m.op === 'step')));
 }
