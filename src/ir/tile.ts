@@ -55,6 +55,14 @@ export type TNode =
   /** Workgroup execution barrier (workgroup-memory writes before it are seen after it). */
   | { readonly op: 'barrier' }
   /**
+   * One 16x16x16 multiply-accumulate of a fold held in matrix units (`TFold.matrix`): the tile
+   * point's accumulator += a * b, the operands read from workgroup arrays (each loaded once per
+   * value of the unrolled variable it is `per`).
+   */
+  | { readonly op: 'mma'; readonly fold: string; readonly a: MatrixOperand; readonly b: MatrixOperand }
+  /** Stores the tile point's 16x16 accumulator row-major into a workgroup array. */
+  | { readonly op: 'spill'; readonly fold: string; readonly to: string; readonly offset: IntExpr; readonly stride: number }
+  /**
    * Computes `value` once here (per point of the enclosing unrolled loops named in `per`) for the
    * steps after it to read as the local `name`: an operand each lane loads for its subgroup.
    * With `guard`, 0 where it fails (and nothing is loaded there).
@@ -107,6 +115,16 @@ export interface StepInput {
   readonly guard?: readonly { readonly index: IntExpr; readonly below: number }[];
 }
 
+/** A 16x16 operand tile in a workgroup array: element (r, c) at offset + r * stride + c (row) or offset + r + c * stride (col). */
+export interface MatrixOperand {
+  readonly from: string;
+  readonly offset: IntExpr;
+  readonly stride: number;
+  readonly layout: 'row' | 'col';
+  /** The unrolled loop variable the operand varies with (its fragment is one per value). */
+  readonly per: string;
+}
+
 /** A stateful reduction or scan computed in a kernel: its definition and where it is evaluated. */
 export interface TFold {
   readonly name: string;
@@ -118,6 +136,11 @@ export interface TFold {
    * `outer`. A node of the region inside those loops acts on one point's state; outside, on all.
    */
   readonly tile?: readonly TDim[];
+  /**
+   * The register tile is held by matrix units (tensor cores): each point is a 16x16 accumulator
+   * of f32 sums, advanced by `mma` and read out by `spill`. Only a sum starting at 0 is held so.
+   */
+  readonly matrix?: { readonly dtype: 'f16' | 'bf16' };
   /** Tensors the region computes: reading `tensor[outer..., own...]` is output `output` of the fold. */
   readonly results: readonly { readonly tensor: string; readonly output: number }[];
 }
@@ -170,6 +193,10 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
         };
       case 'barrier':
         return n;
+      case 'mma':
+        return { ...n, a: { ...n.a, offset: i(n.a.offset) }, b: { ...n.b, offset: i(n.b.offset) } };
+      case 'spill':
+        return { ...n, offset: i(n.offset) };
       case 'fetch':
         return { ...n, value: substIndex(n.value, map), ...(n.guard ? { guard: n.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}) };
       case 'save':
@@ -257,6 +284,12 @@ export function printTile(k: TileKernel): string {
         }
         case 'barrier':
           lines.push(`${pad}barrier`);
+          break;
+        case 'mma':
+          lines.push(`${pad}${n.fold} += ${n.a.from}[${printInt(n.a.offset)}, ${n.a.layout} ${n.a.stride}] * ${n.b.from}[${printInt(n.b.offset)}, ${n.b.layout} ${n.b.stride}] (16x16x16)`);
+          break;
+        case 'spill':
+          lines.push(`${pad}${n.to}[${printInt(n.offset)}, row ${n.stride}] = ${n.fold} (16x16)`);
           break;
         case 'fetch':
           lines.push(`${pad}${n.name} = ${printExpr(n.value)}${n.guard ? ` if ${n.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);

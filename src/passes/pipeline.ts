@@ -3,7 +3,6 @@ import { type DType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
 import { type Kernel } from '../ir/kernel.js';
 import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
-import { emitContraction } from './emit-contraction.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
 import {
   type ContractionKnobs,
@@ -21,7 +20,7 @@ import { hoistReductions } from './hoist-reductions.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
 import { type TileKernel } from '../ir/tile.js';
-import { type Scheduled, contractionKernel, elementwiseKernel, rowsKernel, serialKernel, tileContraction } from './tile/kernels.js';
+import { type Scheduled, contractionKernel, elementwiseKernel, rowsKernel, serialKernel } from './tile/kernels.js';
 import { foldOf } from './tile/from-group.js';
 
 /** A tensor the plan's kernels read or write in global memory. */
@@ -189,10 +188,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
         const { M, N } = planGroups[i]!.extents as { M: number; N: number };
         const k = knobs('contraction', defaultContractionKnobs(M, N));
         const group = { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue };
-        if (tileContraction(k)) return viaTile(contractionKernel(name, id, group, k, target, limits));
-        const out = emitContraction(name, id, { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue }, scope, k, limits);
-        for (const t of out.temps) temps.push({ ...t, role: 'temp' });
-        return out.kernels;
+        return viaTile(contractionKernel(name, id, group, k, target, limits));
       }
     }
   });

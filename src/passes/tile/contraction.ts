@@ -1,9 +1,12 @@
 import { numel, shapeOf } from '../../ir/bind.js';
 import { type ValueType } from '../../ir/dtype.js';
 import { type IntExpr, iadd, ibin, imul, int, ivar } from '../../ir/intexpr.js';
-import { type StepInput, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
+import { type MatrixOperand, type StepInput, type TFold, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type Expr, type FoldDef, type Stmt, type TensorDecl, binary, cast, load, mapExpr, substIndex } from '../../ir/tensor.js';
-import type { ContractionGroup } from '../emit-contraction.js';
+import { type ContractionGroup, matrixType as operandType } from './contraction-knobs.js';
+
+/** The operand type matrix units take (checked by the knobs' validation before lowering). */
+const matrixType = (g: ContractionGroup): 'f16' | 'bf16' => operandType(g) ?? 'f16';
 import { accumulatorType } from '../kernel-expr.js';
 import { type ContractionKnobs } from '../schedule.js';
 import { accumulatingFold } from './as-fold.js';
@@ -73,44 +76,105 @@ export function contractionTile(
   const base = accumulatingFold('sum', target.axes, kAxes, reduceBody(g.stmt));
   const running: Expr = { op: 'state', dtype: acc, field: 'acc', of: 'self', index: [] };
   const def: FoldDef = { ...base, update: [binary('add', running, binary('mul', localRead('a', acc), localRead('b', acc)))] };
-  const fold = {
+  const tc = c.tensorCores;
+  const fold: TFold = {
     name: 'f0',
     def,
     outer: target.axes.map((a) => clamped[a.name]!),
     tile: [{ var: 'i', extent: c.threadM }, { var: 'j', extent: c.threadN }],
-    results: [{ tensor: target.name, output: 0 }],
+    results: tc ? [] : [{ tensor: target.name, output: 0 }],
+    ...(tc ? { matrix: { dtype: matrixType(g) } } : {}),
   };
-
-  const operands = c.staging === 'shared' ? staged(g, c, { M, N, kEnd, guardM, guardN, guardK, kStart, steps, acc, tensors }) : direct(g, c, { N, K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors, subgroupSize });
-  const tilePoints = (body: TNode[]): TNode[] => [unrolled('i', c.threadM, [unrolled('j', c.threadN, guardEdges(body))])];
-  const guardEdges = (body: TNode[]): TNode[] => {
-    let out = body;
-    if (guardN) out = [{ op: 'guard', index: nAt, below: N, body: out }];
-    if (guardM) out = [{ op: 'guard', index: mAt, below: M, body: out }];
-    return out;
-  };
+  // lanes: a ty x tx grid of register tiles, or warps of 32 each owning threadM x threadN matrix tiles
+  const warps = [c.blockM / (16 * c.threadM), c.blockN / (16 * c.threadN)] as const;
+  const lanes = tc
+    ? [{ var: 'wr', extent: warps[0] }, { var: 'wc', extent: warps[1] }, { var: 'wl', extent: 32 }]
+    : [{ var: 'ty', extent: c.blockM / c.threadM }, { var: 'tx', extent: TN }];
+  const T = lanes.reduce((a, d) => a * d.extent, 1);
+  const tid = lanes.slice(1).reduce<IntExpr>((f, d) => iadd(imul(f, d.extent), ivar(d.var)), ivar(lanes[0]!.var));
+  const operands =
+    c.staging === 'shared'
+      ? staged(g, c, {
+          M, N, kEnd, guardM, guardN, guardK, kStart, steps, tensors, tid, lanes: T,
+          stage: tc ? matrixType(g) : acc,
+          compute: tc ? matrixReads(c) : registerReads(g, c, N, kStart, acc),
+        })
+      : direct(g, c, { N, K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors, subgroupSize });
   const outShape = shapeOf(target);
   const stores = storedValues(g, stored);
-  const finish: TNode[] =
-    S > 1
-      ? tilePoints([{ op: 'save', fold: 'f0', to: scratch, index: iadd(imul(flat(target.axes.map((a) => exact[a.name]!), outShape), S), ivar('split')) }])
-      : tilePoints(stores.map((s) => ({ op: 'store', tensor: s.target.name, index: target.axes.map((a) => exact[a.name]!), value: substIndex(s.expr, Object.fromEntries(s.target.axes.map((a, p) => [a.name, exact[target.axes[p]!.name]!]))) })));
+  const slotOf = (coords: Record<string, IntExpr>) => iadd(imul(flat(target.axes.map((a) => coords[a.name]!), outShape), S), ivar('split'));
+  /** The stored statements at an output point, the contraction's value given by `result`. */
+  const storesAt = (coords: Record<string, IntExpr>, result?: Expr): TNode[] =>
+    stores.map((st) => {
+      const value = result ? mapExpr(st.expr, (x) => (x.op === 'load' && x.tensor === target.name ? result : x)) : st.expr;
+      const at = Object.fromEntries(st.target.axes.map((a, p) => [a.name, coords[target.axes[p]!.name]!]));
+      return { op: 'store', tensor: st.target.name, index: target.axes.map((a) => coords[a.name]!), value: substIndex(value, at) };
+    });
+  const finish = tc
+    ? matrixFinish(c, { M, N, guardM, guardN, tid, T, S, coordsAt, slotOf, storesAt, scratch, result: target.dtype })
+    : registerFinish(c, { M, N, guardM, guardN, mAt, nAt, S, exact, slotOf, storesAt, scratch });
   const grid = [
     ...(S > 1 ? [{ var: 'split', extent: S }] : []),
     ...(Bt > 1 ? [{ var: 'bt', extent: Bt }] : []),
     { var: 'tm', extent: Math.ceil(M / c.blockM) },
     { var: 'tn', extent: Math.ceil(N / c.blockN) },
   ];
+  const shared = [...operands.shared, ...(tc ? [{ name: 'Cs', dtype: 'f32' as const, length: c.blockM * c.blockN }] : [])];
   const tile: TileKernel = {
     name,
     grid,
-    lanes: [{ var: 'ty', extent: c.blockM / c.threadM }, { var: 'tx', extent: TN }],
-    ...(operands.shared.length ? { shared: operands.shared } : {}),
+    lanes,
+    ...(shared.length ? { shared } : {}),
     ...(S > 1 ? { scratch: [{ name: scratch, dtype: acc, slots: numel(outShape) * S, size: 1 }] } : {}),
     folds: [fold],
     body: [{ op: 'init', fold: 'f0' }, ...operands.loop, ...finish],
   };
   return { tile, parts: S, stores };
+}
+
+/** Each point of the register tile, past the edges left out: its partial state saved (split-K), or its stores. */
+function registerFinish(
+  c: ContractionKnobs,
+  d: {
+    M: number; N: number; guardM: boolean; guardN: boolean; mAt: IntExpr; nAt: IntExpr; S: number;
+    exact: Record<string, IntExpr>;
+    slotOf: (coords: Record<string, IntExpr>) => IntExpr;
+    storesAt: (coords: Record<string, IntExpr>) => TNode[];
+    scratch: string;
+  },
+): TNode[] {
+  let body: TNode[] = d.S > 1 ? [{ op: 'save', fold: 'f0', to: d.scratch, index: d.slotOf(d.exact) }] : d.storesAt(d.exact);
+  if (d.guardN) body = [{ op: 'guard', index: d.nAt, below: d.N, body }];
+  if (d.guardM) body = [{ op: 'guard', index: d.mAt, below: d.M, body }];
+  return [unrolled('i', c.threadM, [unrolled('j', c.threadN, body)])];
+}
+
+/**
+ * Matrix accumulators to a workgroup tile Cs, then every lane takes its share of the tile's
+ * elements: each one's partial sum saved (split-K), or its stores with the value read from Cs.
+ */
+function matrixFinish(
+  c: ContractionKnobs,
+  d: {
+    M: number; N: number; guardM: boolean; guardN: boolean; tid: IntExpr; T: number; S: number;
+    coordsAt: (m: IntExpr, n: IntExpr) => Record<string, IntExpr>;
+    slotOf: (coords: Record<string, IntExpr>) => IntExpr;
+    storesAt: (coords: Record<string, IntExpr>, result: Expr) => TNode[];
+    scratch: string;
+    result: ValueType;
+  },
+): TNode[] {
+  const offset = iadd(imul(iadd(imul(ivar('wr'), 16 * c.threadM), imul(ivar('i'), 16)), c.blockN), iadd(imul(ivar('wc'), 16 * c.threadN), imul(ivar('j'), 16)));
+  const spill: TNode = unrolled('i', c.threadM, [unrolled('j', c.threadN, [{ op: 'spill', fold: 'f0', to: 'Cs', offset, stride: c.blockN }])]);
+  const Cs: TensorDecl = { name: 'Cs', dtype: 'f32', axes: [{ name: 'x', size: int(c.blockM * c.blockN) }] };
+  const value = load(Cs, [ivar('o')]);
+  const [gm, gn] = [iadd(imul(ivar('tm'), c.blockM), ibin('floordiv', ivar('o'), c.blockN)), iadd(imul(ivar('tn'), c.blockN), ibin('mod', ivar('o'), c.blockN))];
+  const coords = d.coordsAt(ivar('gm'), ivar('gn'));
+  let body: TNode[] = d.S > 1 ? [{ op: 'store', tensor: d.scratch, index: [d.slotOf(coords)], value }] : d.storesAt(coords, cast(value, d.result));
+  if (d.guardN) body = [{ op: 'guard', index: ivar('gn'), below: d.N, body }];
+  if (d.guardM) body = [{ op: 'guard', index: ivar('gm'), below: d.M, body }];
+  const each: TNode = { op: 'loop', var: 'o', kind: 'serial', from: d.tid, to: int(c.blockM * c.blockN), step: d.T, body: [{ op: 'let', var: 'gm', value: gm }, { op: 'let', var: 'gn', value: gn }, ...body] };
+  return [spill, { op: 'barrier' }, each];
 }
 
 function reduceBody(s: Stmt): Expr {
@@ -219,23 +283,68 @@ function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loo
 }
 
 /** Operand tiles staged in workgroup memory by all lanes, then read by every step from there. */
-function staged(
-  g: ContractionGroup,
-  c: ContractionKnobs,
-  d: { M: number; N: number; kEnd: number; guardM: boolean; guardN: boolean; guardK: boolean; kStart: IntExpr; steps: number; acc: ValueType; tensors: ReadonlyMap<string, TensorDecl> },
-): Loop {
+/** A staged step read by the register tile: each point's operands from As and Bs, in vectors of four where aligned. */
+function registerReads(g: ContractionGroup, c: ContractionKnobs, N: number, kStart: IntExpr, acc: ValueType) {
+  const { n, k: kAxes } = g.shape;
+  const vecM = c.vectorWidth === 4 && c.threadM % 4 === 0;
+  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && N % 4 === 0;
+  return (slot: IntExpr, aTile: number, bTile: number): TNode => {
+    const buffer = (name: string, length: number): TensorDecl => ({ name, dtype: acc as TensorDecl['dtype'], axes: [{ name: 'x', size: int(length) }] });
+    const aAt = iadd(imul(slot, aTile), iadd(iadd(imul(ivar('kk'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i')));
+    const bAt = iadd(imul(slot, bTile), iadd(iadd(imul(ivar('kk'), c.blockN), imul(ivar('tx'), c.threadN)), ivar('j')));
+    const inputs: StepInput[] = [
+      { name: 'a', value: load(buffer('As', aTile), [aAt]), ...(vecM ? { vector: { var: 'i', width: 4 as const } } : {}) },
+      { name: 'b', value: load(buffer('Bs', bTile), [bAt]), ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}) },
+    ];
+    const kAt = iadd(kStart, iadd(imul(ivar('kt'), c.blockK), ivar('kk')));
+    const step: TNode = { op: 'step', fold: 'f0', at: decodeIndex(kAt, kAxes.map(sizeOf)), inputs };
+    return serial('kk', c.blockK, [unrolled('i', c.threadM, [unrolled('j', c.threadN, [step])])], c.unrollK);
+  };
+}
+
+/** A staged step on matrix units: per 16-deep slice, each warp's fragments of A and B, multiplied into its accumulators. */
+function matrixReads(c: ContractionKnobs) {
+  return (slot: IntExpr, aTile: number, bTile: number): TNode => {
+    // staged tiles are k-major: As[kk][m] is a column-major 16x16 A tile, Bs[kk][n] row-major
+    const rowBase = imul(ivar('wr'), 16 * c.threadM);
+    const colBase = imul(ivar('wc'), 16 * c.threadN);
+    const a: MatrixOperand = { from: 'As', offset: iadd(imul(slot, aTile), iadd(imul(ivar('k16'), 16 * c.blockM), iadd(rowBase, imul(ivar('i'), 16)))), stride: c.blockM, layout: 'col', per: 'i' };
+    const b: MatrixOperand = { from: 'Bs', offset: iadd(imul(slot, bTile), iadd(imul(ivar('k16'), 16 * c.blockN), iadd(colBase, imul(ivar('j'), 16)))), stride: c.blockN, layout: 'row', per: 'j' };
+    return unrolled('k16', c.blockK / 16, [unrolled('i', c.threadM, [unrolled('j', c.threadN, [{ op: 'mma', fold: 'f0', a, b }])])]);
+  };
+}
+
+interface StagedContext {
+  readonly M: number;
+  readonly N: number;
+  readonly kEnd: number;
+  readonly guardM: boolean;
+  readonly guardN: boolean;
+  readonly guardK: boolean;
+  readonly kStart: IntExpr;
+  readonly steps: number;
+  /** The type operand tiles are staged in (the accumulator's, or the matrix units' operand type). */
+  readonly stage: ValueType;
+  readonly tensors: ReadonlyMap<string, TensorDecl>;
+  /** The lanes' flat index and count: who copies which element. */
+  readonly tid: IntExpr;
+  readonly lanes: number;
+  /** The reads of one staged step from slot `slot` of As and Bs (of `aTile` and `bTile` elements). */
+  readonly compute: (slot: IntExpr, aTile: number, bTile: number) => TNode;
+}
+
+function staged(g: ContractionGroup, c: ContractionKnobs, d: StagedContext): Loop {
   const { batch, m, n, k: kAxes, a: aSide, b: bSide } = g.shape;
   const stages = c.doubleBuffer ? 2 : 1;
   const aTile = c.blockK * c.blockM;
   const bTile = c.blockK * c.blockN;
   const shared: TShared[] = [
-    { name: 'As', dtype: d.acc, length: aTile * stages },
-    { name: 'Bs', dtype: d.acc, length: bTile * stages },
+    { name: 'As', dtype: d.stage, length: aTile * stages },
+    { name: 'Bs', dtype: d.stage, length: bTile * stages },
   ];
-  const T = (c.blockM / c.threadM) * (c.blockN / c.threadN);
-  const tid = iadd(imul(ivar('ty'), c.blockN / c.threadN), ivar('tx'));
+  const [T, tid] = [d.lanes, d.tid];
   const batchAt = named(batch, decodeIndex(extent(batch) > 1 ? ivar('bt') : int(0), batch.map(sizeOf)));
-  const bufferOf = (name: string, length: number): TensorDecl => ({ name, dtype: d.acc as TensorDecl['dtype'], axes: [{ name: 'x', size: int(length) }] });
+  const bufferOf = (name: string, length: number): TensorDecl => ({ name, dtype: d.stage as TensorDecl['dtype'], axes: [{ name: 'x', size: int(length) }] });
   const As = bufferOf('As', aTile * stages);
   const Bs = bufferOf('Bs', bTile * stages);
 
@@ -252,13 +361,13 @@ function staged(
       const [gk, go] = [iadd(k0, kk), iadd(tileAt, oo)];
       const vars = { ...batchAt, ...named(axes, decodeIndex(go, axes.map(sizeOf))), ...named(kAxes, decodeIndex(gk, kAxes.map(sizeOf))) };
       const at = [iadd(slot, iadd(imul(kk, rows), oo))];
-      const value: TNode = { op: 'store', tensor: buf.name, index: at, value: cast(substIndex(side, vars), d.acc) };
+      const value: TNode = { op: 'store', tensor: buf.name, index: at, value: cast(substIndex(side, vars), d.stage) };
       if (!ragged && !d.guardK) return [value];
       // out-of-range elements read nothing and stage zero
       let body: TNode[] = [value];
       if (d.guardK) body = [{ op: 'guard', index: gk, below: d.kEnd, body }];
       if (ragged) body = [{ op: 'guard', index: go, below: size, body }];
-      return [{ op: 'store', tensor: buf.name, index: at, value: { op: 'const', dtype: d.acc, value: 0 } }, ...body];
+      return [{ op: 'store', tensor: buf.name, index: at, value: { op: 'const', dtype: d.stage, value: 0 } }, ...body];
     };
     const per = Math.ceil(tile / T);
     if (per > 4) return [{ op: 'loop', var: isA ? 'ea' : 'eb', kind: 'serial', from: tid, to: int(tile), step: T, body: element(ivar(isA ? 'ea' : 'eb')) }];
@@ -269,19 +378,7 @@ function staged(
   };
   const stage = (k0: IntExpr, slot: IntExpr) => [...copy(true, k0, imul(slot, aTile)), ...copy(false, k0, imul(slot, bTile))];
 
-  const vecM = c.vectorWidth === 4 && c.threadM % 4 === 0;
-  const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
-  const compute = (slot: IntExpr): TNode => {
-    const aAt = iadd(imul(slot, aTile), iadd(iadd(imul(ivar('kk'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i')));
-    const bAt = iadd(imul(slot, bTile), iadd(iadd(imul(ivar('kk'), c.blockN), imul(ivar('tx'), c.threadN)), ivar('j')));
-    const inputs: StepInput[] = [
-      { name: 'a', value: load(As, [aAt]), ...(vecM ? { vector: { var: 'i', width: 4 as const } } : {}) },
-      { name: 'b', value: load(Bs, [bAt]), ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}) },
-    ];
-    const kAt = iadd(d.kStart, iadd(imul(ivar('kt'), c.blockK), ivar('kk')));
-    const step: TNode = { op: 'step', fold: 'f0', at: decodeIndex(kAt, kAxes.map(sizeOf)), inputs };
-    return serial('kk', c.blockK, [unrolled('i', c.threadM, [unrolled('j', c.threadN, [step])])], c.unrollK);
-  };
+  const compute = (slot: IntExpr) => d.compute(slot, aTile, bTile);
   const k0At = (t: IntExpr) => iadd(d.kStart, imul(t, c.blockK));
   if (!c.doubleBuffer) {
     return { shared, loop: [serial('kt', d.steps, [...stage(k0At(ivar('kt')), int(0)), { op: 'barrier' }, compute(int(0)), { op: 'barrier' }])] };

@@ -6,7 +6,7 @@ import { type EmitScope } from '../emit.js';
 import { type ContractionKnobs, DEFAULT_KNOBS, type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
 import { type DType } from '../../ir/dtype.js';
 import { splitSteps } from './split-steps.js';
-import { type ContractionGroup, type ContractionLimits, validateContraction } from '../emit-contraction.js';
+import { type ContractionGroup, type ContractionLimits, validateContraction } from './contraction-knobs.js';
 import { contractionTile } from './contraction.js';
 import { foldOf, sizeOf, elementwiseTile, rowsTile } from './from-group.js';
 import { fuseLoops } from './fuse-loops.js';
@@ -116,9 +116,6 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
     temps: (tile.scratch ?? []).map((s) => ({ name: s.name, dtype: s.dtype as DType, shape: [s.slots, s.size] })),
   };
 }
-
-/** Whether the tile lowering takes these contraction knobs yet (the rest go to the contraction emitter). */
-export const tileContraction = (k: ContractionKnobs): boolean => !k.tensorCores;
 
 /** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */
 function mergeBytesPerLane(t: TileKernel): number {

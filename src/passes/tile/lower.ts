@@ -3,13 +3,14 @@ import { TilecraftError, assertNever } from '../../ir/errors.js';
 import { type IntExpr } from '../../ir/intexpr.js';
 import { type KExpr, type KType, type Kernel, kadd, kand, kbuiltin, kcast, kconst, kload, klt, kmul, kref, kt } from '../../ir/kernel.js';
 import { type DType } from '../../ir/dtype.js';
-import { type StepInput, type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
+import { type MatrixOperand, type StepInput, type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type Expr, foldAxes } from '../../ir/tensor.js';
 import { intRange } from '../../ir/verify.js';
 import { type EmitScope, finish, readsOf } from '../emit.js';
 import { type ExprContext, accumulatorType, combine, exprToK, flatIndex, identityOf, intToK, ktype } from '../kernel-expr.js';
 import { KernelBuilder, decode, linearGrid } from '../kernel-builder.js';
 import { sizeOf } from './from-group.js';
+import { MatrixTile } from './lower-matrix.js';
 import { FoldState, forEachElement, mergeViaSubgroups, mergeViaWorkgroup, stateLayout } from './lower-fold.js';
 import { reduceFnOf } from './as-fold.js';
 
@@ -47,6 +48,8 @@ class TileLowering {
   /** Values fetched for later steps, by name and the point of the unrolled loops they are per. */
   private readonly fetched = new Map<string, KExpr>();
   private readonly fetchPer = new Map<string, readonly string[]>();
+  /** Folds held in matrix units, by name. */
+  private readonly matrices = new Map<string, MatrixTile>();
   /** Inside a register tile's first pass: steps compute their inputs and nothing else. */
   private operandsOnly = false;
   private readonly results = new Map<string, { fold: TFold; output: number }>();
@@ -71,6 +74,10 @@ class TileLowering {
     this.vars.set('subgroup_lane', kbuiltin('subgroup_lane'));
     for (const b of t.shared ?? []) this.shared.set(b.name, { buffer: k.shared(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
     for (const f of t.folds) {
+      if (f.matrix) {
+        this.matrices.set(f.name, new MatrixTile(k, f, t.body));
+        continue;
+      }
       const instances = new Map<string, FoldState>();
       for (const point of tilePoints(f.tile ?? [])) instances.set(point.join(','), new FoldState(k, f));
       this.states.set(f.name, instances);
@@ -134,9 +141,34 @@ class TileLowering {
         this.ranges[n.var] = intRange(n.value, this.ranges);
         this.vars.set(n.var, k.let(n.var.replace(/[^a-z]/g, '') || 'i', this.int(n.value)));
         return;
-      case 'init':
-        this.each(n.fold, (st) => this.init(st));
+      case 'init': {
+        const mt = this.matrices.get(n.fold);
+        if (mt) mt.init();
+        else this.each(n.fold, (st) => this.init(st));
         return;
+      }
+      case 'mma': {
+        const mt = this.matrix(n.fold);
+        const at = (op: MatrixOperand) => {
+          const v = this.vars.get(op.per);
+          if (v?.op !== 'const') throw new TilecraftError(`internal: mma operand of ${this.t.name} varies with ${op.per}, which is not unrolled here`);
+          const buffer = this.shared.get(op.from)!.buffer;
+          const offset = this.int(op.offset);
+          return mt.operand(op === n.a ? 'a' : 'b', v.value, buffer, offset, op.stride, (key) => {
+            if (this.cached(key)) return true;
+            this.remember(key, offset);
+            return false;
+          });
+        };
+        const [a, b] = [at(n.a), at(n.b)];
+        k.emit({ op: 'matrixMma', acc: mt.accumulator(this.point(mt.fold)), a, b });
+        return;
+      }
+      case 'spill': {
+        const mt = this.matrix(n.fold);
+        k.emit({ op: 'matrixStore', name: mt.accumulator(this.point(mt.fold)), buffer: this.shared.get(n.to)!.buffer, offset: this.int(n.offset), stride: n.stride });
+        return;
+      }
       case 'step':
         this.each(n.fold, (st) => this.step(st, n.at, n.inputs ?? []));
         return;
@@ -226,6 +258,21 @@ class TileLowering {
         const at = decode(e, f.axes.map(sizeOf));
         st.write(f.name, e, this.foldValue(init, withAxes(env, f.axes, at), { st, locals: new Map() }));
       });
+    });
+  }
+
+  private matrix(fold: string): MatrixTile {
+    const mt = this.matrices.get(fold);
+    if (!mt) throw new TilecraftError(`internal: fold ${fold} of ${this.t.name} is not held in matrix units`);
+    return mt;
+  }
+
+  /** The current point of a fold's register tile (its loops' variables are constants here). */
+  private point(fold: TFold): number[] {
+    return (fold.tile ?? []).map((d) => {
+      const v = this.vars.get(d.var);
+      if (v?.op !== 'const') throw new TilecraftError(`internal: fold ${fold.name} of ${this.t.name} is used outside its register tile's loops`);
+      return v.value;
     });
   }
 
@@ -405,6 +452,11 @@ class TileLowering {
   }
 
   private store(n: Extract<TNode, { op: 'store' }>): void {
+    if (this.t.scratch?.some((x) => x.name === n.tensor)) {
+      const s = this.scratch(n.tensor, 'read_write');
+      this.k.emit({ op: 'store', buffer: n.tensor, index: this.int(n.index[0]!), value: kcast(exprToK(n.value, this.ctx(this.vars, this.ranges)), s.type) });
+      return;
+    }
     const sh = this.shared.get(n.tensor);
     if (sh) {
       const value = kcast(exprToK(n.value, this.ctx(this.vars, this.ranges)), sh.type);

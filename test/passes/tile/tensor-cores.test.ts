@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { dot, gelu, softmax } from '../../src/dsl/ops.js';
-import { program } from '../../src/dsl/program.js';
-import { type HostTensor, randomHost, toValues } from '../../src/ir/host.js';
-import { printKernel } from '../../src/ir/print-kernel.js';
-import { type Program } from '../../src/ir/tensor.js';
-import { type TargetLimits, WEBGPU_BASELINE_LIMITS, lower } from '../../src/passes/pipeline.js';
-import { InvalidScheduleError, type Schedule } from '../../src/passes/schedule.js';
-import { evaluate } from '../../src/reference/evaluate.js';
-import { firstMismatch, runPlan } from '../helpers/naive.js';
+import { dot, gelu, softmax } from '../../../src/dsl/ops.js';
+import { program } from '../../../src/dsl/program.js';
+import { type HostTensor, randomHost, toValues } from '../../../src/ir/host.js';
+import { printKernel } from '../../../src/ir/print-kernel.js';
+import { type Program } from '../../../src/ir/tensor.js';
+import { type TargetLimits, WEBGPU_BASELINE_LIMITS, lower } from '../../../src/passes/pipeline.js';
+import { InvalidScheduleError, type Schedule } from '../../../src/passes/schedule.js';
+import { evaluate } from '../../../src/reference/evaluate.js';
+import { firstMismatch, runPlan } from '../../helpers/naive.js';
 
 const TENSOR_CORES: TargetLimits = { ...WEBGPU_BASELINE_LIMITS, tensorCores: true, maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 49152 };
 
