@@ -52,12 +52,8 @@ export function contractionTile(
   const [M, N, K, Bt] = [extent(m), extent(n), extent(kAxes), extent(batch)];
   const target = g.stmt.target;
   const acc = accumulatorType(target.dtype);
-  const S = Math.max(1, Math.min(c.splitK, Math.ceil(K / c.blockK)));
-  const kChunk = Math.ceil(Math.ceil(K / S) / c.blockK) * c.blockK;
-  const kEnd = Math.min(K, kChunk * S);
-  const steps = Math.ceil((S === 1 ? kEnd : kChunk) / c.blockK);
-  const [guardM, guardN, guardK] = [M % c.blockM !== 0, N % c.blockN !== 0, K % c.blockK !== 0 || kChunk * S !== K];
-  const TN = c.blockN / c.threadN;
+  const { S, kChunk, kEnd, steps, guardK } = splitOf(K, c);
+  const [guardM, guardN] = [M % c.blockM !== 0, N % c.blockN !== 0];
 
   // where a tile point is: m = tm * blockM + ty * threadM + i (and n likewise)
   const mAt = iadd(iadd(imul(ivar('tm'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i'));
@@ -72,26 +68,9 @@ export function contractionTile(
   const exact = coordsAt(mAt, nAt);
   const kStart = S > 1 ? imul(ivar('split'), kChunk) : int(0);
 
-  // the fold over k, its operands supplied by the steps
-  const base = accumulatingFold('sum', target.axes, kAxes, reduceBody(g.stmt));
-  const running: Expr = { op: 'state', dtype: acc, field: 'acc', of: 'self', index: [] };
-  const def: FoldDef = { ...base, update: [binary('add', running, binary('mul', localRead('a', acc), localRead('b', acc)))] };
   const tc = c.tensorCores;
-  const fold: TFold = {
-    name: 'f0',
-    def,
-    outer: target.axes.map((a) => clamped[a.name]!),
-    tile: [{ var: 'i', extent: c.threadM }, { var: 'j', extent: c.threadN }],
-    results: tc ? [] : [{ tensor: target.name, output: 0 }],
-    ...(tc ? { matrix: { dtype: matrixType(g) } } : {}),
-  };
-  // lanes: a ty x tx grid of register tiles, or warps of 32 each owning threadM x threadN matrix tiles
-  const warps = [c.blockM / (16 * c.threadM), c.blockN / (16 * c.threadN)] as const;
-  const lanes = tc
-    ? [{ var: 'wr', extent: warps[0] }, { var: 'wc', extent: warps[1] }, { var: 'wl', extent: 32 }]
-    : [{ var: 'ty', extent: c.blockM / c.threadM }, { var: 'tx', extent: TN }];
-  const T = lanes.reduce((a, d) => a * d.extent, 1);
-  const tid = lanes.slice(1).reduce<IntExpr>((f, d) => iadd(imul(f, d.extent), ivar(d.var)), ivar(lanes[0]!.var));
+  const fold = contractionFold(g, c, target.axes.map((a) => clamped[a.name]!));
+  const { lanes, T, tid } = lanesOf(c);
   const operands =
     c.staging === 'shared'
       ? staged(g, c, {
@@ -175,6 +154,45 @@ function matrixFinish(
   if (d.guardM) body = [{ op: 'guard', index: ivar('gm'), below: d.M, body }];
   const each: TNode = { op: 'loop', var: 'o', kind: 'serial', from: d.tid, to: int(c.blockM * c.blockN), step: d.T, body: [{ op: 'let', var: 'gm', value: gm }, { op: 'let', var: 'gn', value: gn }, ...body] };
   return [spill, { op: 'barrier' }, each];
+}
+
+/** How the reduction is cut: into `S` parts of `kChunk` steps (a multiple of blockK), `steps` staged steps each. */
+function splitOf(K: number, c: ContractionKnobs) {
+  const S = Math.max(1, Math.min(c.splitK, Math.ceil(K / c.blockK)));
+  const kChunk = Math.ceil(Math.ceil(K / S) / c.blockK) * c.blockK;
+  const kEnd = Math.min(K, kChunk * S);
+  const steps = Math.ceil((S === 1 ? kEnd : kChunk) / c.blockK);
+  return { S, kChunk, kEnd, steps, guardK: K % c.blockK !== 0 || kChunk * S !== K };
+}
+
+/**
+ * The fold over k at each point of the register tile (its operands supplied by the steps as the
+ * locals a and b), held in matrix units with tensor cores.
+ */
+function contractionFold(g: ContractionGroup, c: ContractionKnobs, outer: readonly IntExpr[]): TFold {
+  const target = g.stmt.target;
+  const acc = accumulatorType(target.dtype);
+  const base = accumulatingFold('sum', target.axes, g.shape.k, reduceBody(g.stmt));
+  const running: Expr = { op: 'state', dtype: acc, field: 'acc', of: 'self', index: [] };
+  const def: FoldDef = { ...base, update: [binary('add', running, binary('mul', localRead('a', acc), localRead('b', acc)))] };
+  return {
+    name: 'f0',
+    def,
+    outer,
+    tile: [{ var: 'i', extent: c.threadM }, { var: 'j', extent: c.threadN }],
+    results: c.tensorCores ? [] : [{ tensor: target.name, output: 0 }],
+    ...(c.tensorCores ? { matrix: { dtype: matrixType(g) } } : {}),
+  };
+}
+
+/** The lanes: a ty x tx grid of register tiles, or warps of 32 each owning threadM x threadN matrix tiles; their flat index. */
+function lanesOf(c: ContractionKnobs) {
+  const lanes = c.tensorCores
+    ? [{ var: 'wr', extent: c.blockM / (16 * c.threadM) }, { var: 'wc', extent: c.blockN / (16 * c.threadN) }, { var: 'wl', extent: 32 }]
+    : [{ var: 'ty', extent: c.blockM / c.threadM }, { var: 'tx', extent: c.blockN / c.threadN }];
+  const T = lanes.reduce((a, d) => a * d.extent, 1);
+  const tid = lanes.slice(1).reduce<IntExpr>((f, d) => iadd(imul(f, d.extent), ivar(d.var)), ivar(lanes[0]!.var));
+  return { lanes, T, tid };
 }
 
 function reduceBody(s: Stmt): Expr {
