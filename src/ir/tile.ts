@@ -20,6 +20,11 @@ import { type Expr, type FoldDef, substIndex } from './tensor.js';
  * One generic lowering (passes/tile/lower.ts) turns any tile kernel into a kernel-IR kernel.
  */
 
+/** A bound: a constant, or an expression of dynamic sizes (known when the kernel runs). */
+export type Limit = number | IntExpr;
+
+export const printLimit = (l: Limit): string => (typeof l === 'number' ? String(l) : printInt(l));
+
 /** A dimension of the launch (a grid axis) or of the workgroup (a lane axis). */
 export interface TDim {
   readonly var: string;
@@ -46,8 +51,11 @@ export type TNode =
     }
   /** Names an index for the nodes after it (in this body and those nested in it). */
   | { readonly op: 'let'; readonly var: string; readonly value: IntExpr }
-  /** Runs `body` only where `index < below` (ragged tile edges, rows past the end). */
-  | { readonly op: 'guard'; readonly index: IntExpr; readonly below: number; readonly body: readonly TNode[] }
+  /**
+   * Runs `body` only where `index < below` (ragged tile edges, rows past the end, elements past a
+   * dynamic size: `below` may read size symbols, the run-time values of dynamic sizes).
+   */
+  | { readonly op: 'guard'; readonly index: IntExpr; readonly below: Limit; readonly body: readonly TNode[] }
   /** Sets the fold region's state to its initial value. */
   | { readonly op: 'init'; readonly fold: string }
   /** One step of the fold region, at these values of its `over` axes. */
@@ -72,7 +80,7 @@ export type TNode =
       readonly name: string;
       readonly value: Expr;
       readonly per: readonly string[];
-      readonly guard?: readonly { readonly index: IntExpr; readonly below: number }[];
+      readonly guard?: readonly { readonly index: IntExpr; readonly below: Limit }[];
     }
   /**
    * Combines the region's state across the lanes of `lanes` (each holding the state of its own
@@ -112,7 +120,7 @@ export interface StepInput {
   /** The value held by this lane of the subgroup (`subgroup_lane` is each lane's own index). */
   readonly fromLane?: IntExpr;
   readonly vector?: { readonly var: string; readonly width: 4 };
-  readonly guard?: readonly { readonly index: IntExpr; readonly below: number }[];
+  readonly guard?: readonly { readonly index: IntExpr; readonly below: Limit }[];
 }
 
 /** A 16x16 operand tile in a workgroup array: element (r, c) at offset + r * stride + c (row) or offset + r + c * stride (col). */
@@ -179,7 +187,7 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
       case 'loop':
         return { ...n, from: i(n.from), to: i(n.to), body: substNodes(n.body, map) };
       case 'guard':
-        return { ...n, index: i(n.index), body: substNodes(n.body, map) };
+        return { ...n, index: i(n.index), below: limit(n.below, map), body: substNodes(n.body, map) };
       case 'let':
         return { ...n, value: i(n.value) };
       case 'init':
@@ -198,7 +206,7 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
       case 'spill':
         return { ...n, offset: i(n.offset) };
       case 'fetch':
-        return { ...n, value: substIndex(n.value, map), ...(n.guard ? { guard: n.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}) };
+        return { ...n, value: substIndex(n.value, map), ...(n.guard ? { guard: n.guard.map((g) => ({ ...g, index: i(g.index), below: limit(g.below, map) })) } : {}) };
       case 'save':
       case 'absorb':
         return { ...n, index: i(n.index) };
@@ -210,13 +218,15 @@ export function substNodes(body: readonly TNode[], map: Readonly<Record<string, 
   });
 }
 
+const limit = (l: Limit, map: Readonly<Record<string, IntExpr>>): Limit => (typeof l === 'number' ? l : substInt(l, map));
+
 function substInput(x: StepInput, map: Readonly<Record<string, IntExpr>>): StepInput {
   const i = (e: IntExpr) => substInt(e, map);
   return {
     ...x,
     value: substIndex(x.value, map),
     ...(x.fromLane ? { fromLane: i(x.fromLane) } : {}),
-    ...(x.guard ? { guard: x.guard.map((g) => ({ ...g, index: i(g.index) })) } : {}),
+    ...(x.guard ? { guard: x.guard.map((g) => ({ ...g, index: i(g.index), below: limit(g.below, map) })) } : {}),
   };
 }
 
@@ -268,7 +278,7 @@ export function printTile(k: TileKernel): string {
           break;
         }
         case 'guard':
-          lines.push(`${pad}if ${printInt(n.index)} < ${n.below}:`);
+          lines.push(`${pad}if ${printInt(n.index)} < ${printLimit(n.below)}:`);
           walk(n.body, pad + '  ');
           break;
         case 'let':
@@ -278,7 +288,7 @@ export function printTile(k: TileKernel): string {
           lines.push(`${pad}${n.fold} = init`);
           break;
         case 'step': {
-          const inputs = (n.inputs ?? []).map((x) => `; ${x.name} = ${printExpr(x.value)}${x.fromLane ? ` from lane ${printInt(x.fromLane)}` : ''}${x.vector ? ` (vector along ${x.vector.var})` : ''}${x.guard ? ` if ${x.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);
+          const inputs = (n.inputs ?? []).map((x) => `; ${x.name} = ${printExpr(x.value)}${x.fromLane ? ` from lane ${printInt(x.fromLane)}` : ''}${x.vector ? ` (vector along ${x.vector.var})` : ''}${x.guard ? ` if ${x.guard.map((g) => `${printInt(g.index)} < ${printLimit(g.below)}`).join(' and ')}` : ''}`);
           lines.push(`${pad}${n.fold} = step(${n.fold}, ${n.at.map((e) => printInt(e)).join(', ')}${inputs.join('')})`);
           break;
         }
@@ -292,7 +302,7 @@ export function printTile(k: TileKernel): string {
           lines.push(`${pad}${n.to}[${printInt(n.offset)}, row ${n.stride}] = ${n.fold} (16x16)`);
           break;
         case 'fetch':
-          lines.push(`${pad}${n.name} = ${printExpr(n.value)}${n.guard ? ` if ${n.guard.map((g) => `${printInt(g.index)} < ${g.below}`).join(' and ')}` : ''}`);
+          lines.push(`${pad}${n.name} = ${printExpr(n.value)}${n.guard ? ` if ${n.guard.map((g) => `${printInt(g.index)} < ${printLimit(g.below)}`).join(' and ')}` : ''}`);
           break;
         case 'merge':
           lines.push(`${pad}${n.fold} = merge across ${n.lanes} (${n.via})`);

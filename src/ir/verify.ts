@@ -132,8 +132,12 @@ export function intRange(e: IntExpr, ranges: Readonly<Record<string, readonly [n
   switch (e.op) {
     case 'int':
       return [e.value, e.value];
-    case 'sym':
+    case 'sym': {
+      // a dynamic size inside a kernel: its range is given as the variable `%name`
+      const r = Object.hasOwn(ranges, `%${e.name}`) ? ranges[`%${e.name}`] : undefined;
+      if (r) return [r[0], r[1]];
       throw new ProgramError(`size ${e.name} is not bound`);
+    }
     case 'var': {
       const r = Object.hasOwn(ranges, e.name) ? ranges[e.name] : undefined;
       if (!r) throw new ProgramError(`index variable ${e.name} has no range`);

@@ -1,5 +1,6 @@
 import { shapeOf } from '../ir/bind.js';
 import { type Kernel } from '../ir/kernel.js';
+import { type IntExpr } from '../ir/intexpr.js';
 import { type Axis, type TensorDecl } from '../ir/tensor.js';
 import { type KernelBuilder } from './kernel-builder.js';
 
@@ -8,6 +9,15 @@ export interface EmitScope {
   readonly tensors: ReadonlyMap<string, TensorDecl>;
   /** Tensors that live in global memory (inputs, outputs, and intermediates read by other kernels). */
   readonly stored: ReadonlySet<string>;
+  /**
+   * Dynamic sizes (laid out at their bounds): their bounds, each tensor's dynamic extents per axis,
+   * and the dynamic extents of reduction and fold axes, as expressions of the size symbols.
+   */
+  readonly dynamic?: {
+    readonly bounds: Readonly<Record<string, number>>;
+    readonly axes: Readonly<Record<string, readonly (IntExpr | undefined)[]>>;
+    readonly loops: Readonly<Record<string, IntExpr>>;
+  };
 }
 
 export const axisRanges = (axes: readonly Axis[]) =>

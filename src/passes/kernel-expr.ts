@@ -140,8 +140,12 @@ export function intToK(e: IntExpr, ctx: ExprContext): KExpr {
       if (!v) throw new TilecraftError(`internal: index variable ${e.name} has no kernel value`);
       return v;
     }
-    case 'sym':
-      throw new TilecraftError(`internal: size ${e.name} is unbound in a kernel`);
+    case 'sym': {
+      // a dynamic size: its run-time value, which the lowering binds as the variable `%name`
+      const v = ctx.vars.get(`%${e.name}`);
+      if (!v) throw new TilecraftError(`internal: size ${e.name} is unbound in a kernel`);
+      return v;
+    }
     case 'add':
       return kadd(intToK(e.a, ctx), intToK(e.b, ctx));
     case 'sub':

@@ -151,7 +151,8 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   const tensors = new Map<string, TensorDecl>();
   for (const t of fused.inputs) tensors.set(t.name, t);
   for (const s of fused.stmts) tensors.set(s.target.name, s.target);
-  const scope = { tensors, stored };
+  const dynamic = Object.keys(fused.dynamic).length ? { bounds: fused.dynamic, axes: fused.dynamicAxes, loops: fused.dynamicLoops } : undefined;
+  const scope = { tensors, stored, ...(dynamic ? { dynamic } : {}) };
   const schedule: Record<string, GroupKnobs> = {};
   const temps: PlanTensor[] = [];
   const tiles: TileKernel[] = [];

@@ -1,7 +1,8 @@
 import { numel, shapeOf } from '../../ir/bind.js';
 import { type ValueType } from '../../ir/dtype.js';
 import { type IntExpr, iadd, ibin, imul, int, ivar } from '../../ir/intexpr.js';
-import { type MatrixOperand, type StepInput, type TFold, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
+import { type Limit, type MatrixOperand, type StepInput, type TFold, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
+import { TilecraftError } from '../../ir/errors.js';
 import { type Axis, type Expr, type FoldDef, type Stmt, type TensorDecl, binary, cast, load, mapExpr, substIndex } from '../../ir/tensor.js';
 import { type ContractionGroup, matrixType as operandType } from './contraction-knobs.js';
 
@@ -10,7 +11,7 @@ const matrixType = (g: ContractionGroup): 'f16' | 'bf16' => operandType(g) ?? 'f
 import { accumulatorType } from '../kernel-expr.js';
 import { type ContractionKnobs } from '../schedule.js';
 import { accumulatingFold } from './as-fold.js';
-import { decodeIndex, sizeOf } from './from-group.js';
+import { type Dynamic, decodeIndex, sizeOf } from './from-group.js';
 import { reductionFastest } from './operand-layout.js';
 
 /**
@@ -44,7 +45,7 @@ export function contractionTile(
   name: string,
   g: ContractionGroup,
   c: ContractionKnobs,
-  context: { tensors: ReadonlyMap<string, TensorDecl>; stored: ReadonlySet<string>; subgroupSize: number | undefined },
+  context: { tensors: ReadonlyMap<string, TensorDecl>; stored: ReadonlySet<string>; subgroupSize: number | undefined; dynamic?: Dynamic },
   scratch: string,
 ): ContractionTile {
   const { tensors, stored, subgroupSize } = context;
@@ -52,19 +53,25 @@ export function contractionTile(
   const [M, N, K, Bt] = [extent(m), extent(n), extent(kAxes), extent(batch)];
   const target = g.stmt.target;
   const acc = accumulatorType(target.dtype);
-  const { S, kChunk, kEnd, steps, guardK } = splitOf(K, c);
-  const [guardM, guardN] = [M % c.blockM !== 0, N % c.blockN !== 0];
+  const split = splitOf(K, c);
+  const { S, kChunk, steps } = split;
+  // a dynamic extent is guarded at run time; the tiles cover its bound
+  const dyn = dynamicExtents(g, context.dynamic);
+  const [guardM, guardN, guardK] = [M % c.blockM !== 0 || !!dyn.M, N % c.blockN !== 0 || !!dyn.N, split.guardK || !!dyn.K];
+  const mLimit: Limit = dyn.M ?? M;
+  const nLimit: Limit = dyn.N ?? N;
+  const kEnd: Limit = dyn.K ?? split.kEnd;
 
   // where a tile point is: m = tm * blockM + ty * threadM + i (and n likewise)
   const mAt = iadd(iadd(imul(ivar('tm'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i'));
   const nAt = iadd(iadd(imul(ivar('tn'), c.blockN), imul(ivar('tx'), c.threadN)), ivar('j'));
-  const clamp = (at: IntExpr, size: number, ragged: boolean) => (ragged ? ibin('min', at, size - 1) : at);
+  const clamp = (at: IntExpr, size: Limit, ragged: boolean) => (ragged ? ibin('min', at, typeof size === 'number' ? size - 1 : ibin('sub', size, 1)) : at);
   const coordsAt = (mv: IntExpr, nv: IntExpr): Record<string, IntExpr> => ({
     ...named(batch, decodeIndex(Bt > 1 ? ivar('bt') : int(0), batch.map(sizeOf))),
     ...named(m, decodeIndex(mv, m.map(sizeOf))),
     ...named(n, decodeIndex(nv, n.map(sizeOf))),
   });
-  const clamped = coordsAt(clamp(mAt, M, guardM), clamp(nAt, N, guardN));
+  const clamped = coordsAt(clamp(mAt, mLimit, guardM), clamp(nAt, nLimit, guardN));
   const exact = coordsAt(mAt, nAt);
   const kStart = S > 1 ? imul(ivar('split'), kChunk) : int(0);
 
@@ -74,11 +81,11 @@ export function contractionTile(
   const operands =
     c.staging === 'shared'
       ? staged(g, c, {
-          M, N, kEnd, guardM, guardN, guardK, kStart, steps, tensors, tid, lanes: T,
+          M: mLimit, N: nLimit, kEnd, guardM, guardN, guardK, kStart, steps, tensors, tid, lanes: T,
           stage: tc ? matrixType(g) : acc,
           compute: tc ? matrixReads(c) : registerReads(g, c, N, kStart, acc),
         })
-      : direct(g, c, { N, K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors, subgroupSize });
+      : direct(g, c, { N, nLimit, K, dynamicK: !!dyn.K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors, subgroupSize });
   const outShape = shapeOf(target);
   const stores = storedValues(g, stored);
   const slotOf = (coords: Record<string, IntExpr>) => iadd(imul(flat(target.axes.map((a) => coords[a.name]!), outShape), S), ivar('split'));
@@ -90,8 +97,8 @@ export function contractionTile(
       return { op: 'store', tensor: st.target.name, index: target.axes.map((a) => coords[a.name]!), value: substIndex(value, at) };
     });
   const finish = tc
-    ? matrixFinish(c, { M, N, guardM, guardN, tid, T, S, coordsAt, slotOf, storesAt, scratch, result: target.dtype })
-    : registerFinish(c, { M, N, guardM, guardN, mAt, nAt, S, exact, slotOf, storesAt, scratch });
+    ? matrixFinish(c, { M: mLimit, N: nLimit, guardM, guardN, tid, T, S, coordsAt, slotOf, storesAt, scratch, result: target.dtype })
+    : registerFinish(c, { M: mLimit, N: nLimit, guardM, guardN, mAt, nAt, S, exact, slotOf, storesAt, scratch });
   const grid = [
     ...(S > 1 ? [{ var: 'split', extent: S }] : []),
     ...(Bt > 1 ? [{ var: 'bt', extent: Bt }] : []),
@@ -115,7 +122,7 @@ export function contractionTile(
 function registerFinish(
   c: ContractionKnobs,
   d: {
-    M: number; N: number; guardM: boolean; guardN: boolean; mAt: IntExpr; nAt: IntExpr; S: number;
+    M: Limit; N: Limit; guardM: boolean; guardN: boolean; mAt: IntExpr; nAt: IntExpr; S: number;
     exact: Record<string, IntExpr>;
     slotOf: (coords: Record<string, IntExpr>) => IntExpr;
     storesAt: (coords: Record<string, IntExpr>) => TNode[];
@@ -135,7 +142,7 @@ function registerFinish(
 function matrixFinish(
   c: ContractionKnobs,
   d: {
-    M: number; N: number; guardM: boolean; guardN: boolean; tid: IntExpr; T: number; S: number;
+    M: Limit; N: Limit; guardM: boolean; guardN: boolean; tid: IntExpr; T: number; S: number;
     coordsAt: (m: IntExpr, n: IntExpr) => Record<string, IntExpr>;
     slotOf: (coords: Record<string, IntExpr>) => IntExpr;
     storesAt: (coords: Record<string, IntExpr>, result: Expr) => TNode[];
@@ -195,6 +202,30 @@ function lanesOf(c: ContractionKnobs) {
   return { lanes, T, tid };
 }
 
+/**
+ * The dynamic extents of a contraction's m, n and k (one axis each where dynamic). A dynamic
+ * batch axis, or a dynamic axis among several flattened into m, n or k, is refused for now.
+ */
+function dynamicExtents(g: ContractionGroup, dynamic: Dynamic | undefined): { M?: IntExpr; N?: IntExpr; K?: IntExpr } {
+  if (!dynamic) return {};
+  const target = g.stmt.target;
+  const extentOf = (a: Axis) => {
+    const p = target.axes.findIndex((x) => x.name === a.name);
+    return p >= 0 ? dynamic.axes[target.name]?.[p] : dynamic.loops[a.name];
+  };
+  const one = (axes: readonly Axis[], role: string): IntExpr | undefined => {
+    const found = axes.map(extentOf).filter((e): e is IntExpr => e !== undefined);
+    if (found.length === 0) return undefined;
+    if (axes.length > 1 || role === 'batch') {
+      throw new TilecraftError(`contraction ${target.name}: a dynamic size on a ${role} axis ${axes.length > 1 ? 'among several ' : ''}is not supported yet; make ${axes.map((a) => a.name).join(', ')} static`);
+    }
+    return found[0];
+  };
+  one(g.shape.batch, 'batch');
+  const [M, N, K] = [one(g.shape.m, 'm'), one(g.shape.n, 'n'), one(g.shape.k, 'reduction')];
+  return { ...(M ? { M } : {}), ...(N ? { N } : {}), ...(K ? { K } : {}) };
+}
+
 function reduceBody(s: Stmt): Expr {
   if (s.expr.op !== 'reduce') throw new Error(`internal: contraction ${s.target.name} is not a reduction`);
   return s.expr.body;
@@ -237,8 +268,10 @@ interface Loop {
 
 interface DirectContext {
   readonly N: number;
+  readonly nLimit: Limit;
   readonly K: number;
-  readonly kEnd: number;
+  readonly dynamicK: boolean;
+  readonly kEnd: Limit;
   readonly guardN: boolean;
   readonly guardK: boolean;
   readonly kStart: IntExpr;
@@ -260,7 +293,7 @@ function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loo
   const kGuard = (k: IntExpr) => (d.guardK ? [{ index: k, below: d.kEnd }] : []);
   const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
   const bInput = (k: IntExpr): StepInput => {
-    const guard = [...(vecN && d.guardN ? [{ index: d.exact[n[0]!.name]!, below: d.N }] : []), ...kGuard(k)];
+    const guard = [...(vecN && d.guardN ? [{ index: d.exact[n[0]!.name]!, below: d.nLimit }] : []), ...kGuard(k)];
     return {
       name: 'b',
       value: cast(substIndex(bSide, { ...(vecN ? d.exact : d.clamped), ...named(kAxes, decodeIndex(k, kAxes.map(sizeOf))) }), d.acc),
@@ -290,7 +323,8 @@ function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loo
     return { loop: [serial('kt', d.steps, [serial('kl', c.blockK / L, body)])], shared: [] };
   }
   // the four steps of a vector are all in range or all out: K and blockK are multiples of 4
-  const vecK = c.vectorK === 4 && kAxes.length === 1 && d.K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, d.tensors);
+  // (not past a dynamic K: a vector straddling it would add the padding's values)
+  const vecK = c.vectorK === 4 && !d.dynamicK && kAxes.length === 1 && d.K % 4 === 0 && c.blockK % 4 === 0 && reductionFastest(aSide, kAxes, d.tensors);
   if (vecK) {
     // A read four reduction steps at a time: kk = 4 * k4 + q, one vector load per row feeds four steps
     const k = iadd(k0, iadd(imul(ivar('k4'), 4), ivar('q')));
@@ -333,9 +367,9 @@ function matrixReads(c: ContractionKnobs) {
 }
 
 interface StagedContext {
-  readonly M: number;
-  readonly N: number;
-  readonly kEnd: number;
+  readonly M: Limit;
+  readonly N: Limit;
+  readonly kEnd: Limit;
   readonly guardM: boolean;
   readonly guardN: boolean;
   readonly guardK: boolean;

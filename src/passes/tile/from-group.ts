@@ -4,6 +4,7 @@ import { type IntExpr, idiv, imod, int, ivar } from '../../ir/intexpr.js';
 import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type FoldDef, type Stmt, foldAxes, load, substIndex } from '../../ir/tensor.js';
 import { accumulatingFold } from './as-fold.js';
+import { type EmitScope } from '../emit.js';
 
 /**
  * The first tile kernel of a group: the loop nest a person would write before any scheduling, in
@@ -24,17 +25,18 @@ export function decodeIndex(flat: IntExpr, shape: readonly number[]): IntExpr[] 
   return out;
 }
 
-const loop = (v: string, to: number, body: TNode[]): TNode => ({ op: 'loop', var: v, kind: 'serial', from: int(0), to: int(to), step: 1, body });
+const loop = (v: string, to: number, body: TNode[]): Extract<TNode, { op: 'loop' }> => ({ op: 'loop', var: v, kind: 'serial', from: int(0), to: int(to), step: 1, body });
 
 /**
  * An elementwise statement as one loop per axis: `for i: for j: Y[i, j] = f(X[i, j], ...)`.
  * Loop variables are the statement's own axis names (each prefixed, so they cannot meet a size
  * or another kernel's variable).
  */
-export function elementwiseTile(name: string, s: Stmt): TileKernel {
+export function elementwiseTile(name: string, s: Stmt, dynamic?: Dynamic): TileKernel {
   const vars = s.target.axes.map((a) => `e_${a.name}`);
   const map = Object.fromEntries(s.target.axes.map((a, k) => [a.name, ivar(vars[k]!)]));
-  let body: TNode[] = [{ op: 'store', tensor: s.target.name, index: vars.map((v) => ivar(v)), value: substIndex(s.expr, map) }];
+  const index = vars.map((v) => ivar(v));
+  let body: TNode[] = within(index, dynamic?.axes[s.target.name], [{ op: 'store', tensor: s.target.name, index, value: substIndex(s.expr, map) }]);
   for (let k = s.target.axes.length - 1; k >= 0; k--) body = [loop(vars[k]!, sizeOf(s.target.axes[k]!), body)];
   return { name, grid: [], lanes: [], folds: [], body };
 }
@@ -52,7 +54,7 @@ export function foldOf(s: Stmt): { def: FoldDef; output: number } | undefined {
  * fold's results stay in registers for the statements after it and are stored where `stored`
  * says; the outputs of one fold definition share one region.
  */
-export function rowsTile(name: string, rowShape: readonly number[], stmts: readonly Stmt[], stored: ReadonlySet<string>): TileKernel {
+export function rowsTile(name: string, rowShape: readonly number[], stmts: readonly Stmt[], stored: ReadonlySet<string>, dynamic?: Dynamic): TileKernel {
   const folds: TFold[] = [];
   const regionOf = new Map<string, TFold>();
   const body: TNode[] = [];
@@ -68,8 +70,9 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
       const c = `c${si}`;
       const own = decodeIndex(ivar(c), inner);
       const map = { ...rowMap, ...Object.fromEntries(s.target.axes.slice(rowShape.length).map((a, k) => [a.name, own[k]!])) };
-      const store: TNode = { op: 'store', tensor: s.target.name, index: [...coords, ...own], value: substIndex(s.expr, map) };
-      body.push(loop(c, numel(inner), [store]));
+      const index = [...coords, ...own];
+      const store: TNode = { op: 'store', tensor: s.target.name, index, value: substIndex(s.expr, map) };
+      body.push(loop(c, numel(inner), within(index.slice(rowShape.length), dynamic?.axes[s.target.name]?.slice(rowShape.length), [store])));
       return;
     }
     const key = structuralHash(f.def);
@@ -79,9 +82,7 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
       region = { name: `f${folds.length}`, def: f.def, outer: coords, results: [result] };
       regionOf.set(key, region);
       folds.push(region);
-      const r = `r${si}`;
-      const at = decodeIndex(ivar(r), f.def.over.map(sizeOf));
-      body.push({ op: 'init', fold: region.name }, loop(r, numel(f.def.over.map(sizeOf)), [{ op: 'step', fold: region.name, at }]));
+      body.push({ op: 'init', fold: region.name }, stepLoop(`r${si}`, region.name, f.def, dynamic));
     } else {
       const updated = { ...region, results: [...region.results, result] };
       folds[folds.indexOf(region)] = updated;
@@ -89,7 +90,7 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
       region = updated;
     }
     if (!stored.has(s.target.name)) return;
-    const store = resultStore(s, f.def, f.output, coords, si);
+    const store = resultStore(s, f.def, f.output, coords, si, dynamic);
     if (f.def.kind === 'scan') {
       // a scan's outputs are per step: stored inside the step loop, after the step
       const stepLoop = body.findLast((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step' && m.fold === region.name));
@@ -97,17 +98,47 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
       body[body.indexOf(stepLoop)] = { ...stepLoop, body: [...stepLoop.body, ...store(ivar(stepLoop.var))] };
     } else body.push(...store(undefined));
   });
-  return { name, grid: [], lanes: [], folds, body: [loop('row', numel(rowShape), body)] };
+  // rows past a dynamic size do nothing (the lets in front name the row's coordinates)
+  const lets = body.filter((n) => n.op === 'let');
+  const work = within(coords, dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length), body.filter((n) => n.op !== 'let'));
+  return { name, grid: [], lanes: [], folds, body: [loop('row', numel(rowShape), [...lets, ...work])] };
+}
+
+/** Dynamic extents of the program (see EmitScope.dynamic). */
+export type Dynamic = NonNullable<EmitScope['dynamic']>;
+
+/** `body` where every coordinate is below its tensor axis's dynamic extent (static ones need no guard). */
+export function within(coords: readonly IntExpr[], extents: readonly (IntExpr | undefined)[] | undefined, body: TNode[]): TNode[] {
+  let out = body;
+  (extents ?? []).forEach((extent, k) => {
+    if (extent) out = [{ op: 'guard', index: coords[k]!, below: extent, body: out }];
+  });
+  return out;
+}
+
+/**
+ * The loop over a fold's steps: over its one axis up to its extent when that is dynamic (at most
+ * its bound), or over all of its axes' points with the dynamic ones guarded.
+ */
+function stepLoop(r: string, fold: string, def: FoldDef, dynamic: Dynamic | undefined): TNode {
+  const shape = def.over.map(sizeOf);
+  const extents = def.over.map((a) => dynamic?.loops[a.name]);
+  const at = decodeIndex(ivar(r), shape);
+  const step: TNode = { op: 'step', fold, at };
+  if (def.over.length === 1 && extents[0]) return { op: 'loop', var: r, kind: 'serial', from: int(0), to: extents[0], step: 1, count: shape[0]!, body: [step] };
+  return loop(r, numel(shape), within(at, extents, [step]));
 }
 
 /** Stores a fold result for the current row (and, for a scan, the current step): a loop over its own axes. */
-function resultStore(s: Stmt, def: FoldDef, output: number, coords: readonly IntExpr[], si: number) {
+function resultStore(s: Stmt, def: FoldDef, output: number, coords: readonly IntExpr[], si: number, dynamic: Dynamic | undefined) {
   return (step: IntExpr | undefined): TNode[] => {
     const own = def.outputs[output]!.axes;
     const c = `o${si}`;
     const ownIdx = decodeIndex(ivar(c), own.map(sizeOf));
     const index = [...coords, ...(step ? [step] : []), ...ownIdx];
     const value = load(s.target, foldAxes(def, output).map((_, k) => index[k]!));
-    return [loop(c, numel(own.map(sizeOf)), [{ op: 'store', tensor: s.target.name, index, value }])];
+    const skip = index.length - ownIdx.length;
+    const guarded = within(ownIdx, dynamic?.axes[s.target.name]?.slice(skip), [{ op: 'store', tensor: s.target.name, index, value }]);
+    return [loop(c, numel(own.map(sizeOf)), guarded)];
   };
 }

@@ -34,8 +34,10 @@ export interface TileTarget {
 
 /** Elementwise: vectorize the innermost axis → fuse the nest → split across workgroups. */
 export function elementwiseKernel(name: string, s: Stmt, knobs: ElementwiseKnobs, target: TileTarget): Scheduled {
-  let t = elementwiseTile(name, s);
-  t = vectorize(t, knobs.vectorWidth, s.target);
+  let t = elementwiseTile(name, s, target.scope.dynamic);
+  // a vector store past a dynamic extent would write the padding a run leaves as it was
+  const innerDynamic = target.scope.dynamic?.axes[s.target.name]?.at(-1) !== undefined;
+  t = vectorize(t, innerDynamic ? 1 : knobs.vectorWidth, s.target);
   t = fuseLoops(t, 'f');
   t = splitBind(t, knobs.workgroupSize);
   return { tiles: [t], kernels: [lowerTile(t, target.scope, target.maxWorkgroupsPerDimension)], temps: [] };
@@ -61,7 +63,7 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // merges with subgroup operations is a whole workgroup (one row per workgroup).
   const useSubgroups = knobs.subgroups && T > 1;
   let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
-  const rows = rowsTile(name, rowShape, stmts, target.scope.stored);
+  const rows = rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic);
   const pieces = splitSteps(rows, knobs.splitSteps, (f) => freshName(`${name}_${f.name}_parts`, target.scope.tensors));
   // the kernel whose lanes run the steps: the row kernel, or the one computing the parts
   let t = pieces.length === 1 ? rows : fuseLoops(pieces[0]!, 'rp');
@@ -107,7 +109,7 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
   const tiles = [tile];
   if (parts > 1) {
     const epilogue = stores.filter((s) => s.target.name !== g.stmt.target.name);
-    const rows = rowsTile(name, shapeOf(g.stmt.target), [g.stmt, ...epilogue], target.scope.stored);
+    const rows = rowsTile(name, shapeOf(g.stmt.target), [g.stmt, ...epilogue], target.scope.stored, target.scope.dynamic);
     tiles.push(splitBind(splitSteps(rows, parts, () => scratch)[1]!, 256));
   }
   return {

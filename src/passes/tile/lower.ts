@@ -1,9 +1,9 @@
 import { shapeOf } from '../../ir/bind.js';
 import { TilecraftError, assertNever } from '../../ir/errors.js';
 import { type IntExpr } from '../../ir/intexpr.js';
-import { type KExpr, type KType, type Kernel, kadd, kand, kbuiltin, kcast, kconst, kload, klt, kmul, kref, kt } from '../../ir/kernel.js';
+import { type KExpr, type KType, type Kernel, kadd, kand, kbuiltin, kcast, kconst, kload, klt, kmul, kparam, kref, kt, kvisit } from '../../ir/kernel.js';
 import { type DType } from '../../ir/dtype.js';
-import { type MatrixOperand, type StepInput, type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
+import { type Limit, type MatrixOperand, type StepInput, type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type Expr, foldAxes } from '../../ir/tensor.js';
 import { intRange } from '../../ir/verify.js';
 import { type EmitScope, finish, readsOf } from '../emit.js';
@@ -72,6 +72,12 @@ class TileLowering {
     this.bindDims(t.lanes, kbuiltin('local_index'), true);
     // each lane's index in its subgroup, for operands shared by shuffles
     this.vars.set('subgroup_lane', kbuiltin('subgroup_lane'));
+    // a dynamic size is read at run time, between 1 and its bound: the variable `%name`, which
+    // index conversion and range analysis look up for the size symbol `name`
+    for (const [size, bound] of Object.entries(this.scope.dynamic?.bounds ?? {})) {
+      this.vars.set(`%${size}`, kparam(size));
+      this.ranges[`%${size}`] = [1, bound];
+    }
     for (const b of t.shared ?? []) this.shared.set(b.name, { buffer: k.shared(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
     for (const f of t.folds) {
       if (f.matrix) {
@@ -85,7 +91,12 @@ class TileLowering {
     }
     this.nodes(t.body);
     readsOf(k, this.scope, this.reads);
-    return finish(t.name, k, this.invocations, grid);
+    const kernel = finish(t.name, k, this.invocations, grid);
+    const params = new Set<string>();
+    kvisit(kernel.body, (e) => {
+      if (e.op === 'param') params.add(e.name);
+    });
+    return params.size ? { ...kernel, params: [...params].sort() } : kernel;
   }
 
   /** Row-major coordinates of `flat` over the dimensions, each bound to its variable. */
@@ -102,6 +113,10 @@ class TileLowering {
 
   private int(e: IntExpr): KExpr {
     return intToK(e, { vars: this.vars, ranges: this.ranges, tensors: this.scope.tensors });
+  }
+
+  private limit(l: Limit): KExpr {
+    return typeof l === 'number' ? kconst(l) : this.int(l);
   }
 
   private nodes(body: readonly TNode[]): void {
@@ -126,13 +141,13 @@ class TileLowering {
         return;
       }
       case 'guard':
-        k.if(klt(this.int(n.index), kconst(n.below)), () => this.block(() => this.nodes(n.body)));
+        k.if(klt(this.int(n.index), this.limit(n.below)), () => this.block(() => this.nodes(n.body)));
         return;
       case 'barrier':
         k.emit({ op: 'barrier' });
         return;
       case 'fetch': {
-        const guard = (n.guard ?? []).map((g) => klt(this.int(g.index), kconst(g.below)));
+        const guard = (n.guard ?? []).map((g) => klt(this.int(g.index), this.limit(g.below)));
         this.fetchPer.set(n.name, n.per);
         this.fetched.set(this.fetchKey(n.name, n.per), this.guarded(guard, () => [exprToK(n.value, this.ctx(this.vars, this.ranges))])[0]!);
         return;
@@ -319,7 +334,7 @@ class TileLowering {
   private input(x: StepInput): KExpr {
     const keyAt = (vars: ReadonlyMap<string, KExpr>, ranges: Ranges) => {
       const ctx = { vars, ranges, tensors: this.scope.tensors };
-      const guard = (x.guard ?? []).map((g) => klt(intToK(g.index, ctx), kconst(g.below)));
+      const guard = (x.guard ?? []).map((g) => klt(intToK(g.index, ctx), this.limit(g.below)));
       return { key: JSON.stringify([x.name, exprToK(x.value, { ...this.ctx(vars, ranges), reads: new Set() }), guard]), guard };
     };
     const here = keyAt(this.vars, this.ranges);

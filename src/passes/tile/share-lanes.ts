@@ -45,31 +45,41 @@ export function shareLanes(k: TileKernel, lanes: number, team: string, via: 'wor
     const from = iadd(n.from, imul(t, chunk));
     return [{ ...n, from, to: ibin('min', iadd(from, int(chunk)), n.to), count: chunk }, merge];
   };
-  /** Shares a row's nodes, splitting a guard around every merge so every invocation reaches it. */
-  const row = (body: readonly TNode[], guard?: Extract<TNode, { op: 'guard' }>): TNode[] => {
+  /**
+   * Shares a row's nodes. Merges synchronize, so a guard (rows past the end, a dynamic size) is
+   * split around every merge inside it, and its leading names go in front of it (index
+   * arithmetic, safe where the guard fails) so that every piece sees them.
+   */
+  const row = (body: readonly TNode[]): TNode[] => {
     const out: TNode[] = [];
-    let run: TNode[] = [];
-    const flush = () => {
-      if (run.length) out.push(...(guard ? [{ ...guard, body: run }] : run));
-      run = [];
-    };
     for (const n of body) {
-      for (const m of share(n)) {
-        if (m.op === 'merge') {
+      if (n.op !== 'guard') {
+        out.push(...share(n));
+        continue;
+      }
+      const [lets, rest] = leadingLets(n.body);
+      const inner = row(rest);
+      if (!inner.some((m) => m.op === 'merge')) {
+        out.push({ ...n, body: [...lets, ...inner] });
+        continue;
+      }
+      out.push(...lets);
+      let run: TNode[] = [];
+      const flush = () => {
+        if (run.length) out.push({ ...n, body: run });
+        run = [];
+      };
+      for (const m of inner) {
+        if (m.op === 'merge' || (m.op === 'let' && run.length === 0)) {
           flush();
           out.push(m);
         } else run.push(m);
       }
+      flush();
     }
-    flush();
     return out;
   };
-  // the row's names go in front, outside any guard (index arithmetic, safe past the last row),
-  // so every piece of a guard split around the merges sees them
-  const [lets, rest] = leadingLets(k.body);
-  const only = rest.length === 1 ? rest[0] : undefined;
-  const [guardLets, guarded] = only?.op === 'guard' ? leadingLets(only.body) : [[], []];
-  const body = [...lets, ...guardLets, ...(only?.op === 'guard' ? row(guarded, only) : row(rest))];
+  const body = row(k.body);
   return { ...k, lanes: [...k.lanes, { var: team, extent: lanes }], body };
 }
 

@@ -34,7 +34,7 @@ export function splitSteps(k: TileKernel, parts: number, scratchName: (fold: TFo
   top.body.forEach((n) => {
     if (!isStepLoop(n) || n.op !== 'loop') return;
     const fold = n.body.find((m) => m.op === 'step')!.fold;
-    const steps = n.to.op === 'int' ? n.to.value : 0;
+    const steps = n.count ?? (n.to.op === 'int' ? n.to.value : 0);
     const chunk = Math.ceil(steps / parts);
     const from = imul(ivar('part'), chunk);
     partial.push({ op: 'init', fold }, { ...n, from, to: ibin('min', iadd(from, int(chunk)), n.to), count: chunk });
