@@ -408,31 +408,3 @@ export function tensorOf(p: Program, name: string): TensorDecl {
   if (!t) throw new ProgramError(`program ${p.name} has no tensor named ${name}`);
   return t;
 }
-
-/**
- * Rewrites bottom-up to a fixed point with a list of rules `[name, rule]`; a rule returns a new
- * node or `undefined` when it does not apply. Rules compose by concatenating their lists.
- */
-export type Rule = readonly [name: string, rule: (e: Expr) => Expr | undefined];
-
-export function rewrite(root: Expr, rules: readonly Rule[], opts: { name: string; maxSteps?: number }): Expr {
-  let steps = 0;
-  const limit = opts.maxSteps ?? 100_000;
-  const go = (e: Expr): Expr => {
-    let cur = withChildren(e, children(e).map(go));
-    for (;;) {
-      let changed = false;
-      for (const [, rule] of rules) {
-        const next = rule(cur);
-        if (next !== undefined && next !== cur) {
-          if (++steps > limit) throw new ProgramError(`rewrite ${opts.name} did not reach a fixed point in ${limit} steps`);
-          cur = withChildren(next, children(next).map(go));
-          changed = true;
-          break;
-        }
-      }
-      if (!changed) return cur;
-    }
-  };
-  return go(root);
-}

@@ -1,7 +1,7 @@
 import { shapeOf } from '../ir/bind.js';
 import { type Kernel } from '../ir/kernel.js';
 import { type IntExpr } from '../ir/intexpr.js';
-import { type Axis, type TensorDecl } from '../ir/tensor.js';
+import { type TensorDecl } from '../ir/tensor.js';
 import { type KernelBuilder } from './kernel-builder.js';
 
 /** What the emitters need to know about the program's tensors. */
@@ -19,9 +19,6 @@ export interface EmitScope {
     readonly loops: Readonly<Record<string, IntExpr>>;
   };
 }
-
-export const axisRanges = (axes: readonly Axis[]) =>
-  Object.fromEntries(axes.map((a) => [a.name, [0, (a.size.op === 'int' ? a.size.value : 1) - 1] as const]));
 
 export function readsOf(k: KernelBuilder, scope: EmitScope, reads: ReadonlySet<string>): void {
   for (const t of reads) {

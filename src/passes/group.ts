@@ -1,4 +1,4 @@
-import { type BoundProgram, numel, shapeOf } from '../ir/bind.js';
+import { type BoundProgram, boundShape, numel, shapeOf } from '../ir/bind.js';
 import { type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/tensor.js';
 import { type Contraction, analyzeContraction } from './contraction.js';
 
@@ -37,7 +37,7 @@ export const DEFAULT_GROUP_OPTIONS: GroupOptions = { cooperativeMinLength: 32, c
 
 export function reductionLength(s: Stmt): number {
   if (s.expr.op !== 'reduce') return 1;
-  return numel(s.expr.axes.map((a) => (a.size.op === 'int' ? a.size.value : 0)));
+  return numel(boundShape(s.expr.axes));
 }
 
 /** A load in the body that ignores one of the output axes: the operand is reused across outputs. */

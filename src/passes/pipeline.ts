@@ -1,4 +1,4 @@
-import { type BoundProgram, type Sizes, bindProgram, shapeOf } from '../ir/bind.js';
+import { type BoundProgram, type Sizes, bindProgram, boundShape, numel, shapeOf } from '../ir/bind.js';
 import { type DType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
 import { type Kernel } from '../ir/kernel.js';
@@ -227,7 +227,7 @@ export function groupIds(groups: readonly { readonly kind: string; readonly comp
 }
 
 function extentsOf(g: KernelGroup): Record<string, number> {
-  const ext = (axes: readonly Axis[]) => axes.reduce((a, x) => a * (x.size.op === 'int' ? x.size.value : 1), 1);
+  const ext = (axes: readonly Axis[]) => numel(boundShape(axes));
   switch (g.kind) {
     case 'contraction':
       return { M: ext(g.shape.m), N: ext(g.shape.n), K: ext(g.shape.k), batch: ext(g.shape.batch) };

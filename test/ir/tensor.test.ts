@@ -3,9 +3,7 @@ import { DTypeError, ProgramError } from '../../src/ir/errors.js';
 import { iadd, int, ivar, sym } from '../../src/ir/intexpr.js';
 import { printExpr } from '../../src/ir/print.js';
 import {
-  type Expr,
   type Program,
-  type Rule,
   type TensorDecl,
   binary,
   cast,
@@ -20,7 +18,6 @@ import {
   mapExpr,
   mapIndices,
   reduce,
-  rewrite,
   select,
   substIndex,
   tensorOf,
@@ -171,43 +168,3 @@ describe('traversal', () => {
   });
 });
 
-describe('rewrite', () => {
-  const one = constant(1, 'f32');
-  const zero = constant(0, 'f32');
-  const isConst = (e: Expr, v: number) => e.op === 'const' && e.value === v;
-  const rules: Rule[] = [
-    // x*1 -> x
-    ['mul-one', (e) => (e.op === 'binary' && e.fn === 'mul' && isConst(e.b, 1) ? e.a : undefined)],
-    // x+0 -> x
-    ['add-zero', (e) => (e.op === 'binary' && e.fn === 'add' && isConst(e.b, 0) ? e.a : undefined)],
-    // c1+c2 -> c
-    [
-      'fold-add',
-      (e) => (e.op === 'binary' && e.fn === 'add' && e.a.op === 'const' && e.b.op === 'const' ? constant(e.a.value + e.b.value, 'f32') : undefined),
-    ],
-  ];
-
-  it('rewrites bottom-up to a fixed point', () => {
-    const e = binary('mul', binary('add', binary('mul', x, one), binary('add', zero, zero)), binary('add', one, zero));
-    expect(printExpr(rewrite(e, rules, { name: 'simplify' }))).toBe('X[i, j]');
-  });
-
-  it('rewrites what a rule produces', () => {
-    // the rule's result (c + 0) * 1 is itself rewritten
-    const wrap: Rule = ['wrap', (e) => (e.op === 'unary' && e.fn === 'abs' ? binary('mul', binary('add', e.x, zero), one) : undefined)];
-    expect(printExpr(rewrite(unary('abs', x), [wrap, ...rules], { name: 'w' }))).toBe('X[i, j]');
-  });
-
-  it('returns the same tree when no rule applies', () => {
-    const e = unary('exp', x);
-    expect(rewrite(e, rules, { name: 'none' })).toBe(e);
-  });
-
-  it('stops a rewrite that never converges with a ProgramError naming it', () => {
-    const flip: Rule = ['flip', (e) => (e.op === 'binary' && e.fn === 'add' ? binary('add', e.b, e.a) : undefined)];
-    expect(() => rewrite(binary('add', x, one), [flip], { name: 'commute', maxSteps: 50 })).toThrow(ProgramError);
-    expect(() => rewrite(binary('add', x, one), [flip], { name: 'commute', maxSteps: 50 })).toThrow(
-      'rewrite commute did not reach a fixed point in 50 steps',
-    );
-  });
-});

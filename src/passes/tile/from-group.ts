@@ -1,4 +1,4 @@
-import { numel, shapeOf } from '../../ir/bind.js';
+import { boundSize, numel, shapeOf } from '../../ir/bind.js';
 import { structuralHash } from '../../ir/hash.js';
 import { type IntExpr, idiv, imod, int, ivar } from '../../ir/intexpr.js';
 import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
@@ -11,7 +11,8 @@ import { type EmitScope } from '../emit.js';
  * one invocation. Schedule transforms (split-bind, vectorize, stride across lanes) rewrite it.
  */
 
-export const sizeOf = (a: Axis): number => (a.size.op === 'int' ? a.size.value : 0);
+/** A bound axis's size (a typed error where it is not bound). */
+export const sizeOf = (a: Axis): number => boundSize(a);
 
 /** Row-major coordinates of a flat index: `c_k = (flat / stride_k) % n_k`. */
 export function decodeIndex(flat: IntExpr, shape: readonly number[]): IntExpr[] {
