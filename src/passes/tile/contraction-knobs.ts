@@ -1,6 +1,7 @@
 import { MATRIX_TILE } from '../../ir/kernel.js';
 import { type Stmt } from '../../ir/tensor.js';
 import type { Contraction } from '../contraction.js';
+import { type TargetLimits } from '../limits.js';
 import { type ContractionKnobs, InvalidScheduleError, requireDivides, requirePow2 } from '../schedule.js';
 
 /*
@@ -15,17 +16,6 @@ export interface ContractionGroup {
   readonly epilogue: readonly Stmt[];
 }
 
-export interface ContractionLimits {
-  readonly maxWorkgroupsPerDimension: number;
-  readonly maxWorkgroupInvocations: number;
-  readonly maxWorkgroupStorageBytes: number;
-  /** The target multiplies matrix tiles in hardware (CUDA tensor cores). */
-  readonly tensorCores: boolean;
-  /** 32-bit registers an invocation may use, where the target says (CUDA). */
-  readonly maxRegistersPerThread?: number | undefined;
-  /** Lanes per subgroup, where the target has subgroup shuffles and all its subgroups have this one size. */
-  readonly subgroupSize?: number | undefined;
-}
 
 const WARP = 32;
 
@@ -36,7 +26,7 @@ export function matrixType(g: ContractionGroup): 'f16' | 'bf16' | undefined {
 }
 
 /** Checks a contraction's knobs against each other and the device; throws InvalidScheduleError. */
-export function validateContraction(id: string, c: ContractionKnobs, limits: ContractionLimits, g?: ContractionGroup): void {
+export function validateContraction(id: string, c: ContractionKnobs, limits: TargetLimits, g?: ContractionGroup): void {
   for (const knob of ['blockM', 'blockN', 'blockK', 'threadM', 'threadN', 'splitK'] as const) requirePow2(id, knob, c[knob]);
   const fail = (knob: string, why: string): never => {
     throw new InvalidScheduleError(`group ${id}: ${why}`, id, knob);

@@ -6,7 +6,8 @@ import { type EmitScope } from '../emit.js';
 import { type ContractionKnobs, DEFAULT_KNOBS, type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
 import { type DType } from '../../ir/dtype.js';
 import { splitSteps } from './split-steps.js';
-import { type ContractionGroup, type ContractionLimits, validateContraction } from './contraction-knobs.js';
+import { type ContractionGroup, validateContraction } from './contraction-knobs.js';
+import { type TargetLimits } from '../limits.js';
 import { contractionTile } from './contraction.js';
 import { foldOf, sizeOf, elementwiseTile, rowsTile } from './from-group.js';
 import { fuseLoops } from './fuse-loops.js';
@@ -102,7 +103,7 @@ function freshName(base: string, taken: ReadonlyMap<string, unknown>): string {
  * A tiled contraction (see contraction.ts); with split-K, the parts are merged by a combine kernel
  * built from the row form of the same statements, which also applies the epilogue.
  */
-export function contractionKernel(name: string, id: string, g: ContractionGroup, knobs: ContractionKnobs, target: TileTarget, limits: ContractionLimits): Scheduled {
+export function contractionKernel(name: string, id: string, g: ContractionGroup, knobs: ContractionKnobs, target: TileTarget, limits: TargetLimits): Scheduled {
   validateContraction(id, knobs, limits, g);
   const scratch = freshName(`${g.stmt.target.name}_splitk`, target.scope.tensors);
   const { tile, parts, stores } = contractionTile(name, g, knobs, { ...target.scope, subgroupSize: limits.subgroupSize }, scratch);

@@ -242,13 +242,10 @@ class TileLowering {
    * point; outside them, each point's in turn (with the tile's variables set to that point).
    */
   private each(fold: string, f: (st: FoldState) => void): void {
-    const instances = this.states.get(fold);
-    const region = this.t.folds.find((x) => x.name === fold);
-    if (!instances || !region) throw new TilecraftError(`internal: kernel ${this.t.name} has no fold ${fold}`);
+    const region = this.region(fold);
     const tile = region.tile ?? [];
-    const bound = tile.map((d) => this.vars.get(d.var));
-    if (bound.every((v) => v?.op === 'const')) {
-      f(instances.get(bound.map((v) => (v as { value: number }).value).join(','))!);
+    if (tile.every((d) => this.vars.get(d.var)?.op === 'const')) {
+      f(this.current(fold));
       return;
     }
     for (const point of tilePoints(tile)) {
@@ -256,9 +253,15 @@ class TileLowering {
         this.vars.set(d.var, kconst(point[i]!));
         this.ranges[d.var] = [point[i]!, point[i]!];
       });
-      f(instances.get(point.join(','))!);
+      f(this.current(fold));
     }
     for (const d of tile) this.vars.delete(d.var);
+  }
+
+  private region(fold: string): TFold {
+    const region = this.t.folds.find((x) => x.name === fold);
+    if (!region) throw new TilecraftError(`internal: kernel ${this.t.name} has no fold ${fold}`);
+    return region;
   }
 
   private init(st: FoldState): void {
@@ -293,14 +296,7 @@ class TileLowering {
 
   /** The state of the current point of a fold's register tile (its loops' variables are constants here). */
   private current(fold: string): FoldState {
-    const instances = this.states.get(fold);
-    const region = this.t.folds.find((x) => x.name === fold);
-    if (!instances || !region) throw new TilecraftError(`internal: kernel ${this.t.name} has no fold ${fold}`);
-    const point = (region.tile ?? []).map((d) => this.vars.get(d.var));
-    if (!point.every((v) => v?.op === 'const')) {
-      throw new TilecraftError(`internal: a result of fold ${fold} of ${this.t.name} is read outside its register tile's loops`);
-    }
-    return instances.get(point.map((v) => (v as { value: number }).value).join(','))!;
+    return this.states.get(fold)!.get(this.point(this.region(fold)).join(','))!;
   }
 
   /**
