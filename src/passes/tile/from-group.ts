@@ -2,7 +2,8 @@ import { boundSize, numel, shapeOf } from '../../ir/bind.js';
 import { structuralHash } from '../../ir/hash.js';
 import { type IntExpr, idiv, imod, int, ivar } from '../../ir/intexpr.js';
 import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
-import { type Axis, type FoldDef, type Stmt, foldAxes, load, substIndex } from '../../ir/tensor.js';
+import { type Axis, type Expr, type FoldDef, type Stmt, foldAxes, load, mapExpr, substIndex } from '../../ir/tensor.js';
+import { type ValueType } from '../../ir/dtype.js';
 import { accumulatingFold } from './as-fold.js';
 import { type EmitScope } from '../emit.js';
 
@@ -63,7 +64,11 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
   const decoded = decodeIndex(ivar('row'), rowShape);
   const coords = rowShape.length === 1 ? decoded : decoded.map((_, k) => ivar(`p${k}`));
   if (rowShape.length !== 1) decoded.forEach((value, k) => body.push({ op: 'let', var: `p${k}`, value }));
-  stmts.forEach((s, si) => {
+  // a value per row (no axes of its own) is fetched into a register that later statements read:
+  // one lane stores it, and another lane reading it back from memory could read it too early
+  const perRow = new Map<string, Expr>();
+  stmts.forEach((given, si) => {
+    const s = readPerRow(given, perRow);
     const rowMap = Object.fromEntries(s.target.axes.slice(0, rowShape.length).map((a, k) => [a.name, coords[k]!]));
     const f = foldOf(s);
     if (!f) {
@@ -72,7 +77,15 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
       const own = decodeIndex(ivar(c), inner);
       const map = { ...rowMap, ...Object.fromEntries(s.target.axes.slice(rowShape.length).map((a, k) => [a.name, own[k]!])) };
       const index = [...coords, ...own];
-      const store: TNode = { op: 'store', tensor: s.target.name, index, value: substIndex(s.expr, map) };
+      let value = substIndex(s.expr, map);
+      if (inner.length === 0) {
+        const name = `row_${s.target.name}`;
+        body.push({ op: 'fetch', name, value, per: [] });
+        value = { op: 'local', dtype: s.target.dtype as ValueType, name };
+        perRow.set(s.target.name, value);
+        if (!stored.has(s.target.name)) return;
+      }
+      const store: TNode = { op: 'store', tensor: s.target.name, index, value };
       body.push(loop(c, numel(inner), within(index.slice(rowShape.length), dynamic?.axes[s.target.name]?.slice(rowShape.length), [store])));
       return;
     }
@@ -103,6 +116,13 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
   const lets = body.filter((n) => n.op === 'let');
   const work = within(coords, dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length), body.filter((n) => n.op !== 'let'));
   return { name, grid: [], lanes: [], folds, body: [loop('row', numel(rowShape), [...lets, ...work])] };
+}
+
+/** `s` with its reads of per-row values (always at the row's own index) replaced by their registers. */
+function readPerRow(s: Stmt, perRow: ReadonlyMap<string, Expr>): Stmt {
+  if (perRow.size === 0) return s;
+  const expr = mapExpr(s.expr, (e) => (e.op === 'load' ? (perRow.get(e.tensor) ?? e) : e));
+  return expr === s.expr ? s : { target: s.target, expr };
 }
 
 /** Dynamic extents of the program (see EmitScope.dynamic). */

@@ -536,7 +536,7 @@ class TileLowering {
         return fold.st.read(e.field, at);
       }
       case 'local': {
-        const v = fold?.locals.get(e.name) ?? (fold ? undefined : this.fetchedAt(e.name));
+        const v = fold?.locals.get(e.name) ?? this.fetchedAt(e.name);
         if (!v) throw new TilecraftError(`internal: local ${e.name} read before it is computed`);
         return v;
       }

@@ -73,6 +73,11 @@ export function shareLanes(k: TileKernel, lanes: number, team: string, via: 'wor
         if (m.op === 'merge' || (m.op === 'let' && run.length === 0)) {
           flush();
           out.push(m);
+        } else if (m.op === 'fetch') {
+          // a fetched value outlives the piece of the guard it is in: fetched under the guard's
+          // condition, in front of it (nothing is read where the condition fails)
+          flush();
+          out.push({ ...m, guard: [...(m.guard ?? []), { index: n.index, below: n.below }] });
         } else run.push(m);
       }
       flush();
