@@ -57,78 +57,20 @@ export function buildFold<S extends Record<string, FieldSpec>, O extends Record<
   kind: 'fold' | 'scan',
   spec: FoldSpec<S, O>,
 ): BuiltFold {
-  const over = sizedAxes(spec.over, `the ${kind}'s step axes`);
-  if (over.length === 0) throw new ShapeError(`a ${kind} needs at least one step axis in over`);
-  if (kind === 'scan' && over.length !== 1) {
-    throw new ShapeError(`a scan runs over exactly one axis, got ${over.map((a) => a.name).join(', ')}`, undefined, over[1]!.name);
-  }
-  const fieldNames = Object.keys(spec.state);
-  const fields: StateField[] = fieldNames.map((name) => {
-    checkName(name, 'state field');
-    const f = spec.state[name]!;
-    return { name, dtype: f.dtype as StateField['dtype'], axes: sizedAxes(f.axes ?? {}, `state field ${name}`) };
-  });
-  const handles = (of: 'self' | 'other') =>
-    Object.fromEntries(
-      fields.map((f) => [f.name, new Tensor(stateRead(f, axisVars(f.axes), of), f.axes, of === 'self' ? f.name : `${f.name}'`, scope)]),
-    ) as unknown as StateOf<S>;
-  const self = handles('self');
-
-  const locals: { name: string; t: Tensor<Dt, string> }[] = [];
-  const local: LocalFn = (name, t) => {
-    checkName(name, 'local');
-    if (fieldNames.includes(name) || locals.some((l) => l.name === name)) {
-      throw new ProgramError(`the ${kind} already has a state field or local named ${name}`);
-    }
-    own(t, scope, `local ${name}`);
-    locals.push({ name, t });
-    return new Tensor(localRead(name, t.dtype), t.axes, name, scope) as typeof t;
-  };
-  const values = (part: string, got: FieldValues<S>): Tensor<Dt, string>[] => {
-    for (const k of Object.keys(got)) {
-      if (!fieldNames.includes(k)) throw new ProgramError(`the ${part} of the ${kind} gives ${k}, which is not a state field (${fieldNames.join(', ')})`);
-    }
-    return fields.map((f) => {
-      const v = got[f.name] as Tensor<Dt, string> | number | undefined;
-      if (v === undefined) throw new ProgramError(`the ${part} of the ${kind} gives no value for state field ${f.name}`);
-      return field(v, f, part, scope);
-    });
-  };
+  const over = stepAxes(kind, spec.over);
+  const fields = stateFields(spec.state);
+  const fieldNames = fields.map((f) => f.name);
+  const self = stateHandles<S>(fields, 'self', scope);
+  const { locals, local } = localCollector(kind, fieldNames, scope);
+  // the parts are called in this order (init, step, merge, outputs) so that the first error a
+  // user sees does not depend on how the build is split up
   const init = fields.map((f) => field(spec.state[f.name]!.init, f, 'init', scope));
-  const update = values('step', spec.step(self, local));
-  const merge = values('merge', spec.merge(self, handles('other')));
+  const update = partValues(kind, 'step', spec.step(self, local), fields, scope);
+  const merge = partValues(kind, 'merge', spec.merge(self, stateHandles<S>(fields, 'other', scope)), fields, scope);
   const results = Object.entries(spec.outputs(self));
   if (results.length === 0) throw new ProgramError(`the ${kind} has no outputs`);
-
-  // the outer axes: every axis a part uses beyond the steps and the field's own, in first use
-  const outer: Axis[] = [];
-  const meet = (axes: readonly Axis[], skip: readonly Axis[], what: string) => {
-    for (const a of axes) {
-      const known = [...skip, ...outer].find((x) => x.name === a.name);
-      if (known) scope.require(known.size, a.size, `axis ${a.name} of ${what}`);
-      else outer.push(a);
-    }
-  };
-  fields.forEach((f, i) => meet(init[i]!.axes, f.axes, `the init of ${f.name}`));
-  locals.forEach((l) => meet(l.t.axes, over, `local ${l.name}`));
-  fields.forEach((f, i) => meet(update[i]!.axes, [...over, ...f.axes], `the step of ${f.name}`));
-  fields.forEach((f, i) => meet(merge[i]!.axes, f.axes, `the merge of ${f.name}`));
-
-  const outputs = results.map(([name, t]) => {
-    checkName(name, 'tensor');
-    own(t, scope, `output ${name}`);
-    if (t.dtype === 'bool') throw new DTypeError(`output ${name} of the ${kind} is a boolean; use where(...) or cast it`, name);
-    const loops = [...outer, ...(kind === 'scan' ? over : [])];
-    const stepAxis = kind === 'fold' ? t.axes.find((a) => over.some((o) => o.name === a.name)) : undefined;
-    if (stepAxis) {
-      throw new ShapeError(`output ${name} of the fold uses step axis ${stepAxis.name}; outputs see only the final state`, name, stepAxis.name);
-    }
-    for (const a of t.axes) {
-      const known = loops.find((x) => x.name === a.name);
-      if (known) scope.require(known.size, a.size, `axis ${a.name} of output ${name}`);
-    }
-    return { name, axes: t.axes.filter((a) => !loops.some((x) => x.name === a.name)), expr: t.expr };
-  });
+  const outer = outerAxes(scope, over, fields, { init, locals, update, merge });
+  const outputs = results.map(([name, t]) => foldResult(scope, kind, name, t, [...outer, ...(kind === 'scan' ? over : [])], over));
   const def: FoldDef = {
     kind,
     outer,
@@ -140,11 +82,145 @@ export function buildFold<S extends Record<string, FieldSpec>, O extends Record<
     merge: merge.map((t) => t.expr),
     outputs: outputs.map((o) => ({ axes: o.axes, expr: o.expr })),
   };
-  const targets = outputs.map((o, k) => {
+  return { def, targets: foldTargets(def, outputs) };
+}
+
+/** The step axes, sized and checked: at least one, and exactly one for a scan. */
+function stepAxes(kind: 'fold' | 'scan', spec: Readonly<Record<string, IntLike>>): Axis[] {
+  const over = sizedAxes(spec, `the ${kind}'s step axes`);
+  if (over.length === 0) throw new ShapeError(`a ${kind} needs at least one step axis in over`);
+  if (kind === 'scan' && over.length !== 1) {
+    throw new ShapeError(`a scan runs over exactly one axis, got ${over.map((a) => a.name).join(', ')}`, undefined, over[1]!.name);
+  }
+  return over;
+}
+
+/** The state fields in declaration order, each name checked before its axes. */
+function stateFields(state: Readonly<Record<string, FieldSpec>>): StateField[] {
+  return Object.keys(state).map((name) => {
+    checkName(name, 'state field');
+    const f = state[name]!;
+    return { name, dtype: f.dtype as StateField['dtype'], axes: sizedAxes(f.axes ?? {}, `state field ${name}`) };
+  });
+}
+
+/** The state as DSL tensors: `self` reads this fold's state, `other` the merged-in state (`acc'`). */
+function stateHandles<S>(fields: readonly StateField[], of: 'self' | 'other', scope: BuildScope): StateOf<S> {
+  return Object.fromEntries(
+    fields.map((f) => [f.name, new Tensor(stateRead(f, axisVars(f.axes), of), f.axes, of === 'self' ? f.name : `${f.name}'`, scope)]),
+  ) as unknown as StateOf<S>;
+}
+
+interface FoldLocalTensor {
+  readonly name: string;
+  readonly t: Tensor<Dt, string>;
+}
+
+/** The `local` callback for the step, and the list it fills in call order (the IR keeps that order). */
+function localCollector(
+  kind: 'fold' | 'scan',
+  fieldNames: readonly string[],
+  scope: BuildScope,
+): { readonly locals: readonly FoldLocalTensor[]; readonly local: LocalFn } {
+  const locals: FoldLocalTensor[] = [];
+  const local: LocalFn = (name, t) => {
+    checkName(name, 'local');
+    if (fieldNames.includes(name) || locals.some((l) => l.name === name)) {
+      throw new ProgramError(`the ${kind} already has a state field or local named ${name}`);
+    }
+    own(t, scope, `local ${name}`);
+    locals.push({ name, t });
+    return new Tensor(localRead(name, t.dtype), t.axes, name, scope) as typeof t;
+  };
+  return { locals, local };
+}
+
+/** One part's new value for every field, in field order: no unknown fields, none missing. */
+function partValues<S>(
+  kind: 'fold' | 'scan',
+  part: string,
+  got: FieldValues<S>,
+  fields: readonly StateField[],
+  scope: BuildScope,
+): Tensor<Dt, string>[] {
+  const fieldNames = fields.map((f) => f.name);
+  for (const k of Object.keys(got)) {
+    if (!fieldNames.includes(k)) throw new ProgramError(`the ${part} of the ${kind} gives ${k}, which is not a state field (${fieldNames.join(', ')})`);
+  }
+  return fields.map((f) => {
+    const v = got[f.name as keyof S] as Tensor<Dt, string> | number | undefined;
+    if (v === undefined) throw new ProgramError(`the ${part} of the ${kind} gives no value for state field ${f.name}`);
+    return field(v, f, part, scope);
+  });
+}
+
+/** The per-field values of every part, and the named locals, whose axes decide the outer axes. */
+interface FoldParts {
+  readonly init: readonly Tensor<Dt, string>[];
+  readonly locals: readonly FoldLocalTensor[];
+  readonly update: readonly Tensor<Dt, string>[];
+  readonly merge: readonly Tensor<Dt, string>[];
+}
+
+/**
+ * The outer axes: every axis a part uses beyond the steps and the field's own, in first use.
+ * The parts are met in a fixed order (init, locals, step, merge) because that order is both the
+ * order of the outer loops and the order in which size mismatches are reported.
+ */
+function outerAxes(scope: BuildScope, over: readonly Axis[], fields: readonly StateField[], parts: FoldParts): Axis[] {
+  const outer: Axis[] = [];
+  const meet = (axes: readonly Axis[], skip: readonly Axis[], what: string) => {
+    for (const a of axes) {
+      const known = [...skip, ...outer].find((x) => x.name === a.name);
+      if (known) scope.require(known.size, a.size, `axis ${a.name} of ${what}`);
+      else outer.push(a);
+    }
+  };
+  fields.forEach((f, i) => meet(parts.init[i]!.axes, f.axes, `the init of ${f.name}`));
+  parts.locals.forEach((l) => meet(l.t.axes, over, `local ${l.name}`));
+  fields.forEach((f, i) => meet(parts.update[i]!.axes, [...over, ...f.axes], `the step of ${f.name}`));
+  fields.forEach((f, i) => meet(parts.merge[i]!.axes, f.axes, `the merge of ${f.name}`));
+  return outer;
+}
+
+interface FoldResultPart {
+  readonly name: string;
+  readonly axes: readonly Axis[];
+  readonly expr: Expr;
+}
+
+/**
+ * One named output, checked: its own axes are those beyond the loops (`loops`: the outer axes,
+ * plus the step axis for a scan, whose output has a value per step).
+ */
+function foldResult(
+  scope: BuildScope,
+  kind: 'fold' | 'scan',
+  name: string,
+  t: Tensor<Dt, string>,
+  loops: readonly Axis[],
+  over: readonly Axis[],
+): FoldResultPart {
+  checkName(name, 'tensor');
+  own(t, scope, `output ${name}`);
+  if (t.dtype === 'bool') throw new DTypeError(`output ${name} of the ${kind} is a boolean; use where(...) or cast it`, name);
+  const stepAxis = kind === 'fold' ? t.axes.find((a) => over.some((o) => o.name === a.name)) : undefined;
+  if (stepAxis) {
+    throw new ShapeError(`output ${name} of the fold uses step axis ${stepAxis.name}; outputs see only the final state`, name, stepAxis.name);
+  }
+  for (const a of t.axes) {
+    const known = loops.find((x) => x.name === a.name);
+    if (known) scope.require(known.size, a.size, `axis ${a.name} of output ${name}`);
+  }
+  return { name, axes: t.axes.filter((a) => !loops.some((x) => x.name === a.name)), expr: t.expr };
+}
+
+/** The statement target of each output: a tensor over the loops and its own axes, read from the fold. */
+function foldTargets(def: FoldDef, outputs: readonly FoldResultPart[]): BuiltFold['targets'] {
+  return outputs.map((o, k) => {
     const expr = foldOutput(def, k);
     return { decl: { name: o.name, dtype: expr.dtype as DType, axes: foldAxes(def, k) }, expr };
   });
-  return { def, targets };
 }
 
 /** A field's value in one part: a number takes the field's dtype; a tensor must have it. */

@@ -2,7 +2,7 @@ import { isPacked4 } from './dtype.js';
 import { ProgramError, ShapeError } from './errors.js';
 import { type IntExpr, evalInt, intSyms, intVars, printInt } from './intexpr.js';
 import { printExpr } from './print.js';
-import { type Axis, type Expr, type Program, type TensorDecl, children, freeVars } from './tensor.js';
+import { type Axis, type Expr, type FoldDef, type Program, type Stmt, type TensorDecl, children, freeVars } from './tensor.js';
 import { type FoldScope, checkFoldRef, checkFoldStmt } from './verify-fold.js';
 
 /**
@@ -176,11 +176,11 @@ export function intRange(e: IntExpr, ranges: Readonly<Record<string, readonly [n
  */
 export function checkBounds(p: Program): void {
   const env: Record<string, number> = {}; // sizes are already bound: no symbols remain
-  const sizeOf = (t: TensorDecl, i: number) => evalInt(t.axes[i]!.size, env);
   const decls = new Map<string, TensorDecl>();
+  // a statement's target is declared only after its expression is walked, so it cannot read itself
   const checkDecl = (t: TensorDecl) => {
-    t.axes.forEach((a, i) => {
-      const n = sizeOf(t, i);
+    t.axes.forEach((a) => {
+      const n = evalInt(a.size, env);
       if (n < 1) throw new ShapeError(`axis ${a.name} of ${t.name} has size ${n}; sizes must be at least 1`, t.name, a.name);
     });
     decls.set(t.name, t);
@@ -188,70 +188,89 @@ export function checkBounds(p: Program): void {
   p.inputs.forEach(checkDecl);
   for (const s of p.stmts) {
     const ranges: Record<string, [number, number]> = {};
-    const fieldOf = (name: string) => (s.expr.op === 'fold' ? s.expr.def.state.find((f) => f.name === name) : undefined)!;
-    s.target.axes.forEach((a, i) => (ranges[a.name] = [0, sizeOf(s.target, i) - 1]));
-    const range = (axes: readonly Axis[], what: string) => {
-      for (const a of axes) {
-        const n = evalInt(a.size, env);
-        if (n < 1) throw new ShapeError(`${what} axis ${a.name} in ${s.target.name} has size ${n}`, s.target.name, a.name);
-        ranges[a.name] = [0, n - 1];
-      }
-    };
-    const walk = (e: Expr) => {
-      if (e.op === 'fold') {
-        // each part sees the loop axes and its own field's or output's axes
-        const d = e.def;
-        range([...d.outer, ...d.over], 'fold');
-        d.state.forEach((f, i) => {
-          range(f.axes, `state field ${f.name}:`);
-          [d.init[i], d.update[i], d.merge[i]].forEach((x) => x && walk(x));
-        });
-        d.locals.forEach((l) => walk(l.expr));
-        d.outputs.forEach((o) => {
-          range(o.axes, 'fold output');
-          walk(o.expr);
-        });
-        return;
-      }
-      if (e.op === 'state') {
-        const f = fieldOf(e.field);
-        e.index.forEach((ix, k) => {
-          const [lo, hi] = intRange(ix, ranges);
-          const n = evalInt(f.axes[k]!.size, env);
-          if (lo < 0 || hi > n - 1) {
-            throw new ShapeError(
-              `${s.target.name} reads state field ${e.field} out of range on axis ${f.axes[k]!.name}: index ${printInt(ix)} spans [${lo}, ${hi}] but the axis has size ${n}`,
-              s.target.name,
-              f.axes[k]!.name,
-            );
-          }
-        });
-      }
-      if (e.op === 'reduce') {
-        for (const a of e.axes) {
-          const n = evalInt(a.size, env);
-          if (n < 1) throw new ShapeError(`reduction axis ${a.name} in ${s.target.name} has size ${n}`, s.target.name, a.name);
-          ranges[a.name] = [0, n - 1];
-        }
-      }
-      if (e.op === 'load') {
-        const t = decls.get(e.tensor)!;
-        e.index.forEach((ix, k) => {
-          const [lo, hi] = intRange(ix, ranges);
-          const n = sizeOf(t, k);
-          if (lo < 0 || hi > n - 1) {
-            const axis = t.axes[k]!.name;
-            throw new ShapeError(
-              `${s.target.name} reads ${e.tensor} out of range on axis ${axis}: index ${printInt(ix)} spans [${lo}, ${hi}] but ${axis} has size ${n} (in ${printExpr(e)})`,
-              e.tensor,
-              axis,
-            );
-          }
-        });
-      }
-      children(e).forEach(walk);
-    };
-    walk(s.expr);
+    s.target.axes.forEach((a) => (ranges[a.name] = [0, evalInt(a.size, env) - 1]));
+    walkBounds(s.expr, { stmt: s, decls, env, ranges });
     checkDecl(s.target);
   }
+}
+
+/**
+ * What the bounds walk of one statement shares. `ranges` is one record for the whole statement,
+ * filled in as the walk meets loop and reduction axes and never unwound: every binder writes its
+ * axes before walking the expressions under it, so those see its ranges whatever was there before.
+ */
+interface BoundsWalk {
+  readonly stmt: Stmt;
+  readonly decls: ReadonlyMap<string, TensorDecl>;
+  readonly env: Readonly<Record<string, number>>;
+  readonly ranges: Record<string, [number, number]>;
+}
+
+type ExprOf<K extends Expr['op']> = Extract<Expr, { readonly op: K }>;
+
+function walkBounds(e: Expr, w: BoundsWalk): void {
+  if (e.op === 'fold') {
+    walkFoldBounds(e.def, w);
+    return;
+  }
+  if (e.op === 'state') checkStateBounds(e, w);
+  if (e.op === 'reduce') bindRanges(e.axes, 'reduction', w);
+  if (e.op === 'load') checkLoadBounds(e, w);
+  children(e).forEach((c) => walkBounds(c, w));
+}
+
+/** Each part of a fold sees the loop axes and its own field's or output's axes. */
+function walkFoldBounds(d: FoldDef, w: BoundsWalk): void {
+  bindRanges([...d.outer, ...d.over], 'fold', w);
+  d.state.forEach((f, i) => {
+    bindRanges(f.axes, `state field ${f.name}:`, w);
+    [d.init[i], d.update[i], d.merge[i]].forEach((x) => x && walkBounds(x, w));
+  });
+  d.locals.forEach((l) => walkBounds(l.expr, w));
+  d.outputs.forEach((o) => {
+    bindRanges(o.axes, 'fold output', w);
+    walkBounds(o.expr, w);
+  });
+}
+
+/** Gives each axis the range [0, size-1], rejecting an empty axis (`what` names its kind). */
+function bindRanges(axes: readonly Axis[], what: string, w: BoundsWalk): void {
+  for (const a of axes) {
+    const n = evalInt(a.size, w.env);
+    if (n < 1) throw new ShapeError(`${what} axis ${a.name} in ${w.stmt.target.name} has size ${n}`, w.stmt.target.name, a.name);
+    w.ranges[a.name] = [0, n - 1];
+  }
+}
+
+function checkStateBounds(e: ExprOf<'state'>, w: BoundsWalk): void {
+  // a state read only occurs inside a fold, which is always a statement's whole expression
+  const f = (w.stmt.expr.op === 'fold' ? w.stmt.expr.def.state.find((x) => x.name === e.field) : undefined)!;
+  const target = w.stmt.target.name;
+  e.index.forEach((ix, k) => {
+    const [lo, hi] = intRange(ix, w.ranges);
+    const n = evalInt(f.axes[k]!.size, w.env);
+    if (lo < 0 || hi > n - 1) {
+      throw new ShapeError(
+        `${target} reads state field ${e.field} out of range on axis ${f.axes[k]!.name}: index ${printInt(ix)} spans [${lo}, ${hi}] but the axis has size ${n}`,
+        target,
+        f.axes[k]!.name,
+      );
+    }
+  });
+}
+
+function checkLoadBounds(e: ExprOf<'load'>, w: BoundsWalk): void {
+  const t = w.decls.get(e.tensor)!;
+  e.index.forEach((ix, k) => {
+    const [lo, hi] = intRange(ix, w.ranges);
+    const n = evalInt(t.axes[k]!.size, w.env);
+    if (lo < 0 || hi > n - 1) {
+      const axis = t.axes[k]!.name;
+      throw new ShapeError(
+        `${w.stmt.target.name} reads ${e.tensor} out of range on axis ${axis}: index ${printInt(ix)} spans [${lo}, ${hi}] but ${axis} has size ${n} (in ${printExpr(e)})`,
+        e.tensor,
+        axis,
+      );
+    }
+  });
 }
