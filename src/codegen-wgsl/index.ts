@@ -1,6 +1,6 @@
 import { type DType } from '../ir/dtype.js';
 import { type Kernel } from '../ir/kernel.js';
-import { expandMath, legalizeNarrowTypes } from '../passes/legalize.js';
+import { expandMath, legalizeNarrowTypes, splitDeepExpressions } from '../passes/legalize.js';
 import { verifyKernel } from '../passes/verify-kernel.js';
 import { printWgsl } from './print.js';
 
@@ -16,7 +16,7 @@ export function wgslNativeTypes(t: WgslTarget): ReadonlySet<DType> {
 
 /** Legalizes a kernel for WGSL and prints it. */
 export function toWgsl(k: Kernel, target: WgslTarget): { source: string; kernel: Kernel } {
-  const legal = legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), wgslNativeTypes(target));
+  const legal = splitDeepExpressions(legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), wgslNativeTypes(target)));
   verifyKernel(legal);
   return { source: printWgsl(legal), kernel: legal };
 }

@@ -15,6 +15,7 @@ import {
   kconst,
   kdiv,
   kload,
+  kchildren,
   kmapExpr,
   kmapStmtExprs,
   kmapStmts,
@@ -23,6 +24,7 @@ import {
   kref,
   kselect,
   kt,
+  kwithChildren,
   kunary,
 } from '../ir/kernel.js';
 
@@ -82,15 +84,47 @@ export function expandMath(k: Kernel, fns: ReadonlySet<'erf' | 'sigmoid' | 'tanh
     };
     // kmapStmts has already rewritten nested bodies: map only this statement's own expressions,
     // once per node (a rewrite applied again to its own output would clamp tanh twice)
-    const out = mapOwnExprs(s, rewrite);
+    const out = mapOwnExprs(s, (e) => kmapExpr(e, rewrite));
     return [...pre, out];
   });
   return { ...k, body };
 }
 
-/** Maps, node by node, the expressions a statement holds itself (not those of its nested bodies). */
-function mapOwnExprs(s: KStmt, f: (e: KExpr) => KExpr): KStmt {
-  const m = (e: KExpr) => kmapExpr(e, f);
+/**
+ * Binds every `maxDepth` levels of a deeply nested expression to a `let`: shader compilers refuse
+ * expressions nested beyond their parser's limit (WGSL's is reached by a chain of about 60
+ * operations, which a fused elementwise chain can be). Branches of `select` and the right operand
+ * of `&&` / `||` are left as they are: a target may not evaluate them, and a `let` would.
+ */
+export function splitDeepExpressions(k: Kernel, maxDepth = 24): Kernel {
+  const freshName = namer('dx', k);
+  const body = kmapStmts(k.body, (s) => {
+    const pre: KStmt[] = [];
+    const cut = (e: KExpr): { e: KExpr; depth: number } => {
+      const kids = kchildren(e);
+      if (kids.length === 0) return { e, depth: 1 };
+      const guarded = (i: number) => (e.op === 'select' && i > 0) || (e.op === 'binary' && (e.fn === 'land' || e.fn === 'lor') && i === 1);
+      const done = kids.map((c, i) => (guarded(i) ? { e: c, depth: depthOf(c) } : cut(c)));
+      const next = done.every((d, i) => d.e === kids[i]) ? e : kwithChildren(e, done.map((d) => d.e));
+      const depth = 1 + Math.max(...done.map((d) => d.depth));
+      if (depth < maxDepth) return { e: next, depth };
+      const name = freshName();
+      pre.push({ op: 'let', name, value: next });
+      return { e: kref(name, next.type), depth: 1 };
+    };
+    const out = mapOwnExprs(s, (e) => cut(e).e);
+    return [...pre, out];
+  });
+  return { ...k, body };
+}
+
+function depthOf(e: KExpr): number {
+  const kids = kchildren(e);
+  return kids.length === 0 ? 1 : 1 + Math.max(...kids.map(depthOf));
+}
+
+/** Maps the expressions a statement holds itself (not those of its nested bodies). */
+function mapOwnExprs(s: KStmt, m: (e: KExpr) => KExpr): KStmt {
   switch (s.op) {
     case 'let':
     case 'assign':

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { program } from '../../src/dsl/program.js';
 import { type DType, isPacked4 } from '../../src/ir/dtype.js';
 import { type HostTensor, allocHost, fromValues, randomHost, toValues } from '../../src/ir/host.js';
-import { F32, I32, type KExpr, type KStmt, type Kernel, kbinary, kconst, kload, kref, kunary } from '../../src/ir/kernel.js';
+import { F32, I32, type KExpr, type KStmt, type Kernel, kbinary, kchildren, kconst, kload, kref, kunary, kvisit } from '../../src/ir/kernel.js';
 import { printKernel } from '../../src/ir/print-kernel.js';
 import { type Program } from '../../src/ir/tensor.js';
-import { expandMath, legalizeNarrowTypes } from '../../src/passes/legalize.js';
+import { expandMath, legalizeNarrowTypes, splitDeepExpressions } from '../../src/passes/legalize.js';
+import { type Tensor } from '../../src/dsl/tensor.js';
+import { checkOnDevice, onEachDevice } from '../helpers/device.js';
 import { lower } from '../../src/passes/pipeline.js';
 import { verifyKernel } from '../../src/passes/verify-kernel.js';
 import { evaluate } from '../../src/reference/evaluate.js';
@@ -240,5 +242,36 @@ describe('legalizeNarrowTypes', () => {
     for (const o of ['A', 'B', 'C', 'D']) expect([...toValues(outputs[o]!)], o).toEqual([...toValues(ref.outputs[o]!)]);
     expect([...toValues(outputs.A!)]).toEqual([50, -50, 127, -128, 127, -128]);
     expect(kernels.every((k) => k.buffers.every((b) => b.dtype === 'f32' || b.dtype === 'i32' || b.dtype === 'u32'))).toBe(true);
+  });
+});
+
+describe('splitDeepExpressions', () => {
+  // a fused chain of 100 multiply-adds: one expression 200 levels deep
+  const chain = program('chain', (b) => {
+    const [N] = b.sizes('N');
+    let t: Tensor<'f32', string> = b.input('X', 'f32', { i: N });
+    for (let k = 0; k < 100; k++) t = t.mul(1.01).add(0.1);
+    b.output('Y', t);
+  });
+
+  it('binds every 24 levels of a deep expression to a let, leaving shallow ones alone', () => {
+    const [k] = lower(chain, { N: 10 }).kernels;
+    const depth = (e: KExpr): number => 1 + Math.max(0, ...kchildren(e).map(depth));
+    const deepest = (kernel: Kernel) => {
+      let d = 0;
+      kvisit(kernel.body, (e) => (d = Math.max(d, depth(e))));
+      return d;
+    };
+    expect(deepest(k!)).toBeGreaterThan(200);
+    const split = splitDeepExpressions(k!);
+    expect(deepest(split)).toBeLessThanOrEqual(24);
+    expect(splitDeepExpressions(lower(chain, { N: 10 }, {}).kernels[0]!, 1000)).toEqual(k);
+  });
+
+  onEachDevice(() => {
+    it('a chain too deep for a shader parser compiles and matches the reference', async () => {
+      const r = await checkOnDevice(chain, { N: 37 }, { X: randomHost('f32', [37], 3) }, { tol: { rtol: 1e-4 } });
+      expect(r.failures).toEqual([]);
+    });
   });
 });
