@@ -125,13 +125,65 @@ export function toValues(t: HostTensor): Float64Array {
   }
 }
 
-/** Checks that a host tensor matches a declared dtype and shape, naming the tensor if not. */
+/** The typed array that holds a dtype's data on the host (see `HostTensor`). */
+export function hostArrayName(dtype: DType): string {
+  switch (dtype) {
+    case 'f32':
+      return 'Float32Array';
+    case 'f16':
+    case 'bf16':
+      return 'Uint16Array';
+    case 'i32':
+      return 'Int32Array';
+    case 'u32':
+    case 'u4':
+    case 'i4':
+      return 'Uint32Array';
+    case 'i8':
+      return 'Int8Array';
+  }
+}
+
+// the kind of any typed array, from any realm (undefined for everything else)
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype) as object, Symbol.toStringTag)!.get!;
+
+/** What a value is, for a message: `Int32Array(4) (16 bytes)`, `an array`, `null`. */
+function describeData(d: unknown): string {
+  const kind = typedArrayTag.call(d) as string | undefined;
+  if (kind) {
+    const a = d as ArrayLike<number> & { byteLength: number };
+    return `${kind}(${a.length}) (${a.byteLength} bytes)`;
+  }
+  if (d === null || d === undefined) return String(d);
+  if (Array.isArray(d)) return `a plain array of ${d.length}`;
+  if (d instanceof ArrayBuffer) return `an ArrayBuffer of ${d.byteLength} bytes`;
+  if (typeof d === 'object') return `a ${(d as object).constructor?.name ?? 'object'}`;
+  return `a ${typeof d}`;
+}
+
+/**
+ * Checks that a host tensor matches a declared dtype and shape, naming the tensor if not. Its
+ * data must be the typed array of the dtype (`hostArrayName`) with exactly the elements the
+ * shape needs: an array of another kind would be written bit for bit, or only in part.
+ */
 export function checkHost(name: string, t: HostTensor, dtype: DType, shape: readonly number[]): void {
+  if (t === null || typeof t !== 'object') {
+    throw new BindingError(`${name} must be a host tensor { dtype, shape, data }, got ${describeData(t)}`, name);
+  }
   if (t.dtype !== dtype) throw new BindingError(`${name} must be ${dtype}, got ${t.dtype}`, name);
+  if (!Array.isArray(t.shape)) throw new BindingError(`${name} must have shape [${shape.join(', ')}], got ${describeData(t.shape)}`, name);
   if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
     throw new BindingError(`${name} must have shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`, name);
   }
   const want = hostLength(dtype, shape);
+  const kind = hostArrayName(dtype);
+  if (typedArrayTag.call(t.data) !== kind) {
+    const bytes = want * (kind === 'Uint16Array' ? 2 : kind === 'Int8Array' ? 1 : 4);
+    throw new BindingError(
+      `${name} (${dtype}[${shape.join(', ')}]) needs its data as a ${kind} of ${want} elements (${bytes} bytes), got ${describeData(t.data)}`,
+      name,
+    );
+  }
   if (t.data.length !== want) throw new BindingError(`${name} data has ${t.data.length} elements; shape [${shape.join(', ')}] of ${dtype} needs ${want}`, name);
 }
 

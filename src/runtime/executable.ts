@@ -194,10 +194,13 @@ export class Executable {
     inputs: Readonly<Record<string, HostTensor>>,
     options: { timing?: boolean; sizes?: Sizes } = {},
   ): Promise<{ outputs: Record<string, HostTensor>; timing: RunResult }> {
+    if (inputs === null || typeof inputs !== 'object') {
+      throw new BindingError(`inputs of program ${this.plan.program.name} must be an object of host tensors by name, got ${inputs === null ? 'null' : typeof inputs}`, '(inputs)');
+    }
     const dynamic = Object.keys(this.dynamic).length > 0;
     const values = dynamic || options.sizes ? this.dynamicValues(options.sizes) : undefined;
     for (const t of this.inputs) {
-      const h = inputs[t.name];
+      const h = Object.hasOwn(inputs, t.name) ? inputs[t.name] : undefined;
       if (!h) throw new BindingError(`input ${t.name} of program ${this.plan.program.name} was not given`, t.name);
       this.upload(t.name, h, values);
     }

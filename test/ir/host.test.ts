@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type DType, DTYPES, packedWords, storageBytes } from '../../src/ir/dtype.js';
 import { BindingError } from '../../src/ir/errors.js';
+import { thrown } from '../helpers/thrown.js';
 import { allocHost, checkHost, fromValues, hostLength, numelOf, randomHost, rng, toValues } from '../../src/ir/host.js';
 
 const words = (t: { data: ArrayLike<number> }) => [...(t.data as Uint32Array)].map((w) => `0x${w.toString(16).padStart(8, '0')}`);
@@ -187,5 +188,50 @@ describe('known bug: fromValues wraps out-of-range 8- and 32-bit integers silent
   });
   it('u32 rejects -1', () => {
     expect(() => fromValues('u32', [1], [-1])).toThrow(BindingError);
+  });
+});
+
+describe('host arrays are checked against the dtype', () => {
+  const f32x4 = { dtype: 'f32' as const, shape: [4] };
+  it('rejects an Int32Array for an f32 tensor instead of reading its bits as floats', () => {
+    const e = thrown(() => checkHost('X', { ...f32x4, data: new Int32Array(4) }, 'f32', [4]));
+    expect(e).toBeInstanceOf(BindingError);
+    expect((e as BindingError).tensor).toBe('X');
+    expect(e.message).toMatch(/X .*Float32Array of 4 elements.*Int32Array\(4\)/);
+  });
+  it('rejects a Uint8Array that holds a quarter of the bytes', () => {
+    const e = thrown(() => checkHost('X', { ...f32x4, data: new Uint8Array(4) as never }, 'f32', [4]));
+    expect(e).toBeInstanceOf(BindingError);
+    expect(e.message).toMatch(/Float32Array of 4 elements \(16 bytes\).*Uint8Array\(4\) \(4 bytes\)/);
+  });
+  it('wants the array kind of each dtype, halves and packed 4-bit as in allocHost', () => {
+    const want: Record<DType, string> = { f32: 'Float32Array', f16: 'Uint16Array', bf16: 'Uint16Array', i32: 'Int32Array', u32: 'Uint32Array', i8: 'Int8Array', u4: 'Uint32Array', i4: 'Uint32Array' };
+    for (const dt of DTYPES) {
+      const good = allocHost(dt, [2, 9]);
+      expect(good.data.constructor.name).toBe(want[dt]);
+      expect(() => checkHost('T', good, dt, [2, 9])).not.toThrow();
+      const other = dt === 'f32' ? new Uint32Array(good.data.length) : new Float32Array(good.data.length);
+      const e = thrown(() => checkHost('T', { ...good, data: other }, dt, [2, 9]));
+      expect(e).toBeInstanceOf(BindingError);
+      expect(e.message).toContain(`${want[dt]} of ${good.data.length} elements`);
+    }
+    // f16 as a signed array of the same width is still the wrong kind
+    expect(() => checkHost('H', { dtype: 'f16', shape: [2], data: new Int16Array(2) as never }, 'f16', [2])).toThrow(BindingError);
+  });
+  it('rejects missing or non-array data, a missing host tensor and a plain number array with a BindingError', () => {
+    for (const data of [null, undefined, [1, 2, 3, 4], new ArrayBuffer(16), new DataView(new ArrayBuffer(16))]) {
+      const e = thrown(() => checkHost('X', { ...f32x4, data: data as never }, 'f32', [4]));
+      expect(e).toBeInstanceOf(BindingError);
+      expect(e.message).toMatch(/^X /);
+    }
+    for (const host of [null, undefined, 5, 'x']) {
+      const e = thrown(() => checkHost('X', host as never, 'f32', [4]));
+      expect(e).toBeInstanceOf(BindingError);
+      expect(e.message).toContain('X');
+    }
+  });
+  it('accepts a view into a larger buffer of the right kind', () => {
+    const buf = new Float32Array(10);
+    expect(() => checkHost('X', { ...f32x4, data: buf.subarray(3, 7) }, 'f32', [4])).not.toThrow();
   });
 });

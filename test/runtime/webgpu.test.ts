@@ -290,6 +290,10 @@ describe('typed errors', () => {
       ['shape', () => exe.run({ X: randomHost('f32', [n + 1]) }), 'X'],
       ['rank', () => exe.run({ X: randomHost('f32', [1, n]) }), 'X'],
       ['length', () => exe.run({ X: { dtype: 'f32', shape: [n], data: new Float32Array(n - 1) } }), 'X'],
+      ['array kind', () => exe.run({ X: { dtype: 'f32', shape: [n], data: new Int32Array(n) as never } }), 'X'],
+      ['bytes', () => exe.run({ X: { dtype: 'f32', shape: [n], data: new Uint8Array(n) as never } }), 'X'],
+      ['upload array kind', async () => exe.upload('X', { dtype: 'f32', shape: [n], data: new Uint32Array(n) }), 'X'],
+      ['no data', () => exe.run({ X: { dtype: 'f32', shape: [n], data: null as never } }), 'X'],
       ['missing', () => exe.run({}), 'X'],
       ['unknown input', () => exe.run({ X: randomHost('f32', [n]), Z: randomHost('f32', [n]) }), 'Z'],
       ['unknown tensor', () => exe.download('Nope'), 'Nope'],
@@ -300,6 +304,9 @@ describe('typed errors', () => {
       expect((e as BindingError).tensor, what).toBe(tensor);
       expect((e as Error).message, what).toContain(tensor);
     }
+    const none = await caught(exe.run(null as never));
+    expect(none).toBeInstanceOf(BindingError);
+    expect((none as Error).message).toMatch(/inputs of program square .*got null/);
     // the executable still works after refusing bad input
     const x = randomHost('f32', [n], 5);
     const { outputs } = await exe.run({ X: x });
