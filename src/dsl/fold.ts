@@ -1,8 +1,9 @@
 import type { DType } from '../ir/dtype.js';
 import { DTypeError, ProgramError, ShapeError } from '../ir/errors.js';
-import { type IntLike, toInt } from '../ir/intexpr.js';
+import { type IntLike } from '../ir/intexpr.js';
 import { axisVars, foldOutput, localRead, stateRead } from '../ir/fold.js';
 import { type Axis, type Expr, type FoldDef, type StateField, type TensorDecl, constant, foldAxes } from '../ir/tensor.js';
+import { checkDType, sizeArg } from './args.js';
 import { checkName } from './names.js';
 import { type BuildScope, type Dt, Tensor } from './tensor.js';
 
@@ -100,6 +101,7 @@ function stateFields(state: Readonly<Record<string, FieldSpec>>): StateField[] {
   return Object.keys(state).map((name) => {
     checkName(name, 'state field');
     const f = state[name]!;
+    checkDType(f?.dtype, `state field ${name}`, name);
     return { name, dtype: f.dtype as StateField['dtype'], axes: sizedAxes(f.axes ?? {}, `state field ${name}`) };
   });
 }
@@ -241,7 +243,7 @@ function own(t: Tensor<Dt, string>, scope: BuildScope, what: string): void {
 function sizedAxes(axes: Readonly<Record<string, IntLike>>, what: string): Axis[] {
   return Object.entries(axes).map(([name, size]) => {
     checkName(name, `axis of ${what}`);
-    const s = toInt(size);
+    const s = sizeArg(size, `axis ${name} of ${what}`, undefined, name);
     if (s.op === 'int' && s.value < 1) throw new ShapeError(`axis ${name} of ${what} has size ${s.value}; sizes must be at least 1`, undefined, name);
     return { name, size: s };
   });

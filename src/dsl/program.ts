@@ -1,9 +1,10 @@
 import { type DType } from '../ir/dtype.js';
 import { ProgramError, ShapeError } from '../ir/errors.js';
-import { type IntExpr, type IntLike, equalInt, evalInt, ivar, printInt, sym, toInt } from '../ir/intexpr.js';
+import { type IntExpr, type IntLike, equalInt, evalInt, ivar, printInt, sym } from '../ir/intexpr.js';
 import { type Axis, type Program, type SizeConstraint, type Stmt, type TensorDecl, constant, iota, load } from '../ir/tensor.js';
 import { verifyProgram } from '../ir/verify.js';
 import { type FieldSpec, type FoldResult, type FoldSpec, buildFold } from './fold.js';
+import { checkDType, sizeArg } from './args.js';
 import { checkName } from './names.js';
 import { type BuildScope, type Dt, Tensor } from './tensor.js';
 
@@ -42,6 +43,9 @@ export class ProgramBuilder implements BuildScope {
    */
   dynamicSize(name: string, bound: { readonly max: number }): IntExpr {
     const s = this.size(name);
+    if (bound === null || typeof bound !== 'object') {
+      throw new ShapeError(`dynamic size ${name} needs its upper bound as { max: 8192 }, got ${String(bound)}`, undefined, name);
+    }
     this.dynamic(s, bound.max);
     return s;
   }
@@ -63,6 +67,7 @@ export class ProgramBuilder implements BuildScope {
 
   /** Declares an input tensor with named axes in storage order: `p.input('X', 'f32', { i: N, j: D })`. */
   input<D extends DType, A extends string>(name: string, dtype: D, axes: Record<A, IntLike>): Tensor<D, A> {
+    checkDType(dtype, `input ${name}`, name);
     const decl: TensorDecl = { name, dtype, axes: axesOf(name, axes) };
     this.declare(decl);
     this.inputs.push(decl);
@@ -72,17 +77,20 @@ export class ProgramBuilder implements BuildScope {
   /** A tensor whose value is the position along one axis: `p.index('i', N)` is 0, 1, ..., N-1. */
   index<A extends string, D extends DType = 'i32'>(axis: A, size: IntLike, dtype?: D): Tensor<D, A> {
     checkName(axis, 'axis');
-    return new Tensor<D, A>(iota(ivar(axis), dtype ?? 'i32'), [{ name: axis, size: toInt(size) }], axis, this);
+    if (dtype !== undefined) checkDType(dtype, `index ${axis}`);
+    return new Tensor<D, A>(iota(ivar(axis), dtype ?? 'i32'), [{ name: axis, size: sizeArg(size, `index ${axis}`, undefined, axis) }], axis, this);
   }
 
   /** A scalar constant of a dtype (numbers mixed into arithmetic take their partner's dtype). */
   scalar<D extends DType>(value: number, dtype: D): Tensor<D, never> {
+    checkDType(dtype, `scalar ${value}`);
     return new Tensor<D, never>(constant(value, dtype), [], String(value), this);
   }
 
   /** The value of a size as a scalar of a dtype: `p.value(D, 'f32')`. */
   value<D extends DType>(size: IntLike, dtype: D): Tensor<D, never> {
-    const s = toInt(size);
+    const s = sizeArg(size, 'value');
+    checkDType(dtype, `value of ${printInt(s)}`);
     return new Tensor<D, never>(iota(s, dtype), [], printInt(s), this);
   }
 
@@ -219,7 +227,7 @@ export class ProgramBuilder implements BuildScope {
 function axesOf(tensor: string, axes: Record<string, IntLike>): Axis[] {
   return Object.entries(axes).map(([name, size]) => {
     checkName(name, `axis of ${tensor}`);
-    const s = toInt(size);
+    const s = sizeArg(size, `axis ${name} of ${tensor}`, tensor, name);
     if (s.op === 'int' && s.value < 1) throw new ShapeError(`axis ${name} of ${tensor} has size ${s.value}; sizes must be at least 1`, tensor, name);
     return { name, size: s };
   });

@@ -1,4 +1,5 @@
 import { type DType, type ValueType, isFloat } from '../ir/dtype.js';
+import { checkDType } from './args.js';
 import { checkName } from './names.js';
 import { DTypeError, ProgramError, ShapeError } from '../ir/errors.js';
 import { type IntExpr, type IntLike, equalInt, iadd, idiv, imod, imul, int, isub, ivar, printInt, toInt } from '../ir/intexpr.js';
@@ -155,6 +156,7 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
   }
 
   cast<T extends DType>(dtype: T): Tensor<T, A> {
+    checkDType(dtype, `cast of ${this.label}`, this.label);
     return this.derive(cast(this.expr, dtype), this.axes, `${dtype}(${this.label})`);
   }
 

@@ -45,8 +45,16 @@ export interface BindOptions {
   readonly dynamic?: 'bound' | 'value';
 }
 
+/** Checks that sizes were given as an object of numbers by name (a ProgramError naming the program otherwise). */
+export function checkSizesObject(p: Pick<Program, 'name'>, sizes: unknown, what = 'sizes'): asserts sizes is Sizes {
+  if (sizes === null || typeof sizes !== 'object' || Array.isArray(sizes)) {
+    throw new ProgramError(`${what} of program ${p.name} must be an object of numbers by size name, e.g. { N: 128 }, got ${JSON.stringify(sizes) ?? String(sizes)}`);
+  }
+}
+
 export function bindProgram(p: Program, sizes: Sizes, options: BindOptions = {}): BoundProgram {
   verifyProgram(p);
+  checkSizesObject(p, sizes);
   const dyn = p.dynamic ?? {};
   const isDyn = (s: string) => Object.hasOwn(dyn, s);
   for (const s of p.sizes) {
@@ -55,7 +63,7 @@ export function bindProgram(p: Program, sizes: Sizes, options: BindOptions = {})
       if (isDyn(s)) continue;
       throw new ProgramError(`program ${p.name} needs size ${s}; pass it, e.g. { ${s}: 128 }`);
     }
-    if (!Number.isSafeInteger(v) || v < 1) throw new ShapeError(`size ${s} must be a positive integer, got ${v}`, undefined, s);
+    if (!Number.isSafeInteger(v) || v < 1) throw new ShapeError(`size ${s} must be a positive integer, got ${typeof v === 'string' ? JSON.stringify(v) : v}`, undefined, s);
     if (isDyn(s) && v > dyn[s]!) {
       throw new ShapeError(`dynamic size ${s} is at most ${dyn[s]} (its bound), got ${v}`, undefined, s);
     }
@@ -154,6 +162,7 @@ export function dynamicLoopExtent(p: BoundProgram, axis: string): IntExpr | unde
  * (`ShapeError` naming the size). A static size may be given too, at the value it was compiled for.
  */
 export function dynamicValues(p: BoundProgram, given: Sizes = {}): Sizes {
+  checkSizesObject(p, given, 'dynamic sizes');
   const out: Record<string, number> = {};
   for (const [s, max] of Object.entries(p.dynamic)) {
     const v = Object.hasOwn(given, s) ? given[s] : undefined;

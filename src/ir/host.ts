@@ -1,5 +1,5 @@
-import { type DType, isPacked4, packedWords } from './dtype.js';
-import { BindingError } from './errors.js';
+import { DTYPES, type DType, isDType, isPacked4, packedWords } from './dtype.js';
+import { BindingError, DTypeError } from './errors.js';
 import { bf16Bits, bf16FromBits, f16Bits, f16FromBits } from './numeric.js';
 
 /**
@@ -44,6 +44,10 @@ export function hostLength(dtype: DType, shape: readonly number[]): number {
 
 /** Builds a host tensor from logical values, rounding or packing to the dtype. */
 export function fromValues(dtype: DType, shape: readonly number[], values: ArrayLike<number>): HostTensor {
+  if (typeof dtype !== 'string' || !isDType(dtype)) throw new DTypeError(`host values have dtype ${String(dtype)}; dtypes are ${DTYPES.join(', ')}`);
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    throw new BindingError(`values must be an array or typed array of numbers, got ${describeData(values)}`, '(values)');
+  }
   const n = numelOf(shape);
   if (values.length !== n) {
     throw new BindingError(`${values.length} values given for a tensor of shape [${shape.join(', ')}] (${n} elements)`, '(values)');

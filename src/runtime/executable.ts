@@ -1,4 +1,4 @@
-import { type Sizes, actualShape, dynamicValues } from '../ir/bind.js';
+import { type Sizes, actualShape, checkSizesObject, dynamicValues } from '../ir/bind.js';
 import { storageBytes } from '../ir/dtype.js';
 import { BindingError, DeviceLimitError, ProgramError } from '../ir/errors.js';
 import { type HostArray, type HostTensor, checkHost } from '../ir/host.js';
@@ -225,6 +225,7 @@ export class Executable {
  * for binding to reject with a ShapeError naming the size and bound.
  */
 function atBounds(program: Program, sizes: Sizes): Sizes {
+  checkSizesObject(program, sizes);
   const out: Record<string, number> = { ...sizes };
   for (const [s, max] of Object.entries(program.dynamic ?? {})) {
     const v = Object.hasOwn(sizes, s) ? sizes[s] : undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProgramBuilder, program } from '../../src/dsl/program.js';
 import { bindProgram } from '../../src/ir/bind.js';
-import { DTypeError, ProgramError, ShapeError } from '../../src/ir/errors.js';
+import { BindingError, DTypeError, ProgramError, ShapeError } from '../../src/ir/errors.js';
 import { fromValues } from '../../src/ir/host.js';
 import { iadd, int, sym } from '../../src/ir/intexpr.js';
 import { printProgram } from '../../src/ir/print.js';
@@ -175,5 +175,67 @@ describe('known bug: ProgramBuilder.scalar skips the dtype check of constant()',
   // then adds 0.5 to integers and truncates); constant(0.5, 'i32') throws a DTypeError.
   it("scalar(0.5, 'i32') is a DTypeError", () => {
     expect(() => program('s', (b) => b.output('Y', b.input('X', 'i32', { i: 2 }).add(b.scalar(0.5, 'i32'))))).toThrow(DTypeError);
+  });
+});
+
+describe('arguments from untyped callers are checked where they enter', () => {
+  const withInput = (dtype: unknown, size: unknown = 4) =>
+    program('P', (p) => {
+      const x = p.input('X', dtype as 'f32', { i: size as number });
+      p.output('Y', x.add(1));
+    });
+  it('a dtype that is not a tilecraft dtype is a DTypeError naming the tensor', () => {
+    for (const dt of ['f64', undefined, '__proto__', 'toString', null, 32]) {
+      const e = thrown(() => withInput(dt));
+      expect(e, String(dt)).toBeInstanceOf(DTypeError);
+      expect((e as DTypeError).tensor).toBe('X');
+      expect(e.message).toMatch(/^input X has dtype .*; dtypes are f32, f16/);
+    }
+    const dsl = [
+      () => program('P', (p) => void p.output('Y', p.scalar(1, 'f64' as 'f32'))),
+      () => program('P', (p) => void p.output('Y', p.index('i', 4, 'f64' as 'f32'))),
+      () => program('P', (p) => void p.output('Y', p.value(4, 'f64' as 'f32'))),
+      () => program('P', (p) => void p.output('Y', p.input('X', 'f32', { i: 4 }).cast('f64' as 'f32'))),
+    ];
+    for (const f of dsl) expect(thrown(f)).toBeInstanceOf(DTypeError);
+  });
+  it('a size that is not an integer or a size expression is a ShapeError naming the tensor and axis', () => {
+    for (const s of ['abc', null, '4', 1.5, NaN, {}]) {
+      const e = thrown(() => withInput('f32', s));
+      expect(e, String(s)).toBeInstanceOf(ShapeError);
+      expect((e as ShapeError).tensor).toBe('X');
+      expect((e as ShapeError).axis).toBe('i');
+      expect(e.message).toMatch(/^axis i of X has size /);
+    }
+    expect(thrown(() => program('P', (p) => void p.output('Y', p.index('i', 'abc' as never))))).toBeInstanceOf(ShapeError);
+    expect(thrown(() => program('P', (p) => void p.output('Y', p.value(null as never, 'f32'))))).toBeInstanceOf(ShapeError);
+  });
+  it('a dynamic size without a bound object is a ShapeError naming the size', () => {
+    const e = thrown(() => program('P', (p) => void p.dynamicSize('M', null as never)));
+    expect(e).toBeInstanceOf(ShapeError);
+    expect((e as ShapeError).axis).toBe('M');
+  });
+  it('binding: sizes that are not an object are a ProgramError; non-integer sizes a ShapeError naming the size', () => {
+    const p = withInput('f32', 4);
+    const q = program('Q', (b) => {
+      const [N] = b.sizes('N');
+      b.output('Y', b.input('X', 'f32', { i: N }).add(1));
+    });
+    expect(thrown(() => bindProgram(p, null as never))).toBeInstanceOf(ProgramError);
+    expect(thrown(() => bindProgram(q, 'N=4' as never))).toBeInstanceOf(ProgramError);
+    for (const v of ['abc', null, '4', 2.5, Infinity]) {
+      const e = thrown(() => bindProgram(q, { N: v as number }));
+      expect(e, String(v)).toBeInstanceOf(ShapeError);
+      expect((e as ShapeError).axis).toBe('N');
+    }
+    expect(thrown(() => evaluate(q, null as never, {}))).toBeInstanceOf(ProgramError);
+  });
+  it('host values: an unknown dtype is a DTypeError, values that are not an array a BindingError', () => {
+    expect(thrown(() => fromValues('f64' as 'f32', [2], [1, 2]))).toBeInstanceOf(DTypeError);
+    expect(thrown(() => fromValues('f32', [2], null as never))).toBeInstanceOf(BindingError);
+    const q = withInput('f32', 2);
+    const e = thrown(() => evaluate(q, {}, { X: { dtype: 'f32', shape: [2], data: null as never } }));
+    expect(e).toBeInstanceOf(BindingError);
+    expect((e as BindingError).tensor).toBe('X');
   });
 });
