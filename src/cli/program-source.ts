@@ -28,7 +28,7 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
   const [path, which] = spec.split(/:(?=[A-Za-z_][A-Za-z0-9_]*$)/) as [string, string | undefined];
   let program: Program;
   if (path.endsWith('.json')) {
-    program = deserializeProgram(await readFile(path, 'utf8'));
+    program = deserializeProgram(await readFile(path, 'utf8'), path);
   } else {
     // --dtype sets the program's dtype parameter T (`program matmul<T = f32>(...)`)
     const { parseProgram } = await import('../dsl/text/parse.js');

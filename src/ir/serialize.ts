@@ -1,3 +1,4 @@
+import { checkName } from '../dsl/names.js';
 import { ProgramError } from './errors.js';
 import type { Program } from './tensor.js';
 import { verifyProgram } from './verify.js';
@@ -13,7 +14,13 @@ export function serializeProgram(p: Program): string {
   );
 }
 
-export function deserializeProgram(text: string): Program {
+/**
+ * Reads a serialized program. Its names go through the same check as the DSL's and the text
+ * language's (a name that is not a plain identifier is an InvalidNameError saying where in the
+ * document it is); `file`, when given, is named in the errors.
+ */
+export function deserializeProgram(text: string, file?: string): Program {
+  const inFile = (m: string) => (file ? `${file}: ${m}` : m);
   let doc: unknown;
   try {
     doc = JSON.parse(text, (_k, v: unknown) => {
@@ -24,12 +31,61 @@ export function deserializeProgram(text: string): Program {
       return v;
     });
   } catch (e) {
-    throw new ProgramError(`not a serialized tilecraft program: ${(e as Error).message}`);
+    throw new ProgramError(inFile(`not a serialized tilecraft program: ${(e as Error).message}`));
   }
   const d = doc as { format?: unknown; version?: unknown; program?: Program };
   if (d?.format !== 'tilecraft-program' || d.version !== 1 || !d.program) {
-    throw new ProgramError('not a serialized tilecraft program (format tilecraft-program, version 1)');
+    throw new ProgramError(inFile('not a serialized tilecraft program (format tilecraft-program, version 1)'));
   }
+  checkProgramNames(d.program, file);
   verifyProgram(d.program);
   return d.program;
+}
+
+/** What a `name` field names, from the object holding it and the key that object is under. */
+function nameKind(o: Record<string, unknown>, key: string): string {
+  if (o.op === 'sym') return 'size';
+  if (o.op === 'var') return 'axis';
+  if (o.op === 'local' || key === 'locals') return 'local';
+  if (key === 'state') return 'state field';
+  if ('size' in o) return 'axis';
+  return 'tensor';
+}
+
+/**
+ * Checks every name of a program that did not come through a builder (a `.json` file): the
+ * program's, its sizes, tensors, axes, fold state fields and locals, and every reference to them.
+ * Errors say where in the document the name is (`program.inputs[0].axes[1].name`).
+ */
+export function checkProgramNames(p: Program, file?: string): void {
+  const at = (path: string) => `${file ? `${file}: ` : ''}at ${path}`;
+  const doc = p as unknown as Record<string, unknown>;
+  checkName(doc.name as string, 'program', at('program.name'));
+  const list = (key: string, what: string) => {
+    const v = doc[key];
+    if (Array.isArray(v)) v.forEach((n, i) => checkName(n as string, what, at(`program.${key}[${i}]`)));
+  };
+  list('sizes', 'size');
+  list('outputs', 'output');
+  if (doc.dynamic && typeof doc.dynamic === 'object') {
+    for (const k of Object.keys(doc.dynamic)) checkName(k, 'size', at(`program.dynamic[${JSON.stringify(k)}]`));
+  }
+  const walk = (v: unknown, path: string, key: string): void => {
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${path}[${i}]`, key));
+      return;
+    }
+    if (!v || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if ('name' in o) {
+      const kind = nameKind(o, key);
+      checkName(o.name as string, kind, at(`${path}.name`), kind === 'axis');
+    }
+    if (o.op === 'load') checkName(o.tensor as string, 'tensor', at(`${path}.tensor`));
+    if (o.op === 'state') checkName(o.field as string, 'state field', at(`${path}.field`));
+    for (const [k, x] of Object.entries(o)) if (k !== 'name') walk(x, `${path}.${k}`, k);
+  };
+  walk(doc.inputs, 'program.inputs', 'inputs');
+  walk(doc.stmts, 'program.stmts', 'stmts');
+  walk(doc.constraints, 'program.constraints', 'constraints');
 }

@@ -150,11 +150,12 @@ export class WebGpuDevice implements Device {
     const shaderF16 = this.hasFeature('shader-f16');
     const { source, kernel: legal } = toWgsl(kernel, { shaderF16 });
     const notes = needs.f16 && !shaderF16 ? ['device lacks shader-f16: f16 tensors are stored as packed halves and computed in f32'] : [];
-    let p = this.pipelines.get(source);
+    const key = pipelineKey(source, legal);
+    let p = this.pipelines.get(key);
     if (!p) {
       p = this.build(kernel.name, source, legal, notes);
-      this.pipelines.set(source, p);
-      p.catch(() => this.pipelines.delete(source));
+      this.pipelines.set(key, p);
+      p.catch(() => this.pipelines.delete(key));
     }
     return p;
   }
@@ -370,4 +371,15 @@ export class WebGpuDevice implements Device {
     this.uncaptured = [];
     return e;
   }
+}
+
+/**
+ * What a compiled pipeline is cached under: the WGSL, and what binding it and launching it take
+ * from the kernel (its buffers' names, dtypes and access in binding order, its params, its grid).
+ * Generated code spells names with only ASCII letters, digits and _, so kernels whose buffers are
+ * named differently can print the same WGSL; each must get back its own buffers to bind.
+ */
+function pipelineKey(source: string, kernel: Kernel): string {
+  const layout = globals(kernel).map((b) => [b.name, b.dtype, b.access ?? 'read_write', b.atomic ?? false]);
+  return JSON.stringify([layout, kernelParams(kernel), kernel.grid, source]);
 }

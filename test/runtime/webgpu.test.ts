@@ -407,3 +407,36 @@ describe('the subgroup reduction path', () => {
     expect(r.sources.join('\n')).toContain('subgroupAdd');
   });
 });
+
+// -----------------------------------------------------------------------------------------------
+
+describe('the compiled-pipeline cache', () => {
+  /** Y[i] = i over 64 elements, in one buffer called `name`. */
+  const fill = (name: string, grid: [number, number, number] = [1, 1, 1]): Kernel => ({
+    name: 'fill',
+    workgroup: [64, 1, 1],
+    grid,
+    buffers: [{ name, scope: 'global', dtype: 'f32', length: 64, access: 'read_write' }],
+    body: [{ op: 'store', buffer: name, index: kbuiltin('local_index'), value: kcast(kbuiltin('local_index'), F32) }],
+  });
+
+  it('kernels whose buffer names print alike each get back their own buffers', async () => {
+    const d = await gpu();
+    const names = ['é', ' ', '\0'];
+    const compiled = [];
+    for (const n of names) compiled.push(await d.compile(fill(n)));
+    // the same WGSL for all three...
+    expect(new Set(compiled.map((c) => c.source)).size).toBe(1);
+    // ...but each binds its own buffer
+    expect(compiled.map((c) => c.kernel.buffers[0]!.name)).toEqual(names);
+    expect(await d.compile(fill('é'))).toBe(compiled[0]);
+  });
+
+  it('a kernel launched over another grid gets its own grid', async () => {
+    const d = await gpu();
+    const one = await d.compile(fill('Y', [1, 1, 1]));
+    const two = await d.compile(fill('Y', [2, 1, 1]));
+    expect(one.source).toBe(two.source);
+    expect(two.kernel.grid).toEqual([2, 1, 1]);
+  });
+});

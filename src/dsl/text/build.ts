@@ -773,12 +773,15 @@ function foldNumber(fn: ArithFn, a: number, b: number): number {
   }
 }
 
+/** The most edits a "did you mean" suggestion may be away from the name written. */
+const MAX_SUGGEST_EDITS = 2;
+
 /** ", did you mean X?" for the closest candidate within two edits, or "". */
 export function suggest(name: string, candidates: Iterable<string>): string {
   let best: string | undefined;
-  let bestDist = 3;
+  let bestDist = MAX_SUGGEST_EDITS + 1;
   for (const c of candidates) {
-    const d = editDistance(name, c);
+    const d = boundedEditDistance(name, c, bestDist - 1);
     if (d < bestDist && d < Math.max(name.length, c.length)) {
       best = c;
       bestDist = d;
@@ -787,14 +790,33 @@ export function suggest(name: string, candidates: Iterable<string>): string {
   return best === undefined ? '' : `; did you mean ${best}?`;
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+/**
+ * The edit distance of a and b when it is at most `max`, else max + 1. Only the diagonal band of
+ * width 2 * max + 1 can hold such a path, so this takes O(max * length) time: names of any length
+ * (a 20 000-character name in a large file) cost linear time, where the full table was quadratic.
+ */
+export function boundedEditDistance(a: string, b: string, max: number): number {
+  if (max < 0) return a === b ? 0 : 1;
+  const over = max + 1;
+  if (Math.abs(a.length - b.length) > max) return over;
+  // prev[j] / cur[j]: distance of a[0, i) and b[0, j), capped at `over`. Only the band
+  // [i - max, i + max] of each row is written; cells beyond its right edge were never written
+  // (the band only moves right) and keep the fill, the cell left of it is set per row.
+  let prev = new Int32Array(b.length + 1).fill(over);
+  let cur = new Int32Array(b.length + 1).fill(over);
+  for (let j = 0; j <= Math.min(b.length, max); j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    const lo = Math.max(1, i - max);
+    const hi = Math.min(b.length, i + max);
+    cur[lo - 1] = lo === 1 ? Math.min(i, over) : over;
+    let rowMin = cur[lo - 1]!;
+    for (let j = lo; j <= hi; j++) {
+      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1), over);
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
     }
-    prev = cur;
+    if (rowMin > max) return over;
+    [prev, cur] = [cur, prev];
   }
   return prev[b.length]!;
 }
