@@ -8,7 +8,7 @@ import { type Program } from '../ir/tensor.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
-import { type LockOptions, acquireLock, releaseLock, writeAtomically } from './file-lock.js';
+import { type LockOptions, acquireLock, releaseLock, removeOrphanedTemporaries, writeAtomically } from './file-lock.js';
 import { tunedScheduleFrom } from './lookup.js';
 
 /**
@@ -427,6 +427,8 @@ export class TuningDatabase implements ScheduleSource {
   private async update(change: (contents: Contents) => boolean): Promise<void> {
     await fs.mkdir(nodePath.dirname(this.path), { recursive: true });
     await this.withLock(async () => {
+      // Holding the lock, no writer of ours is mid-write: what is old and ownerless was left by a crash.
+      await removeOrphanedTemporaries(this.path);
       const contents = await this.loadLocked();
       if (change(contents)) await writeAtomically(this.path, serialize(contents));
     });

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -487,6 +487,38 @@ describe('TuningDatabase reads are read-only', () => {
     expect(await db.lookup(keyOf(entry()))).toBeUndefined();
     expect(existsSync(join(dir, 'missing'))).toBe(false);
     await db.record(entry());
+    expect(await db.list()).toHaveLength(1);
+  });
+});
+
+describe('orphaned temporary files', () => {
+  const temp = (host: string | undefined, pid: number) =>
+    join(dir, `.tuning.json.${host === undefined ? '' : `${encodeURIComponent(host).replace(/\./g, '%2E')}.`}${pid}.0badc0de.tmp`);
+  const age = (path: string, ms: number) => {
+    const t = new Date(Date.now() - ms);
+    utimesSync(path, t, t);
+  };
+
+  it('a writer taking the lock removes old temporaries of dead writers on this host, and nothing else', async () => {
+    const dead = await deadPid();
+    const orphan = temp(hostname(), dead);
+    const legacyOrphan = temp(undefined, dead);
+    const fresh = temp(hostname(), dead + 1_000_000);
+    const alive = temp(hostname(), process.pid);
+    const elsewhereRecent = temp('other-host.example', dead);
+    const elsewhereAncient = temp('other-host.example', dead + 1);
+    const unrelated = join(dir, '.other.json.123.0badc0de.tmp');
+    for (const p of [orphan, legacyOrphan, fresh, alive, elsewhereRecent, elsewhereAncient, unrelated]) writeFileSync(p, '{"partial');
+    for (const p of [orphan, legacyOrphan, alive, elsewhereRecent, unrelated]) age(p, 10 * 60_000);
+    age(elsewhereAncient, 48 * 3600_000);
+
+    const db = await TuningDatabase.open(file);
+    await db.list();
+    expect(existsSync(orphan)).toBe(true); // reads never clean
+
+    await db.record(entry());
+    for (const p of [orphan, legacyOrphan, elsewhereAncient]) expect(existsSync(p), p).toBe(false);
+    for (const p of [fresh, alive, elsewhereRecent, unrelated]) expect(existsSync(p), p).toBe(true);
     expect(await db.list()).toHaveLength(1);
   });
 });
