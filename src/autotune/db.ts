@@ -1,5 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
+import { z } from 'zod';
 import { type DType, isDType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
 import { type Sizes } from '../ir/bind.js';
@@ -7,7 +8,7 @@ import { type Program } from '../ir/tensor.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
-import { type LockOptions, acquireLock, releaseLock, writeAtomically } from './file-lock.js';
+import { type LockOptions, acquireLock, releaseLock, removeOrphanedTemporaries, writeAtomically } from './file-lock.js';
 import { tunedScheduleFrom } from './lookup.js';
 
 /**
@@ -28,8 +29,10 @@ import { tunedScheduleFrom } from './lookup.js';
  * Several tuners may write the same file at once (one per GPU, or two terminals).
  * Every change takes a lock file, re-reads the database under it, applies its change and replaces
  * the file atomically, so no writer loses another's entries and no reader ever sees half a file.
- * Readers do not lock. A file that cannot be read as a database is moved aside, never wiped; a
- * file written by a newer tilecraft is neither read nor overwritten.
+ * Readers do not lock and never write. A file that cannot be read as a database is reported by
+ * readers and moved aside by the next writer, never wiped; an entry that is malformed is skipped
+ * and reported, and kept in the file by writers; a file written by a newer tilecraft is neither
+ * read nor overwritten.
  */
 
 export const DATABASE_FORMAT = 'tilecraft-tuning';
@@ -119,10 +122,20 @@ export interface StoredEntry {
   readonly stale?: true;
 }
 
-/** A database's entries: current ones, and stale ones kept from an older format. */
+/** A database's entries: current ones, stale ones kept from an older format, and malformed ones. */
 interface Contents {
   readonly entries: Map<string, TuningEntry>;
   readonly stale: Map<string, TuningEntry>;
+  /** Entries that failed the check, by section and stored key: never used, written back as they were. */
+  readonly invalid: readonly InvalidEntry[];
+}
+
+/** A stored entry that is not a well-formed entry: skipped by lookups and listings, kept in the file. */
+export interface InvalidEntry {
+  readonly section: 'entries' | 'stale';
+  readonly key: string;
+  readonly reason: string;
+  readonly value: unknown;
 }
 
 export type { LockOptions } from './file-lock.js';
@@ -131,11 +144,18 @@ export interface DatabaseOptions {
   /** Defaults to `pow2Bucket`. */
   readonly bucket?: BucketFunction | undefined;
   /**
-   * Told when a corrupt database file was moved aside; the operation then goes on with an empty
-   * database. Without it, the operation throws the `CorruptDatabaseError` instead (the file has
-   * been moved aside all the same, so a retry starts fresh).
+   * Told when the database file cannot be read as a database; the operation then goes on with an
+   * empty database. Reads (open, lookup, list) leave the file in place (`movedTo` is undefined);
+   * writes (record, remove) move it aside first. Without it, the operation throws the
+   * `CorruptDatabaseError` instead (a write has moved the file aside all the same, so a retry
+   * starts fresh).
    */
   readonly onCorrupt?: ((problem: CorruptDatabaseError) => void) | undefined;
+  /**
+   * Told, once per database object and entry, of a malformed entry that is skipped (and kept in
+   * the file). Defaults to a process warning (`TuningDatabaseWarning`).
+   */
+  readonly onInvalidEntry?: ((problem: InvalidStoredEntry) => void) | undefined;
   readonly lock?: LockOptions | undefined;
 }
 
@@ -150,19 +170,38 @@ export class TuningDatabaseError extends TilecraftError {
   }
 }
 
-/** The database file could not be read as a database; it has been renamed to `movedTo`. */
+/**
+ * The database file could not be read as a database. A write renamed it to `movedTo`; a read left
+ * it in place (`movedTo` undefined).
+ */
 export class CorruptDatabaseError extends TuningDatabaseError {
   override name = 'CorruptDatabaseError';
   constructor(
     path: string,
-    readonly movedTo: string,
+    readonly movedTo: string | undefined,
     readonly reason: string,
   ) {
     super(
-      `tuning database ${path} was corrupt (${reason}); moved it to ${movedTo}. ` +
-        'New tuning results go to a fresh file; the old one is kept for you to inspect or delete.',
+      movedTo !== undefined
+        ? `tuning database ${path} was corrupt (${reason}); moved it to ${movedTo}. ` +
+            'New tuning results go to a fresh file; the old one is kept for you to inspect or delete.'
+        : `tuning database ${path} is corrupt (${reason}); left in place, no tuned schedule is read from it. ` +
+            'The next tuning run moves it aside and starts a fresh file; or inspect, move or delete it yourself.',
       path,
     );
+  }
+}
+
+/** One malformed entry in the database file, skipped; the rest of the file is used. */
+export class InvalidStoredEntry extends TuningDatabaseError {
+  override name = 'InvalidStoredEntry';
+  constructor(
+    path: string,
+    readonly section: 'entries' | 'stale',
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`tuning database ${path}: skipped ${section === 'stale' ? 'stale ' : ''}entry ${key} (${reason}); it is kept in the file`, path);
   }
 }
 
@@ -251,7 +290,7 @@ export function shapeKey(shape: Shape): string {
 
 /** The entry key: `fingerprint|programHash|dtype|B=1,N=4096|tilecraftVersion`. Throws on a malformed key. */
 export function tuningKey(key: TuningKey): string {
-  const problem = keyProblem(key);
+  const problem = problemOf(keySchema, key);
   if (problem !== undefined) throw new InvalidTuningEntryError(`invalid tuning key: ${problem}`);
   return [enc(key.fingerprint), enc(key.programHash), key.dtype, shapeKey(key.shape), enc(key.tilecraftVersion)].join('|');
 }
@@ -260,6 +299,8 @@ export function tuningKey(key: TuningKey): string {
 export class TuningDatabase implements ScheduleSource {
   private readonly bucketOf: BucketFunction;
   private readonly lockPath: string;
+  /** Problems already reported by this object, so repeated lookups do not repeat them. */
+  private readonly reported = new Set<string>();
 
   private constructor(
     /** Absolute path of the database file. */
@@ -271,12 +312,12 @@ export class TuningDatabase implements ScheduleSource {
   }
 
   /**
-   * Opens (creating its directory, not the file) the database at `path` and reads it once, so a
-   * newer-version file fails here, before any tuning, and a corrupt one is reported now.
+   * Opens the database at `path` and reads it once, so a newer-version file fails here, before
+   * any tuning, and a corrupt one is reported now. Creates nothing: the first write creates the
+   * directory and the file.
    */
   static async open(path: string, options: DatabaseOptions = {}): Promise<TuningDatabase> {
     const db = new TuningDatabase(nodePath.resolve(path), options);
-    await fs.mkdir(nodePath.dirname(db.path), { recursive: true });
     await db.load();
     return db;
   }
@@ -317,7 +358,7 @@ export class TuningDatabase implements ScheduleSource {
     const recordedAt = new Date().toISOString();
     const prepared = entries.map((e) => normalizeEntry(e, recordedAt));
     for (const e of prepared) {
-      const problem = entryProblem(e);
+      const problem = problemOf(entrySchema, e);
       if (problem !== undefined) throw new InvalidTuningEntryError(`cannot record tuning entry for ${e.program}: ${problem}`);
     }
     const keyed = prepared.map((e) => [tuningKey(e), e] as const);
@@ -358,18 +399,23 @@ export class TuningDatabase implements ScheduleSource {
     return removed;
   }
 
-  /** Reads the file without locking; atomic replacement means it is always a whole version. */
+  /**
+   * Reads the file without locking (atomic replacement means it is always a whole version) and
+   * without writing anything: a corrupt file is reported and read as empty, left for a writer.
+   */
   private async load(): Promise<Contents> {
     const read = await this.read();
-    if (read.kind === 'ok') return read.contents;
-    // Moving a file aside must not race a writer that is replacing it with a good one.
-    return this.withLock(() => this.loadLocked());
+    if (read.kind === 'ok') return this.reportInvalid(read.contents);
+    const problem = new CorruptDatabaseError(this.path, undefined, read.reason);
+    if (!this.options.onCorrupt) throw problem;
+    if (this.firstTime(`corrupt:${read.reason}`)) this.options.onCorrupt(problem);
+    return emptyContents();
   }
 
   /** Reads under the lock, moving a corrupt file aside. */
   private async loadLocked(): Promise<Contents> {
     const read = await this.read();
-    if (read.kind === 'ok') return read.contents;
+    if (read.kind === 'ok') return this.reportInvalid(read.contents);
     const movedTo = await this.moveAside();
     const problem = new CorruptDatabaseError(this.path, movedTo, read.reason);
     if (!this.options.onCorrupt) throw problem;
@@ -379,10 +425,29 @@ export class TuningDatabase implements ScheduleSource {
 
   /** Under the lock: re-read, let `change` edit the entries (returning whether it did), write atomically. */
   private async update(change: (contents: Contents) => boolean): Promise<void> {
+    await fs.mkdir(nodePath.dirname(this.path), { recursive: true });
     await this.withLock(async () => {
+      // Holding the lock, no writer of ours is mid-write: what is old and ownerless was left by a crash.
+      await removeOrphanedTemporaries(this.path);
       const contents = await this.loadLocked();
       if (change(contents)) await writeAtomically(this.path, serialize(contents));
     });
+  }
+
+  private reportInvalid(contents: Contents): Contents {
+    for (const bad of contents.invalid) {
+      if (!this.firstTime(`invalid:${bad.section}:${bad.key}:${bad.reason}`)) continue;
+      const problem = new InvalidStoredEntry(this.path, bad.section, bad.key, bad.reason);
+      if (this.options.onInvalidEntry) this.options.onInvalidEntry(problem);
+      else process.emitWarning(problem.message, 'TuningDatabaseWarning');
+    }
+    return contents;
+  }
+
+  private firstTime(problem: string): boolean {
+    if (this.reported.has(problem)) return false;
+    this.reported.add(problem);
+    return true;
   }
 
   private async read(): Promise<Parsed> {
@@ -390,9 +455,12 @@ export class TuningDatabase implements ScheduleSource {
     try {
       text = await fs.readFile(this.path, 'utf8');
     } catch (e) {
-      if (errorCode(e) === 'ENOENT') return { kind: 'ok', contents: emptyContents() };
+      // ENOTDIR: a path under a file; either way there is no database yet
+      if (errorCode(e) === 'ENOENT' || errorCode(e) === 'ENOTDIR') return { kind: 'ok', contents: emptyContents() };
       throw e;
     }
+    // Some editors save UTF-8 with a byte order mark, which JSON.parse rejects.
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     return parseDatabase(text, this.path);
   }
 
@@ -422,7 +490,7 @@ export class TuningDatabase implements ScheduleSource {
 
 type Parsed = { kind: 'ok'; contents: Contents } | { kind: 'corrupt'; reason: string };
 
-const emptyContents = (): Contents => ({ entries: new Map(), stale: new Map() });
+const emptyContents = (): Contents => ({ entries: new Map(), stale: new Map(), invalid: [] });
 
 function parseDatabase(text: string, path: string): Parsed {
   const corrupt = (reason: string) => ({ kind: 'corrupt', reason }) as const;
@@ -443,21 +511,24 @@ function parseDatabase(text: string, path: string): Parsed {
   if (!isRecord(raw.entries)) return corrupt('"entries" is not an object');
   if (raw.stale !== undefined && !isRecord(raw.stale)) return corrupt('"stale" is not an object');
 
-  const entries = readEntries(raw.entries, '');
-  const stale = readEntries(raw.stale ?? {}, 'stale ');
-  if (typeof entries === 'string') return corrupt(entries);
-  if (typeof stale === 'string') return corrupt(stale);
   // An older format keyed its entries differently: they can never be looked up safely.
-  if (version < DATABASE_VERSION) return { kind: 'ok', contents: { entries: new Map(), stale: new Map([...stale, ...entries]) } };
-  return { kind: 'ok', contents: { entries, stale } };
+  const older = version < DATABASE_VERSION;
+  const invalid: InvalidEntry[] = [];
+  const entries = readEntries(raw.entries, older ? 'stale' : 'entries', invalid);
+  const stale = readEntries(raw.stale ?? {}, 'stale', invalid);
+  if (older) return { kind: 'ok', contents: { entries: new Map(), stale: new Map([...stale, ...entries]), invalid } };
+  return { kind: 'ok', contents: { entries, stale, invalid } };
 }
 
-/** Checked entries by key, or why one is malformed. */
-function readEntries(raw: Record<string, unknown>, what: string): Map<string, TuningEntry> | string {
+/** Checked entries by key; malformed ones go to `invalid`, to be kept but never used. */
+function readEntries(raw: Record<string, unknown>, section: InvalidEntry['section'], invalid: InvalidEntry[]): Map<string, TuningEntry> {
   const out = new Map<string, TuningEntry>();
   for (const [storedKey, value] of Object.entries(raw)) {
-    const problem = entryProblem(value);
-    if (problem !== undefined) return `${what}entry ${storedKey}: ${problem}`;
+    const problem = problemOf(entrySchema, value);
+    if (problem !== undefined) {
+      invalid.push({ section, key: storedKey, reason: problem, value });
+      continue;
+    }
     // The fields are the truth; a hand-edited key is corrected on the next write.
     // Fields this version does not know are kept, so an older tilecraft does not strip them.
     out.set(tuningKey(value as TuningEntry), value as TuningEntry);
@@ -465,9 +536,15 @@ function readEntries(raw: Record<string, unknown>, what: string): Map<string, Tu
   return out;
 }
 
-function serialize({ entries, stale }: Contents): string {
-  const sorted = (m: ReadonlyMap<string, TuningEntry>) => Object.fromEntries([...m].sort(([a], [b]) => compare(a, b)));
-  const file = { format: DATABASE_FORMAT, version: DATABASE_VERSION, entries: sorted(entries), ...(stale.size > 0 && { stale: sorted(stale) }) };
+function serialize({ entries, stale, invalid }: Contents): string {
+  // Malformed entries are written back as they were (a checked entry under the same key replaces one).
+  const sorted = (m: ReadonlyMap<string, unknown>, section: InvalidEntry['section']) => {
+    const all = new Map<string, unknown>(invalid.filter((b) => b.section === section).map((b) => [b.key, b.value]));
+    for (const [k, e] of m) all.set(k, e);
+    return Object.fromEntries([...all].sort(([a], [b]) => compare(a, b)));
+  };
+  const staleOut = sorted(stale, 'stale');
+  const file = { format: DATABASE_FORMAT, version: DATABASE_VERSION, entries: sorted(entries, 'entries'), ...(Object.keys(staleOut).length > 0 && { stale: staleOut }) };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 
@@ -497,67 +574,45 @@ function normalizeEntry(e: NewTuningEntry, recordedAt: string): TuningEntry {
   } as TuningEntry;
 }
 
-function keyProblem(k: unknown): string | undefined {
-  if (!isRecord(k)) return 'not an object';
-  for (const f of ['fingerprint', 'programHash', 'tilecraftVersion'] as const) {
-    if (typeof k[f] !== 'string' || k[f] === '') return `${f} must be a non-empty string`;
-  }
-  if (typeof k.dtype !== 'string' || !isDType(k.dtype)) return `dtype ${JSON.stringify(k.dtype)} is not a tilecraft dtype`;
-  return shapeProblem(k.shape, 'shape');
-}
+// The entry format, checked entry by entry: one bad entry is skipped, never the whole file.
+// Objects are loose, so fields this version does not know pass (and are kept).
+const nonEmpty = z.string().min(1, 'must be a non-empty string');
+const sizesSchema = z.record(z.string().min(1, 'axis names must be non-empty'), z.number().int().nonnegative());
+const durationSchema = z.number().nonnegative();
+// Knob kinds are the schedule module's business; the database only needs them to be records.
+const scheduleSchema = z.record(z.string(), z.looseObject({ kind: z.string() }));
 
-function shapeProblem(s: unknown, what: string): string | undefined {
-  if (!isRecord(s)) return `${what} must be an object of sizes by axis name`;
-  for (const [axis, size] of Object.entries(s)) {
-    if (axis === '') return `${what} has an empty axis name`;
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return `${what}.${axis} must be a non-negative integer, got ${JSON.stringify(size)}`;
-  }
-  return undefined;
-}
+const keySchema = z.looseObject({
+  fingerprint: nonEmpty,
+  programHash: nonEmpty,
+  dtype: z.string().refine(isDType, 'is not a tilecraft dtype'),
+  shape: sizesSchema,
+  tilecraftVersion: nonEmpty,
+});
 
-function scheduleProblem(s: unknown, what: string): string | undefined {
-  if (!isRecord(s)) return `${what} must be an object of knobs by group id`;
-  for (const [group, knobs] of Object.entries(s)) {
-    // Knob kinds are the schedule module's business; the database only needs them to be records.
-    if (!isRecord(knobs) || typeof knobs.kind !== 'string') return `${what}["${group}"] must be a knob record with a kind`;
-  }
-  return undefined;
-}
+const entrySchema = keySchema.extend({
+  deviceSummary: z.string().optional(),
+  program: z.string(),
+  sizes: sizesSchema.optional(),
+  bucket: sizesSchema.optional(),
+  schedule: scheduleSchema,
+  medianMs: durationSchema,
+  spread: durationSchema,
+  toleranceBand: durationSchema,
+  candidates: z.number().int().positive(),
+  strategy: nonEmpty,
+  tieBreak: nonEmpty,
+  recordedAt: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'must be an ISO date'),
+  runnersUp: z.array(z.looseObject({ schedule: scheduleSchema, medianMs: durationSchema })),
+});
 
-/** Why `v` is not a well-formed entry, or undefined when it is. */
-function entryProblem(v: unknown): string | undefined {
-  const key = keyProblem(v);
-  if (key !== undefined) return key;
-  const e = v as Record<string, unknown>;
-  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
-  if (e.deviceSummary !== undefined && typeof e.deviceSummary !== 'string') return 'deviceSummary must be a string';
-  if (typeof e.program !== 'string') return 'program must be a string';
-  if (e.sizes !== undefined) {
-    const s = shapeProblem(e.sizes, 'sizes');
-    if (s !== undefined) return s;
-  }
-  if (e.bucket !== undefined) {
-    const b = shapeProblem(e.bucket, 'bucket');
-    if (b !== undefined) return b;
-  }
-  const schedule = scheduleProblem(e.schedule, 'schedule');
-  if (schedule !== undefined) return schedule;
-  for (const f of ['medianMs', 'spread', 'toleranceBand'] as const) {
-    if (!finite(e[f])) return `${f} must be a finite non-negative number, got ${JSON.stringify(e[f])}`;
-  }
-  if (!Number.isSafeInteger(e.candidates) || (e.candidates as number) < 1) return `candidates must be a positive integer, got ${JSON.stringify(e.candidates)}`;
-  for (const f of ['strategy', 'tieBreak'] as const) {
-    if (typeof e[f] !== 'string' || e[f] === '') return `${f} must be a non-empty string`;
-  }
-  if (typeof e.recordedAt !== 'string' || Number.isNaN(Date.parse(e.recordedAt))) return `recordedAt must be an ISO date, got ${JSON.stringify(e.recordedAt)}`;
-  if (!Array.isArray(e.runnersUp)) return 'runnersUp must be an array';
-  for (const [i, r] of e.runnersUp.entries()) {
-    if (!isRecord(r)) return `runnersUp[${i}] must be an object`;
-    const s = scheduleProblem(r.schedule, `runnersUp[${i}].schedule`);
-    if (s !== undefined) return s;
-    if (!finite(r.medianMs)) return `runnersUp[${i}].medianMs must be a finite non-negative number`;
-  }
-  return undefined;
+/** Why `v` does not fit `schema` (its first problem, with where), or undefined when it does. */
+function problemOf(schema: z.ZodType, v: unknown): string | undefined {
+  const result = schema.safeParse(v);
+  if (result.success) return undefined;
+  const issue = result.error.issues[0]!;
+  const where = issue.path.map(String).join('.');
+  return where === '' ? issue.message : `${where}: ${issue.message}`;
 }
 
 function matches(e: TuningEntry, f: EntryFilter): boolean {

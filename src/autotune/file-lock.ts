@@ -28,7 +28,8 @@ const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 export async function writeAtomically(file: string, text: string): Promise<void> {
   const dir = nodePath.dirname(file);
   // Same directory, so the rename stays on one filesystem and is atomic.
-  const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  // Named for its writer (host and pid), so one killed mid-write can be told from one at work.
+  const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${encodeHost(hostname())}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
   try {
     const handle = await fs.open(temp, 'wx');
     try {
@@ -44,6 +45,52 @@ export async function writeAtomically(file: string, text: string): Promise<void>
     throw e;
   }
   await syncDirectory(dir);
+}
+
+// Dots would make the name ambiguous to parse back.
+const encodeHost = (host: string) => encodeURIComponent(host).replace(/\./g, '%2E');
+
+// Writing a temporary takes milliseconds; one this old, whose writer is gone, was left by a crash.
+const ORPHANED_TEMP_MS = 5 * 60_000;
+// A writer on another machine (a shared disk) cannot be asked whether it lives: wait far longer.
+const ORPHANED_FOREIGN_TEMP_MS = 24 * 3600_000;
+
+/**
+ * Removes the temporaries `writeAtomically` left beside `file` when its writer was killed
+ * mid-write: those older than a few minutes whose writer (a pid on this host) is no longer alive,
+ * and those from another host older than a day. Best effort; call it holding the file's lock.
+ */
+export async function removeOrphanedTemporaries(file: string): Promise<void> {
+  const dir = nodePath.dirname(file);
+  const prefix = `.${nodePath.basename(file)}.`;
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  const here = hostname();
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    // `<host>.<pid>.<random>.tmp`, or `<pid>.<random>.tmp` as older versions named them
+    const m = /^(?:([^.]+)\.)?(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    let host: string | undefined;
+    try {
+      host = m[1] === undefined ? undefined : decodeURIComponent(m[1]);
+    } catch {
+      continue;
+    }
+    const temp = nodePath.join(dir, name);
+    try {
+      const age = Date.now() - (await fs.stat(temp)).mtimeMs;
+      const local = host === undefined || host === here;
+      const orphaned = local ? age > ORPHANED_TEMP_MS && !processAlive(Number(m[2])) : age > ORPHANED_FOREIGN_TEMP_MS;
+      if (orphaned) await fs.rm(temp, { force: true });
+    } catch {
+      // gone meanwhile, or not ours to remove: leave it
+    }
+  }
 }
 
 async function renameReplacing(from: string, to: string): Promise<void> {

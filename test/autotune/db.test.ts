@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -289,34 +289,36 @@ describe('TuningDatabase', () => {
   it.each([
     ['bad JSON', '{"format": "tilecraft-tuning", "version": 1, "entries": {'],
     ['a wrong format marker', JSON.stringify({ format: 'something-else', version: 1, entries: {} })],
-    ['a malformed entry', JSON.stringify({ format: DATABASE_FORMAT, version: 1, entries: { k: { program: 'x' } } })],
-  ])('moves a file with %s aside, reports it, and records into a fresh file', async (_, text) => {
+    ['entries that are not an object', JSON.stringify({ format: DATABASE_FORMAT, version: DATABASE_VERSION, entries: [] })],
+  ])('reports a file with %s on open, leaves it, and moves it aside when recording into a fresh file', async (_, text) => {
     writeFileSync(file, text);
     const problems: CorruptDatabaseError[] = [];
     const db = await TuningDatabase.open(file, { onCorrupt: (p) => problems.push(p) });
-
     expect(problems).toHaveLength(1);
-    const problem = problems[0]!;
-    expect(problem.message).toMatch(new RegExp(`^tuning database ${escapeRegExp(file)} was corrupt \\(.+\\); moved it to ${escapeRegExp(problem.movedTo)}`));
-    expect(problem.movedTo).toMatch(/tuning\.json\.corrupt-[0-9T-]+Z$/);
-    expect(readFileSync(problem.movedTo, 'utf8')).toBe(text);
-    expect(existsSync(file)).toBe(false);
+    expect(problems[0]!.movedTo).toBeUndefined();
+    expect(readFileSync(file, 'utf8')).toBe(text);
 
     await db.record(entry());
+    expect(problems).toHaveLength(2);
+    const problem = problems[1]!;
+    const movedTo = problem.movedTo!;
+    expect(problem.message).toMatch(new RegExp(`^tuning database ${escapeRegExp(file)} was corrupt \\(.+\\); moved it to ${escapeRegExp(movedTo)}`));
+    expect(movedTo).toMatch(/tuning\.json\.corrupt-[0-9T-]+Z$/);
+    expect(readFileSync(movedTo, 'utf8')).toBe(text);
     expect(await db.list()).toHaveLength(1);
-    expect(problems).toHaveLength(1);
+    expect(problems).toHaveLength(2);
   });
 
-  it('throws CorruptDatabaseError without a callback, after moving the file aside, so a retry works', async () => {
+  it('throws CorruptDatabaseError on open without a callback; a writer moves the file aside, so a retry works', async () => {
     writeFileSync(file, 'not json');
     const err = await TuningDatabase.open(file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptDatabaseError);
     expect((err as CorruptDatabaseError).reason).toMatch(/not valid JSON/);
-    expect(readFileSync((err as CorruptDatabaseError).movedTo, 'utf8')).toBe('not json');
 
-    const db = await TuningDatabase.open(file);
+    const db = await TuningDatabase.open(file, { onCorrupt: () => undefined });
     await db.record(entry());
-    expect(await db.list()).toHaveLength(1);
+    expect(await (await TuningDatabase.open(file)).list()).toHaveLength(1);
+    expect(leftovers().filter((f) => f.includes('.corrupt-')).map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(['not json']);
   });
 
   it('finds corruption that appears after open, on the next record', async () => {
@@ -378,6 +380,146 @@ describe('TuningDatabase', () => {
     await db.record(entry({ programHash: 'second' }));
     const again = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, Record<string, unknown>> };
     expect(again.entries[tuningKey(keyOf(entry()))]?.clock).toBe('device');
+  });
+});
+
+describe('TuningDatabase with bad entries', () => {
+  const fileWith = (entries: Record<string, unknown>, prefix = '') =>
+    writeFileSync(file, prefix + JSON.stringify({ format: DATABASE_FORMAT, version: DATABASE_VERSION, entries }));
+  const good = entry();
+  const other = entry({ program: 'other', programHash: 'other-hash' });
+  const stored = (e: NewTuningEntry) => ({ ...e, recordedAt: '2026-01-01T00:00:00.000Z' });
+
+  it.each([
+    ['an unknown dtype', { dtype: 'f128' }, /dtype/],
+    ['a string medianMs', { medianMs: '0.5' }, /medianMs/],
+    ['a runner-up without a median', { runnersUp: [{ schedule: {} }] }, /runnersUp\.0\.medianMs/],
+  ])('skips an entry with %s, reports it, and keeps every other entry usable', async (_, bad, reason) => {
+    fileWith({ [tuningKey(good)]: stored(good), 'bad-key': { ...stored(other), ...bad } });
+    const reports: { key: string; reason: string }[] = [];
+    const corrupt: unknown[] = [];
+    const db = await TuningDatabase.open(file, { onCorrupt: (p) => corrupt.push(p), onInvalidEntry: (p) => reports.push(p) });
+
+    expect(corrupt).toEqual([]);
+    expect((await db.lookup(keyOf(good)))?.match).toBe('exact');
+    expect((await db.list()).map((s) => s.entry.program)).toEqual(['softmax']);
+    expect(reports.map((r) => r.key)).toEqual(['bad-key']);
+    expect(reports[0]!.reason).toMatch(reason);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('keeps a bad entry in the file, unchanged, when it writes', async () => {
+    const bad = { ...stored(other), dtype: 'f128' };
+    fileWith({ [tuningKey(good)]: stored(good), 'bad-key': bad });
+    const db = await TuningDatabase.open(file, { onInvalidEntry: () => undefined });
+    await db.record(entry({ program: 'third', programHash: 'third-hash' }));
+    await db.remove({ program: 'softmax' });
+
+    const onDisk = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, unknown> };
+    expect(onDisk.entries['bad-key']).toEqual(bad);
+    expect(Object.keys(onDisk.entries)).toHaveLength(2);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('looks up the same way on every call without a callback (no throw, nothing moved)', async () => {
+    fileWith({ [tuningKey(good)]: stored(good), 'bad-key': { ...stored(other), medianMs: 'slow' } });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const db = await TuningDatabase.open(file);
+        expect((await db.lookup(keyOf(good)))?.match).toBe('exact');
+      }
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.some((w) => w.includes('bad-key'))).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('reads a file that starts with a UTF-8 byte order mark', async () => {
+    fileWith({ [tuningKey(good)]: stored(good) }, '\uFEFF');
+    const corrupt: unknown[] = [];
+    const db = await TuningDatabase.open(file, { onCorrupt: (p) => corrupt.push(p) });
+    expect((await db.lookup(keyOf(good)))?.match).toBe('exact');
+    expect(corrupt).toEqual([]);
+    await db.record(other);
+    expect(readFileSync(file, 'utf8').startsWith('{')).toBe(true);
+    expect((await db.list()).map((s) => s.entry.program)).toEqual(['other', 'softmax']);
+  });
+});
+
+describe('TuningDatabase reads are read-only', () => {
+  it('neither moves a corrupt file aside nor creates anything when opening, looking up or listing', async () => {
+    writeFileSync(file, 'not json');
+    const problems: CorruptDatabaseError[] = [];
+    const db = await TuningDatabase.open(file, { onCorrupt: (p) => problems.push(p) });
+    expect(await db.lookup(keyOf(entry()), { allowBucket: true })).toBeUndefined();
+    expect(await db.list()).toEqual([]);
+
+    expect(readFileSync(file, 'utf8')).toBe('not json');
+    expect(leftovers()).toEqual([]);
+    expect(problems.length).toBeGreaterThan(0);
+    for (const p of problems) {
+      expect(p.movedTo).toBeUndefined();
+      expect(p.message).toMatch(/not valid JSON/);
+      expect(p.message).toMatch(/left in place/);
+    }
+  });
+
+  it('throws the same error on every read without a callback, leaving the file alone', async () => {
+    writeFileSync(file, 'not json');
+    for (let i = 0; i < 2; i++) {
+      const err = await TuningDatabase.open(file).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CorruptDatabaseError);
+      expect((err as CorruptDatabaseError).movedTo).toBeUndefined();
+    }
+    expect(readFileSync(file, 'utf8')).toBe('not json');
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('does not create a missing directory until something is recorded', async () => {
+    const nested = join(dir, 'missing', 'deeper', 'tuning.json');
+    const db = await TuningDatabase.open(nested);
+    expect(await db.list()).toEqual([]);
+    expect(await db.lookup(keyOf(entry()))).toBeUndefined();
+    expect(existsSync(join(dir, 'missing'))).toBe(false);
+    await db.record(entry());
+    expect(await db.list()).toHaveLength(1);
+  });
+});
+
+describe('orphaned temporary files', () => {
+  const temp = (host: string | undefined, pid: number) =>
+    join(dir, `.tuning.json.${host === undefined ? '' : `${encodeURIComponent(host).replace(/\./g, '%2E')}.`}${pid}.0badc0de.tmp`);
+  const age = (path: string, ms: number) => {
+    const t = new Date(Date.now() - ms);
+    utimesSync(path, t, t);
+  };
+
+  it('a writer taking the lock removes old temporaries of dead writers on this host, and nothing else', async () => {
+    const dead = await deadPid();
+    const orphan = temp(hostname(), dead);
+    const legacyOrphan = temp(undefined, dead);
+    const fresh = temp(hostname(), dead + 1_000_000);
+    const alive = temp(hostname(), process.pid);
+    const elsewhereRecent = temp('other-host.example', dead);
+    const elsewhereAncient = temp('other-host.example', dead + 1);
+    const unrelated = join(dir, '.other.json.123.0badc0de.tmp');
+    for (const p of [orphan, legacyOrphan, fresh, alive, elsewhereRecent, elsewhereAncient, unrelated]) writeFileSync(p, '{"partial');
+    for (const p of [orphan, legacyOrphan, alive, elsewhereRecent, unrelated]) age(p, 10 * 60_000);
+    age(elsewhereAncient, 48 * 3600_000);
+
+    const db = await TuningDatabase.open(file);
+    await db.list();
+    expect(existsSync(orphan)).toBe(true); // reads never clean
+
+    await db.record(entry());
+    for (const p of [orphan, legacyOrphan, elsewhereAncient]) expect(existsSync(p), p).toBe(false);
+    for (const p of [fresh, alive, elsewhereRecent, unrelated]) expect(existsSync(p), p).toBe(true);
+    expect(await db.list()).toHaveLength(1);
   });
 });
 
