@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { type Sizes } from '../ir/bind.js';
+import { type Sizes, bindProgram } from '../ir/bind.js';
+import { ProgramError, ShapeError } from '../ir/errors.js';
 import { type DType, isDType } from '../ir/dtype.js';
 import { deserializeProgram } from '../ir/serialize.js';
 import { type Program } from '../ir/tensor.js';
@@ -23,7 +24,9 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
   if (!/[./\\]/.test(spec)) {
     const e = exampleOrThrow(await loadExamples(), spec);
     const dt = dtypeFor(e, dtype);
-    return { name: e.name, program: e.build(dt), dtype: dt, sizes: parseSizes(shape, e.sizes), ...(e.flops ? { flops: e.flops } : {}) };
+    const program = e.build(dt);
+    const sizes = checkBinds(e.name, program, parseSizes(shape, e.sizes));
+    return { name: e.name, program, dtype: dt, sizes, ...(e.flops ? { flops: e.flops } : {}) };
   }
   const [path, which] = spec.split(/:(?=[A-Za-z_][A-Za-z0-9_]*$)/) as [string, string | undefined];
   let program: Program;
@@ -42,7 +45,21 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
   }
   const dt = program.inputs[0]?.dtype ?? 'f32';
   if (dtype && dtype !== dt && path.endsWith('.json')) throw new UsageError(`${path}: a serialized program's dtypes are fixed (its first input is ${dt})`);
-  return { name: program.name, program, dtype: dt, sizes };
+  return { name: program.name, program, dtype: dt, sizes: checkBinds(path, program, sizes) };
+}
+
+/**
+ * Binds the program at the sizes given, so a size it rejects (above a dynamic size's bound,
+ * breaking a constraint) is a usage error here, before any device or measuring worker starts.
+ */
+function checkBinds(what: string, program: Program, sizes: Sizes): Sizes {
+  try {
+    bindProgram(program, sizes);
+  } catch (e) {
+    if (e instanceof ShapeError || e instanceof ProgramError) throw new UsageError(`${what}: --shape ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(',')}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return sizes;
 }
 
 export function exampleOrThrow(examples: readonly Example[], name: string): Example {

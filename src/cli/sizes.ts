@@ -5,6 +5,17 @@ export class UsageError extends TilecraftError {
   override name = 'UsageError';
 }
 
+/**
+ * A size's value: a positive integer that is exact as a JavaScript number. Checked here, so a bad
+ * size is reported as the user's mistake before any device or worker is started.
+ */
+function sizeValue(name: string, digits: string): number {
+  const n = Number(digits);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`size ${name} is too large: ${digits} is past ${Number.MAX_SAFE_INTEGER}, the largest exact integer`);
+  if (n < 1) throw new UsageError(`size ${name} must be a positive integer, got ${digits}`);
+  return n;
+}
+
 /** Parses `N=1024,D=512` (and repeated `--size` values) into sizes, over a set of defaults. */
 export function parseSizes(specs: readonly string[], defaults: Sizes): Sizes {
   const out: Record<string, number> = { ...defaults };
@@ -14,7 +25,7 @@ export function parseSizes(specs: readonly string[], defaults: Sizes): Sizes {
     if (!(m[1]! in defaults)) {
       throw new UsageError(`unknown size ${m[1]}; this program's sizes are ${Object.keys(defaults).join(', ')}`);
     }
-    out[m[1]!] = Number(m[2]);
+    out[m[1]!] = sizeValue(m[1]!, m[2]!);
   }
   return out;
 }
