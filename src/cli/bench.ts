@@ -8,6 +8,7 @@ import { EXIT } from './exit-codes.js';
 import { randomInputs } from '../autotune/inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
 import { resolveProgram } from './program-source.js';
+import { checkFitsDevice } from './run.js';
 
 export interface BenchCommandOptions {
   readonly dtype?: string;
@@ -33,6 +34,7 @@ export async function benchCommand(specs: readonly string[], o: BenchCommandOpti
       const dflt = await Executable.create(device, src.program, src.sizes);
       const tuned = await Executable.create(device, src.program, src.sizes, { tuning: db });
       const exes = tuned.scheduleOrigin === 'default' ? [dflt] : [dflt, tuned];
+      checkFitsDevice(dflt.plan.tensors, device.info.limits, src.sizes);
       const inputs = randomInputs(dflt.inputs);
       const contenders: Contender[] = exes.map((exe, i) => {
         for (const [k, v] of Object.entries(inputs)) exe.upload(k, v);

@@ -6,7 +6,13 @@ import { evaluate } from '../reference/evaluate.js';
 import { measure } from '../autotune/measure.js';
 import { type CompileOptions, Executable } from '../runtime/executable.js';
 import { type Schedule, describeSchedule } from '../passes/schedule.js';
+import { type Sizes } from '../ir/bind.js';
+import { DeviceLimitError } from '../ir/errors.js';
+import { type PlanTensor } from '../passes/pipeline.js';
+import { type DeviceLimits } from '../runtime/device.js';
+import { checkBufferLimits } from '../runtime/limits.js';
 import { openDatabase } from './database.js';
+import { UsageError } from './sizes.js';
 import { EXIT } from './exit-codes.js';
 import { randomInputs } from '../autotune/inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
@@ -39,6 +45,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
   const device = await openDevice(o.device);
   try {
     const exe = await Executable.create(device, program, sizes, await compileOptions(o, given, () => scheduleToReplay(device.info, program, sizes, given)));
+    checkFitsDevice(exe.plan.tensors, device.info.limits, sizes);
     const inputs = randomInputs(exe.inputs);
     for (const [k, v] of Object.entries(inputs)) exe.upload(k, v);
     const m = await measure(() => exe.dispatch({}, { timing: true }), { warmup: o.warmup, repeat: o.repeat });
@@ -98,6 +105,20 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
     return ok ? EXIT.ok : EXIT.mismatch;
   } finally {
     device.destroy();
+  }
+}
+
+/**
+ * Before anything is allocated, on the host or the device: a tensor too large for one buffer of
+ * this device is the sizes' fault, so a usage error naming the tensor, the sizes and the limit.
+ */
+export function checkFitsDevice(tensors: readonly PlanTensor[], limits: DeviceLimits, sizes: Sizes): void {
+  try {
+    checkBufferLimits(tensors, limits);
+  } catch (e) {
+    if (!(e instanceof DeviceLimitError)) throw e;
+    const shape = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(',');
+    throw new UsageError(`--shape ${shape} is too large for this device: ${e.message}`, { cause: e });
   }
 }
 

@@ -1,6 +1,7 @@
 import { DeviceLimitError } from '../ir/errors.js';
 import { type Kernel, globals, workgroupInvocations } from '../ir/kernel.js';
-import { bitsOf } from '../ir/dtype.js';
+import { bitsOf, storageBytes } from '../ir/dtype.js';
+import type { PlanTensor } from '../passes/pipeline.js';
 import type { DeviceLimits } from './device.js';
 
 /** Bytes of workgroup (shared) memory a kernel declares. */
@@ -57,5 +58,23 @@ export function checkKernelLimits(k: Kernel, l: DeviceLimits): void {
       Math.max(...k.grid),
       l.maxWorkgroupsPerDimension,
     );
+  }
+}
+
+/**
+ * Checks that every global tensor of a plan fits in one buffer of this device, bound as storage,
+ * naming the tensor, its bytes and the limit. Cheap: callers run it before allocating anything,
+ * on the host or the device, for a plan whose sizes may be far too large.
+ */
+export function checkBufferLimits(tensors: readonly PlanTensor[], l: Pick<DeviceLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): void {
+  for (const t of tensors) {
+    const bytes = storageBytes(t.dtype, t.shape);
+    const [limit, max] =
+      l.maxStorageBufferBindingSize <= l.maxBufferSize
+        ? (['maxStorageBufferBindingSize', l.maxStorageBufferBindingSize] as const)
+        : (['maxBufferSize', l.maxBufferSize] as const);
+    if (bytes > max) {
+      throw new DeviceLimitError(`tensor ${t.name} (${t.dtype}, ${t.shape.join(' x ')}) needs ${bytes} bytes; this device allows at most ${max} bytes per buffer (${limit})`, limit, bytes, max);
+    }
   }
 }
