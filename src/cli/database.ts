@@ -1,4 +1,6 @@
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { UsageError } from './sizes.js';
 import { CorruptDatabaseError, InvalidStoredEntry, TuningDatabase, defaultDatabasePath } from '../autotune/db.js';
 
 /**
@@ -7,8 +9,23 @@ import { CorruptDatabaseError, InvalidStoredEntry, TuningDatabase, defaultDataba
  */
 export async function openDatabase(path: string | undefined): Promise<TuningDatabase> {
   const file = path ?? defaultDatabasePath(process.env, homedir(), process.platform);
+  await checkDatabasePath(file, path === undefined ? 'the tuning database' : '--db');
   return TuningDatabase.open(file, {
     onCorrupt: (e: CorruptDatabaseError) => console.error(`autotune: ${e.message}`),
     onInvalidEntry: (e: InvalidStoredEntry) => console.error(`autotune: ${e.message}`),
   });
+}
+
+/** A database path that names a directory (or runs through a file) is the user's mistake, named here. */
+async function checkDatabasePath(file: string, what: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(file)).isDirectory();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // created on the first record
+    if (code === 'ENOTDIR') throw new UsageError(`${what} ${file}: part of the path is a file, not a directory`, { cause: e });
+    throw e;
+  }
+  if (isDirectory) throw new UsageError(`${what} ${file} is a directory; give the path of a file (it is created if missing)`);
 }

@@ -1,0 +1,17 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { autotune } from './autotune-process.js';
+
+describe('autotune --db', () => {
+  it('naming a directory is a usage error naming the path, without a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tilecraft-db-dir-'));
+    const r = autotune('show', '--db', dir);
+    expect(r.status, r.stderr).toBe(EXIT.usage);
+    expect(r.stderr).toContain(dir);
+    expect(r.stderr).toMatch(/is a directory/);
+    expect(r.stderr).not.toMatch(/EISDIR|\n\s+at /);
+  });
+});
