@@ -1,5 +1,5 @@
 import { type DType } from '../ir/dtype.js';
-import { type Kernel, kernelParams } from '../ir/kernel.js';
+import { type Kernel, kernelParams, wideIndexNeed } from '../ir/kernel.js';
 import { expandMath, legalizeNarrowTypes } from '../passes/legalize.js';
 import { verifyKernel } from '../passes/verify-kernel.js';
 import { type CudaLimits, archLimits, checkCudaLimits, sharedBytes } from './limits.js';
@@ -54,7 +54,8 @@ export function legalizeForCuda(k: Kernel): Kernel {
 
 /**
  * Legalizes a kernel for CUDA, checks it against the target's limits (a DeviceLimitError before
- * any compiler runs) and prints it with its launch metadata. The output has been compiled
+ * any compiler runs) and prints it with its launch metadata; index arithmetic is 64-bit when some
+ * index can pass 2³¹−1 (`wideIndexNeed`). The output has been compiled
  * (nvcc, sm_80 and sm_90), not yet run on a GPU.
  */
 export function toCuda(k: Kernel, target: CudaTarget): CudaSource {
@@ -71,8 +72,11 @@ export function toCuda(k: Kernel, target: CudaTarget): CudaSource {
       .map((b) => ({ name: b.name, dtype: b.dtype, access: b.access ?? 'read_write' })),
     sizes: kernelParams(legal),
   };
-  return { source: printCuda(legal), kernel: legal, launch };
+  // decided before legalization too: a 4-bit buffer's element indices pass its word count
+  const wideIndices = wideIndexNeed(k) !== undefined || wideIndexNeed(legal) !== undefined;
+  return { source: printCuda(legal, { wideIndices }), kernel: legal, launch };
 }
 
 export { printCuda, entryName };
+export { type PrintCudaOptions } from './print.js';
 export { type CudaLimits, archLimits, checkCudaLimits, sharedBytes } from './limits.js';

@@ -1,8 +1,21 @@
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
-import { type Builtin, type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachStmt, kernelParams, kvisit, workgroupInvocations } from '../ir/kernel.js';
+import {
+  COMPARISONS,
+  type Builtin,
+  type KBuffer,
+  type KExpr,
+  type KStmt,
+  type KType,
+  type Kernel,
+  forEachStmt,
+  kernelParams,
+  kvisit,
+  wideIndexNeed,
+  workgroupInvocations,
+} from '../ir/kernel.js';
 import { CStylePrinter } from '../codegen-common/c-style.js';
-import { type Code, PREC, atom, bufferName, code, operand, ternary } from '../codegen-common/code.js';
+import { type Code, PREC, atom, bufferName, call, code, operand, ternary } from '../codegen-common/code.js';
 import { SourceWriter, mangle } from '../codegen-common/source-writer.js';
 import { binaryCode, binaryScalar, bitcastCode, castCode, literalCode, scalarLiteral, scalarTypeName, typeName, unaryCode } from './scalars.js';
 
@@ -23,13 +36,20 @@ import { binaryCode, binaryScalar, bitcastCode, castCode, literalCode, scalarLit
  * - `__shared__` memory is not zero-filled as WGSL's workgroup memory is; the emitters write it
  *   before they read it. Locals without an initializer and private arrays are zeroed, as in WGSL.
  *
+ * Index arithmetic is i32 in the IR. A kernel some index of which can pass 2³¹−1 (a global buffer
+ * or a grid that large, `wideIndexNeed`) is printed with 64-bit indices instead: its i32 locals and
+ * loop counters are `long long`, the thread and block indices and dynamic sizes are read as
+ * `long long`, and integer arithmetic whose operands are both 32-bit (a loaded or converted value,
+ * a literal) widens its left operand first, so no product overflows before it is widened. Values
+ * stored to 32-bit elements convert back. Every other kernel prints as plain `int` arithmetic.
+ *
  * Status: every example's CUDA compiles with nvcc 13 for sm_80 and sm_90 with warnings as errors
  * (test/codegen-cuda/compile.test.ts); none of it has been run on a GPU yet.
  */
-export function printCuda(k: Kernel): string {
+export function printCuda(k: Kernel, options: PrintCudaOptions = {}): string {
   const w = new SourceWriter();
   const uses = scan(k);
-  const p = new CudaPrinter(w, k, uses.fragments);
+  const p = new CudaPrinter(w, k, uses.fragments, options.wideIndices ?? wideIndexNeed(k) !== undefined);
   if (uses.f16) w.line('#include <cuda_fp16.h>');
   if (uses.bf16) w.line('#include <cuda_bf16.h>');
   if (uses.fragments.size) w.line('#include <mma.h>');
@@ -50,6 +70,15 @@ export function printCuda(k: Kernel): string {
     p.stmts(k.body);
   });
   return w.toString();
+}
+
+export interface PrintCudaOptions {
+  /**
+   * Print index arithmetic in 64 bits. Default: when `wideIndexNeed` says the kernel's indices can
+   * pass 2³¹−1. A caller that legalized the kernel decides on the kernel before legalization too
+   * (a 4-bit buffer's element indices are larger than its word count).
+   */
+  readonly wideIndices?: boolean;
 }
 
 /** The C name of the argument holding dynamic size `name`'s run-time value. */
@@ -102,11 +131,14 @@ function vectorPrelude(w: SourceWriter): void {
 }
 
 /** The linear thread index (kernel IR's local_index): warps are cut from it. */
-function linearIndex(k: Kernel): Code {
+function linearIndex(k: Kernel, int = 'int'): Code {
   const [x, y, z] = k.workgroup;
-  if (y === 1 && z === 1) return code('(int)threadIdx.x', PREC.unary);
-  return code(`(int)(threadIdx.x + ${x}u * (threadIdx.y + ${y}u * threadIdx.z))`, PREC.unary);
+  if (y === 1 && z === 1) return code(`(${int})threadIdx.x`, PREC.unary);
+  return code(`(${int})(threadIdx.x + ${x}u * (threadIdx.y + ${y}u * threadIdx.z))`, PREC.unary);
 }
+
+/** A C cast: binds like a prefix operator. */
+const cCastCode = (type: string, x: Code): Code => code(`(${type})${operand(x)}`, PREC.unary);
 
 const helperName = (key: string, partial: boolean) => `tc_warp_${key}${partial ? '_partial' : ''}`;
 
@@ -172,6 +204,8 @@ class CudaPrinter extends CStylePrinter {
     w: SourceWriter,
     private readonly k: Kernel,
     private readonly fragments: ReadonlyMap<string, MatrixDecl>,
+    /** Index arithmetic in 64 bits (`long long`). */
+    private readonly wide: boolean,
   ) {
     super(w);
     this.invocations = workgroupInvocations(k);
@@ -182,7 +216,9 @@ class CudaPrinter extends CStylePrinter {
   protected value(e: KExpr): Code {
     if (e.type.lanes === 1) return this.expr(e, 0);
     if (e.op === 'ref') return atom(e.name);
-    const lanes = Array.from({ length: e.type.lanes }, (_, l) => this.expr(e, l).text);
+    // a 64-bit lane narrows explicitly: list-initialization refuses implicit narrowing
+    const narrow = this.wide && e.type.scalar === 'i32';
+    const lanes = Array.from({ length: e.type.lanes }, (_, l) => (narrow && this.isWide(e, l) ? operand(cCastCode('int', this.expr(e, l))) : this.expr(e, l).text));
     return atom(`${typeName(e.type)}{{${lanes.join(', ')}}}`);
   }
 
@@ -198,12 +234,14 @@ class CudaPrinter extends CStylePrinter {
       case 'builtin':
         return this.builtin(e.name);
       case 'param':
-        return atom(paramName(e.name));
+        return this.wide ? cCastCode('long long', atom(paramName(e.name))) : atom(paramName(e.name));
       case 'load':
         return this.load(e.buffer, this.laneIndex(x(e.index), vector ? lane : 0));
       case 'unary':
+        if (this.wide && e.fn === 'abs' && e.type.scalar === 'i32' && this.isWide(e.x, lane)) return call('llabs', x(e.x));
         return unaryCode(e.fn, x(e.x), e.x.type.scalar);
       case 'binary':
+        if (this.wide && e.a.type.scalar === 'i32') return this.wideBinary(e, lane);
         return binaryCode(e.fn, x(e.a), x(e.b), e.a.type.scalar, e.b.op === 'const' ? e.b.value : undefined);
       case 'select':
         return ternary(x(e.cond), x(e.a), x(e.b));
@@ -225,16 +263,68 @@ class CudaPrinter extends CStylePrinter {
   }
 
   private builtin(name: Builtin): Code {
+    const int = this.wide ? 'long long' : 'int';
     switch (name) {
       case 'local_index':
-        return linearIndex(this.k);
+        return linearIndex(this.k, int);
       case 'subgroup_size':
         return atom('32');
       case 'subgroup_lane':
         return code(`${operand(linearIndex(this.k))} & 31`, PREC.bitand);
       default:
-        return code(`(int)${BUILTIN[name]}`, PREC.unary);
+        return code(`(${int})${BUILTIN[name]}`, PREC.unary);
     }
+  }
+
+  /**
+   * Whether lane `lane` of i32 expression `e` is printed as a 64-bit value (wide kernels only):
+   * locals, loop counters, built-in indices, dynamic sizes and arithmetic are; loaded, converted
+   * and literal values, and what warp operations return, are 32-bit.
+   */
+  private isWide(e: KExpr, lane: number): boolean {
+    if (!this.wide || e.type.scalar !== 'i32') return false;
+    switch (e.op) {
+      case 'ref':
+        return e.type.lanes === 1;
+      case 'builtin':
+        return e.name !== 'subgroup_size' && e.name !== 'subgroup_lane';
+      case 'param':
+      case 'binary':
+        return true;
+      case 'unary':
+        return this.isWide(e.x, lane);
+      case 'select':
+        return this.isWide(e.a, lane) || this.isWide(e.b, lane);
+      case 'shuffle':
+        return this.isWide(e.x, lane);
+      case 'extract':
+        return this.isWide(e.x, e.lane);
+      case 'vector':
+        return this.isWide(e.parts.length === 1 ? e.parts[0]! : e.parts[lane]!, 0);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * i32 arithmetic of a wide kernel, computed in 64 bits: when neither operand is 64-bit the left
+   * one is widened before the operation (a shift: whenever it is not, since its type is the left
+   * operand's), and min / max take two 64-bit operands (`max(long long, int)` is ambiguous).
+   */
+  private wideBinary(e: Extract<KExpr, { op: 'binary' }>, lane: number): Code {
+    let a = this.expr(e.a, lane);
+    let b = this.expr(e.b, lane);
+    const aWide = this.isWide(e.a, lane);
+    const bWide = this.isWide(e.b, lane);
+    const widen = (c: Code) => cCastCode('long long', c);
+    if (e.fn === 'max' || e.fn === 'min') {
+      if (!aWide) a = widen(a);
+      if (!bWide) b = widen(b);
+    } else if (!COMPARISONS.has(e.fn) && e.fn !== 'land' && e.fn !== 'lor') {
+      const shift = e.fn === 'shl' || e.fn === 'shr';
+      if (!aWide && (shift || !bWide)) a = widen(a);
+    }
+    return binaryCode(e.fn, a, b, e.a.type.scalar, e.b.op === 'const' ? e.b.value : undefined);
   }
 
   /** An element of a buffer; elements of atomic buffers are read with a volatile load, never from a stale cache. */
@@ -281,17 +371,22 @@ class CudaPrinter extends CStylePrinter {
     return f;
   }
 
+  /** A local's type: a wide kernel's scalar i32 locals are 64-bit. */
+  private localType(type: KType): string {
+    return this.wide && type.scalar === 'i32' && type.lanes === 1 ? 'long long' : typeName(type);
+  }
+
   protected declareLet(name: string, type: KType, init: string): string {
-    return `const ${typeName(type)} ${name} = ${init}`;
+    return `const ${this.localType(type)} ${name} = ${init}`;
   }
 
   /** Locals without an initializer are zeroed, as WGSL's are. */
   protected declareVar(name: string, type: KType, init: string | undefined): string {
-    return `${typeName(type)} ${name} = ${init ?? (type.lanes === 1 ? scalarLiteral(0, type.scalar) : '{}')}`;
+    return `${this.localType(type)} ${name} = ${init ?? (type.lanes === 1 ? scalarLiteral(0, type.scalar) : '{}')}`;
   }
 
   protected loopVar(name: string): string {
-    return `int ${name}`;
+    return `${this.wide ? 'long long' : 'int'} ${name}`;
   }
 
   protected override beforeLoop(s: Stmt<'for'>): void {

@@ -2,6 +2,7 @@ import { type DType } from '../ir/dtype.js';
 import { type Kernel } from '../ir/kernel.js';
 import { expandMath, legalizeNarrowTypes, splitDeepExpressions } from '../passes/legalize.js';
 import { verifyKernel } from '../passes/verify-kernel.js';
+import { checkWgslIndexRange } from './limits.js';
 import { printWgsl } from './print.js';
 
 export interface WgslTarget {
@@ -14,11 +15,13 @@ export function wgslNativeTypes(t: WgslTarget): ReadonlySet<DType> {
   return new Set<DType>(t.shaderF16 ? ['f32', 'i32', 'u32', 'f16'] : ['f32', 'i32', 'u32']);
 }
 
-/** Legalizes a kernel for WGSL and prints it. */
+/** Legalizes a kernel for WGSL and prints it; a DeviceLimitError when its indices can pass i32 (`checkWgslIndexRange`). */
 export function toWgsl(k: Kernel, target: WgslTarget): { source: string; kernel: Kernel } {
+  // before legalization: a 4-bit buffer's element indices pass its word count
+  checkWgslIndexRange(k);
   const legal = splitDeepExpressions(legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), wgslNativeTypes(target)));
   verifyKernel(legal);
   return { source: printWgsl(legal), kernel: legal };
 }
 
-export { printWgsl };
+export { printWgsl, checkWgslIndexRange };

@@ -4,12 +4,15 @@ import { type KBuffer, type KExpr, type KStmt, type KType, type Kernel, forEachS
 import { CStylePrinter } from '../codegen-common/c-style.js';
 import { type Code, INFIX, PREC, atom, bufferName, call, code, infix, operand, prefix } from '../codegen-common/code.js';
 import { SourceWriter } from '../codegen-common/source-writer.js';
+import { checkWgslIndexRange } from './limits.js';
 
 /**
  * Prints a legalized kernel as WGSL. Expects `legalizeForWgsl` to have run: no packed or narrow
- * buffer types, no erf or sigmoid, and f16 only when the device has shader-f16.
+ * buffer types, no erf or sigmoid, and f16 only when the device has shader-f16. A kernel whose
+ * indices can pass i32 is refused (`checkWgslIndexRange`).
  */
 export function printWgsl(k: Kernel): string {
+  checkWgslIndexRange(k);
   const w = new SourceWriter();
   const uses = scan(k);
   if (uses.f16) w.line('enable f16;');

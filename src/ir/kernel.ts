@@ -488,3 +488,33 @@ export function forEachStmt(body: readonly KStmt[], f: (s: KStmt) => void): void
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Index range
+
+/** The largest value i32 index arithmetic holds. */
+export const I32_INDEX_MAX = 2 ** 31 - 1;
+
+/** Why a kernel's indices may not fit in i32: its largest global buffer, or its grid, whichever is larger. */
+export interface WideIndexNeed {
+  /** The global buffer with the most elements, when it is past the i32 range; absent when only the grid is. */
+  readonly buffer?: string;
+  /** That buffer's length in elements, or the grid's invocation count. */
+  readonly length: number;
+  /** Grid × workgroup invocations of one launch. */
+  readonly invocations: number;
+}
+
+/**
+ * Whether some index of `k` can exceed 2³¹−1: a global buffer has more elements than that (an
+ * element index, or the offset computed before it is bounds-checked, can pass it), or the launch
+ * has more invocations (the flat invocation index can). Undefined when everything fits in i32.
+ */
+export function wideIndexNeed(k: Kernel): WideIndexNeed | undefined {
+  const invocations = workgroupInvocations(k) * k.grid[0] * k.grid[1] * k.grid[2];
+  let largest: KBuffer | undefined;
+  for (const b of globals(k)) if (!largest || b.length > largest.length) largest = b;
+  if (largest && largest.length > I32_INDEX_MAX) return { buffer: largest.name, length: largest.length, invocations };
+  if (invocations > I32_INDEX_MAX) return { length: invocations, invocations };
+  return undefined;
+}
