@@ -6,7 +6,7 @@ import { type Plan } from '../passes/pipeline.js';
 import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
-import type { Measurement } from './measure.js';
+import { type Measurement, impossibleTiming } from './measure.js';
 import { deviceSeeds } from './seeds.js';
 import type { CandidateOutcome, MeasureRequest } from './pool.js';
 import type { CandidateStatus } from './protocol.js';
@@ -19,7 +19,8 @@ export interface TuneOptions {
   /**
    * Stop after this many distinct candidates measured, or this many seconds, whichever first; a
    * limit left out is no limit. The seconds cover the whole run: screening stops early enough to
-   * leave time for measuring the leaders again.
+   * leave time for measuring the leaders again. The default schedule is measured whatever the
+   * budget, even a zero one.
    */
   readonly budget: { readonly trials?: number | undefined; readonly seconds?: number | undefined };
   /** Repeats of the cheap first measurement every candidate gets. */
@@ -93,7 +94,9 @@ export interface TuneResult {
   readonly validCount?: number;
   readonly band: number;
   readonly tieBreak: string;
-  readonly stoppedBy: 'budget' | 'exhausted' | 'interrupted' | 'converged';
+  /** `error`: measuring failed for good (say the worker could not restart); `error` says why. */
+  readonly stoppedBy: 'budget' | 'exhausted' | 'interrupted' | 'converged' | 'error';
+  readonly error?: string;
   readonly seconds: number;
 }
 
@@ -107,6 +110,13 @@ export type Measurer = (plan: Plan, request: Required<Pick<MeasureRequest, 'warm
 interface Prepared {
   readonly c: Candidate;
   readonly plan: Plan;
+}
+
+/** An outcome whose timing is impossible becomes that candidate's error; other outcomes pass. */
+function checked(o: CandidateOutcome): CandidateOutcome {
+  if (o.status !== 'ok') return o;
+  const why = impossibleTiming(o.measurement);
+  return why ? { status: 'error', detail: why } : o;
 }
 
 const median = (c: Candidate) => c.final?.medianMs ?? c.screen?.medianMs ?? Infinity;
@@ -210,7 +220,7 @@ class Search {
     // run is already far slower than the best so far stops there
     const best = this.best();
     const cutoffMs = best?.screen ? best.screen.medianMs * this.opts.cutoffFactor : undefined;
-    const o = await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs });
+    const o = checked(await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs }));
     c.status = o.status;
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
@@ -272,25 +282,33 @@ export async function tune(
   const total = strategy === 'exhaustive' && valid ? Math.min(valid.length, opts.budget.trials ?? Infinity) : (opts.budget.trials ?? 0);
   const search = new Search(info, program, sizes, space, opts, measure, hooks.onProgress ?? (() => undefined), hooks.signal, total);
 
-  // the default schedule is always measured: the baseline every result is compared with
+  // the default schedule is always measured, whatever the budget: the baseline every result is
+  // compared with
   const dfltPrepared = search.prepare(defaultPoint(space));
-  if (dfltPrepared && search.budgetLeft()) await search.screen(dfltPrepared);
   const dflt = dfltPrepared?.c;
-  for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
-    if (!search.budgetLeft()) break;
-    const c = search.prepare(pointOf(space, seed));
-    if (c) await search.screen(c);
-  }
-
-  if (strategy === 'exhaustive') {
-    for (const p of allPoints(space)) {
+  // a measurer that fails for good (its worker cannot restart) or a candidate that cannot be
+  // lowered for an unexpected reason ends the search, never the run: what was measured stands
+  let error: string | undefined;
+  try {
+    if (dfltPrepared && !hooks.signal?.aborted) await search.screen(dfltPrepared);
+    for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
       if (!search.budgetLeft()) break;
-      const c = search.prepare(p);
+      const c = search.prepare(pointOf(space, seed));
       if (c) await search.screen(c);
     }
-    search.stopped ??= 'exhausted';
-  } else {
-    await guided(search);
+
+    if (strategy === 'exhaustive') {
+      for (const p of allPoints(space)) {
+        if (!search.budgetLeft()) break;
+        const c = search.prepare(p);
+        if (c) await search.screen(c);
+      }
+      search.stopped ??= 'exhausted';
+    } else {
+      await guided(search);
+    }
+  } catch (e) {
+    error = errorText(e);
   }
 
   // measure the leaders again, longer, then pick deterministically
@@ -301,14 +319,20 @@ export async function tune(
   if (dflt && dflt.status === 'ok' && !leaders.includes(dflt)) leaders.push(dflt);
   let done = 0;
   const seconds = opts.budget.seconds;
-  for (const c of leaders) {
+  for (const c of error === undefined ? leaders : []) {
     if (hooks.signal?.aborted) break;
     // past the time budget (a slow machine, a bad estimate), keep what was re-measured so far
     if (seconds !== undefined && done > 0 && search.elapsed() >= seconds) break;
     // the plan screened, as it was lowered then
-    const o = await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) });
-    if (o.measurement) c.final = o.measurement;
-    if (o.status !== 'ok') {
+    let o: CandidateOutcome;
+    try {
+      o = checked(await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) }));
+    } catch (e) {
+      error = errorText(e);
+      break;
+    }
+    if (o.status === 'ok') c.final = o.measurement!;
+    else {
       c.status = o.status;
       if (o.detail) c.detail = o.detail;
     }
@@ -317,7 +341,9 @@ export async function tune(
     hooks.onProgress?.({ phase: 'final', measured: ++done, total: leaders.length, best: bestSoFar, last: c });
   }
   if (hooks.signal?.aborted) search.stopped = 'interrupted';
-  const finals = leaders.filter((c) => c.final);
+  if (error !== undefined) search.stopped = 'error';
+  // a leader that failed its second measurement is out; the others screened remain
+  const finals = leaders.filter((c) => c.final && c.status === 'ok');
   const best = pickWinner(finals.length ? finals : search.ok(), opts.band);
   return {
     best,
@@ -329,9 +355,12 @@ export async function tune(
     band: opts.band,
     tieBreak: TIE_BREAK,
     stoppedBy: search.stopped ?? 'exhausted',
+    ...(error !== undefined ? { error } : {}),
     seconds: search.elapsed(),
   };
 }
+
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 /**
  * Guided search: an evolutionary loop. The first population is half steps away from the best
