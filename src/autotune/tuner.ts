@@ -19,8 +19,8 @@ export interface TuneOptions {
   /**
    * Stop after this many distinct candidates measured, or this many seconds, whichever first; a
    * limit left out is no limit. The seconds cover the whole run: screening stops early enough to
-   * leave time for measuring the leaders again. The default schedule is measured whatever the
-   * budget, even a zero one.
+   * leave time for measuring the leaders again, and no candidate is given more time than is left
+   * (plus BUDGET_MARGIN_MS). The default schedule is measured whatever the budget, even a zero one.
    */
   readonly budget: { readonly trials?: number | undefined; readonly seconds?: number | undefined };
   /** Repeats of the cheap first measurement every candidate gets. */
@@ -61,6 +61,9 @@ export const DEFAULT_TUNE: TuneOptions = {
   cutoffFactor: 2,
   seeds: [],
 };
+
+/** How far past its time budget a run may go: a candidate's time-out is the time left plus this. */
+export const BUDGET_MARGIN_MS = 1000;
 
 export const TIE_BREAK = 'the default schedule if it is within the band, else the lowest canonical JSON of the schedule';
 
@@ -207,12 +210,20 @@ class Search {
     return this.plans.get(c);
   }
 
-  /** The time-out for a candidate given how long the default took (see TuneOptions). */
-  timeoutFor(warmup: number, repeat: number): number {
+  /**
+   * The time-out for a candidate given how long the default took (see TuneOptions), and never
+   * more than the time budget has left (screening keeps back the time the leaders need) plus a
+   * small margin. `limitedByBudget` tells a time-out the budget cut short from a slow candidate.
+   */
+  timeoutFor(warmup: number, repeat: number, phase: 'screen' | 'final'): { timeoutMs: number; limitedByBudget: boolean } {
     const base = this.candidates.find((c) => c.isDefault && c.screen)?.screen;
-    if (!base) return this.opts.candidateTimeoutMs;
-    const runMs = base.medianMs * this.opts.slowdownLimit * (warmup + repeat + 1);
-    return Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
+    const runMs = base ? base.medianMs * this.opts.slowdownLimit * (warmup + repeat + 1) : Infinity;
+    const own = Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
+    const seconds = this.opts.budget.seconds;
+    if (seconds === undefined) return { timeoutMs: own, limitedByBudget: false };
+    const leftMs = (seconds - this.elapsed() - (phase === 'screen' ? this.finalSeconds() : 0)) * 1000;
+    const budgetMs = Math.max(0, leftMs) + BUDGET_MARGIN_MS;
+    return budgetMs < own ? { timeoutMs: budgetMs, limitedByBudget: true } : { timeoutMs: own, limitedByBudget: false };
   }
 
   async screen({ c, plan }: Prepared): Promise<void> {
@@ -220,10 +231,12 @@ class Search {
     // run is already far slower than the best so far stops there
     const best = this.best();
     const cutoffMs = best?.screen ? best.screen.medianMs * this.opts.cutoffFactor : undefined;
-    const o = checked(await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs }));
+    const { timeoutMs, limitedByBudget } = this.timeoutFor(0, this.opts.screenRepeat, 'screen');
+    const o = checked(await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs, cutoffMs }));
     c.status = o.status;
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
+    if (o.status === 'timeout' && limitedByBudget) c.detail = `${o.detail ?? 'timed out'} (the time budget ran out)`;
     if (c.status === 'ok') this.plans.set(c, plan);
     this.candidates.push(c);
     this.onProgress({ phase: 'screen', measured: this.measured, total: this.total, best: this.best(), last: c });
@@ -324,11 +337,17 @@ export async function tune(
     // past the time budget (a slow machine, a bad estimate), keep what was re-measured so far
     if (seconds !== undefined && done > 0 && search.elapsed() >= seconds) break;
     // the plan screened, as it was lowered then
+    const { timeoutMs, limitedByBudget } = search.timeoutFor(opts.finalWarmup, opts.finalRepeat, 'final');
     let o: CandidateOutcome;
     try {
-      o = checked(await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) }));
+      o = checked(await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs }));
     } catch (e) {
       error = errorText(e);
+      break;
+    }
+    // cut short by the budget, not by its own slowness: its screening stands, re-measuring ends
+    if (o.status === 'timeout' && limitedByBudget) {
+      search.stopped = 'budget';
       break;
     }
     if (o.status === 'ok') c.final = o.measurement!;

@@ -224,3 +224,25 @@ describe('what was measured survives', () => {
     }
   });
 });
+
+describe('the time budget holds while a candidate runs', () => {
+  const space = searchSpace(info, program, sizes, restrict);
+
+  it('a hanging candidate is given no more than the time left', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const timeouts: number[] = [];
+    let n = 0;
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      timeouts.push(req.timeoutMs);
+      // the third candidate hangs: the measurer (like the worker pool) gives up at the time-out
+      if (++n === 3) {
+        await sleep(Math.min(req.timeoutMs, 4000));
+        return { status: 'timeout', detail: `no result within ${req.timeoutMs} ms` };
+      }
+      return { status: 'ok', measurement: m(1 + cost(s) / 1000) };
+    }, { strategy: 'guided', budget: { trials: 8, seconds: 1.5 } });
+    for (const t of timeouts) expect(t).toBeLessThanOrEqual(1500 + 1000);
+    expect(r.seconds).toBeLessThan(1.5 + 1.2);
+    expect(r.best).toBeDefined();
+  });
+});
