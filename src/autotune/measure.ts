@@ -96,3 +96,19 @@ export async function measure(run: () => Promise<RunResult>, options: Partial<Me
   }
   return summarize(samples, clock);
 }
+
+/**
+ * Why a measurement cannot be a real timing (a missing, non-finite or negative median, minimum,
+ * maximum or sample, no samples at all), or undefined when it can. A worker whose device
+ * timestamps wrapped or came back out of order reports such numbers; they must never rank.
+ */
+export function impossibleTiming(m: Measurement | undefined): string | undefined {
+  if (!m) return 'impossible timing: no measurement reported';
+  const bad = (v: unknown) => typeof v !== 'number' || !Number.isFinite(v) || v < 0;
+  for (const k of ['medianMs', 'minMs', 'maxMs'] as const) if (bad(m[k])) return `impossible timing: ${k} ${String(m[k])}`;
+  if (!Array.isArray(m.samples) || m.samples.length === 0) return 'impossible timing: no samples';
+  const s = m.samples.find(bad);
+  if (s !== undefined || m.samples.some(bad)) return `impossible timing: sample ${String(s)}`;
+  if (typeof m.spread !== 'number' || !Number.isFinite(m.spread) || m.spread < 0) return `impossible timing: spread ${String(m.spread)}`;
+  return undefined;
+}

@@ -6,7 +6,7 @@ import { type Plan } from '../passes/pipeline.js';
 import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
-import type { Measurement } from './measure.js';
+import { type Measurement, impossibleTiming } from './measure.js';
 import { deviceSeeds } from './seeds.js';
 import type { CandidateOutcome, MeasureRequest } from './pool.js';
 import type { CandidateStatus } from './protocol.js';
@@ -19,7 +19,8 @@ export interface TuneOptions {
   /**
    * Stop after this many distinct candidates measured, or this many seconds, whichever first; a
    * limit left out is no limit. The seconds cover the whole run: screening stops early enough to
-   * leave time for measuring the leaders again.
+   * leave time for measuring the leaders again, and no candidate is given more time than is left
+   * (plus BUDGET_MARGIN_MS). The default schedule is measured whatever the budget, even a zero one.
    */
   readonly budget: { readonly trials?: number | undefined; readonly seconds?: number | undefined };
   /** Repeats of the cheap first measurement every candidate gets. */
@@ -61,6 +62,9 @@ export const DEFAULT_TUNE: TuneOptions = {
   seeds: [],
 };
 
+/** How far past its time budget a run may go: a candidate's time-out is the time left plus this. */
+export const BUDGET_MARGIN_MS = 1000;
+
 export const TIE_BREAK = 'the default schedule if it is within the band, else the lowest canonical JSON of the schedule';
 
 export interface Candidate {
@@ -93,7 +97,9 @@ export interface TuneResult {
   readonly validCount?: number;
   readonly band: number;
   readonly tieBreak: string;
-  readonly stoppedBy: 'budget' | 'exhausted' | 'interrupted' | 'converged';
+  /** `error`: measuring failed for good (say the worker could not restart); `error` says why. */
+  readonly stoppedBy: 'budget' | 'exhausted' | 'interrupted' | 'converged' | 'error';
+  readonly error?: string;
   readonly seconds: number;
 }
 
@@ -107,6 +113,13 @@ export type Measurer = (plan: Plan, request: Required<Pick<MeasureRequest, 'warm
 interface Prepared {
   readonly c: Candidate;
   readonly plan: Plan;
+}
+
+/** An outcome whose timing is impossible becomes that candidate's error; other outcomes pass. */
+function checked(o: CandidateOutcome): CandidateOutcome {
+  if (o.status !== 'ok') return o;
+  const why = impossibleTiming(o.measurement);
+  return why ? { status: 'error', detail: why } : o;
 }
 
 const median = (c: Candidate) => c.final?.medianMs ?? c.screen?.medianMs ?? Infinity;
@@ -197,12 +210,20 @@ class Search {
     return this.plans.get(c);
   }
 
-  /** The time-out for a candidate given how long the default took (see TuneOptions). */
-  timeoutFor(warmup: number, repeat: number): number {
+  /**
+   * The time-out for a candidate given how long the default took (see TuneOptions), and never
+   * more than the time budget has left (screening keeps back the time the leaders need) plus a
+   * small margin. `limitedByBudget` tells a time-out the budget cut short from a slow candidate.
+   */
+  timeoutFor(warmup: number, repeat: number, phase: 'screen' | 'final'): { timeoutMs: number; limitedByBudget: boolean } {
     const base = this.candidates.find((c) => c.isDefault && c.screen)?.screen;
-    if (!base) return this.opts.candidateTimeoutMs;
-    const runMs = base.medianMs * this.opts.slowdownLimit * (warmup + repeat + 1);
-    return Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
+    const runMs = base ? base.medianMs * this.opts.slowdownLimit * (warmup + repeat + 1) : Infinity;
+    const own = Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
+    const seconds = this.opts.budget.seconds;
+    if (seconds === undefined) return { timeoutMs: own, limitedByBudget: false };
+    const leftMs = (seconds - this.elapsed() - (phase === 'screen' ? this.finalSeconds() : 0)) * 1000;
+    const budgetMs = Math.max(0, leftMs) + BUDGET_MARGIN_MS;
+    return budgetMs < own ? { timeoutMs: budgetMs, limitedByBudget: true } : { timeoutMs: own, limitedByBudget: false };
   }
 
   async screen({ c, plan }: Prepared): Promise<void> {
@@ -210,10 +231,12 @@ class Search {
     // run is already far slower than the best so far stops there
     const best = this.best();
     const cutoffMs = best?.screen ? best.screen.medianMs * this.opts.cutoffFactor : undefined;
-    const o = await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs: this.timeoutFor(0, this.opts.screenRepeat), cutoffMs });
+    const { timeoutMs, limitedByBudget } = this.timeoutFor(0, this.opts.screenRepeat, 'screen');
+    const o = checked(await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs, cutoffMs }));
     c.status = o.status;
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
+    if (o.status === 'timeout' && limitedByBudget) c.detail = `${o.detail ?? 'timed out'} (the time budget ran out)`;
     if (c.status === 'ok') this.plans.set(c, plan);
     this.candidates.push(c);
     this.onProgress({ phase: 'screen', measured: this.measured, total: this.total, best: this.best(), last: c });
@@ -272,25 +295,33 @@ export async function tune(
   const total = strategy === 'exhaustive' && valid ? Math.min(valid.length, opts.budget.trials ?? Infinity) : (opts.budget.trials ?? 0);
   const search = new Search(info, program, sizes, space, opts, measure, hooks.onProgress ?? (() => undefined), hooks.signal, total);
 
-  // the default schedule is always measured: the baseline every result is compared with
+  // the default schedule is always measured, whatever the budget: the baseline every result is
+  // compared with
   const dfltPrepared = search.prepare(defaultPoint(space));
-  if (dfltPrepared && search.budgetLeft()) await search.screen(dfltPrepared);
   const dflt = dfltPrepared?.c;
-  for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
-    if (!search.budgetLeft()) break;
-    const c = search.prepare(pointOf(space, seed));
-    if (c) await search.screen(c);
-  }
-
-  if (strategy === 'exhaustive') {
-    for (const p of allPoints(space)) {
+  // a measurer that fails for good (its worker cannot restart) or a candidate that cannot be
+  // lowered for an unexpected reason ends the search, never the run: what was measured stands
+  let error: string | undefined;
+  try {
+    if (dfltPrepared && !hooks.signal?.aborted) await search.screen(dfltPrepared);
+    for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
       if (!search.budgetLeft()) break;
-      const c = search.prepare(p);
+      const c = search.prepare(pointOf(space, seed));
       if (c) await search.screen(c);
     }
-    search.stopped ??= 'exhausted';
-  } else {
-    await guided(search);
+
+    if (strategy === 'exhaustive') {
+      for (const p of allPoints(space)) {
+        if (!search.budgetLeft()) break;
+        const c = search.prepare(p);
+        if (c) await search.screen(c);
+      }
+      search.stopped ??= 'exhausted';
+    } else {
+      await guided(search);
+    }
+  } catch (e) {
+    error = errorText(e);
   }
 
   // measure the leaders again, longer, then pick deterministically
@@ -301,14 +332,26 @@ export async function tune(
   if (dflt && dflt.status === 'ok' && !leaders.includes(dflt)) leaders.push(dflt);
   let done = 0;
   const seconds = opts.budget.seconds;
-  for (const c of leaders) {
+  for (const c of error === undefined ? leaders : []) {
     if (hooks.signal?.aborted) break;
     // past the time budget (a slow machine, a bad estimate), keep what was re-measured so far
     if (seconds !== undefined && done > 0 && search.elapsed() >= seconds) break;
     // the plan screened, as it was lowered then
-    const o = await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs: search.timeoutFor(opts.finalWarmup, opts.finalRepeat) });
-    if (o.measurement) c.final = o.measurement;
-    if (o.status !== 'ok') {
+    const { timeoutMs, limitedByBudget } = search.timeoutFor(opts.finalWarmup, opts.finalRepeat, 'final');
+    let o: CandidateOutcome;
+    try {
+      o = checked(await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs }));
+    } catch (e) {
+      error = errorText(e);
+      break;
+    }
+    // cut short by the budget, not by its own slowness: its screening stands, re-measuring ends
+    if (o.status === 'timeout' && limitedByBudget) {
+      search.stopped = 'budget';
+      break;
+    }
+    if (o.status === 'ok') c.final = o.measurement!;
+    else {
       c.status = o.status;
       if (o.detail) c.detail = o.detail;
     }
@@ -317,7 +360,9 @@ export async function tune(
     hooks.onProgress?.({ phase: 'final', measured: ++done, total: leaders.length, best: bestSoFar, last: c });
   }
   if (hooks.signal?.aborted) search.stopped = 'interrupted';
-  const finals = leaders.filter((c) => c.final);
+  if (error !== undefined) search.stopped = 'error';
+  // a leader that failed its second measurement is out; the others screened remain
+  const finals = leaders.filter((c) => c.final && c.status === 'ok');
   const best = pickWinner(finals.length ? finals : search.ok(), opts.band);
   return {
     best,
@@ -329,9 +374,12 @@ export async function tune(
     band: opts.band,
     tieBreak: TIE_BREAK,
     stoppedBy: search.stopped ?? 'exhausted',
+    ...(error !== undefined ? { error } : {}),
     seconds: search.elapsed(),
   };
 }
+
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 /**
  * Guided search: an evolutionary loop. The first population is half steps away from the best

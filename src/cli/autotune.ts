@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--dtype <dtype>', "element type (default: the example's first)")
     .option('--shape <N=value>', 'sizes, e.g. --shape M=1024,N=1024,K=1024 (repeatable)', collect, [])
     .option('--device <kind>', 'webgpu or cuda', deviceOption, 'webgpu')
-    .option('--budget <budget>', 'candidates (100), time (60s, 5m) or both (100,60s)', '64,120s')
+    .option('--budget <budget>', 'candidates (100), time (60s, 5m) or both (100,60s); the run stops at whichever comes first, a hanging candidate included (within about a second); 0 is an error', '64,120s')
     .option('--strategy <name>', 'auto (exhaustive when the space fits the budget), exhaustive or guided', 'auto')
     .option('--knob <knob=values>', 'restrict a knob, e.g. --knob blockK=8,16 (repeatable); an unknown knob or value is an error', collect, [])
     .option('--seed <n>', 'seed for the guided search and the random inputs', positiveInt, 1)

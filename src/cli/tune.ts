@@ -29,7 +29,10 @@ export interface TuneCommandOptions {
   readonly json: boolean;
 }
 
-/** `--budget 60s`, `--budget 5m`, `--budget 100` (candidates) or both: `--budget 100,60s`. */
+/**
+ * `--budget 60s`, `--budget 5m`, `--budget 100` (candidates) or both: `--budget 100,60s`. A budget
+ * of nothing (0, 0s) is a usage error: it could measure nothing worth saving.
+ */
 export function parseBudget(spec: string): { trials?: number; seconds?: number } {
   const out: { trials?: number; seconds?: number } = {};
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -38,6 +41,7 @@ export function parseBudget(spec: string): { trials?: number; seconds?: number }
     const v = Number(m[1]);
     if (m[2]) out.seconds = v * (m[2] === 'm' ? 60 : m[2] === 'h' ? 3600 : 1);
     else out.trials = Math.floor(v);
+    if ((m[2] ? out.seconds : out.trials) === 0) throw new UsageError(`budget ${JSON.stringify(part)} would measure nothing: give at least 1 candidate or some seconds (default 64,120s)`);
   }
   return out;
 }
@@ -134,6 +138,8 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       },
     );
     bar?.stop();
+    // whatever stopped the run (budget, Ctrl-C, a worker that could not restart), the best of
+    // what was measured is recorded
     const ok = result.best !== undefined;
     if (ok && db) {
       const runnersUp = result.candidates
@@ -157,7 +163,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       });
     }
     report(src, result, o.json, db?.path);
-    if (!ok) return EXIT.failure;
+    if (!ok || result.stoppedBy === 'error') return EXIT.failure;
     return result.stoppedBy === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
     bar?.stop();
@@ -182,6 +188,7 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
           sizes: src.sizes,
           strategy: r.strategy,
           stoppedBy: r.stoppedBy,
+          error: r.error ?? null,
           seconds: r.seconds,
           spaceSize: r.spaceSize,
           validCount: r.validCount ?? null,
@@ -220,9 +227,33 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
     `${r.candidates.length} candidates measured (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}) in ${r.seconds.toFixed(1)} s by ${r.strategy} search, stopped by ${r.stoppedBy}` +
       (r.validCount !== undefined ? `; ${r.validCount} valid distinct candidates in the space` : ''),
   );
+  const failures = failureSummary(r.candidates);
+  if (failures.length) console.log(`not counted: ${failures.join('; ')}`);
+  if (r.error) console.log(`measuring stopped early: ${r.error}`);
   console.log('~ = first (cheap) measurement only; * = winner: ' + r.tieBreak + ` (band ${(r.band * 100).toFixed(0)}%)`);
   if (r.best) {
     console.log(`winner ${describeSchedule(r.best.schedule)}: ${best!.toFixed(3)} ms${dflt ? `, ${(dflt / best!).toFixed(2)}x the default schedule` : ''}`);
     if (dbPath) console.log(`saved to ${dbPath}`);
   } else console.log('no candidate ran correctly; nothing saved');
+}
+
+/**
+ * The candidates that did not count, by kind of failure, most common first: `3 invalid:
+ * DeviceLimitError`, `2 timeout: no result within N ms; worker restarted`. A kind is the status
+ * and the detail up to its first ": " with numbers as N (a mismatch's detail names values, so it
+ * is one kind).
+ */
+export function failureSummary(candidates: readonly Pick<Candidate, 'status' | 'detail'>[]): string[] {
+  const kinds = new Map<string, number>();
+  for (const c of candidates) {
+    if (c.status === 'ok') continue;
+    let why = c.status === 'mismatch' ? 'result disagrees with the reference' : (c.detail ?? '').split(': ')[0]!.replace(/\d+(\.\d+)?/g, 'N').trim();
+    if (why.length > 80) why = `${why.slice(0, 77)}...`;
+    const kind = why ? `${c.status}: ${why}` : c.status;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds]
+    .map(([kind, n]) => ({ n, line: `${n} ${kind}` }))
+    .sort((a, b) => b.n - a.n || (a.line < b.line ? -1 : 1))
+    .map((x) => x.line);
 }

@@ -2,18 +2,31 @@
  * A measuring worker that misbehaves on request, speaking the real protocol: the group
  * "elementwise:Y" knob `workgroupSize` of the plan's schedule chooses the behaviour (1: crash the
  * process, 2: hang, 3: wrong result, else a measurement of `workgroupSize / 100` ms).
+ *
+ * The program text of `init`, when it is `{"crashAfter": n, "marker": path}`, makes it crash on
+ * the measurement after n good ones and leave the marker file, and refuse to start while the
+ * marker exists: a device lost for good.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import type { FromWorker, ToWorker } from '../../src/autotune/protocol.js';
 import { syntheticDeviceInfo } from './fixtures.js';
 
 const send = (m: FromWorker) => process.send?.(m);
 const info = syntheticDeviceInfo;
+let config: { crashAfter?: number; marker?: string } = {};
+let measured = 0;
 
 process.on('message', (raw) => {
   const m = raw as ToWorker;
   if (m.type === 'init') {
-    send({ type: 'ready', info });
+    config = JSON.parse(m.program) as typeof config;
+    if (config.marker && existsSync(config.marker)) send({ type: 'init-failed', error: 'device lost' });
+    else send({ type: 'ready', info });
     return;
+  }
+  if (config.crashAfter !== undefined && ++measured > config.crashAfter) {
+    if (config.marker) writeFileSync(config.marker, '');
+    process.exit(7);
   }
   const knob = (m.plan.schedule['elementwise:Y'] as { workgroupSize?: number } | undefined)?.workgroupSize ?? 100;
   if (knob === 1) process.exit(7);

@@ -1,13 +1,20 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { matmul } from '../../examples/matmul.js';
 import { MeasuringWorker } from '../../src/autotune/pool.js';
+import { searchSpace } from '../../src/autotune/space.js';
+import { tune } from '../../src/autotune/tuner.js';
+import { syntheticDeviceInfo } from './fixtures.js';
 import type { SentPlan } from '../../src/autotune/protocol.js';
 import type { ResolvedSchedule } from '../../src/passes/schedule.js';
 
 const fake = fileURLToPath(new URL('./fake-worker.ts', import.meta.url));
 const workers: MeasuringWorker[] = [];
-const worker = (candidateTimeoutMs = 2000) => {
-  const w = new MeasuringWorker({ backend: 'webgpu', program: '{}', sizes: {}, seed: 1, candidateTimeoutMs, startTimeoutMs: 20_000, workerScript: fake });
+const worker = (candidateTimeoutMs = 2000, program = '{}') => {
+  const w = new MeasuringWorker({ backend: 'webgpu', program, sizes: {}, seed: 1, candidateTimeoutMs, startTimeoutMs: 20_000, workerScript: fake });
   workers.push(w);
   return w;
 };
@@ -48,5 +55,21 @@ describe('the measuring worker isolates candidates', () => {
   it('reports a result that disagrees with the reference', async () => {
     const r = await worker().measure(knobs(3), { warmup: 1, repeat: 1 });
     expect(r).toEqual({ status: 'mismatch', detail: 'Y[0] = 1, reference 2' });
+  });
+});
+
+describe('a tuning run on a worker that cannot restart', () => {
+  it('keeps the candidates measured before the worker was lost', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'tilecraft-pool-')), 'lost');
+    const w = worker(5000, JSON.stringify({ crashAfter: 3, marker }));
+    await w.start();
+    const sizes = { M: 64, N: 64, K: 64 };
+    const program = matmul.build('f32');
+    const space = searchSpace(syntheticDeviceInfo, program, sizes);
+    const r = await tune(syntheticDeviceInfo, program, sizes, space, (plan, req) => w.measure(plan, req), { strategy: 'guided', budget: { trials: 10 } });
+    expect(r.stoppedBy).toBe('error');
+    expect(r.error).toMatch(/could not start: device lost/);
+    expect(r.candidates.map((c) => c.status)).toEqual(['ok', 'ok', 'ok', 'crash']);
+    expect(r.best?.status).toBe('ok');
   });
 });

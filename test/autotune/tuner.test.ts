@@ -166,3 +166,83 @@ describe('the winner is deterministic', () => {
     expect(pickWinner([cand('64', 10), cand('128', 11)], 0.03)!.key).toBe('64');
   });
 });
+
+describe('what was measured survives', () => {
+  const space = searchSpace(info, program, sizes, restrict);
+
+  it('a measurer that fails for good (its worker cannot restart) ends the run with what it measured', async () => {
+    let n = 0;
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }) => {
+      if (++n > 3) throw new Error('the measuring worker could not start: device lost');
+      return { status: 'ok', measurement: m(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 20 } });
+    expect(r.stoppedBy).toBe('error');
+    expect(r.error).toMatch(/device lost/);
+    expect(r.candidates.filter((c) => c.status === 'ok').length).toBe(3);
+    expect(r.best).toBeDefined();
+  });
+
+  it('an impossible timing fails that candidate only', async () => {
+    const bad: Array<Measurement | undefined> = [
+      undefined,
+      m(NaN),
+      m(-2),
+      m(Infinity),
+      { ...m(5), samples: [5, -1, 5] },
+      { ...m(5), samples: [] },
+      { medianMs: undefined, minMs: 1, maxMs: 1, spread: 0, samples: [1], clock: 'device' } as unknown as Measurement,
+    ];
+    let n = 0;
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }) => {
+      const i = n++;
+      // the second to eighth candidates report nonsense, and would otherwise look fastest
+      if (i >= 1 && i <= bad.length) return bad[i - 1] ? { status: 'ok', measurement: bad[i - 1]! } : { status: 'ok' };
+      return { status: 'ok', measurement: m(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 12 } });
+    const failed = r.candidates.slice(1, 1 + bad.length);
+    expect(failed.map((c) => c.status)).toEqual(bad.map(() => 'error'));
+    for (const c of failed) expect(c.detail).toMatch(/impossible timing/);
+    expect(r.candidates.filter((c) => c.status === 'ok').length).toBe(12 - bad.length);
+    expect(Number.isFinite(r.best!.final!.medianMs)).toBe(true);
+    expect(r.best!.final!.medianMs).toBeGreaterThan(0);
+  });
+
+  it('leaders whose second measurement is impossible leave the winner to the others screened', async () => {
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      if (req.repeat === 10) return { status: 'ok', measurement: m(NaN) };
+      return { status: 'ok', measurement: m(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 10 } });
+    expect(r.best).toBeDefined();
+    expect(r.best!.status).toBe('ok');
+  });
+
+  it('a zero budget still measures the default', async () => {
+    for (const budget of [{ trials: 0 }, { seconds: 0 }]) {
+      const r = await tune(info, program, sizes, space, measurer(), { strategy: 'guided', budget });
+      expect(r.candidates.length, JSON.stringify(budget)).toBe(1);
+      expect(r.best?.isDefault).toBe(true);
+    }
+  });
+});
+
+describe('the time budget holds while a candidate runs', () => {
+  const space = searchSpace(info, program, sizes, restrict);
+
+  it('a hanging candidate is given no more than the time left', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const timeouts: number[] = [];
+    let n = 0;
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      timeouts.push(req.timeoutMs);
+      // the third candidate hangs: the measurer (like the worker pool) gives up at the time-out
+      if (++n === 3) {
+        await sleep(Math.min(req.timeoutMs, 4000));
+        return { status: 'timeout', detail: `no result within ${req.timeoutMs} ms` };
+      }
+      return { status: 'ok', measurement: m(1 + cost(s) / 1000) };
+    }, { strategy: 'guided', budget: { trials: 8, seconds: 1.5 } });
+    for (const t of timeouts) expect(t).toBeLessThanOrEqual(1500 + 1000);
+    expect(r.seconds).toBeLessThan(1.5 + 1.2);
+    expect(r.best).toBeDefined();
+  });
+});
