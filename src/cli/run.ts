@@ -6,7 +6,8 @@ import { evaluate } from '../reference/evaluate.js';
 import { measure } from '../autotune/measure.js';
 import { type CompileOptions, Executable } from '../runtime/executable.js';
 import { type Schedule, describeSchedule } from '../passes/schedule.js';
-import { type Sizes } from '../ir/bind.js';
+import { type Sizes, bindProgram, shapeOf } from '../ir/bind.js';
+import { type Program } from '../ir/tensor.js';
 import { DeviceLimitError } from '../ir/errors.js';
 import { type PlanTensor } from '../passes/pipeline.js';
 import { type DeviceLimits } from '../runtime/device.js';
@@ -44,6 +45,8 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
   const given = o.schedule !== undefined ? await readScheduleArg(o.schedule) : undefined;
   const device = await openDevice(o.device);
   try {
+    // a shape too big for the device is the user's input: said before anything is compiled or allocated
+    checkFitsDevice(programTensors(program, sizes), device.info.limits, sizes);
     const exe = await Executable.create(device, program, sizes, await compileOptions(o, given, () => scheduleToReplay(device.info, program, sizes, given)));
     checkFitsDevice(exe.plan.tensors, device.info.limits, sizes);
     const inputs = randomInputs(exe.inputs);
@@ -112,6 +115,13 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
  * Before anything is allocated, on the host or the device: a tensor too large for one buffer of
  * this device is the sizes' fault, so a usage error naming the tensor, the sizes and the limit.
  */
+/** The program's inputs and outputs at these sizes, as the plan will bind them. */
+function programTensors(program: Program, sizes: Sizes): PlanTensor[] {
+  const bound = bindProgram(program, sizes);
+  const outputs = bound.stmts.filter((st) => bound.outputs.includes(st.target.name)).map((st) => ({ t: st.target, role: 'output' as const }));
+  return [...bound.inputs.map((t) => ({ t, role: 'input' as const })), ...outputs].map(({ t, role }) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t), role }));
+}
+
 export function checkFitsDevice(tensors: readonly PlanTensor[], limits: DeviceLimits, sizes: Sizes): void {
   try {
     checkBufferLimits(tensors, limits);
