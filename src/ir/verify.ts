@@ -6,11 +6,43 @@ import { type Axis, type Expr, type FoldDef, type Program, type Stmt, type Tenso
 import { type FoldScope, checkFoldRef, checkFoldStmt } from './verify-fold.js';
 
 /**
+ * The deepest expression a statement may hold. The passes, the printer and the reference walk
+ * expressions recursively, so a deeper one would exhaust the stack; a chain of `let`s or outputs
+ * (each statement reading the one before it) keeps every expression shallow at any length.
+ */
+export const MAX_EXPR_DEPTH = 1000;
+
+/** The nesting depth of an expression (a leaf is 1), found without recursion. */
+export function exprDepth(e: Expr): number {
+  let deepest = 0;
+  const stack: [Expr, number][] = [[e, 1]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d > deepest) deepest = d;
+    for (const c of children(n)) stack.push([c, d + 1]);
+  }
+  return deepest;
+}
+
+/** Throws a ProgramError, before any recursive walk, for a statement nested deeper than MAX_EXPR_DEPTH. */
+export function checkExprDepth(p: Program): void {
+  for (const s of p.stmts) {
+    const depth = exprDepth(s.expr);
+    if (depth > MAX_EXPR_DEPTH) {
+      throw new ProgramError(
+        `the expression for ${s.target.name} in program ${p.name} nests ${depth} operations deep; the limit is ${MAX_EXPR_DEPTH}: name intermediate results (let) to split it`,
+      );
+    }
+  }
+}
+
+/**
  * Checks a program's structure: names defined once and before use, loads with the right number of
  * indices, every free index variable bound by the statement's target, reductions not shadowing,
  * sizes declared. With concrete sizes (`boundsOf`), also checks that every load stays in range.
  */
 export function verifyProgram(p: Program): void {
+  checkExprDepth(p);
   const sizeSet = new Set(p.sizes);
   for (const [s, max] of Object.entries(p.dynamic ?? {})) {
     if (!sizeSet.has(s)) throw new ProgramError(`dynamic size ${s} is not a size of program ${p.name} (its sizes: ${p.sizes.join(', ') || 'none'})`);

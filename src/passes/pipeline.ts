@@ -2,6 +2,7 @@ import { type BoundProgram, type Sizes, bindProgram, boundShape, numel, shapeOf 
 import { type DType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
 import { type Kernel } from '../ir/kernel.js';
+import { checkExprDepth } from '../ir/verify.js';
 import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
 import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type KernelGroup, escapingTensors, groupStatements, stmtsOf } from './group.js';
 import {
@@ -110,6 +111,8 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   const defaults: KnobDefaults = options.defaults ?? {};
   const grouping: GroupOptions = { ...DEFAULT_GROUP_OPTIONS, ...options.grouping };
   const trace: { pass: string; note: string }[] = [];
+  // before the first recursive pass, so that a program built by hand is refused as the builder would
+  checkExprDepth(p);
   const hoisted = hoistReductions(p);
   trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
   const bound = bindProgram(hoisted, sizes);
