@@ -124,16 +124,61 @@ function tidyExpected(expected: string): string {
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
+/** Brackets, `(` and `[`, may nest this deep; deeper ones are refused before parsing. */
+export const MAX_NESTING = 100;
+
 /** Stack exhaustion on absurdly nested input is reported as an error in that input, not a crash. */
 function guarded<R>(source: string, file: string, f: () => R): R {
+  const deepest = deepestBracket(source);
+  if (deepest.depth > MAX_NESTING) {
+    throw new TextDslError(`the program nests too deeply: brackets ${deepest.depth} deep here, the limit is ${MAX_NESTING}`, { file, source, start: deepest.offset }, 'syntax');
+  }
   try {
     return f();
   } catch (e) {
     if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      throw new TextDslError('the program nests too deeply to parse', { file, source, start: 0 }, 'syntax');
+      // not the brackets: a very long expression, e.g. thousands of operators in one statement
+      throw new TextDslError('the program nests too deeply to parse; split the longest expressions with let', { file, source, start: longestLine(source) }, 'syntax');
     }
     throw e;
   }
+}
+
+/** How deep `(` and `[` nest (comments skipped), and the offset of the first bracket past MAX_NESTING. */
+function deepestBracket(source: string): { depth: number; offset: number } {
+  let depth = 0;
+  let best = { depth: 0, offset: 0 };
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 35 /* # */) {
+      const eol = source.indexOf('\n', i);
+      if (eol < 0) break;
+      i = eol;
+    } else if (c === 40 /* ( */ || c === 91 /* [ */) {
+      depth++;
+      if (depth > best.depth) best = { depth, offset: depth === MAX_NESTING + 1 ? i : best.offset };
+    } else if ((c === 41 /* ) */ || c === 93) /* ] */ && depth > 0) {
+      depth--;
+    }
+  }
+  return best;
+}
+
+/** The offset of the first non-blank character of the longest line. */
+function longestLine(source: string): number {
+  let best = 0;
+  let bestLength = -1;
+  for (let start = 0; start <= source.length; ) {
+    let end = source.indexOf('\n', start);
+    if (end < 0) end = source.length;
+    if (end - start > bestLength) {
+      bestLength = end - start;
+      best = start;
+    }
+    start = end + 1;
+  }
+  while (best < source.length && (source[best] === ' ' || source[best] === '\t')) best++;
+  return best;
 }
 
 export { TextDslError } from './errors.js';
