@@ -101,6 +101,7 @@ it(
     let lost = 0;
     let orphansLeft = 0;
     let unacknowledged = 0;
+    let slowestRoundMs = 0;
     let orphansRemoved = 0;
 
     // A temporary of a live writer (this process), aged past the orphan age: never to be removed.
@@ -183,6 +184,7 @@ it(
           }),
       );
       await Promise.all(ready);
+      const roundStarted = Date.now();
       for (const c of children) {
         c.stdin.write('go\n');
         (c as ChildProcessWithoutNullStreams & { startKill?: () => void }).startKill?.();
@@ -212,6 +214,7 @@ it(
         await new Promise((r) => setTimeout(r, 3));
       }
       const results = await ended;
+      slowestRoundMs = Math.max(slowestRoundMs, Date.now() - roundStarted);
       results.forEach((r, w) => {
         if (r.signal === 'SIGKILL') kills++;
         else if (r.code !== 0) problems.push(`${where}: writer ${w} failed (${String(r.code ?? r.signal)}): ${r.stderr.slice(-2000)}`);
@@ -288,7 +291,7 @@ it(
     console.log(
       `db chaos: seed=${SEED} rounds=${ROUNDS} writers=${spawned} kills=${kills} writes=${acked.size} (+${unacknowledged} unacknowledged) entries lost=${lost} ` +
         `bad entries kept=${bad.size} snapshots=${polls} orphaned temporaries removed=${orphansRemoved} (left by last round: ${orphansLeft}) ` +
-        `lock leftovers=${staleLocks.length}`,
+        `lock leftovers=${staleLocks.length} slowest round=${slowestRoundMs} ms`,
     );
     expect(problems.slice(0, 5)).toEqual([]);
     expect(lost).toBe(0);
