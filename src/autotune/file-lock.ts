@@ -162,7 +162,30 @@ export async function acquireLock(lockPath: string, options: LockOptions, timedO
   }
 }
 
+/**
+ * Creates the lock with its content already in it: the record is written to a file of our own,
+ * then hard-linked to the lock's name (atomic, and refused if the lock exists). A writer killed
+ * between creating a lock and writing its record would otherwise leave an empty lock whose owner
+ * nobody can identify. Where the file system has no hard links, the lock is created empty and
+ * written at once.
+ */
 async function tryCreateLock(lockPath: string, token: string): Promise<boolean> {
+  const content: LockContent = { pid: process.pid, host: hostname(), time: Date.now(), token };
+  const mine = `${lockPath}.${process.pid}.${token.slice(0, 8)}.new`;
+  await fs.writeFile(mine, JSON.stringify(content), { encoding: 'utf8', flag: 'wx' });
+  try {
+    await fs.link(mine, lockPath);
+    return true;
+  } catch (e) {
+    if (errorCode(e) === 'EEXIST') return false;
+    if (errorCode(e) !== 'EPERM' && errorCode(e) !== 'ENOTSUP' && errorCode(e) !== 'ENOSYS') throw e;
+    return createInPlace(lockPath, content);
+  } finally {
+    await fs.rm(mine, { force: true });
+  }
+}
+
+async function createInPlace(lockPath: string, content: LockContent): Promise<boolean> {
   let handle: FileHandle;
   try {
     handle = await fs.open(lockPath, 'wx');
@@ -171,7 +194,6 @@ async function tryCreateLock(lockPath: string, token: string): Promise<boolean> 
     throw e;
   }
   try {
-    const content: LockContent = { pid: process.pid, host: hostname(), time: Date.now(), token };
     await handle.writeFile(JSON.stringify(content), 'utf8');
     await handle.close();
   } catch (e) {
@@ -208,8 +230,15 @@ function parseLock(raw: string): LockContent | undefined {
   return undefined;
 }
 
+/**
+ * How long an empty or partial lock may stand before it is taken as abandoned: writing a lock's
+ * record takes microseconds, and tilecraft's own locks are never empty (see tryCreateLock).
+ */
+const EMPTY_LOCK_STALE_MS = 2000;
+
 function isStale(holder: Holder, staleMs: number): boolean {
   if (Date.now() - holder.time > staleMs) return true;
+  if (holder.content === undefined && Date.now() - holder.time > Math.min(staleMs, EMPTY_LOCK_STALE_MS)) return true;
   // A pid only means something on the machine that wrote it (the file may be on a shared disk).
   const c = holder.content;
   return c !== undefined && c.host === hostname() && !processAlive(c.pid);
