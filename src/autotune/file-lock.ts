@@ -171,10 +171,11 @@ export async function acquireLock(lockPath: string, options: LockOptions, timedO
  */
 async function tryCreateLock(lockPath: string, token: string): Promise<boolean> {
   const content: LockContent = { pid: process.pid, host: hostname(), time: Date.now(), token };
-  const mine = `${lockPath}.${process.pid}.${token.slice(0, 8)}.new`;
+  const mine = `${lockPath}.${hostname()}.${process.pid}.${token.slice(0, 8)}.new`;
   await fs.writeFile(mine, JSON.stringify(content), { encoding: 'utf8', flag: 'wx' });
   try {
     await fs.link(mine, lockPath);
+    await removeDeadLockRecords(lockPath);
     return true;
   } catch (e) {
     if (errorCode(e) === 'EEXIST') return false;
@@ -182,6 +183,22 @@ async function tryCreateLock(lockPath: string, token: string): Promise<boolean> 
     return createInPlace(lockPath, content);
   } finally {
     await fs.rm(mine, { force: true });
+  }
+}
+
+/**
+ * Removes the lock records of writers on this host that died between writing their record and
+ * linking it into place (their process is gone; a record of another host is left alone).
+ */
+async function removeDeadLockRecords(lockPath: string): Promise<void> {
+  const base = `${nodePath.basename(lockPath)}.${hostname()}.`;
+  const names = await fs.readdir(nodePath.dirname(lockPath)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(base) || !name.endsWith('.new')) continue;
+    const pid = Number(name.slice(base.length).split('.')[0]);
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
+      await fs.rm(nodePath.join(nodePath.dirname(lockPath), name), { force: true });
+    }
   }
 }
 
