@@ -1,3 +1,4 @@
+import { ProgramError } from '../ir/errors.js';
 import { boundShape, numel, shapeOf } from '../ir/bind.js';
 import { type DType, type ValueType, isFloat } from '../ir/dtype.js';
 import { assertNever } from '../ir/errors.js';
@@ -57,7 +58,7 @@ export function jsInt(e: IntExpr, id: (v: string) => string): string {
   const int = (x: IntExpr) => jsInt(x, id);
   switch (e.op) {
     case 'int':
-      return String(e.value);
+      return numberLiteral(e.value);
     case 'var':
       return id(e.name);
     case 'sym':
@@ -196,6 +197,8 @@ export function jsExpr(e: Expr, scope: JsScope, sink: string[], enclosing: reado
 const COMPARE = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '===', ne: '!==' } as const;
 
 function numberLiteral(v: number): string {
+  // the evaluator runs the code it builds: only a number may become a literal in it
+  if (typeof v !== 'number') throw new ProgramError(`a constant must be a number, got ${JSON.stringify(v)}`);
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return 'Infinity';
   if (v === -Infinity) return '-Infinity';

@@ -176,16 +176,12 @@ function randomCase(seed: number): Case {
 type KnobValue = number | boolean | string;
 
 /**
- * Knob values off the search space's ranges. Left out unless TILECRAFT_PROPERTY_KNOWN_BUGS=1,
- * because lowering does not refuse them with InvalidScheduleError (known bugs):
- * - 0 for an elementwise workgroupSize: "internal: ... bad launch shape 0,1,1" from verifyKernel;
- * - 0 for a rows group's splitSteps: ProgramError "integer expected, got Infinity" in split-steps;
- * - any elementwise vectorWidth other than 1, 2, 4 (3, 5, 6 seen): WGSL that does not compile
- *   (KernelCompileError "expected ']' for index accessor"), so that knob gets no off-range value.
+ * Knob values off the search space's ranges: lowering must refuse the impossible ones with
+ * InvalidScheduleError (a workgroupSize or splitSteps of 0 and a vectorWidth of 3, 5 or 6 once
+ * reached the kernel verifier or the shader compiler).
  */
-const KNOWN_BUGS = process.env.TILECRAFT_PROPERTY_KNOWN_BUGS === '1';
-const OFF_RANGE = KNOWN_BUGS ? [3, 5, 6, 12, 48, 0] : [3, 5, 12, 48];
-const offRangeOk = (group: string, knob: string) => KNOWN_BUGS || !(group.startsWith('elementwise') && knob === 'vectorWidth');
+const OFF_RANGE = [3, 5, 6, 12, 48, 0];
+const offRangeOk = (_group: string, _knob: string) => true;
 
 /** Compile options for one try: a random point of the search space, sometimes with an off-range knob, or random grouping and per-kind defaults. */
 function randomOptions(device: WebGpuDevice, c: Case, r: () => number): CompileOptions {

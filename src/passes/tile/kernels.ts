@@ -35,6 +35,10 @@ export interface TileTarget {
 
 /** Elementwise: vectorize the innermost axis → fuse the nest → split across workgroups. */
 export function elementwiseKernel(name: string, s: Stmt, knobs: ElementwiseKnobs, target: TileTarget): Scheduled {
+  requireCount(name, 'workgroupSize', knobs.workgroupSize);
+  if (![1, 2, 4].includes(knobs.vectorWidth)) {
+    throw new InvalidScheduleError(`${name}: vectorWidth must be 1, 2 or 4, got ${knobs.vectorWidth}`, name, 'vectorWidth');
+  }
   let t = elementwiseTile(name, s, target.scope.dynamic);
   // a vector store past a dynamic extent would write the padding a run leaves as it was
   const innerDynamic = target.scope.dynamic?.axes[s.target.name]?.at(-1) !== undefined;
@@ -46,6 +50,7 @@ export function elementwiseKernel(name: string, s: Stmt, knobs: ElementwiseKnobs
 
 /** One invocation per output element: a row group whose rows are single outputs, one lane each. */
 export function serialKernel(name: string, s: Stmt, knobs: SerialKnobs, target: TileTarget): Scheduled {
+  requireCount(name, 'workgroupSize', knobs.workgroupSize);
   return rowsKernel(name, shapeOf(s.target), [s], { ...DEFAULT_KNOBS.rows, threadsPerRow: 1, workgroupSize: knobs.workgroupSize }, target);
 }
 
@@ -54,6 +59,11 @@ export function serialKernel(name: string, s: Stmt, knobs: SerialKnobs, target: 
  * row's loops among `threadsPerRow` lanes, merging fold states across them.
  */
 export function rowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, target: TileTarget): Scheduled {
+  requireCount(name, 'workgroupSize', knobs.workgroupSize);
+  requireCount(name, 'splitSteps', knobs.splitSteps);
+  if (!Number.isSafeInteger(knobs.threadsPerRow) || knobs.threadsPerRow < 0) {
+    throw new InvalidScheduleError(`${name}: threadsPerRow must be 0 (automatic) or a power of two, got ${knobs.threadsPerRow}`, name, 'threadsPerRow');
+  }
   const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
   const T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
   requirePow2(name, 'threadsPerRow', T);
@@ -118,6 +128,11 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
     kernels: tiles.map((x) => lowerTile(x, target.scope, target.maxWorkgroupsPerDimension)),
     temps: (tile.scratch ?? []).map((s) => ({ name: s.name, dtype: s.dtype as DType, shape: [s.slots, s.size] })),
   };
+}
+
+/** A knob that counts something: a positive integer, or the schedule is invalid. */
+function requireCount(name: string, knob: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidScheduleError(`${name}: ${knob} must be a positive integer, got ${n}`, name, knob);
 }
 
 /** Workgroup memory one lane needs to publish the states of the folds a team merges (4-byte elements). */
