@@ -1,21 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Runs the `autotune` command from source (on the software WebGPU device where it needs one). */
-function autotune(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'autotune.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp/xdg', TILECRAFT_TUNING_DB: join(root, 'node_modules', '.cache', 'cli-test-never-written.json') },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { autotune } from './autotune-process.js';
 
 describe('autotune usage errors', () => {
   it('--knob with an unknown name exits with the usage code, naming it and listing the knobs', () => {

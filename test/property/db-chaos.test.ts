@@ -26,6 +26,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { DATABASE_FORMAT, DATABASE_VERSION, type InvalidStoredEntry, type NewTuningEntry, TuningDatabase, tuningKey } from '../../src/autotune/db.js';
 import { CHAOS_FINGERPRINT, CHAOS_VERSION, chaosEntry } from './db-chaos-entries.js';
+import { rng } from '../../src/ir/host.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const writerScript = fileURLToPath(new URL('./db-chaos-writer.ts', import.meta.url));
@@ -39,16 +40,6 @@ const KILL_CHANCE = 0.7;
 /** Older than the database's orphan age for temporaries (five minutes). */
 const AGED_MS = 10 * 60_000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type DatabaseFile = { format: string; version: number; entries: Record<string, unknown>; stale?: Record<string, unknown> };
 
@@ -86,7 +77,7 @@ it(
   async () => {
     dir = mkdtempSync(join(tmpdir(), 'tilecraft-chaos-'));
     const file = join(dir, 'tuning.json');
-    const random = mulberry32(SEED);
+    const random = rng(SEED);
     const temporaries = () => readdirSync(dir!).filter((n) => n.startsWith('.tuning.json.') && n.endsWith('.tmp'));
 
     /** Entries whose record call returned, by key, in the order they did. */
