@@ -1,6 +1,4 @@
-import { type Sizes } from '../src/ir/bind.js';
-import { type DType } from '../src/ir/dtype.js';
-import { type Program } from '../src/ir/tensor.js';
+import type { Example } from '../src/cli/examples.js';
 import { attention } from './attention.js';
 import { elementwiseChain } from './elementwise.js';
 import { linearRecurrence } from './linear-recurrence.js';
@@ -10,15 +8,7 @@ import { layernormExample, rmsnormExample, softmaxExample } from './norms.js';
 import { onlineSoftmax } from './online-softmax.js';
 
 /** A named example: a program builder per dtype, default sizes, and a one-line description. */
-export interface Example {
-  readonly name: string;
-  readonly description: string;
-  readonly dtypes: readonly DType[];
-  readonly build: (dtype: DType) => Program;
-  readonly sizes: Sizes;
-  /** Floating-point operations for one run at `sizes`, for GFLOP/s (omit for memory-bound examples). */
-  readonly flops?: (sizes: Sizes) => number;
-}
+export type { Example } from '../src/cli/examples.js';
 
 export const EXAMPLES: readonly Example[] = [
   elementwiseChain,
