@@ -71,7 +71,7 @@ export function hoistReductions(p: Program): Program {
  * A key equal for two reductions that differ only in variable names: free variables become
  * their position in `free` (with their sizes), bound ones their binding depth.
  */
-function alphaKey(e: Expr, free: readonly Axis[]): string {
+export function alphaKey(e: Expr, free: readonly Axis[]): string {
   const map: Record<string, IntExpr> = {};
   free.forEach((a, k) => (map[a.name] = ivar(`%f${k}`)));
   let depth = 0;

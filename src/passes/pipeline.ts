@@ -18,6 +18,7 @@ import {
   resolveKnobs,
 } from './schedule.js';
 import { hoistReductions } from './hoist-reductions.js';
+import { type OnlineSoftmaxReport, onlineSoftmax } from './online-softmax.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
 import { type TargetLimits, WEBGPU_BASELINE_LIMITS } from './limits.js';
@@ -60,7 +61,7 @@ export interface PlanGroup {
 
 export { type TargetLimits, WEBGPU_BASELINE_LIMITS } from './limits.js';
 
-const LOWER_OPTIONS: readonly string[] = ['schedule', 'defaults', 'grouping'] satisfies (keyof LowerOptions)[];
+const LOWER_OPTIONS: readonly string[] = ['schedule', 'defaults', 'grouping', 'rewrites'] satisfies (keyof LowerOptions)[];
 
 /** How a program is laid out: knobs per group, knobs per kind of group, and how statements group. */
 export interface LowerOptions {
@@ -73,6 +74,11 @@ export interface LowerOptions {
   readonly defaults?: KnobDefaults | undefined;
   /** How statements are grouped into kernels, over `DEFAULT_GROUP_OPTIONS`. */
   readonly grouping?: Partial<GroupOptions> | undefined;
+  /**
+   * Rewrites of the tensor IR, each on by default: `onlineSoftmax` streams a softmax contraction
+   * (attention) as one fold instead of materializing the probabilities (see online-softmax.ts).
+   */
+  readonly rewrites?: { readonly onlineSoftmax?: boolean } | undefined;
 }
 
 /**
@@ -97,7 +103,7 @@ export function defaultContractionKnobs(M: number, N: number): ContractionKnobs 
 
 /**
  * The pipeline, one named step at a time:
- * hoist reductions → bind sizes → inline elementwise producers → group into kernels → emit
+ * online softmax → hoist reductions → bind sizes → inline elementwise producers → group into kernels → emit
  * kernel IR → verify.
  */
 export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limits: TargetLimits = WEBGPU_BASELINE_LIMITS): Plan {
@@ -113,7 +119,9 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   const trace: { pass: string; note: string }[] = [];
   // before the first recursive pass, so that a program built by hand is refused as the builder would
   checkExprDepth(p);
-  const hoisted = hoistReductions(p);
+  const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(p);
+  if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
+  const hoisted = hoistReductions(streamed?.program ?? p);
   trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
   const bound = bindProgram(hoisted, sizes);
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
@@ -219,6 +227,11 @@ function extentsOf(g: KernelGroup): Record<string, number> {
     case 'elementwise':
       return { outputs: ext(g.stmt.target.axes) };
   }
+}
+
+function describeRewrite(r: OnlineSoftmaxReport): string {
+  const done = r.rewritten.length ? `streamed ${r.rewritten.join(', ')}` : 'nothing to stream';
+  return [done, ...r.declined.map((d) => `declined ${d.stmt}: ${d.reason}`)].join('; ');
 }
 
 function describe(g: KernelGroup): string {
