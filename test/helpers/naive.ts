@@ -602,6 +602,9 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
         const invocation = function* (li: number): Generator<Yield, void, number> {
           // every value is an array with one entry per lane (a scalar has one)
           const env = new Map<string, number[]>();
+          // private arrays: each invocation its own, uninitialized
+          const own = new Map<string, (number | undefined)[]>();
+          for (const b of k.buffers) if (b.scope === 'private') own.set(b.name, new Array<number | undefined>(b.length).fill(undefined));
           const builtin = (name: Builtin): number => {
             switch (name) {
               case 'local_index':
@@ -638,7 +641,7 @@ export function runKernel(k: Kernel, memory: Readonly<Record<string, Float64Arra
               accessGlobal(buffer, index, li, write, atomic || b.atomic === true);
               return memory[buffer]!;
             }
-            if (b.scope === 'private') fail(`private buffers are not supported (${buffer})`);
+            if (b.scope === 'private') return own.get(buffer)!;
             accessShared(buffer, index, li, write, atomic || b.atomic === true);
             return shared.get(buffer)!;
           };
