@@ -68,6 +68,9 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
           // few long rows leave most of the device idle unless their steps split across workgroups
           const { rows = 1, length = 1 } = g.extents;
           add(id, 'splitSteps', rows < 256 && length >= 1024 ? pow2Range(1, Math.min(64, Math.floor(length / 256))) : [1]);
+          // many rows sharing a fold's operands (attention's queries): lanes own rows, operand
+          // tiles staged (lowering refuses it where no operand is shared, so those points drop out)
+          add(id, 'stageSteps', rows >= 64 && length >= 16 ? [0, 8, 16, 32] : [0]);
         }
         break;
       case 'contraction': {

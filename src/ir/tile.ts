@@ -171,6 +171,11 @@ export interface TShared {
 export interface TileKernel {
   readonly name: string;
   readonly shared?: readonly TShared[];
+  /**
+   * Arrays each invocation holds for itself, read and written like workgroup arrays (registers
+   * where every access has a constant index: a query row kept for all of a fold's steps).
+   */
+  readonly private?: readonly TShared[];
   /** Scratch tensors the kernel saves partial states to or absorbs them from. */
   readonly scratch?: readonly TScratch[];
   readonly grid: readonly TDim[];
@@ -260,6 +265,7 @@ export function printTile(k: TileKernel): string {
   for (const d of k.grid) lines.push(`  grid ${d.var} < ${d.extent}`);
   for (const d of k.lanes) lines.push(`  lanes ${d.var} < ${d.extent}`);
   for (const b of k.shared ?? []) lines.push(`  shared ${b.name}: ${b.dtype}[${b.length}]`);
+  for (const b of k.private ?? []) lines.push(`  private ${b.name}: ${b.dtype}[${b.length}]`);
   for (const f of k.folds) {
     const over = f.def.over.map((a) => a.name).join(', ');
     const state = f.def.state.map((s) => s.name + (s.axes.length ? `[${s.axes.map((a) => a.name).join(', ')}]` : '')).join(', ');

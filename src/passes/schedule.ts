@@ -35,6 +35,12 @@ export interface RowsKnobs {
    * the parts in a second kernel: for few, long rows (decoding attention, a GEMV).
    */
   readonly splitSteps: number;
+  /**
+   * 0, or stage the fold's operands in workgroup memory this many steps at a time: each lane runs
+   * one row (threadsPerRow 1), the workgroup's rows share one tile of the operands that do not
+   * depend on the row (attention: a query tile per workgroup, key/value tiles staged).
+   */
+  readonly stageSteps: number;
 }
 
 /**
@@ -93,7 +99,7 @@ export type ResolvedSchedule = Readonly<Record<string, GroupKnobs>>;
 export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
   elementwise: { kind: 'elementwise', workgroupSize: 256, vectorWidth: 4 },
   serial: { kind: 'serial', workgroupSize: 256 },
-  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1 },
+  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0 },
   contraction: {
     kind: 'contraction',
     blockM: 32,
@@ -164,7 +170,7 @@ export function describeKnobs(k: GroupKnobs): string {
     case 'serial':
       return `wg${k.workgroupSize}`;
     case 'rows':
-      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}`;
+      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}${k.stageSteps > 0 ? ` stage${k.stageSteps}` : ''}`;
     case 'contraction':
       return [
         `${k.blockM}x${k.blockN}x${k.blockK}`,

@@ -56,12 +56,16 @@ export function foldOf(s: Stmt): { def: FoldDef; output: number } | undefined {
  * fold's results stay in registers for the statements after it and are stored where `stored`
  * says; the outputs of one fold definition share one region.
  */
-export function rowsTile(name: string, rowShape: readonly number[], stmts: readonly Stmt[], stored: ReadonlySet<string>, dynamic?: Dynamic): TileKernel {
+export function rowsTile(name: string, rowShape: readonly number[], stmts: readonly Stmt[], stored: ReadonlySet<string>, dynamic?: Dynamic, padLast = 1): TileKernel {
   const folds: TFold[] = [];
   const regionOf = new Map<string, TFold>();
   const body: TNode[] = [];
   // the row's coordinates, named once (a one-axis row is its own coordinate)
-  const decoded = decodeIndex(ivar('row'), rowShape);
+  // the last coordinate padded to a multiple of `padLast`: a block of that many consecutive rows
+  // then shares its other coordinates (the rows past the end do nothing)
+  const last = rowShape.at(-1) ?? 1;
+  const padded = rowShape.length ? [...rowShape.slice(0, -1), Math.ceil(last / padLast) * padLast] : [];
+  const decoded = decodeIndex(ivar('row'), padded);
   const coords = rowShape.length === 1 ? decoded : decoded.map((_, k) => ivar(`p${k}`));
   if (rowShape.length !== 1) decoded.forEach((value, k) => body.push({ op: 'let', var: `p${k}`, value }));
   // a value per row (no axes of its own) is fetched into a register that later statements read:
@@ -114,8 +118,10 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
   });
   // rows past a dynamic size do nothing (the lets in front name the row's coordinates)
   const lets = body.filter((n) => n.op === 'let');
-  const work = within(coords, dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length), body.filter((n) => n.op !== 'let'));
-  return { name, grid: [], lanes: [], folds, body: [loop('row', numel(rowShape), [...lets, ...work])] };
+  const extents: (IntExpr | undefined)[] = [...(dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length) ?? [])];
+  if (rowShape.length && padded.at(-1) !== last) extents[rowShape.length - 1] ??= int(last);
+  const work = within(coords, extents, body.filter((n) => n.op !== 'let'));
+  return { name, grid: [], lanes: [], folds, body: [loop('row', numel(padded), [...lets, ...work])] };
 }
 
 /** `s` with its reads of per-row values (always at the row's own index) replaced by their registers. */

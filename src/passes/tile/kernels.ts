@@ -14,6 +14,7 @@ import { fuseLoops } from './fuse-loops.js';
 import { lowerTile } from './lower.js';
 import { shareLanes } from './share-lanes.js';
 import { splitBind } from './split-bind.js';
+import { stageOperands } from './stage-operands.js';
 import { vectorize } from './vectorize.js';
 
 /**
@@ -64,6 +65,10 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   if (!Number.isSafeInteger(knobs.threadsPerRow) || knobs.threadsPerRow < 0) {
     throw new InvalidScheduleError(`${name}: threadsPerRow must be 0 (automatic) or a power of two, got ${knobs.threadsPerRow}`, name, 'threadsPerRow');
   }
+  if (!Number.isSafeInteger(knobs.stageSteps) || knobs.stageSteps < 0) {
+    throw new InvalidScheduleError(`${name}: stageSteps must be 0 (off) or a positive integer, got ${knobs.stageSteps}`, name, 'stageSteps');
+  }
+  if (knobs.stageSteps > 0) return stagedRowsKernel(name, rowShape, stmts, knobs, target);
   const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
   const T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
   requirePow2(name, 'threadsPerRow', T);
@@ -100,6 +105,28 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
     kernels: tiles.map((x) => lowerTile(x, target.scope, target.maxWorkgroupsPerDimension)),
     temps: (pieces[0]!.scratch ?? []).map((s) => ({ name: s.name, dtype: s.dtype as DType, shape: [s.slots, s.size] })),
   };
+}
+
+/**
+ * Rows with staged operands: one row per lane, `workgroupSize` rows per workgroup sharing all
+ * but their last coordinate (padded to a multiple) → split across workgroups → stage the
+ * operands the rows share a tile of steps at a time (see stage-operands.ts).
+ */
+function stagedRowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, target: TileTarget): Scheduled {
+  if (knobs.threadsPerRow > 1) {
+    throw new InvalidScheduleError(`${name}: stageSteps needs one lane per row (threadsPerRow 1 or 0), got ${knobs.threadsPerRow}`, name, 'threadsPerRow');
+  }
+  if (knobs.splitSteps > 1) throw new InvalidScheduleError(`${name}: stageSteps does not combine with splitSteps ${knobs.splitSteps}`, name, 'splitSteps');
+  const R = knobs.workgroupSize;
+  const rows = rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic, R);
+  const t = stageOperands(splitBind(rows, R), {
+    steps: knobs.stageSteps,
+    lane: 'row_l',
+    rowsPerGroup: R,
+    tensors: target.scope.tensors,
+    maxWorkgroupStorageBytes: target.maxWorkgroupStorageBytes,
+  });
+  return { tiles: [t], kernels: [lowerTile(t, target.scope, target.maxWorkgroupsPerDimension)], temps: [] };
 }
 
 /** `base`, or `base_2`, `base_3`, ... : the first name no tensor of the program has. */

@@ -102,8 +102,8 @@ export class FoldState {
     this.fold.def.state.forEach((f, fi) => {
       if (f.axes.length === 0) return;
       const shape = f.axes.map(sizeOf);
-      k.for('s', kconst(0), kconst(numel(shape)), kconst(1), (e) => {
-        const at = decode(e, shape).map((c) => k.let('s', c));
+      eachElement(k, 's', numel(shape), (e) => {
+        const at = e.op === 'const' ? decode(e, shape) : decode(e, shape).map((c) => k.let('s', c));
         this.write(f.name, e, valueOf(fi, at));
       });
     });
@@ -112,6 +112,19 @@ export class FoldState {
 }
 
 const fieldLength = (f: StateField) => numel(f.axes.map(sizeOf));
+
+/** State fields up to this many elements are read and written at constant indices (unrolled). */
+export const UNROLL_FIELD_ELEMENTS = 128;
+
+/**
+ * Calls `f` for every element 0 .. length-1 of a state field: unrolled for a short field, so
+ * that every access has a constant index and the field can live in registers (a private array
+ * indexed at run time lives in memory), else a loop.
+ */
+export function eachElement(k: KernelBuilder, name: string, length: number, f: (e: KExpr) => void): void {
+  if (length <= UNROLL_FIELD_ELEMENTS) for (let e = 0; e < length; e++) f(kconst(e));
+  else k.for(name, kconst(0), kconst(length), kconst(1), f);
+}
 
 /** Where each field's elements sit in a flat copy of the state, and how many elements there are. */
 export function stateLayout(state: readonly StateField[]): { offsets: Map<string, number>; size: number } {
@@ -134,7 +147,7 @@ export function stateType(state: readonly StateField[]): DType {
 export function forEachElement(st: FoldState, f: (field: StateField, at: KExpr) => void): void {
   for (const field of st.fold.def.state) {
     if (field.axes.length === 0) f(field, kconst(0));
-    else st.k.for('e', kconst(0), kconst(fieldLength(field)), kconst(1), (e) => f(field, e));
+    else eachElement(st.k, 'e', fieldLength(field), (e) => f(field, e));
   }
 }
 

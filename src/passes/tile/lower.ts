@@ -11,7 +11,7 @@ import { type ExprContext, accumulatorType, combine, exprToK, flatIndex, identit
 import { KernelBuilder, decode, linearGrid } from '../kernel-builder.js';
 import { sizeOf } from './from-group.js';
 import { MatrixTile } from './lower-matrix.js';
-import { FoldState, forEachElement, mergeViaSubgroups, mergeViaWorkgroup, stateLayout } from './lower-fold.js';
+import { FoldState, UNROLL_FIELD_ELEMENTS, eachElement, forEachElement, mergeViaSubgroups, mergeViaWorkgroup, stateLayout } from './lower-fold.js';
 import { reduceFnOf } from './as-fold.js';
 
 type Ranges = Record<string, readonly [number, number]>;
@@ -41,7 +41,7 @@ class TileLowering {
   private readonly ranges: Ranges = {};
   /** Each fold's state: one per point of its register tile (key: the tile point), or one (key ''). */
   private readonly states = new Map<string, Map<string, FoldState>>();
-  /** Workgroup arrays by their tile-IR name: the kernel's buffer and element type. */
+  /** Workgroup and private arrays by their tile-IR name: the kernel's buffer and element type. */
   private readonly shared = new Map<string, { buffer: string; type: KType }>();
   /** Step inputs computed so far, by value, per block of the kernel being written (innermost last). */
   private readonly inputCache: Map<string, KExpr>[] = [new Map()];
@@ -79,6 +79,7 @@ class TileLowering {
       this.ranges[`%${size}`] = [1, bound];
     }
     for (const b of t.shared ?? []) this.shared.set(b.name, { buffer: k.shared(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
+    for (const b of t.private ?? []) this.shared.set(b.name, { buffer: k.private_(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
     for (const f of t.folds) {
       if (f.matrix) {
         this.matrices.set(f.name, new MatrixTile(k, f, t.body));
@@ -272,7 +273,7 @@ class TileLowering {
         st.write(f.name, kconst(0), this.foldValue(init, env, { st, locals: new Map() }));
         return;
       }
-      this.k.for('s', kconst(0), kconst(f.axes.reduce((a, x) => a * sizeOf(x), 1)), kconst(1), (e) => {
+      eachElement(this.k, 's', f.axes.reduce((a, x) => a * sizeOf(x), 1), (e) => {
         const at = decode(e, f.axes.map(sizeOf));
         st.write(f.name, e, this.foldValue(init, withAxes(env, f.axes, at), { st, locals: new Map() }));
       });
@@ -561,11 +562,15 @@ class TileLowering {
         return;
       }
       const a = e.axes[d]!;
-      k.for('r', kconst(0), kconst(sizeOf(a)), kconst(1), (v) => {
+      const each = (v: KExpr) => {
         vars.set(a.name, v);
         loop(d + 1);
-      });
+      };
+      if (unrolled) for (let v = 0; v < sizeOf(a); v++) each(kconst(v));
+      else k.for('r', kconst(0), kconst(sizeOf(a)), kconst(1), each);
     };
+    // a short one unrolled: its operands in private arrays are read at constant indices
+    const unrolled = e.axes.reduce((n, a) => n * sizeOf(a), 1) <= UNROLL_FIELD_ELEMENTS;
     loop(0);
     return kcast(kref(acc, accT), ktype(e.dtype));
   }

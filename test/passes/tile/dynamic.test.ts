@@ -71,6 +71,8 @@ onEachDevice(() => {
     const lengths = [1, 5, 37, 64].map((M) => ({ M }));
     it('decoding attention, lanes sharing the keys', () => acrossValues(decode, { B: 1, H: 3, N: 1, D: 8 }, lengths, { defaults: { rows: { threadsPerRow: 8 } } }));
     it('decoding attention split across workgroups', () => acrossValues(decode, { B: 1, H: 3, N: 1, D: 8 }, lengths, { defaults: { rows: { threadsPerRow: 4, splitSteps: 4 } } }));
+    it('decoding attention, lanes owning query rows, key tiles staged', () =>
+      acrossValues(decode, { B: 1, H: 2, N: 3, D: 8 }, lengths, { defaults: { rows: { threadsPerRow: 1, workgroupSize: 4, stageSteps: 16 } } }));
     it('a row softmax over a dynamic row length', () => acrossValues(rowSoftmax, { N: 5 }, [1, 13, 48].map((D) => ({ D })), { defaults: { rows: { threadsPerRow: 8 } } }));
     for (const staging of ['shared', 'direct'] as const) {
       it(`a linear layer over dynamic tokens and reduction length (${staging})`, () =>

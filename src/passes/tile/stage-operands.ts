@@ -1,0 +1,240 @@
+import { numel } from '../../ir/bind.js';
+import { type DType } from '../../ir/dtype.js';
+import { type IntExpr, iadd, ibin, idiv, imod, imul, int, intVars, ivar, substInt } from '../../ir/intexpr.js';
+import { type TFold, type TNode, type TShared, type TileKernel, visitNodes } from '../../ir/tile.js';
+import { type Expr, type FoldDef, type TensorDecl, mapExpr, visitExpr } from '../../ir/tensor.js';
+import { InvalidScheduleError } from '../schedule.js';
+import { decodeIndex, sizeOf } from './from-group.js';
+import { UNROLL_FIELD_ELEMENTS } from './lower-fold.js';
+
+/**
+ * Stages a row fold's operands in workgroup memory, for a workgroup whose lanes each run one row
+ * and whose rows differ only in their last coordinate (a query tile of attention: lanes own query
+ * rows, the workgroup shares the keys):
+ *
+ * - an operand of the steps that does not depend on the lane's row (keys and values `K[b, h, j, d]`)
+ *   is loaded by the whole workgroup a tile of `steps` steps at a time, cooperatively, into an
+ *   array every lane's steps then read: the steps loop over tiles, each between barriers;
+ * - an operand that depends on the row but not on the step (the query row `Q[b, h, i, d]`) is
+ *   copied once into a private array of the lane (registers: the short reductions of a step are
+ *   unrolled, so every read has a constant index), instead of being read at every step.
+ *
+ * An operand qualifies where each index is either an expression of the row's coordinates, the
+ * step's axis itself, or a variable the definition enumerates (a reduction's axis, a state
+ * field's own axis) on its own. Barriers must be reached by every invocation, so the guards of
+ * rows past the end (and of a dynamic size) move inward, around the steps and the stores. The
+ * fold definition of the region reads the staged arrays instead of the tensors.
+ */
+export interface StageOptions {
+  /** Steps per staged tile. */
+  readonly steps: number;
+  /** The lane dimension whose lanes own the rows (its extent: rows per workgroup). */
+  readonly lane: string;
+  readonly rowsPerGroup: number;
+  /** Element sizes of the tensors and the workgroup memory available. */
+  readonly tensors: ReadonlyMap<string, TensorDecl>;
+  readonly maxWorkgroupStorageBytes: number;
+}
+
+const BYTES: Partial<Record<DType, number>> = { f16: 2, bf16: 2 };
+
+interface Staged {
+  readonly shared: TShared;
+  readonly kind: 'tile' | 'row';
+  /** The operand's load, as the definition writes it. */
+  readonly load: Extract<Expr, { op: 'load' }>;
+  /** The enumerated variables of its index, in index order, with their sizes. */
+  readonly rest: readonly { readonly name: string; readonly size: number }[];
+}
+
+export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
+  if (t.folds.length !== 1) throw invalid(t, `staging needs exactly one fold in the kernel, found ${t.folds.length}`);
+  const fold = t.folds[0]!;
+  const def = fold.def;
+  if (def.kind !== 'fold' || def.over.length !== 1) throw invalid(t, 'staging needs a fold (not a scan) over one axis');
+  const staged = operandsOf(fold, o);
+  if (!staged.some((s) => s.kind === 'tile')) throw invalid(t, `no operand of fold ${fold.name} is shared by the rows of a workgroup`);
+  const bytes = staged.filter((s) => s.kind === 'tile').reduce((a, s) => a + s.shared.length * (BYTES[s.shared.dtype as DType] ?? 4), 0);
+  if (bytes > o.maxWorkgroupStorageBytes) {
+    throw invalid(t, `staging ${o.steps} steps of ${staged.map((s) => s.load.tensor).join(', ')} needs ${bytes} bytes of workgroup memory; the device has ${o.maxWorkgroupStorageBytes}`);
+  }
+  const region: TFold = { ...fold, def: readStaged(def, staged, o) };
+  const body = place(t.body, [], (loop, guards) => stagedLoop(loop, guards, fold, staged, o));
+  const arrays = (kind: Staged['kind']) => staged.filter((s) => s.kind === kind).map((s) => s.shared);
+  return { ...t, shared: [...(t.shared ?? []), ...arrays('tile')], private: [...(t.private ?? []), ...arrays('row')], folds: [region], body };
+}
+
+const invalid = (t: TileKernel, why: string) => new InvalidScheduleError(`${t.name}: ${why}`, t.name, 'stageSteps');
+
+/** The operands worth staging: loads in the steps' locals and updates that qualify (see above). */
+function operandsOf(fold: TFold, o: StageOptions): Staged[] {
+  const def = fold.def;
+  const j = def.over[0]!.name;
+  const row = def.outer.at(-1)?.name;
+  const outer = new Set(def.outer.map((a) => a.name));
+  // variables the definition enumerates, by name (a name bound twice with two sizes is left alone)
+  const sizes = new Map<string, number | undefined>();
+  const bind = (name: string, size: number) => sizes.set(name, sizes.has(name) && sizes.get(name) !== size ? undefined : size);
+  for (const f of def.state) for (const a of f.axes) bind(a.name, sizeOf(a));
+  for (const e of [...def.locals.map((l) => l.expr), ...def.update]) {
+    visitExpr(e, (n) => {
+      if (n.op === 'reduce') for (const a of n.axes) bind(a.name, sizeOf(a));
+    });
+  }
+  const out: Staged[] = [];
+  const seen = new Set<string>();
+  for (const e of [...def.locals.map((l) => l.expr), ...def.update]) {
+    visitExpr(e, (n) => {
+      if (n.op !== 'load' || !o.tensors.has(n.tensor)) return;
+      const key = JSON.stringify([n.tensor, n.index]);
+      if (seen.has(key)) return;
+      seen.add(key);
+      const rest: { name: string; size: number }[] = [];
+      let step = 0;
+      let ok = true;
+      for (const ix of n.index) {
+        const vars = intVars(ix);
+        if (ix.op === 'var' && ix.name === j) step++;
+        else if (ix.op === 'var' && sizes.get(ix.name) !== undefined && !outer.has(ix.name)) {
+          if (rest.some((r) => r.name === ix.name)) ok = false;
+          rest.push({ name: ix.name, size: sizes.get(ix.name)! });
+        } else if (![...vars].every((v) => outer.has(v))) ok = false;
+      }
+      const readsRow = row !== undefined && n.index.some((ix) => intVars(ix).has(row));
+      if (!ok) return;
+      const per = numel(rest.map((r) => r.size));
+      const dtype = o.tensors.get(n.tensor)!.dtype;
+      const name = `${n.tensor}_s${out.length}`;
+      if (step === 1 && !readsRow) out.push({ kind: 'tile', load: n, rest, shared: { name, dtype, length: o.steps * per } });
+      else if (step === 0 && readsRow && per <= UNROLL_FIELD_ELEMENTS) out.push({ kind: 'row', load: n, rest, shared: { name, dtype, length: per } });
+    });
+  }
+  return out;
+}
+
+/** Where a staged load sits in its array: a tile's step-major rows, or a row's lane-minor elements. */
+function stagedIndex(s: Staged, def: FoldDef, o: StageOptions): IntExpr {
+  let flat: IntExpr = int(0);
+  for (const r of s.rest) flat = iadd(imul(flat, r.size), ivar(r.name));
+  const per = numel(s.rest.map((r) => r.size));
+  return s.kind === 'tile' ? iadd(imul(imod(ivar(def.over[0]!.name), o.steps), per), flat) : flat;
+}
+
+/** The definition with its staged loads (in the steps) reading the workgroup arrays. */
+function readStaged(def: FoldDef, staged: readonly Staged[], o: StageOptions): FoldDef {
+  const sub = (e: Expr) =>
+    mapExpr(e, (n) => {
+      if (n.op !== 'load') return n;
+      const s = staged.find((x) => x.load.tensor === n.tensor && JSON.stringify(x.load.index) === JSON.stringify(n.index));
+      return s ? { op: 'load', dtype: n.dtype, tensor: s.shared.name, index: [stagedIndex(s, def, o)] } : n;
+    });
+  return { ...def, locals: def.locals.map((l) => ({ ...l, expr: sub(l.expr) })), update: def.update.map(sub) };
+}
+
+interface Guard {
+  readonly index: IntExpr;
+  readonly below: Extract<TNode, { op: 'guard' }>['below'];
+}
+
+const wrap = (guards: readonly Guard[], body: TNode[]): TNode[] =>
+  guards.reduceRight<TNode[]>((inner, g) => [{ op: 'guard', index: g.index, below: g.below, body: inner }], body);
+
+const hasStep = (n: TNode): boolean => {
+  let found = false;
+  visitNodes([n], (m) => {
+    if (m.op === 'step') found = true;
+  });
+  return found;
+};
+
+/**
+ * The body with the guards around the step loop moved inward: names (index arithmetic) go in
+ * front, every other node keeps its guards, and the step loop is replaced by `staged`.
+ */
+function place(body: readonly TNode[], guards: readonly Guard[], staged: (loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard[]) => TNode[]): TNode[] {
+  const out: TNode[] = [];
+  for (const n of body) {
+    if (n.op === 'let') out.push(n);
+    else if (n.op === 'guard' && hasStep(n)) out.push(...place(n.body, [...guards, { index: n.index, below: n.below }], staged));
+    else if (n.op === 'loop' && hasStep(n)) out.push(...staged(n, guards));
+    else if (n.op === 'fetch') out.push({ ...n, guard: [...(n.guard ?? []), ...guards] });
+    else out.push(...wrap(guards, [unrollShort(n)]));
+  }
+  return out;
+}
+
+/**
+ * A short loop with constant bounds (a fold result's row of stores) unrolled: the state fields
+ * it reads are then read at constant indices, and stay in registers (see eachElement).
+ */
+function unrollShort(n: TNode): TNode {
+  if (n.op !== 'loop' || n.from.op !== 'int' || n.to.op !== 'int' || n.to.value - n.from.value > UNROLL_FIELD_ELEMENTS) return n;
+  return { ...n, kind: 'unroll' };
+}
+
+/** The step loop as tiles: each tile's operands loaded by the workgroup, then the steps. */
+function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard[], fold: TFold, staged: readonly Staged[], o: StageOptions): TNode[] {
+  if (loop.body.length !== 1 || loop.body[0]!.op !== 'step' || loop.from.op !== 'int' || loop.from.value !== 0 || loop.step !== 1) {
+    throw new InvalidScheduleError(`staging: the steps of ${fold.name} are not one plain loop`, fold.name, 'stageSteps');
+  }
+  const B = o.steps;
+  const v = loop.var;
+  const count = loop.count ?? (loop.to.op === 'int' ? loop.to.value : 0);
+  const tileVar = `${v}t`;
+  const tile = ivar(tileVar);
+  const first = imul(tile, B);
+  const lane = ivar(o.lane);
+  const outerMap = Object.fromEntries(fold.def.outer.map((a, k) => [a.name, fold.outer[k]!]));
+  // the definition's index of a staged load at one step and one point of its enumerated variables
+  const indexAt = (s: Staged, step: IntExpr | undefined, rest: readonly IntExpr[]) => {
+    const map: Record<string, IntExpr> = { ...outerMap, ...Object.fromEntries(s.rest.map((r, k) => [r.name, rest[k]!])) };
+    if (step) map[fold.def.over[0]!.name] = step;
+    return s.load.index.map((ix) => substInt(ix, map));
+  };
+  // a row operand: each lane copies its own row once, before the steps
+  const rows: TNode[] = staged
+    .filter((s) => s.kind === 'row')
+    .flatMap((s) => {
+      const c = `${s.shared.name}_c`;
+      const per = numel(s.rest.map((r) => r.size));
+      const rest = decodeIndex(ivar(c), s.rest.map((r) => r.size));
+      const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(c)], value: { ...s.load, index: indexAt(s, undefined, rest) } };
+      return wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]);
+    });
+  // a tile operand: the workgroup loads the tile's steps together, element e by lane e % lanes
+  const loads: TNode[] = staged
+    .filter((s) => s.kind === 'tile')
+    .map((s) => {
+      const e = `${s.shared.name}_e`;
+      const per = numel(s.rest.map((r) => r.size));
+      const at = iadd(first, idiv(ivar(e), per));
+      const rest = decodeIndex(imod(ivar(e), per), s.rest.map((r) => r.size));
+      const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(e)], value: { ...s.load, index: indexAt(s, at, rest) } };
+      return { op: 'loop', var: e, kind: 'serial', from: lane, to: int(B * per), step: o.rowsPerGroup, body: [{ op: 'guard', index: at, below: loop.to, body: [store] }] };
+    });
+  const inner = `${v}s`;
+  const steps: TNode = {
+    op: 'loop',
+    var: inner,
+    kind: 'serial',
+    from: int(0),
+    to: ibin('min', int(B), ibin('sub', loop.to, first)),
+    step: 1,
+    count: B,
+    body: [{ ...loop.body[0]!, at: [iadd(first, ivar(inner))] } as TNode],
+  };
+  const tiles = loop.to.op === 'int' ? int(Math.ceil(loop.to.value / B)) : idiv(iadd(loop.to, B - 1), B);
+  return [
+    ...rows,
+    {
+      op: 'loop',
+      var: tileVar,
+      kind: 'serial',
+      from: int(0),
+      to: tiles,
+      step: 1,
+      count: Math.ceil(count / B),
+      body: [...loads, { op: 'barrier' }, ...wrap(guards, [steps]), { op: 'barrier' }],
+    },
+  ];
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { dot, softmax } from '../../../src/dsl/ops.js';
+import { program } from '../../../src/dsl/program.js';
+import { type Program } from '../../../src/ir/tensor.js';
+import { printTile } from '../../../src/ir/tile.js';
+import { lower } from '../../../src/passes/pipeline.js';
+import { type RowsKnobs, InvalidScheduleError } from '../../../src/passes/schedule.js';
+import { checkOnDevice, onEachDevice } from '../../helpers/device.js';
+import { inputsFor } from './inputs.js';
+
+const attention = (dtype: 'f32' | 'f16' = 'f32', causal = false): Program =>
+  program('attention', (p) => {
+    const [B, H, N, M, D] = p.sizes('B', 'H', 'N', 'M', 'D');
+    const q = p.input('Q', dtype, { b: B, h: H, i: N, d: D });
+    const k = p.input('K', dtype, { b: B, h: H, j: M, d: D });
+    const v = p.input('V', dtype, { b: B, h: H, j: M, e: D });
+    let s = dot(q, k, 'd').mul(p.value(D, dtype).rsqrt());
+    if (causal) s = p.index('j', M).le(p.index('i', N)).where(s, -Infinity);
+    p.output('O', dot(softmax(s, 'j'), v, 'j'), ['b', 'h', 'i', 'e']);
+  });
+
+const staged = (knobs: Partial<RowsKnobs>) => ({ defaults: { rows: { threadsPerRow: 1, ...knobs } } });
+const SIZES = { B: 2, H: 3, N: 37, M: 53, D: 20 };
+
+describe('staging a row fold: lanes own rows, the workgroup shares operand tiles', () => {
+  it('a query tile per workgroup: key and value tiles loaded together between barriers, the query row once per lane into registers', () => {
+    const plan = lower(attention(), SIZES, staged({ workgroupSize: 16, stageSteps: 8 }));
+    const tile = printTile(plan.tiles[0]!);
+    expect(tile).toContain('shared K_s1: f32[160]');
+    expect(tile).toContain('shared V_s2: f32[160]');
+    // the query row, once per lane, in a private array
+    expect(tile).toContain('private Q_s0: f32[20]');
+    // the last row coordinate is padded to a multiple of the rows per workgroup: 37 -> 48
+    expect(tile).toMatch(/p2 = row % 48/);
+    // barriers are outside every guard; the steps and stores inside
+    expect(tile).toMatch(/for r0t < 7:\n(.*\n)*? {4}barrier\n {4}if p2 < 37:\n {6}for r0s < min\(8, 53 - r0t \* 8\):/);
+    expect(plan.kernels).toHaveLength(1);
+  });
+
+  it('refuses what cannot be staged with a schedule error naming the knob', () => {
+    const fits = (knobs: Partial<RowsKnobs>) => () => lower(attention(), { B: 1, H: 1, N: 64, M: 64, D: 128 }, staged(knobs));
+    expect(fits({ stageSteps: 64, workgroupSize: 64 })).toThrow(/needs \d+ bytes of workgroup memory; the device has 16384/);
+    expect(fits({ stageSteps: 8, threadsPerRow: 4 })).toThrow(/one lane per row/);
+    expect(fits({ stageSteps: 8, splitSteps: 2 })).toThrow(/does not combine with splitSteps/);
+    expect(fits({ stageSteps: -1 })).toThrow(InvalidScheduleError);
+    // a row softmax has no fold operand shared by its rows
+    const rowSoftmax = program('softmax', (b) => b.output('Y', softmax(b.input('X', 'f32', { i: b.size('N'), j: b.size('D') }), 'j')));
+    expect(() => lower(rowSoftmax, { N: 8, D: 256 }, staged({ stageSteps: 4 }))).toThrow(/exactly one fold|shared by the rows/);
+  });
+});
+
+onEachDevice(() => {
+  describe('staged attention against the reference', () => {
+    const cases: [string, Program, Record<string, number>, Partial<RowsKnobs>][] = [
+      ['odd sizes, small tiles', attention(), SIZES, { workgroupSize: 16, stageSteps: 8 }],
+      ['one row per workgroup, one step per tile', attention(), SIZES, { workgroupSize: 1, stageSteps: 1 }],
+      ['a tile longer than the keys', attention(), { ...SIZES, M: 5 }, { workgroupSize: 64, stageSteps: 32 }],
+      ['causal', attention('f32', true), SIZES, { workgroupSize: 32, stageSteps: 16 }],
+      ['f16 inputs', attention('f16'), SIZES, { workgroupSize: 8, stageSteps: 4 }],
+      ['head dim 64', attention(), { B: 1, H: 2, N: 19, M: 33, D: 64 }, { workgroupSize: 32, stageSteps: 16 }],
+    ];
+    for (const [name, p, sizes, knobs] of cases) {
+      it(name, { timeout: 120_000 }, async () => {
+        const r = await checkOnDevice(p, sizes, inputsFor(p, sizes), { compile: staged(knobs), tol: p.inputs[0]!.dtype === 'f16' ? { rtol: 2e-2, atol: 2e-3 } : {} });
+        expect(r.failures).toEqual([]);
+      });
+    }
+  });
+});
