@@ -18,6 +18,7 @@ import {
   select,
   substIndex,
   unary,
+  visitExpr,
 } from '../ir/tensor.js';
 import { alphaKey } from './hoist-reductions.js';
 
@@ -60,19 +61,23 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
   for (const s of p.stmts) for (const t of loadedTensors(s.expr)) readers.set(t, (readers.get(t) ?? new Set()).add(s.target.name));
   // an intermediate (a `let`) only this statement reads is part of its expression: substituted,
   // so `let P = softmax[j](S); output O = dot[j](P, V)` streams as the one-line form does
-  const expand = (e: Expr, reader: string): Expr =>
+  const expand = (e: Expr, reader: string, taken: ReadonlySet<string>): Expr =>
     mapExpr(e, (n) => {
       if (n.op !== 'load') return n;
       const producer = byName.get(n.tensor);
       if (!producer || p.outputs.includes(n.tensor) || readers.get(n.tensor)?.size !== 1 || !readers.get(n.tensor)?.has(reader)) return n;
+      // substituted as written: a variable it binds must not meet one of the reader's
+      const bound = boundNames(producer.expr);
+      if ([...bound].some((v) => taken.has(v))) return n;
       const map: Record<string, IntExpr> = {};
       producer.target.axes.forEach((a, k) => (map[a.name] = n.index[k]!));
-      return substIndex(expand(producer.expr, reader), map);
+      return substIndex(expand(producer.expr, reader, new Set([...taken, ...bound])), map);
     });
   const materialized = (t: string) => (p.outputs.includes(t) ? 'an output' : `also read by ${[...(readers.get(t) ?? [])].join(', ')}`);
   let stmts = p.stmts.map((s): Stmt => {
     if (s.expr.op !== 'reduce') return s;
-    const m = matchSoftmaxContraction({ target: s.target, expr: expand(s.expr, s.target.name) }, byName, materialized);
+    const taken = new Set([...s.target.axes.map((a) => a.name), ...boundNames(s.expr)]);
+    const m = matchSoftmaxContraction({ target: s.target, expr: expand(s.expr, s.target.name, taken) }, byName, materialized);
     if (m === undefined) return s;
     if (typeof m === 'string') {
       declined.push({ stmt: s.target.name, reason: m });
@@ -90,6 +95,15 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
     stmts = kept;
   }
   return { program: { ...p, stmts }, rewritten, declined };
+}
+
+/** Names of the axes the reductions in `e` bind. */
+function boundNames(e: Expr): Set<string> {
+  const out = new Set<string>();
+  visitExpr(e, (n) => {
+    if (n.op === 'reduce') for (const a of n.axes) out.add(a.name);
+  });
+  return out;
 }
 
 interface Factors {
