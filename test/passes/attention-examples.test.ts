@@ -105,7 +105,7 @@ describe('the attention examples compute what they say (reference)', () => {
     // new keys and values from position 3 on: rows 0..2 must not change, the others must
     const change = (t: HostTensor) => {
       const v = toValues(t).slice();
-      for (let h = 0; h < 2; h++) for (let j = 3; j < 6; j++) for (let d = 0; d < 3; d++) v[(h * 6 + j) * 3 + d]! += 1;
+      for (let h = 0; h < 2; h++) for (let j = 3; j < 6; j++) for (let d = 0; d < 3; d++) v[(h * 6 + j) * 3 + d] = v[(h * 6 + j) * 3 + d]! + 1;
       return fromValues('f32', t.shape, v);
     };
     const after = evaluate(p, sizes, { ...inputs, K: change(inputs.K!), V: change(inputs.V!) }).values.O!;
