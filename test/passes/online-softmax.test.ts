@@ -357,6 +357,26 @@ describe('online softmax: known defects', () => {
     expect(onlineSoftmax(p).rewritten).toEqual(['O']);
   });
 
+  // only a statement that is the sum itself is a candidate: one that does anything with the sum (a
+  // residual add, a cast to the output dtype, a scale) is passed over without a word, and the
+  // scores are stored; naming the sum with a let first (let A = dot[j](P, V); output O = A + X)
+  // streams it
+  for (const [what, out] of [
+    ['a residual add', 'dot[j](softmax[j](s), V) + X'],
+    ['a cast of the result', 'f16(dot[j](softmax[j](s), V))'],
+  ] as const) {
+    it.fails(`a softmax contraction under ${what} (an epilogue) streams`, () => {
+      const p = text('epilogue', `  input X: f32[b: B, h: H, i: N, e: D]\n  s = dot[d](Q, K)\n  output O[b, h, i, e] = ${out}`);
+      expect(onlineSoftmax(p).rewritten.length + onlineSoftmax(p).declined.length).toBe(1); // fails: neither
+      expect(scoreSized(lower(p, SIZES))).toEqual([]);
+    });
+  }
+  it('(the same contraction named by a let, the epilogue after it, streams)', () => {
+    const p = text('epilogue_let', `  input X: f32[b: B, h: H, i: N, e: D]\n  let A[b, h, i, e] = dot[j](softmax[j](dot[d](Q, K)), V)\n  output O = A + X`);
+    expect(onlineSoftmax(p).rewritten).toEqual(['A']);
+    expect(scoreSized(lower(p, SIZES))).toEqual([]);
+  });
+
   // a let computed by a fold is substituted into the new fold's step like any other let, but a
   // fold may only be the whole right-hand side of a statement
   const foldValue = parseProgram(`program fold_value(N, M, D, T) {
