@@ -1,6 +1,9 @@
 import type { Example } from '../src/cli/examples.js';
 import { attention } from './attention.js';
+import { causalAttention } from './causal-attention.js';
+import { decodeAttention } from './decode-attention.js';
 import { elementwiseChain } from './elementwise.js';
+import { gqaAttention } from './gqa-attention.js';
 import { linearRecurrence } from './linear-recurrence.js';
 import { int4Gemm, int8Gemm } from './lowbit-gemm.js';
 import { matmul } from './matmul.js';
@@ -17,6 +20,9 @@ export const EXAMPLES: readonly Example[] = [
   rmsnormExample,
   matmul,
   attention,
+  causalAttention,
+  decodeAttention,
+  gqaAttention,
   int8Gemm,
   int4Gemm,
   onlineSoftmax,

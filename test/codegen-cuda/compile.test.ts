@@ -35,7 +35,13 @@ const SMALL: Readonly<Record<string, Sizes>> = {
   layernorm: { N: 16, D: 256 },
   rmsnorm: { N: 16, D: 256 },
   matmul: { M: 128, N: 128, K: 64 },
-  attention: { B: 1, H: 2, N: 32, M: 64, D: 32 },
+  // the attention examples are one fold kernel (online softmax): D sets the state each lane of a
+  // team publishes to merge, so it is kept small enough for the explicit teams below to fit
+  attention: { B: 1, H: 2, N: 32, M: 64, D: 16 },
+  'causal-attention': { B: 1, H: 2, N: 64, D: 16 },
+  // M is dynamic: kernels are laid out and teamed for its bound (8192), whatever is given here
+  'decode-attention': { B: 1, H: 4, M: 64, D: 8 },
+  'gqa-attention': { B: 1, H: 4, KVH: 2, N: 3, M: 64, D: 16 },
   'int8-gemm': { M: 4, N: 64, K: 256, G: 64 },
   'int4-gemm': { M: 4, N: 64, K: 256, G: 64 },
   'online-softmax': { B: 1, H: 2, N: 8, M: 64, D: 16 },
@@ -46,7 +52,13 @@ const SMALL: Readonly<Record<string, Sizes>> = {
  * Row schedules a fold example refuses, as the tuner would skip them: a scan runs in one
  * invocation per row, and a team's merge of the attention state must fit in shared memory.
  */
-const REFUSED = new Set(['linear-recurrence/tpr8', 'linear-recurrence/sg64', 'linear-recurrence/sg16', 'linear-recurrence/wg1024', 'online-softmax/wg1024']);
+const REFUSED = new Set([
+  'linear-recurrence/tpr8',
+  'linear-recurrence/sg64',
+  'linear-recurrence/sg16',
+  'linear-recurrence/wg1024',
+  ...['online-softmax', 'attention', 'causal-attention', 'decode-attention', 'gqa-attention'].map((e) => `${e}/wg1024`),
+]);
 
 const sizesFor = (name: string, defaults: Sizes): Sizes =>
   SMALL[name] ?? Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, Math.min(v, 64)]));
