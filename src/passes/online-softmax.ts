@@ -66,6 +66,8 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
       if (n.op !== 'load') return n;
       const producer = byName.get(n.tensor);
       if (!producer || p.outputs.includes(n.tensor) || readers.get(n.tensor)?.size !== 1 || !readers.get(n.tensor)?.has(reader)) return n;
+      // a fold is a statement's root, never part of an expression
+      if (producer.expr.op === 'fold') return n;
       // substituted as written: a variable it binds must not meet one of the reader's
       const bound = boundNames(producer.expr);
       if ([...bound].some((v) => taken.has(v))) return n;

@@ -70,7 +70,7 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   }
   if (knobs.stageSteps > 0) return stagedRowsKernel(name, rowShape, stmts, knobs, target);
   const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
-  const T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
+  let T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
   requirePow2(name, 'threadsPerRow', T);
   if (T > knobs.workgroupSize) {
     throw new InvalidScheduleError(`${name}: threadsPerRow ${T} exceeds workgroupSize ${knobs.workgroupSize}`, name, 'threadsPerRow');
@@ -87,14 +87,19 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   const perLane = mergeBytesPerLane(t);
   if (T > 1 && perLane * T * R > target.maxWorkgroupStorageBytes) {
     const fit = Math.floor(target.maxWorkgroupStorageBytes / (perLane * T));
-    if (knobs.threadsPerRow > 0 || fit < 1) {
+    if (knobs.threadsPerRow === 0 && fit < 1) {
+      // the automatic team takes fewer lanes, one row per workgroup, where one row's merge of
+      // the whole team does not fit (attention's wide accumulator row)
+      while (T > 1 && perLane * T > target.maxWorkgroupStorageBytes) T /= 2;
+      R = 1;
+    } else if (knobs.threadsPerRow > 0 || fit < 1) {
       throw new InvalidScheduleError(
         `${name}: merging ${perLane} bytes of fold state per lane across ${T * R} lanes needs ${perLane * T * R} bytes of workgroup memory; the device has ${target.maxWorkgroupStorageBytes} (fewer threadsPerRow or a smaller workgroupSize fit)`,
         name,
         'threadsPerRow',
       );
     }
-    R = fit; // the automatic team keeps its lanes and takes fewer rows per workgroup
+    else R = fit; // the automatic team keeps its lanes and takes fewer rows per workgroup
   }
   t = shareLanes(splitBind(t, R), T, 'lane', useSubgroups ? 'subgroup' : 'workgroup');
   const tiles = [t];
