@@ -399,7 +399,8 @@ class TileLowering {
     let computed: KExpr[] = [];
     const names: string[] = [];
     const then = k.block(() => {
-      computed = values();
+      // names bound in here are not in scope after it
+      this.block(() => (computed = values()));
       for (const v of computed) {
         names.push(k.fresh('in'));
         k.emit({ op: 'assign', name: names[names.length - 1]!, value: v });
@@ -512,7 +513,7 @@ class TileLowering {
     switch (e.op) {
       case 'load': {
         const sh = this.shared.get(e.tensor);
-        if (sh) return kload(sh.buffer, intToK(e.index[0]!, ctx), sh.type);
+        if (sh) return kload(sh.buffer, this.offsetIndex(intToK(e.index[0]!, ctx)), sh.type);
         const r = this.results.get(e.tensor);
         if (!r) return undefined;
         const st = this.current(r.fold.name);
@@ -546,6 +547,21 @@ class TileLowering {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * An index into a workgroup or private array as `base + constant`, the base bound once per
+   * block: the unrolled reads of a staged row (`base + 0`, `base + 1`, ...) share its arithmetic,
+   * which the target compiler may not find common itself.
+   */
+  private offsetIndex(index: KExpr): KExpr {
+    // the first of a run (`base`, offset 0) binds it too, where the base is a product
+    const offset = index.op === 'binary' && index.fn === 'add' && index.b.op === 'const';
+    const split = offset ? { base: index.a, offset: index.b } : { base: index, offset: kconst(0) };
+    if (split.base.op === 'const' || split.base.op === 'ref' || (!offset && !(index.op === 'binary' && index.fn === 'mul'))) return index;
+    const key = `index:${JSON.stringify(split.base)}`;
+    const base = this.cached(key) ?? this.remember(key, this.k.let('ix', split.base));
+    return kadd(base, split.offset);
   }
 
   /** A reduction nested in a fold's expression: a loop in the invocation, accumulating in registers. */
