@@ -106,7 +106,10 @@ function canJoin(
     if (e.op !== 'load') return;
     if (members.has(e.tensor)) {
       readsMember = true;
-      const exact = e.index.length === k && e.index.every((ix, i) => ix.op === 'var' && ix.name === rowVars[i]);
+      // at the row (a fold's output with axes of its own may be read at any element of them)
+      const member = g.stmts.find((m) => m.target.name === e.tensor)!;
+      const own = member.expr.op === 'fold' ? e.index.length - k : 0;
+      const exact = e.index.length === k + own && e.index.slice(0, k).every((ix, i) => ix.op === 'var' && ix.name === rowVars[i]);
       if (!exact) ok = false;
     } else if ((producer.get(e.tensor) ?? -1) >= index) {
       ok = false; // computed by a later kernel that may itself depend on this group

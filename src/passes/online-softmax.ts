@@ -1,6 +1,6 @@
 import { type ValueType } from '../ir/dtype.js';
 import { foldOutput, stateRead, localRead } from '../ir/fold.js';
-import { type IntExpr, ivar } from '../ir/intexpr.js';
+import { type IntExpr, intVars, ivar } from '../ir/intexpr.js';
 import {
   type Axis,
   type Expr,
@@ -10,15 +10,16 @@ import {
   type Stmt,
   binary,
   cast,
+  children,
   compare,
   constant,
   freeVars,
   loadedTensors,
-  mapExpr,
   select,
   substIndex,
   unary,
   visitExpr,
+  withChildren,
 } from '../ir/tensor.js';
 import { alphaKey } from './hoist-reductions.js';
 
@@ -59,30 +60,43 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
   const byName = new Map(p.stmts.map((s) => [s.target.name, s]));
   const readers = new Map<string, Set<string>>();
   for (const s of p.stmts) for (const t of loadedTensors(s.expr)) readers.set(t, (readers.get(t) ?? new Set()).add(s.target.name));
-  // an intermediate (a `let`) only this statement reads is part of its expression: substituted,
-  // so `let P = softmax[j](S); output O = dot[j](P, V)` streams as the one-line form does
-  const expand = (e: Expr, reader: string, taken: ReadonlySet<string>): Expr =>
-    mapExpr(e, (n) => {
-      if (n.op !== 'load') return n;
-      const producer = byName.get(n.tensor);
-      if (!producer || p.outputs.includes(n.tensor) || readers.get(n.tensor)?.size !== 1 || !readers.get(n.tensor)?.has(reader)) return n;
-      // a fold is a statement's root, never part of an expression
-      if (producer.expr.op === 'fold') return n;
-      // substituted as written: a variable it binds must not meet one of the reader's
-      const bound = boundNames(producer.expr);
-      if ([...bound].some((v) => taken.has(v))) return n;
-      const map: Record<string, IntExpr> = {};
-      producer.target.axes.forEach((a, k) => (map[a.name] = n.index[k]!));
-      return substIndex(expand(producer.expr, reader, new Set([...taken, ...bound])), map);
-    });
+  // an intermediate only this statement's own intermediates and itself read is part of its
+  // expression: substituted, so `let P = softmax[j](S); output O = dot[j](P, V)` streams as the
+  // one-line form does, and so do the statements hoisting gave the pieces of a softmax
+  const followable = (t: string, reader: string, seen: ReadonlySet<string> = new Set()): boolean => {
+    const producer = byName.get(t);
+    // a fold is a statement's root, never part of an expression
+    if (!producer || p.outputs.includes(t) || producer.expr.op === 'fold' || seen.has(t)) return false;
+    const by = [...(readers.get(t) ?? [])];
+    return by.length > 0 && by.every((r) => r === reader || followable(r, reader, new Set([...seen, t])));
+  };
+  // substituted as written, so where no variable it binds is one in scope at the load
+  const expand = (e: Expr, reader: string, scope: ReadonlySet<string>): Expr => {
+    if (e.op === 'reduce') return { ...e, body: expand(e.body, reader, new Set([...scope, ...e.axes.map((a) => a.name)])) };
+    if (e.op === 'load' && followable(e.tensor, reader)) {
+      const producer = byName.get(e.tensor)!;
+      const used = new Set([...scope, ...e.index.flatMap((ix) => [...intVars(ix)])]);
+      if (![...boundNames(producer.expr)].some((v) => used.has(v))) {
+        const map: Record<string, IntExpr> = {};
+        producer.target.axes.forEach((a, k) => (map[a.name] = e.index[k]!));
+        return expand(substIndex(producer.expr, map), reader, scope);
+      }
+    }
+    return withChildren(e, children(e).map((c) => expand(c, reader, scope)));
+  };
+  const expanded = (s: Stmt): Stmt => ({ target: s.target, expr: expand(s.expr, s.target.name, new Set(s.target.axes.map((a) => a.name))) });
   const materialized = (t: string) => (p.outputs.includes(t) ? 'an output' : `also read by ${[...(readers.get(t) ?? [])].join(', ')}`);
   let stmts = p.stmts.map((s): Stmt => {
     if (s.expr.op !== 'reduce') return s;
-    const taken = new Set([...s.target.axes.map((a) => a.name), ...boundNames(s.expr)]);
-    const m = matchSoftmaxContraction({ target: s.target, expr: expand(s.expr, s.target.name, taken) }, byName, materialized);
+    const m = matchSoftmaxContraction(expanded(s), (t) => {
+      const producer = byName.get(t);
+      return producer !== undefined && isSoftmax(expanded(producer));
+    }, materialized);
     if (m === undefined) return s;
     if (typeof m === 'string') {
-      declined.push({ stmt: s.target.name, reason: m });
+      // a piece of a softmax that its reader follows (the normalizer) is no candidate of its own
+      const pieceOf = [...(readers.get(s.target.name) ?? [])].some((r) => followable(s.target.name, r));
+      if (!pieceOf) declined.push({ stmt: s.target.name, reason: m });
       return s;
     }
     rewritten.push(s.target.name);
@@ -137,14 +151,14 @@ function expOfDifference(e: Expr): [Expr, Expr] | undefined {
  * exponential in it but is not a softmax contraction the rewrite may change; undefined where it
  * is no candidate at all.
  */
-function matchSoftmaxContraction(s: Stmt, produced: ReadonlyMap<string, Stmt>, materialized: (t: string) => string): FoldDef | string | undefined {
+function matchSoftmaxContraction(s: Stmt, softmaxTensor: (t: string) => boolean, materialized: (t: string) => string): FoldDef | string | undefined {
   const r = s.expr;
   if (r.op !== 'reduce' || r.fn !== 'sum') return undefined;
   const { num, den } = factorsOf(r.body);
   const exps = num.map(expOfDifference);
   const at = exps.findIndex((x) => x !== undefined);
   if (at < 0) {
-    const read = num.find((f) => f.op === 'load' && isSoftmax(produced.get(f.tensor)));
+    const read = num.find((f) => f.op === 'load' && softmaxTensor(f.tensor));
     if (read?.op === 'load') {
       return `the probabilities ${read.tensor} are ${materialized(read.tensor)}, so they are stored anyway`;
     }
@@ -180,8 +194,7 @@ function matchSoftmaxContraction(s: Stmt, produced: ReadonlyMap<string, Stmt>, m
 }
 
 /** Whether a statement computes exp(x - max x) / sum(...): a softmax of its own (for a decline's reason). */
-function isSoftmax(s: Stmt | undefined): boolean {
-  if (!s) return false;
+function isSoftmax(s: Stmt): boolean {
   const { num, den } = factorsOf(s.expr);
   return num.some((f) => expOfDifference(f)?.[1].op === 'reduce') && den.some((d) => d.op === 'reduce' && d.fn === 'sum');
 }

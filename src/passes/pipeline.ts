@@ -103,7 +103,7 @@ export function defaultContractionKnobs(M: number, N: number): ContractionKnobs 
 
 /**
  * The pipeline, one named step at a time:
- * online softmax → hoist reductions → bind sizes → inline elementwise producers → group into kernels → emit
+ * hoist reductions → online softmax → bind sizes → inline elementwise producers → group into kernels → emit
  * kernel IR → verify.
  */
 export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limits: TargetLimits = WEBGPU_BASELINE_LIMITS): Plan {
@@ -119,11 +119,12 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   const trace: { pass: string; note: string }[] = [];
   // before the first recursive pass, so that a program built by hand is refused as the builder would
   checkExprDepth(p);
-  const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(p);
-  if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
-  const hoisted = hoistReductions(streamed?.program ?? p);
+  const hoisted = hoistReductions(p);
   trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
-  const bound = bindProgram(hoisted, sizes);
+  // after hoisting: a softmax contraction under an epilogue (O = P·V + X) has its own statement
+  const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(hoisted);
+  if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
+  const bound = bindProgram(streamed?.program ?? hoisted, sizes);
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
   const fused = inlineElementwise(bound);
   trace.push({ pass: 'inline-elementwise', note: `${fused.stmts.length} statements` });
