@@ -65,7 +65,14 @@ const sizesFor = (name: string, defaults: Sizes): Sizes =>
 
 const CUDA_LIMITS = { maxWorkgroupInvocations: 1024, maxWorkgroupStorageBytes: 48 * 1024, tensorCores: true } as const;
 
-const SCHEDULES: readonly { readonly name: string; readonly options: LowerOptions; readonly limits?: Partial<TargetLimits>; readonly dtypes?: readonly string[] }[] = [
+const SCHEDULES: readonly {
+  readonly name: string;
+  readonly options: LowerOptions;
+  readonly limits?: Partial<TargetLimits>;
+  readonly dtypes?: readonly string[];
+  /** Only these examples (a schedule for one family of kernels). */
+  readonly only?: readonly string[];
+}[] = [
   { name: 'default', options: {} },
   { name: 'wg64', options: { defaults: { elementwise: { workgroupSize: 64 }, serial: { workgroupSize: 64 }, rows: { workgroupSize: 64 } } } },
   { name: 'tpr8', options: { defaults: { rows: { threadsPerRow: 8, workgroupSize: 128 } } } },
@@ -90,6 +97,13 @@ const SCHEDULES: readonly { readonly name: string; readonly options: LowerOption
     name: 'shuffleA-unrolled',
     limits: { ...CUDA_LIMITS, subgroupSize: 32 },
     options: { defaults: { contraction: { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 128, threadN: 4, blockK: 32 } } },
+  },
+  // attention prefill: lanes own query rows, key/value tiles staged in shared memory, the query row in registers
+  {
+    name: 'staged',
+    limits: CUDA_LIMITS,
+    only: ['attention', 'causal-attention', 'gqa-attention', 'online-softmax'],
+    options: { defaults: { rows: { threadsPerRow: 1, workgroupSize: 64, stageSteps: 32 } } },
   },
   // tensor cores (wmma): f16 operands only
   {
@@ -119,7 +133,7 @@ function cases(): Case[] {
     for (const dtype of ex.dtypes) {
       const program = ex.build(dtype);
       for (const s of SCHEDULES) {
-        if (s.dtypes && !s.dtypes.includes(dtype)) continue;
+        if ((s.dtypes && !s.dtypes.includes(dtype)) || (s.only && !s.only.includes(ex.name))) continue;
         let plan;
         try {
           plan = lower(program, sizesFor(ex.name, ex.sizes), s.options, { ...WEBGPU_BASELINE_LIMITS, ...s.limits });

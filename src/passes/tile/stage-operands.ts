@@ -17,7 +17,9 @@ import { UNROLL_FIELD_ELEMENTS } from './lower-fold.js';
  *   array every lane's steps then read: the steps loop over tiles, each between barriers;
  * - an operand that depends on the row but not on the step (the query row `Q[b, h, i, d]`) is
  *   copied once into a private array of the lane (registers: the short reductions of a step are
- *   unrolled, so every read has a constant index), instead of being read at every step.
+ *   unrolled, so every read has a constant index), instead of being read at every step; where
+ *   it and the state would not fit in registers together, into the lane's column of a
+ *   workgroup array (lane-minor: neighbouring lanes read neighbouring elements).
  *
  * An operand qualifies where each index is either an expression of the row's coordinates, the
  * step's axis itself, or a variable the definition enumerates (a reduction's axis, a state
@@ -38,9 +40,16 @@ export interface StageOptions {
 
 const BYTES: Partial<Record<DType, number>> = { f16: 2, bf16: 2 };
 
+/**
+ * Elements of a lane's state and register-staged rows together: past it a row is staged in
+ * workgroup memory instead (a CUDA thread has 255 registers; the state and the row compete).
+ */
+const ROW_REGISTERS = 160;
+
 interface Staged {
   readonly shared: TShared;
-  readonly kind: 'tile' | 'row';
+  /** A tile of steps shared by the workgroup; a row in the lane's registers; a row in workgroup memory, lane-minor. */
+  readonly kind: 'tile' | 'row' | 'rowShared';
   /** The operand's load, as the definition writes it. */
   readonly load: Extract<Expr, { op: 'load' }>;
   /** The enumerated variables of its index, in index order, with their sizes. */
@@ -54,14 +63,14 @@ export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
   if (def.kind !== 'fold' || def.over.length !== 1) throw invalid(t, 'staging needs a fold (not a scan) over one axis');
   const staged = operandsOf(fold, o);
   if (!staged.some((s) => s.kind === 'tile')) throw invalid(t, `no operand of fold ${fold.name} is shared by the rows of a workgroup`);
-  const bytes = staged.filter((s) => s.kind === 'tile').reduce((a, s) => a + s.shared.length * (BYTES[s.shared.dtype as DType] ?? 4), 0);
+  const bytes = staged.filter((s) => s.kind !== 'row').reduce((a, s) => a + s.shared.length * (BYTES[s.shared.dtype as DType] ?? 4), 0);
   if (bytes > o.maxWorkgroupStorageBytes) {
     throw invalid(t, `staging ${o.steps} steps of ${staged.map((s) => s.load.tensor).join(', ')} needs ${bytes} bytes of workgroup memory; the device has ${o.maxWorkgroupStorageBytes}`);
   }
   const region: TFold = { ...fold, def: readStaged(def, staged, o) };
   const body = place(t.body, [], (loop, guards) => stagedLoop(loop, guards, fold, staged, o));
   const arrays = (kind: Staged['kind']) => staged.filter((s) => s.kind === kind).map((s) => s.shared);
-  return { ...t, shared: [...(t.shared ?? []), ...arrays('tile')], private: [...(t.private ?? []), ...arrays('row')], folds: [region], body };
+  return { ...t, shared: [...(t.shared ?? []), ...arrays('tile'), ...arrays('rowShared')], private: [...(t.private ?? []), ...arrays('row')], folds: [region], body };
 }
 
 const invalid = (t: TileKernel, why: string) => new InvalidScheduleError(`${t.name}: ${why}`, t.name, 'stageSteps');
@@ -83,6 +92,8 @@ function operandsOf(fold: TFold, o: StageOptions): Staged[] {
   }
   const out: Staged[] = [];
   const seen = new Set<string>();
+  // registers a lane's state takes (fields up to the unrolling limit live in registers)
+  let registers = def.state.reduce((a, f) => a + numel(f.axes.map(sizeOf)), 0);
   for (const e of [...def.locals.map((l) => l.expr), ...def.update]) {
     visitExpr(e, (n) => {
       if (n.op !== 'load' || !o.tensors.has(n.tensor)) return;
@@ -106,7 +117,12 @@ function operandsOf(fold: TFold, o: StageOptions): Staged[] {
       const dtype = o.tensors.get(n.tensor)!.dtype;
       const name = `${n.tensor}_s${out.length}`;
       if (step === 1 && !readsRow) out.push({ kind: 'tile', load: n, rest, shared: { name, dtype, length: o.steps * per } });
-      else if (step === 0 && readsRow && per <= UNROLL_FIELD_ELEMENTS) out.push({ kind: 'row', load: n, rest, shared: { name, dtype, length: per } });
+      else if (step === 0 && readsRow) {
+        // in registers where it fits beside the state (a wide state and a wide row would spill)
+        const inRegisters = per <= UNROLL_FIELD_ELEMENTS && per + registers <= ROW_REGISTERS;
+        if (inRegisters) registers += per;
+        out.push(inRegisters ? { kind: 'row', load: n, rest, shared: { name, dtype, length: per } } : { kind: 'rowShared', load: n, rest, shared: { name, dtype, length: o.rowsPerGroup * per } });
+      }
     });
   }
   return out;
@@ -117,7 +133,10 @@ function stagedIndex(s: Staged, def: FoldDef, o: StageOptions): IntExpr {
   let flat: IntExpr = int(0);
   for (const r of s.rest) flat = iadd(imul(flat, r.size), ivar(r.name));
   const per = numel(s.rest.map((r) => r.size));
-  return s.kind === 'tile' ? iadd(imul(imod(ivar(def.over[0]!.name), o.steps), per), flat) : flat;
+  if (s.kind === 'tile') return iadd(imul(imod(ivar(def.over[0]!.name), o.steps), per), flat);
+  if (s.kind === 'row') return flat;
+  // the lane of a row: rows per workgroup divide the padded last coordinate
+  return iadd(imul(flat, o.rowsPerGroup), imod(ivar(def.outer.at(-1)!.name), o.rowsPerGroup));
 }
 
 /** The definition with its staged loads (in the steps) reading the workgroup arrays. */
@@ -193,12 +212,13 @@ function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard
   };
   // a row operand: each lane copies its own row once, before the steps
   const rows: TNode[] = staged
-    .filter((s) => s.kind === 'row')
+    .filter((s) => s.kind !== 'tile')
     .flatMap((s) => {
       const c = `${s.shared.name}_c`;
       const per = numel(s.rest.map((r) => r.size));
       const rest = decodeIndex(ivar(c), s.rest.map((r) => r.size));
-      const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(c)], value: { ...s.load, index: indexAt(s, undefined, rest) } };
+      const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), lane);
+      const store: TNode = { op: 'store', tensor: s.shared.name, index: [at], value: { ...s.load, index: indexAt(s, undefined, rest) } };
       return wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]);
     });
   // a tile operand: the workgroup loads the tile's steps together, element e by lane e % lanes
