@@ -6,11 +6,12 @@ import { deviceFingerprint, deviceSummary } from '../src/autotune/fingerprint.js
 import { type Measurement } from '../src/autotune/measure.js';
 export { type Contender, interleaved } from '../src/autotune/measure.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
-import { searchSpace } from '../src/autotune/space.js';
+import { type Restrictions, type SpaceLowering, searchSpace } from '../src/autotune/space.js';
 import { tune } from '../src/autotune/tuner.js';
 import { tuningKeyFor } from '../src/autotune/lookup.js';
 import { seedsFromDatabase } from '../src/autotune/seeds.js';
 import { type Sizes } from '../src/ir/bind.js';
+import { canonicalJson } from '../src/ir/hash.js';
 import { serializeProgram } from '../src/ir/serialize.js';
 import { type Program } from '../src/ir/tensor.js';
 import { type ResolvedSchedule } from '../src/passes/schedule.js';
@@ -20,9 +21,36 @@ export function openDb(path: string | undefined): Promise<TuningDatabase> {
   return TuningDatabase.open(path ?? defaultDatabasePath(process.env, homedir(), process.platform));
 }
 
+/** How a tuning is asked: knobs pinned to some values, lowering options every candidate keeps. */
+export interface TuningQuestion {
+  /** Keep only these values of a knob (for every group that has it), as `autotune tune --knob`. */
+  readonly restrict?: Restrictions;
+  /** Rewrites, grouping, knob defaults the search holds fixed (see `searchSpace`). */
+  readonly lowering?: SpaceLowering;
+}
+
+/**
+ * The program the database keys a tuning by. The key is the program's canonical form (its name
+ * dropped, tensor names kept) and sizes, nothing about how it was searched; a search with knobs
+ * pinned or other lowering options answers another question (a three-kernel attention plan's
+ * schedule names groups the streamed plan does not have), so its result is keyed by the program
+ * with its outputs tagged with the question: a program that is only hashed, never lowered.
+ */
+export function keyProgram(program: Program, q: TuningQuestion = {}): Program {
+  const asked = { ...(q.restrict && Object.keys(q.restrict).length ? { restrict: q.restrict } : {}), ...(q.lowering && Object.keys(q.lowering).length ? { lowering: q.lowering } : {}) };
+  if (Object.keys(asked).length === 0) return program;
+  const tag = canonicalJson(asked);
+  return { ...program, outputs: program.outputs.map((o) => `${o}@${tag}`) };
+}
+
+/** The schedule recorded for a program (asked as `q`) on this device, if any. */
+export async function recordedSchedule(db: TuningDatabase, info: DeviceInfo, program: Program, sizes: Sizes, q: TuningQuestion = {}): Promise<ResolvedSchedule | undefined> {
+  return (await db.lookup(tuningKeyFor(info, keyProgram(program, q), sizes)))?.entry.schedule;
+}
+
 /**
  * The tuned schedule for a program on this device: from the database, or found now with the
- * guided search within `budget` and recorded.
+ * guided search within `budget` and recorded (under `keyProgram(program, q)`).
  */
 export async function tunedSchedule(
   db: TuningDatabase,
@@ -32,8 +60,10 @@ export async function tunedSchedule(
   sizes: Sizes,
   budget: { trials?: number; seconds?: number },
   log: (s: string) => void,
+  q: TuningQuestion = {},
 ): Promise<{ schedule: ResolvedSchedule; source: 'database' | 'tuned now' } | undefined> {
-  const hit = await db.lookup(tuningKeyFor(info, program, sizes));
+  const keyed = keyProgram(program, q);
+  const hit = await db.lookup(tuningKeyFor(info, keyed, sizes));
   if (hit) return { schedule: hit.entry.schedule, source: 'database' };
   log(`  tuning ${name} ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')} (budget ${JSON.stringify(budget)})`);
   const worker = new MeasuringWorker({
@@ -46,13 +76,14 @@ export async function tunedSchedule(
   });
   try {
     const workerInfo = await worker.start();
-    const space = searchSpace(workerInfo, program, sizes);
-    const seeds = await seedsFromDatabase(db, tuningKeyFor(workerInfo, program, sizes));
+    const space = searchSpace(workerInfo, program, sizes, q.restrict, q.lowering);
+    const key = tuningKeyFor(workerInfo, keyed, sizes);
+    const seeds = await seedsFromDatabase(db, key);
     const r = await tune(workerInfo, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'guided', budget, seeds });
     if (!r.best) return undefined;
     const ms = r.best.final?.medianMs ?? r.best.screen!.medianMs;
     await db.record({
-      ...tuningKeyFor(workerInfo, program, sizes),
+      ...key,
       deviceSummary: deviceSummary(workerInfo),
       program: name,
       sizes,

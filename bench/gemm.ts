@@ -5,6 +5,7 @@ import { describeSchedule } from '../src/passes/schedule.js';
 import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
+import { tfjsContender, tfjsOn } from './tfjs.js';
 
 export interface GemmBenchOptions {
   readonly shapes: readonly { readonly M: number; readonly N: number; readonly K: number }[];
@@ -16,40 +17,12 @@ export interface GemmBenchOptions {
   readonly naive: boolean;
 }
 
-const registered = new WeakSet<WebGpuDevice>();
-
 /** TensorFlow.js's WebGPU matmul on the same GPUDevice, timed by its own profiler (GPU timestamps). */
-async function tfjsMatmul(device: WebGpuDevice, M: number, N: number, K: number): Promise<Contender | undefined> {
-  const g = globalThis as { navigator?: unknown };
-  // the backend checks for navigator.gpu and a userAgent when it is imported, and uses WebGPU's
-  // global enums (GPUBufferUsage, ...), which the webgpu package provides
-  g.navigator ??= { gpu: {}, userAgent: 'node' };
-  const { globals } = (await import('webgpu')) as unknown as { globals: object };
-  Object.assign(globalThis, globals);
-  const tf = await import('@tensorflow/tfjs-core');
-  const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
-    WebGPUBackend: new (d: GPUDevice, info?: GPUAdapterInfo) => import('@tensorflow/tfjs-core').KernelBackend;
-  };
-  if (!registered.has(device)) {
-    // TF.js's kernels are registered for the backend named 'webgpu': replace its factory (which
-    // would open its own adapter) with one running on our GPUDevice
-    tf.removeBackend('webgpu');
-    tf.registerBackend('webgpu', () => new WebGPUBackend(device.device, device.device.adapterInfo));
-    await tf.setBackend('webgpu');
-    await tf.ready();
-    registered.add(device);
-  }
+async function tfjsMatmul(device: WebGpuDevice, M: number, N: number, K: number): Promise<Contender> {
+  const tf = await tfjsOn(device);
   const a = tf.randomUniform([M, K]);
   const b = tf.randomUniform([K, N]);
-  return {
-    name: 'TF.js',
-    run: async () => {
-      const p = await tf.profile(() => tf.matMul(a, b));
-      const ms = p.kernels.reduce((s, k) => s + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0), 0);
-      tf.disposeVariables();
-      return ms;
-    },
-  };
+  return tfjsContender(tf, 'TF.js', () => tf.matMul(a, b));
 }
 
 export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: (s: string) => void) {
@@ -83,8 +56,7 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         });
       }
       if (o.tfjs && dtype === 'f32') {
-        const tf = await tfjsMatmul(device, M, N, K);
-        if (tf) contenders.push(tf);
+        contenders.push(await tfjsMatmul(device, M, N, K));
       }
       log(`  measuring ${dtype} ${M}x${N}x${K}: ${contenders.map((c) => c.name).join(', ')}`);
       const m = await interleaved(contenders, o.rounds);

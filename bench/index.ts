@@ -7,6 +7,7 @@ import { type WebGpuDevice, createWebGpuDevice } from '../src/runtime/webgpu.js'
 import { type DType, isDType } from '../src/ir/dtype.js';
 import { parseBudget } from '../src/cli/tune.js';
 import { describeDevice, writeJson } from './common.js';
+import { benchAttention } from './attention.js';
 import { benchGemm } from './gemm.js';
 import { benchMemory } from './memory.js';
 import { benchStrategies } from './strategies.js';
@@ -63,6 +64,71 @@ cli
     const [N, D] = String(o.shape).split('x').map(Number);
     await onDevice('memory', o.json, (device) =>
       benchMemory(device, { N: N!, D: D!, rounds: Number(o.rounds), tune: o.tune, tuneBudget: parseBudget(o.tuneBudget), db: o.db }, log),
+    );
+  });
+
+cli
+  .command('attention')
+  .description(
+    'attention: the streaming (online-softmax) kernel vs the three-kernel plan, TF.js and a tuned GEMM (prefill); ' +
+      'split-KV vs one workgroup per head vs a vec4 copy (decode). Every contender of a case is timed in one interleaved run.',
+  )
+  .option('--prefill <list>', "prefill sequence lengths N = M ('none' to skip)", '512,2048')
+  .option('--prefill-shape <BxHxD>', 'prefill batch x heads x head size', '1x8x64')
+  .option('--decode <HxMxD>', "decode (N = 1) heads x keys x head size ('none' to skip)", '32x8192x128')
+  .option('--rounds <n>', 'interleaved timed rounds', '5')
+  .option('--rounds-long <n>', 'interleaved timed rounds for prefill lengths above --tune-up-to', '2')
+  .option('--tune-up-to <N>', 'tune prefill lengths up to N now; longer ones use a recorded schedule, else the one tuned at the longest shorter length', '512')
+  .option('--no-tune', 'tune nothing: recorded schedules where the database has them, else defaults')
+  .option('--tune-budget <budget>', 'guided search budget for each prefill plan (streaming, three-kernel)', '16,90s')
+  .option('--decode-tune-budget <budget>', 'guided search budget for each decode schedule (split-KV, one workgroup per head)', '12,60s')
+  .option('--gemm-tune-budget <budget>', 'guided search budget for the 1024³ GEMM yardstick', '12,60s')
+  .option('--copy-tune-budget <budget>', 'guided search budget for the vec4 copy (workgroup size only)', '3,30s')
+  .option('--db <path>', 'tuning database')
+  .option('--no-tfjs', 'skip TensorFlow.js')
+  .option('--no-gemm', 'skip the GEMM yardstick')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .addHelpText(
+    'after',
+    `
+Tuned schedules come from the tuning database, else are found now within the budgets and recorded.
+The three-kernel plan (the online-softmax rewrite off) and the pinned decode searches are recorded
+under keys of their own, so they never replace the program's own tuned schedule.
+With an empty database a default run took about 7 minutes on a 2-core software GPU (lavapipe), 4 of
+them tuning; later runs only measure (about 3). --no-tune --prefill 512 --rounds 3 is a quick look.
+Every contender's O is checked against a CPU reference on a few rows before it is timed.`,
+  )
+  .action(async (o) => {
+    const none = (s: string) => s === '' || s === 'none';
+    const dims = (s: string, what: string, n: number) => {
+      const v = s.split('x').map(Number);
+      if (v.length !== n || v.some((x) => !Number.isSafeInteger(x) || x < 1)) throw new Error(`${what} ${JSON.stringify(s)}: expected ${n} positive integers joined by x`);
+      return v;
+    };
+    const prefill = none(String(o.prefill)) ? [] : String(o.prefill).split(',').map((s) => dims(s, '--prefill', 1)[0]!);
+    const [B, H, D] = dims(String(o.prefillShape), '--prefill-shape', 3);
+    const decode = none(String(o.decode)) ? undefined : dims(String(o.decode), '--decode', 3);
+    await onDevice('attention', o.json, (device) =>
+      benchAttention(
+        device,
+        {
+          prefill,
+          prefillShape: { B: B!, H: H!, D: D! },
+          decode: decode && { H: decode[0]!, M: decode[1]!, D: decode[2]! },
+          rounds: Number(o.rounds),
+          roundsLong: Number(o.roundsLong),
+          tuneUpTo: Number(o.tuneUpTo),
+          tune: o.tune,
+          tuneBudget: parseBudget(o.tuneBudget),
+          decodeTuneBudget: parseBudget(o.decodeTuneBudget),
+          gemmTuneBudget: parseBudget(o.gemmTuneBudget),
+          copyTuneBudget: parseBudget(o.copyTuneBudget),
+          db: o.db,
+          tfjs: o.tfjs,
+          gemm: o.gemm,
+        },
+        log,
+      ),
     );
   });
 

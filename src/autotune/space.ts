@@ -1,5 +1,6 @@
 import { type Sizes } from '../ir/bind.js';
 import { type Program } from '../ir/tensor.js';
+import { type LowerOptions } from '../passes/pipeline.js';
 import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { fixedSubgroupSize, planFor } from '../runtime/target.js';
@@ -14,10 +15,21 @@ export interface Dimension {
   readonly values: readonly KnobValue[];
 }
 
+/**
+ * What a search holds fixed while it moves the knobs: which rewrites run, how statements group,
+ * the knob defaults it starts from. Everything `lower` takes but the schedule.
+ */
+export type SpaceLowering = Omit<LowerOptions, 'schedule'>;
+
 export interface SearchSpace {
   readonly dims: readonly Dimension[];
-  /** The default schedule (what a program runs with when nothing is tuned). */
+  /** The default schedule (what a program runs with when nothing is tuned, under `lowering`). */
   readonly defaults: ResolvedSchedule;
+  /**
+   * The options every candidate is lowered with besides its schedule (none when left out): a space
+   * read off a plan with the online-softmax rewrite off searches plans with it off.
+   */
+  readonly lowering?: SpaceLowering | undefined;
 }
 
 /** A point in the space: one value index per dimension. */
@@ -31,13 +43,14 @@ const pow2Range = (lo: number, hi: number) => {
 const ceilPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /**
- * The knobs worth searching for a program on a device, read off its default plan. Values beyond
- * the device's limits or the problem's extents are left out here; invalid combinations are
- * pruned later, by lowering, before anything is compiled. Throws KnobError for a restricted knob
- * that none of the program's groups has, or a value none of them can take.
+ * The knobs worth searching for a program on a device, read off its default plan (lowered with
+ * `lowering`, which the search then keeps for every candidate). Values beyond the device's limits
+ * or the problem's extents are left out here; invalid combinations are pruned later, by lowering,
+ * before anything is compiled. Throws KnobError for a restricted knob that none of the program's
+ * groups has, or a value none of them can take.
  */
-export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, restrict: Restrictions = {}): SearchSpace {
-  const plan = planFor(info, program, sizes);
+export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, restrict: Restrictions = {}, lowering: SpaceLowering = {}): SearchSpace {
+  const plan = planFor(info, program, sizes, lowering);
   // a restriction no group can take would otherwise be silently ignored
   checkRestrictions(restrict, plan.groups.map((g) => g.kind));
   const maxInv = info.limits.maxWorkgroupInvocations;
@@ -92,7 +105,7 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
       }
     }
   }
-  return { dims, defaults: plan.schedule };
+  return { dims, defaults: plan.schedule, ...(Object.keys(lowering).length ? { lowering } : {}) };
 }
 
 export function scheduleAt(space: SearchSpace, point: Point): Schedule {

@@ -192,7 +192,7 @@ class Search {
     this.seen.add(id);
     let plan;
     try {
-      plan = planFor(this.info, this.program, this.sizes, { schedule: scheduleAt(this.space, point) });
+      plan = planFor(this.info, this.program, this.sizes, { ...this.space.lowering, schedule: scheduleAt(this.space, point) });
     } catch (e) {
       const name = (e as Error).name;
       if (name === 'InvalidScheduleError' || name === 'DeviceLimitError') return undefined;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { attention } from '../../examples/attention.js';
 import { matmul } from '../../examples/matmul.js';
 import { type Measurement } from '../../src/autotune/measure.js';
 import { searchSpace, spaceSize } from '../../src/autotune/space.js';
@@ -147,6 +148,35 @@ describe('the tuner', () => {
     }, { strategy: 'exhaustive', budget: { trials: 100_000 } });
     expect((r.best!.schedule['contraction:C'] as ContractionKnobs).staging).toBe('shared');
     expect(r.candidates.some((c) => c.status === 'crash')).toBe(true);
+  });
+});
+
+describe('lowering options a search holds fixed', () => {
+  const attn = attention.build('f32');
+  const at = { B: 1, H: 2, N: 64, M: 64, D: 16 };
+
+  it('a space read off the plan without the online-softmax rewrite searches three-kernel plans only', async () => {
+    const streamed = searchSpace(info, attn, at);
+    expect(Object.keys(streamed.defaults)).toEqual(['rows:O']);
+    expect(streamed.lowering).toBeUndefined();
+    const lowering = { rewrites: { onlineSoftmax: false } };
+    const space = searchSpace(info, attn, at, {}, lowering);
+    expect(space.lowering).toEqual(lowering);
+    expect(Object.keys(space.defaults)).toEqual(['contraction:O_sum', 'rows:O_max,O_sum2', 'contraction:O']);
+    const plans: Plan[] = [];
+    const r = await tune(info, attn, at, space, async (plan) => {
+      plans.push(plan);
+      return { status: 'ok', measurement: m(plans.length) };
+    }, { strategy: 'guided', budget: { trials: 6 } });
+    expect(r.candidates[0]!.isDefault).toBe(true);
+    expect(plans.length).toBeGreaterThanOrEqual(6);
+    for (const p of plans) expect(p.kernels.length).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(r.best!.schedule)).toEqual(Object.keys(space.defaults));
+  });
+
+  it('knob defaults given to the space are where the search starts', () => {
+    const space = searchSpace(info, attn, at, {}, { defaults: { rows: { workgroupSize: 64 } } });
+    expect(space.defaults['rows:O']).toMatchObject({ workgroupSize: 64 });
   });
 });
 
