@@ -21,6 +21,8 @@ interface State {
   readonly program: BoundProgram;
   readonly inputs: Record<string, HostTensor>;
   readonly expected: Record<string, HostTensor>;
+  /** The values of the program's dynamic sizes the run is timed at (kernels are laid out at the bounds). */
+  readonly values: Record<string, number>;
 }
 
 const send = (m: FromWorker) => process.send?.(m);
@@ -33,10 +35,13 @@ async function openDevice(backend: 'webgpu' | 'cuda'): Promise<Device> {
 async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<State> {
   const program = deserializeProgram(m.program);
   const bound = bindProgram(program, m.sizes);
-  const inputs = randomInputs(bound.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t) })), m.seed);
+  // inputs and the reference at the sizes given: a dynamic size at its value, not its bound
+  const actual = bindProgram(program, m.sizes, { dynamic: 'value' });
+  const inputs = randomInputs(actual.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t) })), m.seed);
   const expected = evaluate(program, m.sizes, inputs).outputs;
+  const values = Object.fromEntries(Object.keys(program.dynamic ?? {}).map((s) => [s, m.sizes[s] ?? program.dynamic![s]!]));
   const device = await openDevice(m.backend);
-  return { device, program: bound, inputs, expected };
+  return { device, program: bound, inputs, expected, values };
 }
 
 async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): Promise<FromWorker> {
@@ -44,17 +49,18 @@ async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): 
   try {
     const { kernels, tensors, schedule, groups } = m.plan;
     exe = await Executable.fromPlan(s.device, { program: s.program, kernels, tensors, schedule, groups, tiles: [], trace: [] });
-    for (const [name, t] of Object.entries(s.inputs)) exe.upload(name, t);
-    await exe.dispatch();
+    const sizes = s.values;
+    for (const [name, t] of Object.entries(s.inputs)) exe.upload(name, t, sizes);
+    await exe.dispatch({}, { sizes });
     for (const [name, want] of Object.entries(s.expected)) {
-      const got = await exe.download(name);
+      const got = await exe.download(name, sizes);
       const c = compareWithReference(got, want);
       if (!c.ok) {
         const w = c.worst!;
         return { type: 'result', id: m.id, status: 'mismatch', detail: `${name}[${w.index}] = ${w.actual}, reference ${w.expected}` };
       }
     }
-    const measurement = await measure(() => exe!.dispatch({}, { timing: true }), { warmup: m.warmup, repeat: m.repeat, timeoutMs: Infinity, cutoffMs: m.cutoffMs });
+    const measurement = await measure(() => exe!.dispatch({}, { timing: true, sizes }), { warmup: m.warmup, repeat: m.repeat, timeoutMs: Infinity, cutoffMs: m.cutoffMs });
     return { type: 'result', id: m.id, status: 'ok', measurement };
   } catch (e) {
     const err = e as Error;

@@ -56,3 +56,20 @@ describe('the measuring worker', () => {
     }
   }, 120_000);
 });
+
+describe('the measuring worker on a program with a dynamic size', () => {
+  // a row sum over a dynamic length: compiled at the bound, checked and timed at the value given
+  const rowSum = program('rowsum', (b) => {
+    const M = b.dynamicSize('M', { max: 512 });
+    b.output('Y', b.input('X', 'f32', { i: b.size('N'), j: M }).sum('j'));
+  });
+  const at = { N: 8, M: 100 };
+  const dynWorker = new MeasuringWorker({ backend: 'webgpu', program: serializeProgram(rowSum), sizes: at, seed: 5, candidateTimeoutMs: 60_000, startTimeoutMs: 60_000 });
+  afterAll(() => dynWorker.close());
+
+  it('builds inputs and the reference at the value and runs the kernels at it', async () => {
+    const info = await dynWorker.start();
+    const r = await dynWorker.measure(planFor(info, rowSum, at), { warmup: 0, repeat: 1 });
+    expect(r.status, r.detail).toBe('ok');
+  }, 120_000);
+});
