@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The CUDA check, for a machine with an NVIDIA GPU, in under five minutes:
+# The CUDA check, for a machine with an NVIDIA GPU, in under eight minutes:
 #   1. builds the native addon (libcuda and libnvrtc are loaded at run time),
 #   2. runs the device correctness suites on CUDA against the CPU reference,
 #   3. tunes an f16 GEMM on the GPU and prints its TFLOP/s,
-#   4. prints PyTorch's matmul TFLOP/s beside it when PyTorch is installed.
+#   4. tunes streamed attention (f16 prefill, and decode against an 8192-key cache) and prints
+#      its TFLOP/s and GB/s,
+#   5. prints PyTorch's matmul and scaled_dot_product_attention beside them when PyTorch is installed.
 # Needs node_modules (run `npm ci` first, or bring them along) and Node 20+; a Node binary
 # unpacked into .node/ is used when node is not on PATH.
 set -uo pipefail
@@ -23,7 +25,8 @@ timeout 30 node dist/src/cli/autotune.js devices || status=1
 
 step "CUDA correctness suites (the WebGPU suites, on CUDA)"
 TILECRAFT_TEST_DEVICES=cuda timeout 150 npx vitest run test/dsl/ops.test.ts test/runtime/primitives.test.ts \
-  test/runtime/dtypes.test.ts test/runtime/cuda.test.ts --reporter=dot || status=1
+  test/runtime/dtypes.test.ts test/runtime/cuda.test.ts test/passes/online-softmax.test.ts \
+  test/passes/attention-examples.test.ts test/passes/tile/stage-operands.test.ts --reporter=dot || status=1
 
 step "tune an f16 GEMM (4096^3, tensor cores among the candidates)"
 SHAPE=M=4096,N=4096,K=4096
@@ -37,7 +40,24 @@ node -e '
   console.log("winner", JSON.stringify(r.best?.schedule));
 ' || status=1
 
-step "PyTorch matmul, same shape and dtype"
+step "tune streamed attention: f16 prefill B=1 H=8 N=M=2048 D=64, f32 decode H=32 M=8192 D=128"
+timeout 80 node dist/src/cli/autotune.js tune attention --device cuda --dtype f16 --shape B=1,H=8,N=2048,M=2048,D=64 \
+  --budget 16,60s --db /tmp/tilecraft-gpu-check.json --json > /tmp/tilecraft-gpu-attn.json || status=1
+timeout 80 node dist/src/cli/autotune.js tune decode-attention --device cuda --dtype f32 --shape B=1,H=32,M=8192,D=128 \
+  --budget 16,60s --db /tmp/tilecraft-gpu-check.json --json > /tmp/tilecraft-gpu-decode.json || status=1
+node -e '
+  const read = (f) => JSON.parse(require("fs").readFileSync(f, "utf8"));
+  const a = read("/tmp/tilecraft-gpu-attn.json");
+  const flops = 4 * 8 * 2048 * 2048 * 64;
+  console.log(`tilecraft attention f16 prefill: tuned ${a.best?.medianMs?.toFixed(3)} ms = ${(flops / (a.best?.medianMs * 1e-3) / 1e12).toFixed(1)} TFLOP/s`);
+  console.log("winner", JSON.stringify(a.best?.schedule));
+  const d = read("/tmp/tilecraft-gpu-decode.json");
+  const bytes = 2 * 32 * 8192 * 128 * 4;
+  console.log(`tilecraft decode f32: tuned ${d.best?.medianMs?.toFixed(3)} ms = ${(bytes / (d.best?.medianMs * 1e-3) / 1e9).toFixed(0)} GB/s of K and V`);
+  console.log("winner", JSON.stringify(d.best?.schedule));
+' || status=1
+
+step "PyTorch matmul and scaled_dot_product_attention, same shapes and dtypes"
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
   timeout 60 python3 - <<'PY'
 import torch
@@ -51,6 +71,23 @@ for _ in range(20):
     start.record(); a @ b; end.record(); torch.cuda.synchronize(); times.append(start.elapsed_time(end))
 times.sort(); ms = times[len(times) // 2]
 print(f"torch f16 matmul 4096^3: {ms:.3f} ms = {2 * 4096 ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
+
+def timed(f):
+    for _ in range(5): f()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(20):
+        start.record(); f(); end.record(); torch.cuda.synchronize(); ts.append(start.elapsed_time(end))
+    ts.sort(); return ts[len(ts) // 2]
+
+F = torch.nn.functional
+q, k, v = (torch.randn(1, 8, 2048, 64, device="cuda", dtype=torch.float16) for _ in range(3))
+ms = timed(lambda: F.scaled_dot_product_attention(q, k, v))
+print(f"torch sdpa f16 prefill B=1 H=8 N=M=2048 D=64: {ms:.3f} ms = {4 * 8 * 2048 * 2048 * 64 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
+q = torch.randn(1, 32, 1, 128, device="cuda")
+k, v = (torch.randn(1, 32, 8192, 128, device="cuda") for _ in range(2))
+ms = timed(lambda: F.scaled_dot_product_attention(q, k, v))
+print(f"torch sdpa f32 decode H=32 M=8192 D=128: {ms:.3f} ms = {2 * 32 * 8192 * 128 * 4 / (ms * 1e-3) / 1e9:.0f} GB/s of K and V")
 PY
 else
   echo "PyTorch with CUDA is not installed here; skipping the comparison"
