@@ -37,6 +37,14 @@ describe('staging a row fold: lanes own rows, the workgroup shares operand tiles
     expect(plan.kernels).toHaveLength(1);
   });
 
+  it('a query row too wide for registers beside the state (D = 128) is staged lane-minor in workgroup memory', () => {
+    const plan = lower(attention(), { B: 1, H: 1, N: 40, M: 24, D: 128 }, staged({ workgroupSize: 8, stageSteps: 4 }));
+    const tile = printTile(plan.tiles[0]!);
+    expect(tile).toContain('shared Q_s0: f32[1024]');
+    expect(tile).not.toContain('private');
+    expect(tile).toMatch(/Q_s0\[Q_s0_c \* 8 \+ row_l\] = Q\[/);
+  });
+
   it('refuses what cannot be staged with a schedule error naming the knob', () => {
     const fits = (knobs: Partial<RowsKnobs>) => () => lower(attention(), { B: 1, H: 1, N: 64, M: 64, D: 128 }, staged(knobs));
     expect(fits({ stageSteps: 64, workgroupSize: 64 })).toThrow(/needs \d+ bytes of workgroup memory; the device has 16384/);
@@ -58,6 +66,7 @@ onEachDevice(() => {
       ['causal', attention('f32', true), SIZES, { workgroupSize: 32, stageSteps: 16 }],
       ['f16 inputs', attention('f16'), SIZES, { workgroupSize: 8, stageSteps: 4 }],
       ['head dim 64', attention(), { B: 1, H: 2, N: 19, M: 33, D: 64 }, { workgroupSize: 32, stageSteps: 16 }],
+      ['head dim 128, the query row in workgroup memory', attention(), { B: 1, H: 1, N: 21, M: 19, D: 128 }, { workgroupSize: 8, stageSteps: 4 }],
     ];
     for (const [name, p, sizes, knobs] of cases) {
       it(name, { timeout: 120_000 }, async () => {
