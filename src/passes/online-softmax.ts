@@ -12,6 +12,7 @@ import {
   cast,
   children,
   compare,
+  countNodes,
   constant,
   freeVars,
   loadedTensors,
@@ -70,13 +71,15 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
     const by = [...(readers.get(t) ?? [])];
     return by.length > 0 && by.every((r) => r === reader || followable(r, reader, new Set([...seen, t])));
   };
-  // substituted as written, so where no variable it binds is one in scope at the load
+  // substituted as written, so where no variable it binds is one in scope at the load; at most
+  // EXPAND_NODES nodes per statement (a chain of lets each reading the last twice doubles)
+  let budget = 0;
   const expand = (e: Expr, reader: string, scope: ReadonlySet<string>): Expr => {
     if (e.op === 'reduce') return { ...e, body: expand(e.body, reader, new Set([...scope, ...e.axes.map((a) => a.name)])) };
     if (e.op === 'load' && followable(e.tensor, reader)) {
       const producer = byName.get(e.tensor)!;
       const used = new Set([...scope, ...e.index.flatMap((ix) => [...intVars(ix)])]);
-      if (![...boundNames(producer.expr)].some((v) => used.has(v))) {
+      if (![...boundNames(producer.expr)].some((v) => used.has(v)) && (budget -= countNodes(producer.expr)) >= 0) {
         const map: Record<string, IntExpr> = {};
         producer.target.axes.forEach((a, k) => (map[a.name] = e.index[k]!));
         return expand(substIndex(producer.expr, map), reader, scope);
@@ -84,7 +87,10 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
     }
     return withChildren(e, children(e).map((c) => expand(c, reader, scope)));
   };
-  const expanded = (s: Stmt): Stmt => ({ target: s.target, expr: expand(s.expr, s.target.name, new Set(s.target.axes.map((a) => a.name))) });
+  const expanded = (s: Stmt): Stmt => {
+    budget = EXPAND_NODES;
+    return { target: s.target, expr: expand(s.expr, s.target.name, new Set(s.target.axes.map((a) => a.name))) };
+  };
   const materialized = (t: string) => (p.outputs.includes(t) ? 'an output' : `also read by ${[...(readers.get(t) ?? [])].join(', ')}`);
   let stmts = p.stmts.map((s): Stmt => {
     if (s.expr.op !== 'reduce') return s;
@@ -112,6 +118,9 @@ export function onlineSoftmax(p: Program): OnlineSoftmaxReport {
   }
   return { program: { ...p, stmts }, rewritten, declined };
 }
+
+/** Most nodes the intermediates substituted into one statement may add (a bound on the work). */
+const EXPAND_NODES = 20_000;
 
 /** Names of the axes the reductions in `e` bind. */
 function boundNames(e: Expr): Set<string> {

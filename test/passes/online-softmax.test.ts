@@ -8,6 +8,7 @@ import { type HostTensor, fromValues, randomHost, toValues } from '../../src/ir/
 import { printProgram } from '../../src/ir/print.js';
 import { deserializeProgram, serializeProgram } from '../../src/ir/serialize.js';
 import { type Program } from '../../src/ir/tensor.js';
+import { hoistReductions } from '../../src/passes/hoist-reductions.js';
 import { onlineSoftmax } from '../../src/passes/online-softmax.js';
 import { type Plan, lower } from '../../src/passes/pipeline.js';
 import { evaluate } from '../../src/reference/evaluate.js';
@@ -367,6 +368,17 @@ describe('online softmax: around the contraction', () => {
       expect(scoreSized(plan)).toEqual([]);
     });
   }
+  it('a chain of lets each reading the last twice is followed within a bound on the work', () => {
+    let body = '  let L0 = dot[d](Q, K)\n';
+    for (let k = 1; k < 40; k++) body += `  let L${k} = L${k - 1} * L${k - 1} + L${k - 1}\n`;
+    const p = text('doubling', `${body}  output O[b, h, i, e] = dot[j](softmax[j](L39), V)`);
+    const started = Date.now();
+    const r = onlineSoftmax(hoistReductions(p));
+    // 2^40 nodes written out; the substitution stops at its budget and the statement is declined
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(r.rewritten).toEqual([]);
+  });
+
   it('(the same contraction named by a let, the epilogue after it, streams)', () => {
     const p = text('epilogue_let', `  input X: f32[b: B, h: H, i: N, e: D]\n  let A[b, h, i, e] = dot[j](softmax[j](dot[d](Q, K)), V)\n  output O = A + X`);
     expect(onlineSoftmax(p).rewritten).toEqual(['A']);
