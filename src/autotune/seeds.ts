@@ -1,4 +1,4 @@
-import type { ContractionKnobs, Schedule } from '../passes/schedule.js';
+import type { ContractionKnobs, RowsKnobs, Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { fixedSubgroupSize } from '../runtime/target.js';
 import type { TuningDatabase } from './db.js';
@@ -31,13 +31,26 @@ export async function seedsFromDatabase(db: TuningDatabase, key: TuningKeyFields
  */
 export function deviceSeeds(info: DeviceInfo, space: SearchSpace): Schedule[] {
   const S = fixedSubgroupSize(info);
-  if (S === undefined) return [];
+  if (S === undefined) return stagedSeeds(space);
   const threadN = Math.max(1, Math.min(8, 128 / S));
   const schedule: Record<string, Partial<ContractionKnobs>> = {};
   for (const [id, k] of Object.entries(space.defaults)) {
     if (k.kind !== 'contraction' || k.tensorCores) continue;
     // the shuffle loop stays a loop: unrolled, nvcc keeps a warp's 32 steps of B in registers (up to 255)
     schedule[id] = { blockM: 8, threadM: 8, blockN: S * threadN, threadN, blockK: S, staging: 'direct', shuffleA: true, vectorK: 1, splitK: 1, unrollK: false };
+  }
+  return [...(Object.keys(schedule).length ? [schedule] : []), ...stagedSeeds(space)];
+}
+
+/**
+ * A row fold whose operands many rows share (attention's prefill) is also tried staged: one
+ * lane per row, 64 rows per workgroup, key tiles of 16. It takes three knobs at once, which
+ * random search seldom sets together; lowering refuses it where nothing is shared.
+ */
+function stagedSeeds(space: SearchSpace): Schedule[] {
+  const schedule: Record<string, Partial<RowsKnobs>> = {};
+  for (const d of space.dims) {
+    if (d.knob === 'stageSteps' && d.values.includes(16)) schedule[d.group] = { threadsPerRow: 1, workgroupSize: 64, stageSteps: 16, splitSteps: 1 };
   }
   return Object.keys(schedule).length ? [schedule] : [];
 }
