@@ -113,13 +113,23 @@ function resultOf(r: Row, m: Measurement | undefined) {
 }
 
 const upload = (exe: Executable, inputs: Record<string, HostTensor>) => {
-  for (const t of exe.inputs) exe.upload(t.name, inputs[t.name]!);
+  for (const t of exe.inputs) exe.upload(t.name, inputs[t.name]!, at(exe));
+};
+
+/** A program with dynamic sizes (decode's KV cache length) runs at their bounds here. */
+const at = (exe: Executable) => {
+  const d = exe.plan.program.dynamic;
+  return Object.keys(d).length ? { ...d } : undefined;
+};
+const dispatch = (exe: Executable, timing = false) => {
+  const sizes = at(exe);
+  return exe.dispatch({}, sizes ? { timing, sizes } : { timing });
 };
 
 const timed = (name: string, exe: Executable): Contender => ({
   name,
   run: async () => {
-    const r = await exe.dispatch({}, { timing: true });
+    const r = await dispatch(exe, true);
     return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
   },
 });
@@ -215,7 +225,7 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
       : await recordedSchedule(db, device.info, mm, GEMM_SIZES).then((s) => s && { schedule: s, source: 'database' as const });
     const exe = await Executable.create(device, mm, GEMM_SIZES, t ? { schedule: t.schedule } : {});
     upload(exe, randomInputs(exe.inputs));
-    await exe.dispatch(); // its warm-up: the prefill cases time it without one
+    await dispatch(exe); // its warm-up: the prefill cases time it without one
     gemm = { exe, schedule: `${t ? 'tuned' : 'default'}: ${describeSchedule(exe.plan.schedule)}`, flops: 2 * 1024 ** 3 };
   }
 
@@ -256,8 +266,8 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
     // each contender runs once before timing: its O is checked, and that run is its warm-up
     const outs = new Map<string, ArrayLike<number>>();
     for (const { row, exe } of exes) {
-      await exe.dispatch();
-      outs.set(row.name, (await exe.download('O')).data);
+      await dispatch(exe);
+      outs.set(row.name, (await exe.download('O', at(exe))).data);
     }
     let tfInputs: import('@tensorflow/tfjs-core').Tensor[] = [];
     if (o.tfjs) {
@@ -351,8 +361,8 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
     for (const { exe } of exes) upload(exe, inputs);
     const outs = new Map<string, ArrayLike<number>>();
     for (const { row, exe } of exes) {
-      await exe.dispatch();
-      outs.set(row.name, (await exe.download('O')).data);
+      await dispatch(exe);
+      outs.set(row.name, (await exe.download('O', at(exe))).data);
     }
     // the reference rows assume examples/attention.ts's layout; another example is checked against the default plan
     const asAttention = c.example === attention;

@@ -166,6 +166,11 @@ export interface TShared {
   readonly name: string;
   readonly dtype: ValueType;
   readonly length: number;
+  /**
+   * A private array held once per point of this fold's register tile: reads and writes go to
+   * the current point's (the tile's variables are constants there).
+   */
+  readonly point?: string;
 }
 
 export interface TileKernel {
@@ -265,7 +270,7 @@ export function printTile(k: TileKernel): string {
   for (const d of k.grid) lines.push(`  grid ${d.var} < ${d.extent}`);
   for (const d of k.lanes) lines.push(`  lanes ${d.var} < ${d.extent}`);
   for (const b of k.shared ?? []) lines.push(`  shared ${b.name}: ${b.dtype}[${b.length}]`);
-  for (const b of k.private ?? []) lines.push(`  private ${b.name}: ${b.dtype}[${b.length}]`);
+  for (const b of k.private ?? []) lines.push(`  private ${b.name}: ${b.dtype}[${b.length}]${b.point ? ` per point of ${b.point}` : ''}`);
   for (const f of k.folds) {
     const over = f.def.over.map((a) => a.name).join(', ');
     const state = f.def.state.map((s) => s.name + (s.axes.length ? `[${s.axes.map((a) => a.name).join(', ')}]` : '')).join(', ');

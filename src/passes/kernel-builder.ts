@@ -35,6 +35,11 @@ export class KernelBuilder {
   }
 
   /** Runs `f` collecting the statements it emits, and returns them. */
+  /** How many blocks deep the statements being emitted are (0: the kernel's body). */
+  get depth(): number {
+    return this.stack.length - 1;
+  }
+
   block(f: () => void): KStmt[] {
     this.stack.push([]);
     f();

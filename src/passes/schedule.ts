@@ -41,6 +41,11 @@ export interface RowsKnobs {
    * depend on the row (attention: a query tile per workgroup, key/value tiles staged).
    */
   readonly stageSteps: number;
+  /**
+   * With stageSteps, rows each lane owns (a register tile of rows: their steps side by side,
+   * sharing each staged operand they read).
+   */
+  readonly rowsPerLane: number;
 }
 
 /**
@@ -99,7 +104,7 @@ export type ResolvedSchedule = Readonly<Record<string, GroupKnobs>>;
 export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
   elementwise: { kind: 'elementwise', workgroupSize: 256, vectorWidth: 4 },
   serial: { kind: 'serial', workgroupSize: 256 },
-  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0 },
+  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1 },
   contraction: {
     kind: 'contraction',
     blockM: 32,
@@ -170,7 +175,7 @@ export function describeKnobs(k: GroupKnobs): string {
     case 'serial':
       return `wg${k.workgroupSize}`;
     case 'rows':
-      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}${k.stageSteps > 0 ? ` stage${k.stageSteps}` : ''}`;
+      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}${k.stageSteps > 0 ? ` stage${k.stageSteps}` : ''}${k.rowsPerLane > 1 ? ` x${k.rowsPerLane} rows` : ''}`;
     case 'contraction':
       return [
         `${k.blockM}x${k.blockN}x${k.blockK}`,

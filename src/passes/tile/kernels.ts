@@ -14,7 +14,8 @@ import { fuseLoops } from './fuse-loops.js';
 import { lowerTile } from './lower.js';
 import { shareLanes } from './share-lanes.js';
 import { splitBind } from './split-bind.js';
-import { stageOperands } from './stage-operands.js';
+import { bindRows, stageOperands } from './stage-operands.js';
+import { iadd, imul, ivar } from '../../ir/intexpr.js';
 import { vectorize } from './vectorize.js';
 
 /**
@@ -68,7 +69,9 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   if (!Number.isSafeInteger(knobs.stageSteps) || knobs.stageSteps < 0) {
     throw new InvalidScheduleError(`${name}: stageSteps must be 0 (off) or a positive integer, got ${knobs.stageSteps}`, name, 'stageSteps');
   }
+  requireCount(name, 'rowsPerLane', knobs.rowsPerLane);
   if (knobs.stageSteps > 0) return stagedRowsKernel(name, rowShape, stmts, knobs, target);
+  if (knobs.rowsPerLane > 1) throw new InvalidScheduleError(`${name}: rowsPerLane ${knobs.rowsPerLane} needs stageSteps (a staged row fold)`, name, 'rowsPerLane');
   const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
   let T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
   requirePow2(name, 'threadsPerRow', T);
@@ -123,11 +126,14 @@ function stagedRowsKernel(name: string, rowShape: readonly number[], stmts: read
   }
   if (knobs.splitSteps > 1) throw new InvalidScheduleError(`${name}: stageSteps does not combine with splitSteps ${knobs.splitSteps}`, name, 'splitSteps');
   const R = knobs.workgroupSize;
-  const rows = rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic, R);
-  const t = stageOperands(splitBind(rows, R), {
+  const Rl = knobs.rowsPerLane;
+  const rows = rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic, R * Rl);
+  const t = stageOperands(bindRows(rows, R, Rl), {
     steps: knobs.stageSteps,
     lane: 'row_l',
-    rowsPerGroup: R,
+    lanes: R,
+    rowsPerGroup: R * Rl,
+    rowSlot: Rl > 1 ? iadd(imul(ivar('rr'), R), ivar('row_l')) : ivar('row_l'),
     tensors: target.scope.tensors,
     maxWorkgroupStorageBytes: target.maxWorkgroupStorageBytes,
   });

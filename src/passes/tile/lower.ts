@@ -42,9 +42,13 @@ class TileLowering {
   /** Each fold's state: one per point of its register tile (key: the tile point), or one (key ''). */
   private readonly states = new Map<string, Map<string, FoldState>>();
   /** Workgroup and private arrays by their tile-IR name: the kernel's buffer and element type. */
-  private readonly shared = new Map<string, { buffer: string; type: KType }>();
+  private readonly shared = new Map<string, { buffer: string; type: KType; private?: boolean }>();
+  /** Private arrays held per point of a fold's register tile: the fold (see `array`). */
+  private readonly perPoint = new Map<string, string>();
   /** Step inputs computed so far, by value, per block of the kernel being written (innermost last). */
   private readonly inputCache: Map<string, KExpr>[] = [new Map()];
+  /** The kernel-builder depth each level of `inputCache` was opened at. */
+  private readonly cacheDepth: number[] = [0];
   /** Values fetched for later steps, by name and the point of the unrolled loops they are per. */
   private readonly fetched = new Map<string, KExpr>();
   private readonly fetchPer = new Map<string, readonly string[]>();
@@ -79,7 +83,14 @@ class TileLowering {
       this.ranges[`%${size}`] = [1, bound];
     }
     for (const b of t.shared ?? []) this.shared.set(b.name, { buffer: k.shared(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
-    for (const b of t.private ?? []) this.shared.set(b.name, { buffer: k.private_(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype) });
+    for (const b of t.private ?? []) {
+      const points = b.point ? tilePoints(this.region(b.point).tile ?? []) : [[]];
+      for (const point of points) {
+        const name = b.point ? `${b.name}|${point.join(',')}` : b.name;
+        this.shared.set(name, { buffer: k.private_(b.name.replace(/[^A-Za-z0-9]/g, ''), b.dtype as DType, b.length), type: kt(b.dtype), private: true });
+      }
+      if (b.point) this.perPoint.set(b.name, b.point);
+    }
     for (const f of t.folds) {
       if (f.matrix) {
         this.matrices.set(f.name, new MatrixTile(k, f, t.body));
@@ -146,6 +157,7 @@ class TileLowering {
         return;
       case 'barrier':
         k.emit({ op: 'barrier' });
+        this.forgetLoads();
         return;
       case 'fetch': {
         const guard = (n.guard ?? []).map((g) => klt(this.int(g.index), this.limit(g.below)));
@@ -183,6 +195,7 @@ class TileLowering {
       case 'spill': {
         const mt = this.matrix(n.fold);
         k.emit({ op: 'matrixStore', name: mt.accumulator(this.point(mt.fold)), buffer: this.shared.get(n.to)!.buffer, offset: this.int(n.offset), stride: n.stride });
+        this.forgetLoads();
         return;
       }
       case 'step':
@@ -231,10 +244,12 @@ class TileLowering {
   /** Runs `f` in a block of its own, where step inputs computed inside stay. */
   private block(f: () => void): void {
     this.inputCache.push(new Map());
+    this.cacheDepth.push(this.k.depth);
     try {
       f();
     } finally {
       this.inputCache.pop();
+      this.cacheDepth.pop();
     }
   }
 
@@ -379,6 +394,17 @@ class TileLowering {
     return { op: 'extract', type: sh.type, x: vec, lane };
   }
 
+  /** A workgroup or private array by its tile-IR name (a per-point array: the current point's). */
+  private array(name: string): { buffer: string; type: KType; private?: boolean } | undefined {
+    const fold = this.perPoint.get(name);
+    return this.shared.get(fold ? `${name}|${this.point(this.region(fold)).join(',')}` : name);
+  }
+
+  /** Drops the workgroup-array reads remembered so far: the arrays were written (or a barrier passed). */
+  private forgetLoads(): void {
+    for (const level of this.inputCache) for (const key of [...level.keys()]) if (key.startsWith('load:')) level.delete(key);
+  }
+
   private remember(key: string, value: KExpr): KExpr {
     this.inputCache[this.inputCache.length - 1]!.set(key, value);
     return value;
@@ -470,10 +496,11 @@ class TileLowering {
       this.k.emit({ op: 'store', buffer: n.tensor, index: this.int(n.index[0]!), value: kcast(exprToK(n.value, this.ctx(this.vars, this.ranges)), s.type) });
       return;
     }
-    const sh = this.shared.get(n.tensor);
+    const sh = this.array(n.tensor);
     if (sh) {
       const value = kcast(exprToK(n.value, this.ctx(this.vars, this.ranges)), sh.type);
       this.k.emit({ op: 'store', buffer: sh.buffer, index: this.int(n.index[0]!), value });
+      if (!sh.private) this.forgetLoads();
       return;
     }
     const decl = this.scope.tensors.get(n.tensor);
@@ -512,8 +539,20 @@ class TileLowering {
   private resolve(e: Expr, ctx: ExprContext, fold: FoldScope | undefined): KExpr | undefined {
     switch (e.op) {
       case 'load': {
-        const sh = this.shared.get(e.tensor);
-        if (sh) return kload(sh.buffer, this.offsetIndex(intToK(e.index[0]!, ctx)), sh.type);
+        const sh = this.array(e.tensor);
+        if (sh) {
+          const index = this.offsetIndex(intToK(e.index[0]!, ctx));
+          // (a step input is bound once already; a fold definition's reads are bound here)
+          if (sh.private || !fold) return kload(sh.buffer, index, sh.type);
+          // a workgroup array's element, read once per block until the array is next written
+          // (the points of a register tile read the same staged keys)
+          const key = `load:${sh.buffer}:${JSON.stringify(index)}`;
+          const hit = this.cached(key);
+          if (hit) return hit;
+          const value = kload(sh.buffer, index, sh.type);
+          // only where a name bound here stays in scope for the rest of the cache's block
+          return this.k.depth === this.cacheDepth.at(-1) ? this.remember(key, this.k.let('sl', value)) : value;
+        }
         const r = this.results.get(e.tensor);
         if (!r) return undefined;
         const st = this.current(r.fold.name);

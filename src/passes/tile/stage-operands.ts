@@ -1,7 +1,8 @@
 import { numel } from '../../ir/bind.js';
 import { type DType } from '../../ir/dtype.js';
 import { type IntExpr, iadd, ibin, idiv, imod, imul, int, intVars, ivar, substInt } from '../../ir/intexpr.js';
-import { type TFold, type TNode, type TShared, type TileKernel, visitNodes } from '../../ir/tile.js';
+import { type TDim, type TFold, type TNode, type TShared, type TileKernel, substKernel, visitNodes } from '../../ir/tile.js';
+import { TilecraftError } from '../../ir/errors.js';
 import { type Expr, type FoldDef, type TensorDecl, mapExpr, visitExpr } from '../../ir/tensor.js';
 import { InvalidScheduleError } from '../schedule.js';
 import { decodeIndex, sizeOf } from './from-group.js';
@@ -30,9 +31,13 @@ import { UNROLL_FIELD_ELEMENTS } from './lower-fold.js';
 export interface StageOptions {
   /** Steps per staged tile. */
   readonly steps: number;
-  /** The lane dimension whose lanes own the rows (its extent: rows per workgroup). */
+  /** The lane dimension whose lanes own the rows, and its extent. */
   readonly lane: string;
+  readonly lanes: number;
+  /** Rows per workgroup (lanes times the rows of a lane's register tile). */
   readonly rowsPerGroup: number;
+  /** The row's place among the workgroup's rows: the padded last coordinate modulo rowsPerGroup. */
+  readonly rowSlot: IntExpr;
   /** Element sizes of the tensors and the workgroup memory available. */
   readonly tensors: ReadonlyMap<string, TensorDecl>;
   readonly maxWorkgroupStorageBytes: number;
@@ -56,6 +61,37 @@ interface Staged {
   readonly rest: readonly { readonly name: string; readonly size: number }[];
 }
 
+/**
+ * Binds a row kernel's one loop over the rows (`rowsTile` padded to a multiple of lanes x
+ * rowsPerLane) to workgroups of `lanes` invocations, each owning `rowsPerLane` rows: row
+ * `g * lanes * rowsPerLane + r * lanes + l` for the lane `l` and the point `r` of the fold's
+ * register tile (an unrolled loop: one state per row, the rows' steps side by side, so that they
+ * share each staged operand they read). The row's coordinates are written out in place of names.
+ */
+export function bindRows(t: TileKernel, lanes: number, rowsPerLane: number): TileKernel {
+  const top = t.body.length === 1 ? t.body[0] : undefined;
+  if (top?.op !== 'loop' || top.to.op !== 'int' || top.to.value % (lanes * rowsPerLane) !== 0) {
+    throw new TilecraftError(`internal: kernel ${t.name} has no padded loop over its rows to bind`);
+  }
+  const point = rowsPerLane > 1 ? imul(ivar(POINT), lanes) : int(0);
+  const map: Record<string, IntExpr> = { [top.var]: iadd(iadd(imul(ivar(`${top.var}_g`), lanes * rowsPerLane), point), ivar(`${top.var}_l`)) };
+  const body: TNode[] = [];
+  for (const n of top.body) {
+    if (n.op === 'let') map[n.var] = substInt(n.value, map);
+    else body.push(n);
+  }
+  const bound = substKernel({ ...t, body }, map);
+  return {
+    ...bound,
+    grid: [...t.grid, { var: `${top.var}_g`, extent: top.to.value / (lanes * rowsPerLane) }],
+    lanes: [...t.lanes, { var: `${top.var}_l`, extent: lanes }],
+    folds: bound.folds.map((f) => (rowsPerLane > 1 ? { ...f, tile: [...(f.tile ?? []), { var: POINT, extent: rowsPerLane }] } : f)),
+  };
+}
+
+/** The unrolled variable of a lane's rows (the point of the fold's register tile). */
+const POINT = 'rr';
+
 export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
   if (t.folds.length !== 1) throw invalid(t, `staging needs exactly one fold in the kernel, found ${t.folds.length}`);
   const fold = t.folds[0]!;
@@ -68,8 +104,9 @@ export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
     throw invalid(t, `staging ${o.steps} steps of ${staged.map((s) => s.load.tensor).join(', ')} needs ${bytes} bytes of workgroup memory; the device has ${o.maxWorkgroupStorageBytes}`);
   }
   const region: TFold = { ...fold, def: readStaged(def, staged, o) };
-  const body = place(t.body, [], (loop, guards) => stagedLoop(loop, guards, fold, staged, o));
-  const arrays = (kind: Staged['kind']) => staged.filter((s) => s.kind === kind).map((s) => s.shared);
+  const body = place(t.body, [], fold.tile ?? [], (loop, guards) => stagedLoop(loop, guards, fold, staged, o, region.def));
+  const tiled = (fold.tile ?? []).length > 0;
+  const arrays = (kind: Staged['kind']) => staged.filter((s) => s.kind === kind).map((s) => (kind === 'row' && tiled ? { ...s.shared, point: fold.name } : s.shared));
   return { ...t, shared: [...(t.shared ?? []), ...arrays('tile'), ...arrays('rowShared')], private: [...(t.private ?? []), ...arrays('row')], folds: [region], body };
 }
 
@@ -150,6 +187,18 @@ function readStaged(def: FoldDef, staged: readonly Staged[], o: StageOptions): F
   return { ...def, locals: def.locals.map((l) => ({ ...l, expr: sub(l.expr) })), update: def.update.map(sub) };
 }
 
+/** Whether the steps read a tensor (not a staged array) at an index depending on the row's last coordinate. */
+function readsRowFromMemory(def: FoldDef, staged: ReadonlySet<string>): boolean {
+  const row = def.outer.at(-1)?.name;
+  let reads = false;
+  for (const e of [...def.locals.map((l) => l.expr), ...def.update]) {
+    visitExpr(e, (n) => {
+      if (n.op === 'load' && !staged.has(n.tensor) && row !== undefined && n.index.some((ix) => intVars(ix).has(row))) reads = true;
+    });
+  }
+  return reads;
+}
+
 interface Guard {
   readonly index: IntExpr;
   readonly below: Extract<TNode, { op: 'guard' }>['below'];
@@ -170,17 +219,26 @@ const hasStep = (n: TNode): boolean => {
  * The body with the guards around the step loop moved inward: names (index arithmetic) go in
  * front, every other node keeps its guards, and the step loop is replaced by `staged`.
  */
-function place(body: readonly TNode[], guards: readonly Guard[], staged: (loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard[]) => TNode[]): TNode[] {
+function place(
+  body: readonly TNode[],
+  guards: readonly Guard[],
+  tile: readonly TDim[],
+  staged: (loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard[]) => TNode[],
+): TNode[] {
   const out: TNode[] = [];
   for (const n of body) {
     if (n.op === 'let') out.push(n);
-    else if (n.op === 'guard' && hasStep(n)) out.push(...place(n.body, [...guards, { index: n.index, below: n.below }], staged));
+    else if (n.op === 'guard' && hasStep(n)) out.push(...place(n.body, [...guards, { index: n.index, below: n.below }], tile, staged));
     else if (n.op === 'loop' && hasStep(n)) out.push(...staged(n, guards));
-    else if (n.op === 'fetch') out.push({ ...n, guard: [...(n.guard ?? []), ...guards] });
-    else out.push(...wrap(guards, [unrollShort(n)]));
+    else if (n.op === 'fetch') out.push(...perPoint(tile, [{ ...n, per: [...n.per, ...tile.map((d) => d.var)], guard: [...(n.guard ?? []), ...guards] }]));
+    else out.push(...perPoint(tile, wrap(guards, [unrollShort(n)])));
   }
   return out;
 }
+
+/** Nodes run once per row of a lane's register tile: inside unrolled loops over its points. */
+const perPoint = (tile: readonly TDim[], nodes: TNode[]): TNode[] =>
+  tile.reduceRight<TNode[]>((inner, d) => [{ op: 'loop', var: d.var, kind: 'unroll', from: int(0), to: int(d.extent), step: 1, body: inner }], nodes);
 
 /**
  * A short loop with constant bounds (a fold result's row of stores) unrolled: the state fields
@@ -192,7 +250,15 @@ function unrollShort(n: TNode): TNode {
 }
 
 /** The step loop as tiles: each tile's operands loaded by the workgroup, then the steps. */
-function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard[], fold: TFold, staged: readonly Staged[], o: StageOptions): TNode[] {
+function stagedLoop(
+  loop: Extract<TNode, { op: 'loop' }>,
+  guards: readonly Guard[],
+  fold: TFold,
+  staged: readonly Staged[],
+  o: StageOptions,
+  def: FoldDef,
+): TNode[] {
+  const points = fold.tile ?? [];
   if (loop.body.length !== 1 || loop.body[0]!.op !== 'step' || loop.from.op !== 'int' || loop.from.value !== 0 || loop.step !== 1) {
     throw new InvalidScheduleError(`staging: the steps of ${fold.name} are not one plain loop`, fold.name, 'stageSteps');
   }
@@ -217,9 +283,9 @@ function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard
       const c = `${s.shared.name}_c`;
       const per = numel(s.rest.map((r) => r.size));
       const rest = decodeIndex(ivar(c), s.rest.map((r) => r.size));
-      const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), lane);
+      const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), o.rowSlot);
       const store: TNode = { op: 'store', tensor: s.shared.name, index: [at], value: { ...s.load, index: indexAt(s, undefined, rest) } };
-      return wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]);
+      return perPoint(points, wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]));
     });
   // a tile operand: the workgroup loads the tile's steps together, element e by lane e % lanes
   const loads: TNode[] = staged
@@ -229,8 +295,11 @@ function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard
       const per = numel(s.rest.map((r) => r.size));
       const at = iadd(first, idiv(ivar(e), per));
       const rest = decodeIndex(imod(ivar(e), per), s.rest.map((r) => r.size));
-      const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(e)], value: { ...s.load, index: indexAt(s, at, rest) } };
-      return { op: 'loop', var: e, kind: 'serial', from: lane, to: int(B * per), step: o.rowsPerGroup, body: [{ op: 'guard', index: at, below: loop.to, body: [store] }] };
+      // every row of the workgroup shares what the tile's index reads of them: the first point's
+      const firstPoint = Object.fromEntries(points.map((d) => [d.var, int(0)]));
+      const index = indexAt(s, at, rest).map((ix) => substInt(ix, firstPoint));
+      const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(e)], value: { ...s.load, index } };
+      return { op: 'loop', var: e, kind: 'serial', from: lane, to: int(B * per), step: o.lanes, body: [{ op: 'guard', index: at, below: loop.to, body: [store] }] };
     });
   const inner = `${v}s`;
   const steps: TNode = {
@@ -241,7 +310,9 @@ function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard
     to: ibin('min', int(B), ibin('sub', loop.to, first)),
     step: 1,
     count: B,
-    body: [{ ...loop.body[0]!, at: [iadd(first, ivar(inner))] } as TNode],
+    // a row past the end steps harmlessly where every row-dependent operand is staged (its
+    // arrays hold zeros), so the rows' steps stay side by side; else each is guarded
+    body: perPoint(points, wrap(readsRowFromMemory(def, new Set(staged.map((x) => x.shared.name))) ? guards : [], [{ ...loop.body[0]!, at: [iadd(first, ivar(inner))] } as TNode])),
   };
   const tiles = loop.to.op === 'int' ? int(Math.ceil(loop.to.value / B)) : idiv(iadd(loop.to, B - 1), B);
   return [
@@ -254,7 +325,7 @@ function stagedLoop(loop: Extract<TNode, { op: 'loop' }>, guards: readonly Guard
       to: tiles,
       step: 1,
       count: Math.ceil(count / B),
-      body: [...loads, { op: 'barrier' }, ...wrap(guards, [steps]), { op: 'barrier' }],
+      body: [...loads, { op: 'barrier' }, steps, { op: 'barrier' }],
     },
   ];
 }
