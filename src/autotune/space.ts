@@ -73,19 +73,22 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
       case 'serial':
         add(id, 'workgroupSize', [32, 64, 128, 256].filter((n) => n <= maxInv));
         break;
-      case 'rows':
-        add(id, 'workgroupSize', [64, 128, 256, 512].filter((n) => n <= maxInv));
+      case 'rows': {
+        // many rows sharing a fold's operands (attention's queries): lanes own rows, operand
+        // tiles staged (lowering refuses it where no operand is shared, so those points drop out)
+        const { rows = 1, length = 1 } = g.extents;
+        const staging = rows >= 64 && length >= 16;
+        // small workgroups of lanes that each own several rows: on the software GPU, one subgroup
+        // of 8 lanes with 8 rows each is the fastest staged attention by far (no barrier waits)
+        add(id, 'workgroupSize', [...(staging ? [8, 16, 32] : []), 64, 128, 256, 512].filter((n) => n <= maxInv));
         add(id, 'threadsPerRow', pow2Range(1, Math.min(512, maxInv)));
         add(id, 'subgroups', info.features.includes('subgroups') ? [false, true] : [false]);
-        {
-          // few long rows leave most of the device idle unless their steps split across workgroups
-          const { rows = 1, length = 1 } = g.extents;
-          add(id, 'splitSteps', rows < 256 && length >= 1024 ? pow2Range(1, Math.min(64, Math.floor(length / 256))) : [1]);
-          // many rows sharing a fold's operands (attention's queries): lanes own rows, operand
-          // tiles staged (lowering refuses it where no operand is shared, so those points drop out)
-          add(id, 'stageSteps', rows >= 64 && length >= 16 ? [0, 8, 16, 32] : [0]);
-        }
+        // few long rows leave most of the device idle unless their steps split across workgroups
+        add(id, 'splitSteps', rows < 256 && length >= 1024 ? pow2Range(1, Math.min(64, Math.floor(length / 256))) : [1]);
+        add(id, 'stageSteps', staging ? [0, 8, 16, 32] : [0]);
+        add(id, 'rowsPerLane', staging ? [1, 2, 4, 8] : [1]);
         break;
+      }
       case 'contraction': {
         const { M = 1, N = 1, K = 1 } = g.extents;
         add(id, 'blockM', pow2Range(1, Math.min(128, ceilPow2(M))));

@@ -121,12 +121,12 @@ describe('the tuner', () => {
     expect(plain.candidates.some((c) => (c.schedule['contraction:C'] as ContractionKnobs).shuffleA)).toBe(false);
   });
 
-  it('tries a streamed attention staged (one lane per query row, key tiles shared) right after the default', async () => {
+  it('tries a streamed attention staged (8 lanes of 8 query rows each, key tiles shared) right after the default', async () => {
     const p = attention.build('f32');
     const at = { B: 1, H: 2, N: 256, M: 256, D: 16 };
     const flat: Measurer = async () => ({ status: 'ok', measurement: m(1) });
     const r = await tune(info, p, at, searchSpace(info, p, at), flat, { strategy: 'guided', budget: { trials: 2 } });
-    expect(r.candidates[1]!.schedule['rows:O']).toMatchObject({ threadsPerRow: 1, workgroupSize: 64, stageSteps: 16, splitSteps: 1 });
+    expect(r.candidates[1]!.schedule['rows:O']).toMatchObject({ threadsPerRow: 1, workgroupSize: 8, stageSteps: 16, rowsPerLane: 8, splitSteps: 1 });
   });
 
   it('measures the plan it lowered: the leaders are measured again from the very plans screened', async () => {

@@ -51,6 +51,12 @@ const BYTES: Partial<Record<DType, number>> = { f16: 2, bf16: 2 };
  */
 const ROW_REGISTERS = 160;
 
+/**
+ * Most elements of state and register-staged rows a lane's rows may hold together: each is
+ * unrolled code, and past this the software GPU's compiler takes minutes.
+ */
+const MAX_LANE_ELEMENTS = 1200;
+
 interface Staged {
   readonly shared: TShared;
   /** A tile of steps shared by the workgroup; a row in the lane's registers; a row in workgroup memory, lane-minor. */
@@ -102,6 +108,15 @@ export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
   const bytes = staged.filter((s) => s.kind !== 'row').reduce((a, s) => a + s.shared.length * (BYTES[s.shared.dtype as DType] ?? 4), 0);
   if (bytes > o.maxWorkgroupStorageBytes) {
     throw invalid(t, `staging ${o.steps} steps of ${staged.map((s) => s.load.tensor).join(', ')} needs ${bytes} bytes of workgroup memory; the device has ${o.maxWorkgroupStorageBytes}`);
+  }
+  const points = (fold.tile ?? []).reduce((n, d) => n * d.extent, 1);
+  const perRow = def.state.reduce((a, f) => a + numel(f.axes.map(sizeOf)), 0) + staged.filter((s) => s.kind === 'row').reduce((a, s) => a + s.shared.length, 0);
+  if (points > 1 && points * perRow > MAX_LANE_ELEMENTS) {
+    throw new InvalidScheduleError(
+      `${t.name}: ${points} rows per lane hold ${points * perRow} elements of state and staged rows, more than ${MAX_LANE_ELEMENTS} (fewer rowsPerLane fit)`,
+      t.name,
+      'rowsPerLane',
+    );
   }
   const region: TFold = { ...fold, def: readStaged(def, staged, o) };
   const body = place(t.body, [], fold.tile ?? [], (loop, guards) => stagedLoop(loop, guards, fold, staged, o, region.def));
