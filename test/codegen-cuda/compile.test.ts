@@ -105,6 +105,13 @@ const SCHEDULES: readonly {
     only: ['attention', 'causal-attention', 'gqa-attention', 'online-softmax'],
     options: { defaults: { rows: { threadsPerRow: 1, workgroupSize: 64, stageSteps: 32 } } },
   },
+  // ... with 4 query rows per thread (one state and one query row per point of an unrolled tile)
+  {
+    name: 'staged-rows4',
+    limits: CUDA_LIMITS,
+    only: ['attention', 'causal-attention'],
+    options: { defaults: { rows: { threadsPerRow: 1, workgroupSize: 32, stageSteps: 16, rowsPerLane: 4 } } },
+  },
   // tensor cores (wmma): f16 operands only
   {
     name: 'tensor-cores',
