@@ -15,7 +15,6 @@ import { lowerTile } from './lower.js';
 import { shareLanes } from './share-lanes.js';
 import { splitBind } from './split-bind.js';
 import { bindRows, stageOperands } from './stage-operands.js';
-import { iadd, imul, ivar } from '../../ir/intexpr.js';
 import { vectorize } from './vectorize.js';
 
 /**
@@ -89,20 +88,21 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // a team merges its states through workgroup memory: every lane publishes its whole state
   const perLane = mergeBytesPerLane(t);
   if (T > 1 && perLane * T * R > target.maxWorkgroupStorageBytes) {
-    const fit = Math.floor(target.maxWorkgroupStorageBytes / (perLane * T));
-    if (knobs.threadsPerRow === 0 && fit < 1) {
-      // the automatic team takes fewer lanes, one row per workgroup, where one row's merge of
-      // the whole team does not fit (attention's wide accumulator row)
-      while (T > 1 && perLane * T > target.maxWorkgroupStorageBytes) T /= 2;
-      R = 1;
-    } else if (knobs.threadsPerRow > 0 || fit < 1) {
+    if (knobs.threadsPerRow > 0) {
       throw new InvalidScheduleError(
         `${name}: merging ${perLane} bytes of fold state per lane across ${T * R} lanes needs ${perLane * T * R} bytes of workgroup memory; the device has ${target.maxWorkgroupStorageBytes} (fewer threadsPerRow or a smaller workgroupSize fit)`,
         name,
         'threadsPerRow',
       );
     }
-    else R = fit; // the automatic team keeps its lanes and takes fewer rows per workgroup
+    // the automatic team keeps its lanes and takes fewer rows per workgroup; where not even one
+    // row's merge fits (attention's wide accumulator row), fewer lanes and one row
+    const fit = Math.floor(target.maxWorkgroupStorageBytes / (perLane * T));
+    if (fit >= 1) R = fit;
+    else {
+      while (T > 1 && perLane * T > target.maxWorkgroupStorageBytes) T /= 2;
+      R = 1;
+    }
   }
   t = shareLanes(splitBind(t, R), T, 'lane', useSubgroups ? 'subgroup' : 'workgroup');
   const tiles = [t];
@@ -116,9 +116,10 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
 }
 
 /**
- * Rows with staged operands: one row per lane, `workgroupSize` rows per workgroup sharing all
- * but their last coordinate (padded to a multiple) → split across workgroups → stage the
- * operands the rows share a tile of steps at a time (see stage-operands.ts).
+ * Rows with staged operands: `rowsPerLane` rows per lane, `workgroupSize` lanes per workgroup,
+ * the workgroup's rows sharing all but their last coordinate (padded to a multiple) → bind the
+ * rows to workgroups and lanes → stage the operands the rows share a tile of steps at a time
+ * (see stage-operands.ts).
  */
 function stagedRowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, target: TileTarget): Scheduled {
   if (knobs.threadsPerRow > 1) {
@@ -133,7 +134,6 @@ function stagedRowsKernel(name: string, rowShape: readonly number[], stmts: read
     lane: 'row_l',
     lanes: R,
     rowsPerGroup: R * Rl,
-    rowSlot: Rl > 1 ? iadd(imul(ivar('rr'), R), ivar('row_l')) : ivar('row_l'),
     tensors: target.scope.tensors,
     maxWorkgroupStorageBytes: target.maxWorkgroupStorageBytes,
   });

@@ -36,8 +36,6 @@ export interface StageOptions {
   readonly lanes: number;
   /** Rows per workgroup (lanes times the rows of a lane's register tile). */
   readonly rowsPerGroup: number;
-  /** The row's place among the workgroup's rows: the padded last coordinate modulo rowsPerGroup. */
-  readonly rowSlot: IntExpr;
   /** Element sizes of the tensors and the workgroup memory available. */
   readonly tensors: ReadonlyMap<string, TensorDecl>;
   readonly maxWorkgroupStorageBytes: number;
@@ -298,7 +296,9 @@ function stagedLoop(
       const c = `${s.shared.name}_c`;
       const per = numel(s.rest.map((r) => r.size));
       const rest = decodeIndex(ivar(c), s.rest.map((r) => r.size));
-      const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), o.rowSlot);
+      // the row's place among the workgroup's rows (as bindRows numbers them)
+      const slot = points.reduce<IntExpr>((a, d) => iadd(imul(ivar(d.var), o.lanes), a), lane);
+      const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), slot);
       const store: TNode = { op: 'store', tensor: s.shared.name, index: [at], value: { ...s.load, index: indexAt(s, undefined, rest) } };
       return perPoint(points, wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]));
     });
