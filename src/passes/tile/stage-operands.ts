@@ -10,8 +10,8 @@ import { UNROLL_FIELD_ELEMENTS } from './lower-fold.js';
 
 /**
  * Stages a row fold's operands in workgroup memory, for a workgroup whose lanes each run one row
- * and whose rows differ only in their last coordinate (a query tile of attention: lanes own query
- * rows, the workgroup shares the keys):
+ * (or, with a register tile of rows, several: see bindRows) and whose rows differ only in their
+ * last coordinate (a query tile of attention: lanes own query rows, the workgroup shares the keys):
  *
  * - an operand of the steps that does not depend on the lane's row (keys and values `K[b, h, j, d]`)
  *   is loaded by the whole workgroup a tile of `steps` steps at a time, cooperatively, into an
@@ -25,8 +25,9 @@ import { UNROLL_FIELD_ELEMENTS } from './lower-fold.js';
  * An operand qualifies where each index is either an expression of the row's coordinates, the
  * step's axis itself, or a variable the definition enumerates (a reduction's axis, a state
  * field's own axis) on its own. Barriers must be reached by every invocation, so the guards of
- * rows past the end (and of a dynamic size) move inward, around the steps and the stores. The
- * fold definition of the region reads the staged arrays instead of the tensors.
+ * rows past the end (and of a dynamic size) move inward, around the stores (and the steps, where
+ * they read a row-dependent tensor that is not staged). The fold definition of the region reads
+ * the staged arrays instead of the tensors.
  */
 export interface StageOptions {
   /** Steps per staged tile. */
