@@ -87,7 +87,7 @@ export class FoldState {
    * Sets every field to `valueOf(field index, field)` computed from the state before: scalar
    * fields first into temporaries, then array fields in place, then the scalar assignments.
    */
-  assignAll(valueOf: (fieldIndex: number, at: readonly KExpr[]) => KExpr): void {
+  assignAll(valueOf: (fieldIndex: number, at: readonly KExpr[]) => KExpr, unroll = true): void {
     const k = this.k;
     const only = this.fold.def.state.length === 1 ? this.fold.def.state[0] : undefined;
     if (only && only.axes.length === 0) {
@@ -102,7 +102,7 @@ export class FoldState {
     this.fold.def.state.forEach((f, fi) => {
       if (f.axes.length === 0) return;
       const shape = f.axes.map(sizeOf);
-      eachElement(k, 's', numel(shape), (e) => {
+      eachElement(k, 's', numel(shape), unroll, (e) => {
         const at = e.op === 'const' ? decode(e, shape) : decode(e, shape).map((c) => k.let('s', c));
         this.write(f.name, e, valueOf(fi, at));
       });
@@ -119,10 +119,12 @@ export const UNROLL_FIELD_ELEMENTS = 128;
 /**
  * Calls `f` for every element 0 .. length-1 of a state field: unrolled for a short field, so
  * that every access has a constant index and the field can live in registers (a private array
- * indexed at run time lives in memory), else a loop.
+ * indexed at run time lives in memory), else a loop. Merges, saves and absorbs keep their loops
+ * (`unroll` false): they run once per row, and unrolled in every round of a merge they made
+ * kernels the software GPU's compiler took minutes over.
  */
-export function eachElement(k: KernelBuilder, name: string, length: number, f: (e: KExpr) => void): void {
-  if (length <= UNROLL_FIELD_ELEMENTS) for (let e = 0; e < length; e++) f(kconst(e));
+export function eachElement(k: KernelBuilder, name: string, length: number, unroll: boolean, f: (e: KExpr) => void): void {
+  if (unroll && length <= UNROLL_FIELD_ELEMENTS) for (let e = 0; e < length; e++) f(kconst(e));
   else k.for(name, kconst(0), kconst(length), kconst(1), f);
 }
 
@@ -147,7 +149,7 @@ export function stateType(state: readonly StateField[]): DType {
 export function forEachElement(st: FoldState, f: (field: StateField, at: KExpr) => void): void {
   for (const field of st.fold.def.state) {
     if (field.axes.length === 0) f(field, kconst(0));
-    else eachElement(st.k, 'e', fieldLength(field), (e) => f(field, e));
+    else eachElement(st.k, 'e', fieldLength(field), false, (e) => f(field, e));
   }
 }
 
@@ -218,7 +220,7 @@ export function mergeViaWorkgroup(
       st.assignAll((fi, at) => {
         const other = (field: string, e: KExpr) => kcast(kload(shared, slotOf(field, e, partner), kt(dtype)), kt(st.field(field).dtype));
         return merge(fi, at, other);
-      });
+      }, false);
       publish();
     });
     k.emit({ op: 'barrier' });

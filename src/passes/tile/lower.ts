@@ -288,7 +288,7 @@ class TileLowering {
         st.write(f.name, kconst(0), this.foldValue(init, env, { st, locals: new Map() }));
         return;
       }
-      eachElement(this.k, 's', f.axes.reduce((a, x) => a * sizeOf(x), 1), (e) => {
+      eachElement(this.k, 's', f.axes.reduce((a, x) => a * sizeOf(x), 1), true, (e) => {
         const at = decode(e, f.axes.map(sizeOf));
         st.write(f.name, e, this.foldValue(init, withAxes(env, f.axes, at), { st, locals: new Map() }));
       });
@@ -487,7 +487,7 @@ class TileLowering {
     const def = st.fold.def;
     const env = this.foldVars(st.fold, []);
     const other = (field: string, e: KExpr) => kcast(kload(from, this.slotIndex(st, s.size, at, field, e), s.type), kt(st.field(field).dtype));
-    st.assignAll((fi, elem) => this.foldValue(def.merge[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals: new Map(), other }));
+    st.assignAll((fi, elem) => this.foldValue(def.merge[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals: new Map(), other }), false);
   }
 
   private store(n: Extract<TNode, { op: 'store' }>): void {
