@@ -263,6 +263,40 @@ function unrollShort(n: TNode): TNode {
   return { ...n, kind: 'unroll' };
 }
 
+/** The definition's index of a staged load at one step (or none) and one point of its enumerated variables. */
+function indexAt(fold: TFold, s: Staged, step: IntExpr | undefined, rest: readonly IntExpr[]): IntExpr[] {
+  const map: Record<string, IntExpr> = Object.fromEntries(fold.def.outer.map((a, k) => [a.name, fold.outer[k]!]));
+  s.rest.forEach((r, k) => (map[r.name] = rest[k]!));
+  if (step) map[fold.def.over[0]!.name] = step;
+  return s.load.index.map((ix) => substInt(ix, map));
+}
+
+/** A row operand: each lane copies its own row (each of its rows) once, before the steps. */
+function rowCopies(s: Staged, fold: TFold, guards: readonly Guard[], o: StageOptions): TNode[] {
+  const points = fold.tile ?? [];
+  const c = `${s.shared.name}_c`;
+  const per = numel(s.rest.map((r) => r.size));
+  const rest = decodeIndex(ivar(c), s.rest.map((r) => r.size));
+  // the row's place among the workgroup's rows (as bindRows numbers them)
+  const slot = points.reduce<IntExpr>((a, d) => iadd(imul(ivar(d.var), o.lanes), a), ivar(o.lane));
+  const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), slot);
+  const store: TNode = { op: 'store', tensor: s.shared.name, index: [at], value: { ...s.load, index: indexAt(fold, s, undefined, rest) } };
+  return perPoint(points, wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]));
+}
+
+/** A tile operand: the workgroup loads the tile's steps from `first` together, element e by lane e % lanes. */
+function tileLoad(s: Staged, fold: TFold, first: IntExpr, end: IntExpr, o: StageOptions): TNode {
+  const e = `${s.shared.name}_e`;
+  const per = numel(s.rest.map((r) => r.size));
+  const at = iadd(first, idiv(ivar(e), per));
+  const rest = decodeIndex(imod(ivar(e), per), s.rest.map((r) => r.size));
+  // every row of the workgroup shares what the tile's index reads of them: the first point's
+  const firstPoint = Object.fromEntries((fold.tile ?? []).map((d) => [d.var, int(0)]));
+  const index = indexAt(fold, s, at, rest).map((ix) => substInt(ix, firstPoint));
+  const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(e)], value: { ...s.load, index } };
+  return { op: 'loop', var: e, kind: 'serial', from: ivar(o.lane), to: int(o.steps * per), step: o.lanes, body: [{ op: 'guard', index: at, below: end, body: [store] }] };
+}
+
 /** The step loop as tiles: each tile's operands loaded by the workgroup, then the steps. */
 function stagedLoop(
   loop: Extract<TNode, { op: 'loop' }>,
@@ -272,7 +306,6 @@ function stagedLoop(
   o: StageOptions,
   def: FoldDef,
 ): TNode[] {
-  const points = fold.tile ?? [];
   if (loop.body.length !== 1 || loop.body[0]!.op !== 'step' || loop.from.op !== 'int' || loop.from.value !== 0 || loop.step !== 1) {
     throw new InvalidScheduleError(`staging: the steps of ${fold.name} are not one plain loop`, fold.name, 'stageSteps');
   }
@@ -280,43 +313,9 @@ function stagedLoop(
   const v = loop.var;
   const count = loop.count ?? (loop.to.op === 'int' ? loop.to.value : 0);
   const tileVar = `${v}t`;
-  const tile = ivar(tileVar);
-  const first = imul(tile, B);
-  const lane = ivar(o.lane);
-  const outerMap = Object.fromEntries(fold.def.outer.map((a, k) => [a.name, fold.outer[k]!]));
-  // the definition's index of a staged load at one step and one point of its enumerated variables
-  const indexAt = (s: Staged, step: IntExpr | undefined, rest: readonly IntExpr[]) => {
-    const map: Record<string, IntExpr> = { ...outerMap, ...Object.fromEntries(s.rest.map((r, k) => [r.name, rest[k]!])) };
-    if (step) map[fold.def.over[0]!.name] = step;
-    return s.load.index.map((ix) => substInt(ix, map));
-  };
-  // a row operand: each lane copies its own row once, before the steps
-  const rows: TNode[] = staged
-    .filter((s) => s.kind !== 'tile')
-    .flatMap((s) => {
-      const c = `${s.shared.name}_c`;
-      const per = numel(s.rest.map((r) => r.size));
-      const rest = decodeIndex(ivar(c), s.rest.map((r) => r.size));
-      // the row's place among the workgroup's rows (as bindRows numbers them)
-      const slot = points.reduce<IntExpr>((a, d) => iadd(imul(ivar(d.var), o.lanes), a), lane);
-      const at = s.kind === 'row' ? ivar(c) : iadd(imul(ivar(c), o.rowsPerGroup), slot);
-      const store: TNode = { op: 'store', tensor: s.shared.name, index: [at], value: { ...s.load, index: indexAt(s, undefined, rest) } };
-      return perPoint(points, wrap(guards, [{ op: 'loop', var: c, kind: 'unroll', from: int(0), to: int(per), step: 1, body: [store] }]));
-    });
-  // a tile operand: the workgroup loads the tile's steps together, element e by lane e % lanes
-  const loads: TNode[] = staged
-    .filter((s) => s.kind === 'tile')
-    .map((s) => {
-      const e = `${s.shared.name}_e`;
-      const per = numel(s.rest.map((r) => r.size));
-      const at = iadd(first, idiv(ivar(e), per));
-      const rest = decodeIndex(imod(ivar(e), per), s.rest.map((r) => r.size));
-      // every row of the workgroup shares what the tile's index reads of them: the first point's
-      const firstPoint = Object.fromEntries(points.map((d) => [d.var, int(0)]));
-      const index = indexAt(s, at, rest).map((ix) => substInt(ix, firstPoint));
-      const store: TNode = { op: 'store', tensor: s.shared.name, index: [ivar(e)], value: { ...s.load, index } };
-      return { op: 'loop', var: e, kind: 'serial', from: lane, to: int(B * per), step: o.lanes, body: [{ op: 'guard', index: at, below: loop.to, body: [store] }] };
-    });
+  const first = imul(ivar(tileVar), B);
+  const rows = staged.filter((s) => s.kind !== 'tile').flatMap((s) => rowCopies(s, fold, guards, o));
+  const loads = staged.filter((s) => s.kind === 'tile').map((s) => tileLoad(s, fold, first, loop.to, o));
   const inner = `${v}s`;
   const steps: TNode = {
     op: 'loop',
@@ -328,7 +327,7 @@ function stagedLoop(
     count: B,
     // a row past the end steps harmlessly where every row-dependent operand is staged (its
     // arrays hold zeros), so the rows' steps stay side by side; else each is guarded
-    body: perPoint(points, wrap(readsRowFromMemory(def, new Set(staged.map((x) => x.shared.name))) ? guards : [], [{ ...loop.body[0]!, at: [iadd(first, ivar(inner))] } as TNode])),
+    body: perPoint(fold.tile ?? [], wrap(readsRowFromMemory(def, new Set(staged.map((x) => x.shared.name))) ? guards : [], [{ ...loop.body[0]!, at: [iadd(first, ivar(inner))] } as TNode])),
   };
   const tiles = loop.to.op === 'int' ? int(Math.ceil(loop.to.value / B)) : idiv(iadd(loop.to, B - 1), B);
   return [
