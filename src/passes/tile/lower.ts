@@ -546,12 +546,7 @@ class TileLowering {
           if (sh.private || !fold) return kload(sh.buffer, index, sh.type);
           // a workgroup array's element, read once per block until the array is next written
           // (the points of a register tile read the same staged keys)
-          const key = `load:${sh.buffer}:${JSON.stringify(index)}`;
-          const hit = this.cached(key);
-          if (hit) return hit;
-          const value = kload(sh.buffer, index, sh.type);
-          // only where a name bound here stays in scope for the rest of the cache's block
-          return this.k.depth === this.cacheDepth.at(-1) ? this.remember(key, this.k.let('sl', value)) : value;
+          return this.bindOnce(`load:${sh.buffer}:${JSON.stringify(index)}`, 'sl', kload(sh.buffer, index, sh.type));
         }
         const r = this.results.get(e.tensor);
         if (!r) return undefined;
@@ -598,9 +593,18 @@ class TileLowering {
     const offset = index.op === 'binary' && index.fn === 'add' && index.b.op === 'const';
     const split = offset ? { base: index.a, offset: index.b } : { base: index, offset: kconst(0) };
     if (split.base.op === 'const' || split.base.op === 'ref' || (!offset && !(index.op === 'binary' && index.fn === 'mul'))) return index;
-    const key = `index:${JSON.stringify(split.base)}`;
-    const base = this.cached(key) ?? this.remember(key, this.k.let('ix', split.base));
-    return kadd(base, split.offset);
+    return kadd(this.bindOnce(`index:${JSON.stringify(split.base)}`, 'ix', split.base), split.offset);
+  }
+
+  /**
+   * `value` bound to a name once per block and reused under `key`; bound afresh (not
+   * remembered) where the kernel being written is nested deeper than the block, so a name is
+   * never used outside the statements that define it.
+   */
+  private bindOnce(key: string, name: string, value: KExpr): KExpr {
+    const hit = this.cached(key);
+    if (hit) return hit;
+    return this.k.depth === this.cacheDepth.at(-1) ? this.remember(key, this.k.let(name, value)) : value;
   }
 
   /** A reduction nested in a fold's expression: a loop in the invocation, accumulating in registers. */
