@@ -1,3 +1,4 @@
+import { kdivNonneg, kmodNonneg } from './affine.js';
 import { shapeOf } from '../ir/bind.js';
 import { type ValueType } from '../ir/dtype.js';
 import { TilecraftError, assertNever } from '../ir/errors.js';
@@ -161,7 +162,10 @@ export function intToK(e: IntExpr, ctx: ExprContext): KExpr {
       const b = intToK(e.b, ctx);
       const [alo] = intRange(e.a, ctx.ranges);
       const [blo] = intRange(e.b, ctx.ranges);
-      if (alo >= 0 && blo > 0) return e.op === 'floordiv' ? kdiv(a, b) : kmod(a, b);
+      if (alo >= 0 && blo > 0) {
+        if (b.op === 'const') return e.op === 'floordiv' ? kdivNonneg(a, b.value) : kmodNonneg(a, b.value);
+        return e.op === 'floordiv' ? kdiv(a, b) : kmod(a, b);
+      }
       // floor semantics for possibly negative operands: adjust the truncated result
       const r = kmod(a, b);
       const adjust = kbinary('land', kbinary('ne', r, kconst(0)), kbinary('ne', kbinary('lt', r, kconst(0)), kbinary('lt', b, kconst(0))));

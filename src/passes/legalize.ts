@@ -1,5 +1,6 @@
 import { type DType, type ValueType, isFloat, isPacked4 } from '../ir/dtype.js';
 import { assertNever } from '../ir/errors.js';
+import { type LetValues, kdivNonneg, kmodNonneg, letValues } from './affine.js';
 import {
   type KBuffer,
   type KExpr,
@@ -13,13 +14,11 @@ import {
   kbitcast,
   kcast,
   kconst,
-  kdiv,
   kload,
   kchildren,
   kmapExpr,
   kmapStmtExprs,
   kmapStmts,
-  kmod,
   kmul,
   kref,
   kselect,
@@ -183,6 +182,7 @@ export function legalizeNarrowTypes(k: Kernel, native: ReadonlySet<DType>): Kern
   if (!k.buffers.some((b) => narrow(b.dtype)) && !usesNarrow(k, narrow)) return k;
 
   const freshName = namer('nt', k);
+  const lets = letValues(k.body);
   const buffers = new Map(k.buffers.map((b) => [b.name, b]));
   const stored = new Set<string>();
   const findStores = (body: readonly KStmt[]) =>
@@ -196,7 +196,7 @@ export function legalizeNarrowTypes(k: Kernel, native: ReadonlySet<DType>): Kern
   const rewriteExpr = (n: KExpr): KExpr => {
     if (n.op === 'load') {
       const b = buffers.get(n.buffer)!;
-      if (b.scope === 'global' && narrow(b.dtype)) return loadNarrow(b, n.index);
+      if (b.scope === 'global' && narrow(b.dtype)) return loadNarrow(b, n.index, lets);
       return n;
     }
     if (n.op === 'cast' && narrow(n.type.scalar)) return castToNarrow(n.x, n.type.scalar as DType, P);
@@ -208,7 +208,7 @@ export function legalizeNarrowTypes(k: Kernel, native: ReadonlySet<DType>): Kern
     if (s.op !== 'store') return [s];
     const b = buffers.get(s.buffer)!;
     if (b.scope !== 'global' || !narrow(b.dtype)) return [s];
-    return storeNarrow(b, s.index, s.value, freshName);
+    return storeNarrow(b, s.index, s.value, freshName, lets);
   });
   // finally every remaining narrow type becomes its computing type
   body = kmapStmtExprs(body, (e) => (narrow(e.type.scalar) ? ({ ...e, type: P(e.type) } as KExpr) : e));
@@ -244,20 +244,23 @@ function wordsOf(b: KBuffer): number {
   return Math.ceil((b.length * bitsPer(b.dtype)) / 32);
 }
 
-/** Word index and bit shift of element `e`. */
-function locate(b: KBuffer, e: KExpr): { word: KExpr; shift: KExpr } {
+/**
+ * Word index and bit shift of element `e` (an element index, so non-negative). Affine indices
+ * simplify: elements `8·kb + u` of a 4-bit buffer read word `kb` at shift `4u`.
+ */
+function locate(b: KBuffer, e: KExpr, lets: LetValues): { word: KExpr; shift: KExpr } {
   const bits = bitsPer(b.dtype);
   const per = 32 / bits;
   if (isPacked4(b.dtype) && b.rowLength !== undefined && b.rowLength % 8 !== 0) {
-    const row = kdiv(e, kconst(b.rowLength));
-    const col = kmod(e, kconst(b.rowLength));
-    return { word: kadd(kmul(row, kconst(Math.ceil(b.rowLength / 8))), kdiv(col, kconst(8))), shift: kmul(kmod(col, kconst(8)), kconst(4)) };
+    const row = kdivNonneg(e, b.rowLength, lets);
+    const col = kmodNonneg(e, b.rowLength, lets);
+    return { word: kadd(kmul(row, kconst(Math.ceil(b.rowLength / 8))), kdivNonneg(col, 8, lets)), shift: kmul(kmodNonneg(col, 8, lets), kconst(4)) };
   }
-  return { word: kdiv(e, kconst(per)), shift: kmul(kmod(e, kconst(per)), kconst(bits)) };
+  return { word: kdivNonneg(e, per, lets), shift: kmul(kmodNonneg(e, per, lets), kconst(bits)) };
 }
 
-function loadNarrow(b: KBuffer, index: KExpr): KExpr {
-  const { word, shift } = locate(b, index);
+function loadNarrow(b: KBuffer, index: KExpr, lets: LetValues): KExpr {
+  const { word, shift } = locate(b, index, lets);
   const w = kload(b.name, word, U32);
   const bits = bitsPer(b.dtype);
   const field = () => kbinary('and', kbinary('shr', w, shift), kconst(bits === 32 ? 0xffffffff : 2 ** bits - 1, U32));
@@ -298,8 +301,8 @@ function narrowBits(dtype: DType, v: KExpr): KExpr {
   }
 }
 
-function storeNarrow(b: KBuffer, index: KExpr, value: KExpr, freshName: () => string): KStmt[] {
-  const { word, shift } = locate(b, index);
+function storeNarrow(b: KBuffer, index: KExpr, value: KExpr, freshName: () => string, lets: LetValues): KStmt[] {
+  const { word, shift } = locate(b, index, lets);
   const mask = kconst(2 ** bitsPer(b.dtype) - 1, U32);
   const w = freshName();
   const s = freshName();
