@@ -87,6 +87,8 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
         add(id, 'splitSteps', rows < 256 && length >= 1024 ? pow2Range(1, Math.min(64, Math.floor(length / 256))) : [1]);
         add(id, 'stageSteps', staging ? [0, 8, 16, 32] : [0]);
         add(id, 'rowsPerLane', staging ? [1, 2, 4, 8] : [1]);
+        // blocks of consecutive steps per lane: a packed word's weights, a group's scale read once
+        add(id, 'unrollSteps', length >= 16 ? [0, 1, 4, 8, 16] : [0]);
         break;
       }
       case 'contraction': {

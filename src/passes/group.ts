@@ -1,5 +1,5 @@
-import { type BoundProgram, boundShape, numel, shapeOf } from '../ir/bind.js';
-import { type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/tensor.js';
+import { type BoundProgram, boundShape, boundSize, numel, shapeOf } from '../ir/bind.js';
+import { type Axis, type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/tensor.js';
 import { type Contraction, analyzeContraction } from './contraction.js';
 
 /**
@@ -52,9 +52,21 @@ export function isContraction(s: Stmt): boolean {
   return reused;
 }
 
+/**
+ * A contraction one of whose sides has a single row or column (a matrix-vector product, a GEMV at
+ * M = 1): nothing is reused across a tile, so it runs as rows, one fold per output, whose steps
+ * stream the matrix (a team of lanes per row, or a lane per row, split across workgroups).
+ */
+export function isMatrixVector(s: Stmt): boolean {
+  const c = isContraction(s) ? analyzeContraction(s) : undefined;
+  if (!c) return false;
+  const extent = (axes: readonly Axis[]) => numel(axes.map((a) => boundSize(a)));
+  return extent(c.m) === 1 || extent(c.n) === 1;
+}
+
 function isCooperative(s: Stmt, opts: GroupOptions): boolean {
   if (s.expr.op !== 'reduce' || reductionLength(s) < opts.cooperativeMinLength) return false;
-  return !(isContraction(s) && numel(shapeOf(s.target)) >= opts.contractionSerialOutputs);
+  return !(isContraction(s) && !isMatrixVector(s) && numel(shapeOf(s.target)) >= opts.contractionSerialOutputs);
 }
 
 export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GROUP_OPTIONS): KernelGroup[] {
@@ -73,7 +85,7 @@ export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GR
       producer.set(s.target.name, last);
       continue;
     }
-    const shape = opts.tileContractions && isContraction(s) ? analyzeContraction(s) : undefined;
+    const shape = opts.tileContractions && isContraction(s) && !isMatrixVector(s) ? analyzeContraction(s) : undefined;
     let g: KernelGroup;
     if (s.expr.op === 'fold') g = { kind: 'rows', rowShape: shapeOf(s.target).slice(0, s.expr.def.outer.length), stmts: [s] };
     else if (shape) g = { kind: 'contraction', stmt: s, shape, epilogue: [] };

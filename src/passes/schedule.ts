@@ -46,6 +46,12 @@ export interface RowsKnobs {
    * sharing each staged operand they read).
    */
   readonly rowsPerLane: number;
+  /**
+   * Consecutive steps of a fold each lane runs per iteration, unrolled side by side, so that what
+   * they share is read once: the eight weights of a packed 4-bit word, the scale of their group.
+   * 0 picks the packing of the narrowest tensor the folds read (8 for 4-bit, 4 for 8-bit, else 1).
+   */
+  readonly unrollSteps: number;
 }
 
 /**
@@ -104,7 +110,7 @@ export type ResolvedSchedule = Readonly<Record<string, GroupKnobs>>;
 export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
   elementwise: { kind: 'elementwise', workgroupSize: 256, vectorWidth: 4 },
   serial: { kind: 'serial', workgroupSize: 256 },
-  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1 },
+  rows: { kind: 'rows', threadsPerRow: 0, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 },
   contraction: {
     kind: 'contraction',
     blockM: 32,
@@ -175,7 +181,7 @@ export function describeKnobs(k: GroupKnobs): string {
     case 'serial':
       return `wg${k.workgroupSize}`;
     case 'rows':
-      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}${k.stageSteps > 0 ? ` stage${k.stageSteps}` : ''}${k.rowsPerLane > 1 ? ` x${k.rowsPerLane} rows` : ''}`;
+      return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}${k.stageSteps > 0 ? ` stage${k.stageSteps}` : ''}${k.rowsPerLane > 1 ? ` x${k.rowsPerLane} rows` : ''}${k.unrollSteps > 0 ? ` unroll${k.unrollSteps}` : ''}`;
     case 'contraction':
       return [
         `${k.blockM}x${k.blockN}x${k.blockK}`,

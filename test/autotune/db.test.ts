@@ -41,14 +41,14 @@ function entry(over: Partial<NewTuningEntry> = {}): NewTuningEntry {
     dtype: 'f32',
     shape: { N: 1000, B: 4 },
     tilecraftVersion: '0.1.0',
-    schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1 } },
+    schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } },
     medianMs: 0.5,
     spread: 0.02,
     candidates: 12,
     strategy: 'exhaustive',
     tieBreak: 'smallest-canonical-schedule',
     toleranceBand: 0.02,
-    runnersUp: [{ schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1 } }, medianMs: 0.51 }],
+    runnersUp: [{ schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } }, medianMs: 0.51 }],
     ...over,
   };
 }
@@ -352,7 +352,7 @@ describe('TuningDatabase', () => {
   });
 
   it.each(olderVersions)('reports the entries of format %i as stale, never looks them up, and keeps them when writing', async (version) => {
-    const positional = { '0': { kind: 'rows' as const, threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1 } };
+    const positional = { '0': { kind: 'rows' as const, threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } };
     const old = entry({ program: 'old-keys', schedule: positional, runnersUp: [] });
     writeFileSync(file, JSON.stringify({ format: DATABASE_FORMAT, version, entries: { [tuningKey(old)]: { ...old, recordedAt: '2026-01-01T00:00:00.000Z' } } }));
     const db = await TuningDatabase.open(file);

@@ -34,7 +34,7 @@ describe('restricted knobs', () => {
   it('reject a knob of a kind of group the program does not have, listing the knobs it has', () => {
     const program = softmaxExample.build('f32');
     const e = knobError(() => searchSpace(syntheticDeviceInfo, program, { N: 64, D: 128 }, { blockK: [8] }));
-    expect(e.message).toMatch(/blockK belongs to contraction groups.*only rows groups; its knobs are rowsPerLane, splitSteps, stageSteps, subgroups, threadsPerRow, workgroupSize/);
+    expect(e.message).toMatch(/blockK belongs to contraction groups.*only rows groups; its knobs are rowsPerLane, splitSteps, stageSteps, subgroups, threadsPerRow, unrollSteps, workgroupSize/);
   });
 
   it('still restrict the search when they fit', () => {

@@ -193,8 +193,15 @@ describe('CUDA printer: examples', () => {
         const int p5 = row3 % 8;
         if (row3 < 32) {
           f0_acc2 = 0.0f;
-          for (int r6 = d1; r6 < 64; r6 += 4) {
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + r6] * ((((float)((int)((t_W[((p5 * 64) + r6) / 8] >> (((((p5 * 64) + r6) % 8) * 4) & 31)) & 15u))) - 8.0f) * t_S[(p5 * 2) + (r6 / 32)]));
+          for (int rb6 = d1; rb6 < 8; rb6 += 4) {
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + (rb6 * 8)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 0) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 1)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 4) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 2)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 8) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 3)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 12) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 4)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 16) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 5)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 20) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 6)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 24) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 7)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 28) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
           }
         }
         s_red7[(int)threadIdx.x] = f0_acc2;

@@ -145,8 +145,31 @@ describe('WGSL printer', () => {
         let row1 = ((i32(tc_wg.x) * 256i) + i32(tc_li));
         if ((row1 < 3i)) {
           f0_acc0 = 0f;
-          for (var r2: i32 = 0i; r2 < 12i; r2 += 1i) {
-            f0_acc0 = (f0_acc0 + (t_X[r2] * (f32((bitcast<i32>((t_W[(((((row1 * 12i) + r2) / 12i) * 2i) + ((((row1 * 12i) + r2) % 12i) / 8i))] << u32((28i - (((((row1 * 12i) + r2) % 12i) % 8i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + (r2 / 4i))])));
+          for (var rb2: i32 = 0i; rb2 < 2i; rb2 += 1i) {
+            if (((rb2 * 8i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[(rb2 * 8i)] * (f32((bitcast<i32>((t_W[(((((row1 * 3i) + (rb2 * 2i)) / 3i) * 2i) + ((((row1 * 3i) + (rb2 * 2i)) % 3i) / 2i))] << u32((28i - ((((((row1 * 3i) + (rb2 * 2i)) % 3i) % 2i) * 4i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + (rb2 * 2i))])));
+            }
+            if ((((rb2 * 8i) + 1i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 1i)] * (f32((bitcast<i32>((t_W[(((((row1 * 3i) + (rb2 * 2i)) / 3i) * 2i) + ((((row1 * 3i) + (rb2 * 2i)) % 3i) / 2i))] << u32((28i - (((((((row1 * 3i) + (rb2 * 2i)) % 3i) % 2i) * 4i) + 1i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + (rb2 * 2i))])));
+            }
+            if ((((rb2 * 8i) + 2i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 2i)] * (f32((bitcast<i32>((t_W[(((((row1 * 3i) + (rb2 * 2i)) / 3i) * 2i) + ((((row1 * 3i) + (rb2 * 2i)) % 3i) / 2i))] << u32((28i - (((((((row1 * 3i) + (rb2 * 2i)) % 3i) % 2i) * 4i) + 2i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + (rb2 * 2i))])));
+            }
+            if ((((rb2 * 8i) + 3i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 3i)] * (f32((bitcast<i32>((t_W[(((((row1 * 3i) + (rb2 * 2i)) / 3i) * 2i) + ((((row1 * 3i) + (rb2 * 2i)) % 3i) / 2i))] << u32((28i - (((((((row1 * 3i) + (rb2 * 2i)) % 3i) % 2i) * 4i) + 3i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + (rb2 * 2i))])));
+            }
+            if ((((rb2 * 8i) + 4i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 4i)] * (f32((bitcast<i32>((t_W[((((((row1 * 3i) + (rb2 * 2i)) + 1i) / 3i) * 2i) + (((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) / 2i))] << u32((28i - (((((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) % 2i) * 4i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + ((rb2 * 2i) + 1i))])));
+            }
+            if ((((rb2 * 8i) + 5i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 5i)] * (f32((bitcast<i32>((t_W[((((((row1 * 3i) + (rb2 * 2i)) + 1i) / 3i) * 2i) + (((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) / 2i))] << u32((28i - ((((((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) % 2i) * 4i) + 1i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + ((rb2 * 2i) + 1i))])));
+            }
+            if ((((rb2 * 8i) + 6i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 6i)] * (f32((bitcast<i32>((t_W[((((((row1 * 3i) + (rb2 * 2i)) + 1i) / 3i) * 2i) + (((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) / 2i))] << u32((28i - ((((((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) % 2i) * 4i) + 2i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + ((rb2 * 2i) + 1i))])));
+            }
+            if ((((rb2 * 8i) + 7i) < 12i)) {
+              f0_acc0 = (f0_acc0 + (t_X[((rb2 * 8i) + 7i)] * (f32((bitcast<i32>((t_W[((((((row1 * 3i) + (rb2 * 2i)) + 1i) / 3i) * 2i) + (((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) / 2i))] << u32((28i - ((((((((row1 * 3i) + (rb2 * 2i)) + 1i) % 3i) % 2i) * 4i) + 3i) * 4i))))) >> u32(28i))) * t_S[((row1 * 3i) + ((rb2 * 2i) + 1i))])));
+            }
           }
           t_Y[row1] = f0_acc0;
         }

@@ -15,13 +15,16 @@ import { type EmitScope } from '../emit.js';
 /** A bound axis's size (a typed error where it is not bound). */
 export const sizeOf = (a: Axis): number => boundSize(a);
 
-/** Row-major coordinates of a flat index: `c_k = (flat / stride_k) % n_k`. */
+/**
+ * Row-major coordinates of a flat index: `c_k = (flat / stride_k) % n_k`; an axis of extent 1 is
+ * the constant 0 (a GEMV's single row reads its vector at addresses every lane shares).
+ */
 export function decodeIndex(flat: IntExpr, shape: readonly number[]): IntExpr[] {
   const out: IntExpr[] = [];
   let stride = 1;
   for (let k = shape.length - 1; k >= 0; k--) {
     const q = stride === 1 ? flat : idiv(flat, stride);
-    out.unshift(k === 0 ? q : imod(q, shape[k]!));
+    out.unshift(shape[k] === 1 ? int(0) : k === 0 ? q : imod(q, shape[k]!));
     stride *= shape[k]!;
   }
   return out;

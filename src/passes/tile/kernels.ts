@@ -1,7 +1,7 @@
 import { numel, shapeOf } from '../../ir/bind.js';
 import { type Kernel } from '../../ir/kernel.js';
 import { type TileKernel } from '../../ir/tile.js';
-import { type Stmt } from '../../ir/tensor.js';
+import { type Stmt, foldExprs, loadedTensors } from '../../ir/tensor.js';
 import { type EmitScope } from '../emit.js';
 import { type ContractionKnobs, DEFAULT_KNOBS, type ElementwiseKnobs, InvalidScheduleError, type RowsKnobs, type SerialKnobs, requirePow2 } from '../schedule.js';
 import { type DType } from '../../ir/dtype.js';
@@ -15,6 +15,7 @@ import { lowerTile } from './lower.js';
 import { shareLanes } from './share-lanes.js';
 import { splitBind } from './split-bind.js';
 import { bindRows, stageOperands } from './stage-operands.js';
+import { unrollSteps } from './unroll-steps.js';
 import { vectorize } from './vectorize.js';
 
 /**
@@ -69,7 +70,13 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
     throw new InvalidScheduleError(`${name}: stageSteps must be 0 (off) or a positive integer, got ${knobs.stageSteps}`, name, 'stageSteps');
   }
   requireCount(name, 'rowsPerLane', knobs.rowsPerLane);
-  if (knobs.stageSteps > 0) return stagedRowsKernel(name, rowShape, stmts, knobs, target);
+  if (!Number.isSafeInteger(knobs.unrollSteps) || knobs.unrollSteps < 0 || knobs.unrollSteps > 64) {
+    throw new InvalidScheduleError(`${name}: unrollSteps must be 0 (automatic) or 1 to 64, got ${knobs.unrollSteps}`, name, 'unrollSteps');
+  }
+  if (knobs.stageSteps > 0) {
+    if (knobs.unrollSteps > 1) throw new InvalidScheduleError(`${name}: unrollSteps ${knobs.unrollSteps} does not combine with stageSteps (a staged tile's steps are its own loop)`, name, 'unrollSteps');
+    return stagedRowsKernel(name, rowShape, stmts, knobs, target);
+  }
   if (knobs.rowsPerLane > 1) throw new InvalidScheduleError(`${name}: rowsPerLane ${knobs.rowsPerLane} needs stageSteps (a staged row fold)`, name, 'rowsPerLane');
   const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
   let T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
@@ -81,7 +88,8 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // merges with subgroup operations is a whole workgroup (one row per workgroup).
   const useSubgroups = knobs.subgroups && T > 1;
   let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
-  const rows = rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic);
+  const block = knobs.unrollSteps || packingOf(stmts, target.scope.tensors);
+  const rows = unrollSteps(rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic), block);
   const pieces = splitSteps(rows, knobs.splitSteps, (f) => freshName(`${name}_${f.name}_parts`, target.scope.tensors));
   // the kernel whose lanes run the steps: the row kernel, or the one computing the parts
   let t = pieces.length === 1 ? rows : fuseLoops(pieces[0]!, 'rp');
@@ -166,6 +174,25 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
     kernels: tiles.map((x) => lowerTile(x, target.scope, target.maxWorkgroupsPerDimension)),
     temps: (tile.scratch ?? []).map((s) => ({ name: s.name, dtype: s.dtype as DType, shape: [s.slots, s.size] })),
   };
+}
+
+/**
+ * Elements per 32-bit word of the narrowest tensor the group's folds read: 8 for 4-bit, 4 for
+ * 8-bit, 2 for 16-bit, else 1 (the steps a lane runs side by side by default).
+ */
+function packingOf(stmts: readonly Stmt[], tensors: ReadonlyMap<string, { readonly dtype: string }>): number {
+  let per = 1;
+  for (const s of stmts) {
+    const f = foldOf(s);
+    if (!f) continue;
+    for (const e of foldExprs(f.def)) {
+      for (const t of loadedTensors(e)) {
+        const dtype = tensors.get(t)?.dtype;
+        per = Math.max(per, dtype === 'u4' || dtype === 'i4' ? 8 : dtype === 'i8' ? 4 : 1);
+      }
+    }
+  }
+  return per;
 }
 
 /** A knob that counts something: a positive integer, or the schedule is invalid. */

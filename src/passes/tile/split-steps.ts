@@ -28,12 +28,17 @@ export function splitSteps(k: TileKernel, parts: number, scratchName: (fold: TFo
     size: stateLayout(f.def.state).size,
   }));
   const slot = iadd(imul(ivar(top.var), parts), ivar('part'));
-  const isStepLoop = (n: TNode) => n.op === 'loop' && n.body.some((m) => m.op === 'step');
+  // a loop over a fold's steps (the steps directly in it, or in blocks unrolled inside it)
+  const stepsOf = (n: TNode): string | undefined => {
+    let fold: string | undefined;
+    if (n.op === 'loop') visitNodes(n.body, (m) => void (m.op === 'step' && (fold ??= m.fold)));
+    return fold;
+  };
   const lets = top.body.filter((n) => n.op === 'let');
   const partial: TNode[] = [...lets];
   top.body.forEach((n) => {
-    if (!isStepLoop(n) || n.op !== 'loop') return;
-    const fold = n.body.find((m) => m.op === 'step')!.fold;
+    const fold = stepsOf(n);
+    if (fold === undefined || n.op !== 'loop') return;
     const steps = n.count ?? (n.to.op === 'int' ? n.to.value : 0);
     const chunk = Math.ceil(steps / parts);
     const from = imul(ivar('part'), chunk);
@@ -42,8 +47,8 @@ export function splitSteps(k: TileKernel, parts: number, scratchName: (fold: TFo
   });
   const partLoop: TNode = { op: 'loop', var: 'part', kind: 'serial', from: int(0), to: int(parts), step: 1, body: partial };
   const combine = top.body.map((n): TNode => {
-    if (!isStepLoop(n) || n.op !== 'loop') return n;
-    const fold = n.body.find((m) => m.op === 'step')!.fold;
+    const fold = stepsOf(n);
+    if (fold === undefined || n.op !== 'loop') return n;
     const from = scratch[k.folds.findIndex((f) => f.name === fold)]!.name;
     return { op: 'loop', var: 'part', kind: 'serial', from: int(0), to: int(parts), step: 1, body: [{ op: 'absorb', fold, from, index: slot }] };
   });

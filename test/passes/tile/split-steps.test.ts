@@ -33,7 +33,7 @@ describe('splitSteps', () => {
         fold f0[j] state(m, l, acc[e]) at(b=p0, h=p1, i=p2) -> O, lse
         row = row_g * 64 + row_l
         if row < 3:
-          p0 = row / 3
+          p0 = 0
           p1 = row % 3
           p2 = 0
           f0 = init
