@@ -5,7 +5,7 @@ import { decodeAttention } from './decode-attention.js';
 import { elementwiseChain } from './elementwise.js';
 import { gqaAttention } from './gqa-attention.js';
 import { linearRecurrence } from './linear-recurrence.js';
-import { int4Gemm, int8Gemm } from './lowbit-gemm.js';
+import { int4Gemm, int4ZpGemm, int8ChannelGemm, int8Gemm, int8OutlierGemm, swigluInt4 } from './lowbit-gemm.js';
 import { matmul } from './matmul.js';
 import { layernormExample, rmsnormExample, softmaxExample } from './norms.js';
 import { onlineSoftmax } from './online-softmax.js';
@@ -24,7 +24,11 @@ export const EXAMPLES: readonly Example[] = [
   decodeAttention,
   gqaAttention,
   int8Gemm,
+  int8ChannelGemm,
+  int8OutlierGemm,
   int4Gemm,
+  int4ZpGemm,
+  swigluInt4,
   onlineSoftmax,
   linearRecurrence,
 ];

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { int4Gemm, int4ZpGemm, int8ChannelGemm, int8Gemm, int8OutlierGemm, swigluInt4 } from '../../examples/lowbit-gemm.js';
+import { randomInputs } from '../../src/autotune/inputs.js';
+import { type DType } from '../../src/ir/dtype.js';
+import { type Program } from '../../src/ir/tensor.js';
+import { lower } from '../../src/passes/pipeline.js';
+import { type Example } from '../../examples/index.js';
+import { checkOnDevice, onEachDevice } from '../helpers/device.js';
+
+/** Full-range integers for the packed weights and zero points, small positive scales. */
+const inputs = (p: Program, sizes: Record<string, number>) => randomInputs(lower(p, sizes).tensors.filter((t) => t.role === 'input'), 5);
+
+describe('low-bit formats', () => {
+  it('run as rows (a fold per output) at M = 1 and as a tiled contraction above', () => {
+    const p = int4ZpGemm.build('f32');
+    expect(lower(p, { M: 1, N: 37, K: 64, G: 32 }).groups.map((g) => g.id)).toEqual(['rows:Y']);
+    expect(lower(p, { M: 16, N: 37, K: 64, G: 32 }).groups.map((g) => g.kind)).toEqual(['contraction']);
+  });
+
+  it("fuse a SwiGLU's gate and up projections and their product into one kernel at M = 1", () => {
+    const plan = lower(swigluInt4.build('f32'), { M: 1, N: 37, K: 64, G: 32 });
+    expect(plan.kernels).toHaveLength(1);
+    expect(plan.groups.map((g) => g.id)).toEqual(['rows:H_sum,H_sum2,H']);
+  });
+});
+
+onEachDevice(() => {
+  // odd N everywhere; K a multiple of the group size only where the format has groups
+  const cases: [Example, DType, Record<string, number>][] = [
+    [int4Gemm, 'f32', { N: 37, K: 96, G: 32 }],
+    [int4Gemm, 'f16', { N: 37, K: 128, G: 64 }],
+    [int4Gemm, 'f32', { N: 19, K: 256, G: 128 }],
+    [int4ZpGemm, 'f32', { N: 37, K: 192, G: 64 }],
+    [int4ZpGemm, 'f16', { N: 21, K: 96, G: 32 }],
+    [int8Gemm, 'f32', { N: 37, K: 96, G: 32 }],
+    [int8ChannelGemm, 'f32', { N: 37, K: 101 }],
+    [int8ChannelGemm, 'f16', { N: 29, K: 77 }],
+    [int8OutlierGemm, 'f32', { N: 37, K: 101, O: 5 }],
+    [swigluInt4, 'f32', { N: 37, K: 96, G: 32 }],
+  ];
+  describe('low-bit formats on the device against the reference', () => {
+    for (const [example, dtype, shape] of cases) {
+      for (const M of [1, 3, 16, 64]) {
+        const sizes = { M, ...shape };
+        it(`${example.name} ${dtype} ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`, async () => {
+          const p = example.build(dtype);
+          const r = await checkOnDevice(p, sizes, inputs(p, sizes), { tol: dtype === 'f16' ? { rtol: 2e-2, atol: 2e-2 } : { rtol: 1e-4, atol: 2e-3 } });
+          expect(r.failures).toEqual([]);
+        });
+      }
+    }
+  });
+});
