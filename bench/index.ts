@@ -9,6 +9,7 @@ import { parseBudget } from '../src/cli/tune.js';
 import { describeDevice, writeJson } from './common.js';
 import { benchAttention } from './attention.js';
 import { benchGemm } from './gemm.js';
+import { benchLowbit } from './lowbit.js';
 import { benchMemory } from './memory.js';
 import { benchStrategies } from './strategies.js';
 
@@ -126,6 +127,40 @@ Every contender's O is checked against a CPU reference on a few rows before it i
           db: o.db,
           tfjs: o.tfjs,
           gemm: o.gemm,
+        },
+        log,
+      ),
+    );
+  });
+
+cli
+  .command('lowbit')
+  .description('int4 GEMV and skinny GEMM vs the same products with f16 weights and a vec4 copy, every contender of a case in one interleaved run')
+  .option('--shape <NxK>', 'weight rows x columns', '4096x4096')
+  .option('--groups <list>', 'int4 group sizes along K timed at M = 1', '32,128')
+  .option('--skinny <list>', "M > 1 timed with int4 at the last group size vs f16 weights ('none' to skip)", '16')
+  .option('--rounds <n>', 'interleaved timed rounds', '7')
+  .option('--no-tune', 'tune nothing: recorded schedules where the database has them, else defaults')
+  .option('--tune-budget <budget>', 'guided search budget for each GEMV / GEMM', '24,150s')
+  .option('--copy-tune-budget <budget>', 'guided search budget for the vec4 copy (workgroup size only)', '3,30s')
+  .option('--db <path>', 'tuning database')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .action(async (o) => {
+    const [N, K] = String(o.shape).split('x').map(Number);
+    const list = (s: string) => (s === 'none' || s === '' ? [] : s.split(',').map(Number));
+    await onDevice('lowbit', o.json, (device) =>
+      benchLowbit(
+        device,
+        {
+          N: N!,
+          K: K!,
+          groups: list(String(o.groups)),
+          skinny: list(String(o.skinny)),
+          rounds: Number(o.rounds),
+          tune: o.tune,
+          tuneBudget: parseBudget(o.tuneBudget),
+          copyTuneBudget: parseBudget(o.copyTuneBudget),
+          db: o.db,
         },
         log,
       ),
