@@ -1,6 +1,7 @@
 import { type DType } from '../ir/dtype.js';
 import { type Kernel, kernelParams, wideIndexNeed } from '../ir/kernel.js';
 import { expandMath, legalizeNarrowTypes } from '../passes/legalize.js';
+import { mergeLoads } from '../passes/merge-loads.js';
 import { verifyKernel } from '../passes/verify-kernel.js';
 import { type CudaLimits, archLimits, checkCudaLimits, sharedBytes } from './limits.js';
 import { entryName, printCuda } from './print.js';
@@ -47,7 +48,7 @@ export const archName = (sm: number) => `sm_${sm}`;
  * are dropped (nvcc warns about them).
  */
 export function legalizeForCuda(k: Kernel): Kernel {
-  const legal = dropUnusedLocals(legalizeNarrowTypes(expandMath(k, new Set(['sigmoid'])), CUDA_NATIVE_TYPES));
+  const legal = dropUnusedLocals(mergeLoads(legalizeNarrowTypes(expandMath(k, new Set(['sigmoid'])), CUDA_NATIVE_TYPES)));
   verifyKernel(legal);
   return legal;
 }

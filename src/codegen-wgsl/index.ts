@@ -1,6 +1,7 @@
 import { type DType } from '../ir/dtype.js';
 import { type Kernel } from '../ir/kernel.js';
 import { expandMath, legalizeNarrowTypes, splitDeepExpressions } from '../passes/legalize.js';
+import { mergeLoads } from '../passes/merge-loads.js';
 import { verifyKernel } from '../passes/verify-kernel.js';
 import { checkWgslIndexRange } from './limits.js';
 import { printWgsl } from './print.js';
@@ -19,7 +20,7 @@ export function wgslNativeTypes(t: WgslTarget): ReadonlySet<DType> {
 export function toWgsl(k: Kernel, target: WgslTarget): { source: string; kernel: Kernel } {
   // before legalization: a 4-bit buffer's element indices pass its word count
   checkWgslIndexRange(k);
-  const legal = splitDeepExpressions(legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), wgslNativeTypes(target)));
+  const legal = splitDeepExpressions(mergeLoads(legalizeNarrowTypes(expandMath(k, new Set(['erf', 'sigmoid', 'tanh'])), wgslNativeTypes(target))));
   verifyKernel(legal);
   return { source: printWgsl(legal), kernel: legal };
 }

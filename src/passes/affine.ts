@@ -112,3 +112,31 @@ function split(a: KExpr, d: number, lets: LetValues | undefined): { a: KExpr; d:
   out = kadd(out, kconst(q));
   return { a: out, d: d / g, g, r };
 }
+
+/**
+ * An index as `base + c` with `c` its constant part: `key` names the base (equal keys, equal
+ * bases), `multipleOf(n)` says whether every coefficient of the base is a multiple of `n`, and
+ * `at(c)` builds `base + c`. Undefined where the index is not affine.
+ */
+export interface AffineIndex {
+  readonly key: string;
+  readonly c: number;
+  multipleOf(n: number): boolean;
+  at(c: number): KExpr;
+}
+
+export function affineIndex(e: KExpr): AffineIndex | undefined {
+  const l = linearize(e, undefined);
+  if (!l) return undefined;
+  const terms = [...l.terms].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    key: JSON.stringify(terms.map(([k, t]) => [k, t.coef])),
+    c: l.c,
+    multipleOf: (n) => terms.every(([, t]) => t.coef % n === 0),
+    at: (c) => {
+      let out: KExpr = kconst(0);
+      for (const [, t] of terms) out = kadd(out, t.coef === 1 ? t.atom : kmul(t.atom, kconst(t.coef)));
+      return kadd(out, kconst(c));
+    },
+  };
+}

@@ -32,9 +32,11 @@ import {
  * some of its types or functions. Each printer states what it needs; these passes provide it.
  */
 
-/** Names for the locals a pass introduces; each pass has its own prefix, unused by the emitters. */
-/** Fresh local names with a prefix, skipping every name the kernel already uses. */
-function namer(prefix: string, k: Kernel): () => string {
+/**
+ * Fresh names for the locals a pass introduces: each pass has its own prefix, and every name the
+ * kernel already uses is skipped.
+ */
+export function namer(prefix: string, k: Kernel): () => string {
   const taken = new Set(k.buffers.map((b) => b.name));
   kmapStmts(k.body, (s) => {
     if (s.op === 'let' || s.op === 'var') taken.add(s.name);

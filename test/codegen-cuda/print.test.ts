@@ -183,7 +183,13 @@ describe('CUDA printer: examples', () => {
 
   it('prints an int4 GEMM, its nibbles unpacked from u32 words by legalization', () => {
     expect(cudaOf('int4-gemm', 'f32', { M: 4, N: 8, K: 64, G: 32 }, { grouping: { tileContractions: false } })).toMatchInlineSnapshot(`
-      "extern "C" __global__ void __launch_bounds__(256) int4_gemm_0_rows(const float* __restrict__ t_X, const unsigned int* __restrict__ t_W, const float* __restrict__ t_S, float* __restrict__ t_Y) {
+      "#ifndef TC_VEC
+      #define TC_VEC
+      // kernel-IR vectors: operations on them are printed lane by lane
+      template <typename T, int N> struct tc_vec { T v[N]; };
+      #endif
+
+      extern "C" __global__ void __launch_bounds__(256) int4_gemm_0_rows(const float* __restrict__ t_X, const unsigned int* __restrict__ t_W, const float* __restrict__ t_S, float* __restrict__ t_Y) {
         __shared__ __align__(32) float s_red7[256];
         const int d0 = ((int)threadIdx.x) / 4;
         const int d1 = ((int)threadIdx.x) % 4;
@@ -194,14 +200,18 @@ describe('CUDA printer: examples', () => {
         if (row3 < 32) {
           f0_acc2 = 0.0f;
           for (int rb6 = d1; rb6 < 8; rb6 += 4) {
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + (rb6 * 8)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 0) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 1)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 4) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 2)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 8) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 3)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 12) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 4)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 16) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 5)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 20) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 6)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 24) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
-            f0_acc2 = f0_acc2 + (t_X[(p4 * 64) + ((rb6 * 8) + 7)] * ((((float)((int)((t_W[(p5 * 8) + rb6] >> 28) & 15u))) - 8.0f) * t_S[(p5 * 2) + (rb6 / 4)]));
+            const tc_vec<float, 4> ld0 = tc_vec<float, 4>{{t_X[(p4 * 64) + (rb6 * 8)], t_X[((p4 * 64) + (rb6 * 8)) + 1], t_X[((p4 * 64) + (rb6 * 8)) + 2], t_X[((p4 * 64) + (rb6 * 8)) + 3]}};
+            const unsigned int ld2 = t_W[(p5 * 8) + rb6];
+            const float ld3 = t_S[(rb6 / 4) + (p5 * 2)];
+            f0_acc2 = f0_acc2 + (ld0.v[0] * ((((float)((int)((ld2 >> 0) & 15u))) - 8.0f) * ld3));
+            f0_acc2 = f0_acc2 + (ld0.v[1] * ((((float)((int)((ld2 >> 4) & 15u))) - 8.0f) * ld3));
+            f0_acc2 = f0_acc2 + (ld0.v[2] * ((((float)((int)((ld2 >> 8) & 15u))) - 8.0f) * ld3));
+            f0_acc2 = f0_acc2 + (ld0.v[3] * ((((float)((int)((ld2 >> 12) & 15u))) - 8.0f) * ld3));
+            const tc_vec<float, 4> ld1 = tc_vec<float, 4>{{t_X[((p4 * 64) + (rb6 * 8)) + 4], t_X[(((p4 * 64) + (rb6 * 8)) + 4) + 1], t_X[(((p4 * 64) + (rb6 * 8)) + 4) + 2], t_X[(((p4 * 64) + (rb6 * 8)) + 4) + 3]}};
+            f0_acc2 = f0_acc2 + (ld1.v[0] * ((((float)((int)((ld2 >> 16) & 15u))) - 8.0f) * ld3));
+            f0_acc2 = f0_acc2 + (ld1.v[1] * ((((float)((int)((ld2 >> 20) & 15u))) - 8.0f) * ld3));
+            f0_acc2 = f0_acc2 + (ld1.v[2] * ((((float)((int)((ld2 >> 24) & 15u))) - 8.0f) * ld3));
+            f0_acc2 = f0_acc2 + (ld1.v[3] * ((((float)((int)((ld2 >> 28) & 15u))) - 8.0f) * ld3));
           }
         }
         s_red7[(int)threadIdx.x] = f0_acc2;
