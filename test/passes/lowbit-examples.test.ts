@@ -50,4 +50,26 @@ onEachDevice(() => {
       }
     }
   });
+
+  describe('int4 skinny GEMM schedules: steps in blocks of a packed word', () => {
+    const p = int4Gemm.build('f32');
+    const direct = { staging: 'direct', vectorK: 1, splitK: 1, unrollK: false } as const;
+    const schedules: [string, Record<string, number | string | boolean>][] = [
+      ['A shared by shuffles, 16 x 8 per lane', { ...direct, blockM: 16, threadM: 16, blockN: 64, threadN: 8, blockK: 8, shuffleA: true }],
+      ['A shared by shuffles, split-K 2', { ...direct, blockM: 8, threadM: 8, blockN: 32, threadN: 4, blockK: 16, shuffleA: true, splitK: 2 }],
+      ['A per lane, K past the last block', { ...direct, blockM: 4, threadM: 2, blockN: 16, threadN: 4, blockK: 16, shuffleA: false }],
+    ];
+    for (const [what, knobs] of schedules) {
+      for (const sizes of [
+        { M: 16, N: 37, K: 96, G: 32 },
+        { M: 5, N: 19, K: 40, G: 8 },
+      ]) {
+        it(`${what}: ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`, async () => {
+          const r = await checkOnDevice(p, sizes, inputs(p, sizes), { compile: { defaults: { contraction: knobs } }, tol: { rtol: 1e-4, atol: 2e-3 } });
+          expect(r.failures).toEqual([]);
+          expect(r.plan.groups.map((g) => g.kind)).toEqual(['contraction']);
+        });
+      }
+    }
+  });
 });

@@ -45,8 +45,8 @@ describe('mergeLoads', () => {
     const odd = printKernel(mergeLoads(sumKernel((u) => kload('X', kadd(kmul(i, kconst(2)), kconst(u)), F32))));
     expect(odd.match(/[+=] X\[/g)).toHaveLength(8);
     // a buffer the kernel writes
-    const written = sumKernel((u) => kload('X', at(u), F32), [{ op: 'store', buffer: 'X', index: kconst(0), value: kconst(1, F32) }]);
-    written.buffers[0] = { ...written.buffers[0]!, access: 'read_write' };
+    const stores = sumKernel((u) => kload('X', at(u), F32), [{ op: 'store', buffer: 'X', index: kconst(0), value: kconst(1, F32) }]);
+    const written = { ...stores, buffers: stores.buffers.map((b) => (b.name === 'X' ? { ...b, access: 'read_write' as const } : b)) };
     expect(printKernel(mergeLoads(written)).match(/[+=] X\[/g)).toHaveLength(8);
     // an index built from a variable the kernel assigns
     const j = kref('j', I32);

@@ -3,7 +3,7 @@ import { type ValueType } from '../../ir/dtype.js';
 import { type IntExpr, iadd, ibin, imul, int, ivar } from '../../ir/intexpr.js';
 import { type Limit, type MatrixOperand, type StepInput, type TFold, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
 import { TilecraftError } from '../../ir/errors.js';
-import { type Axis, type Expr, type FoldDef, type Stmt, type TensorDecl, binary, cast, load, mapExpr, substIndex } from '../../ir/tensor.js';
+import { type Axis, type Expr, type FoldDef, type Stmt, type TensorDecl, binary, cast, freeVars, load, mapExpr, substIndex, visitExpr } from '../../ir/tensor.js';
 import { type ContractionGroup, matrixType as operandType } from './contraction-knobs.js';
 
 /** The operand type matrix units take (checked by the knobs' validation before lowering). */
@@ -290,6 +290,7 @@ interface DirectContext {
  */
 function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loop {
   const { n, k: kAxes, a: aSide, b: bSide } = g.shape;
+  const packed = kAxes.length === 1 ? packingAlong(kAxes[0]!.name, [aSide, bSide], d.tensors) : 1;
   const kGuard = (k: IntExpr) => (d.guardK ? [{ index: k, below: d.kEnd }] : []);
   const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && d.N % 4 === 0;
   const bInput = (k: IntExpr): StepInput => {
@@ -319,8 +320,19 @@ function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loo
     const { value, guard } = aInput(mine);
     const fetch: TNode = { op: 'fetch', name: 'a_mine', per: ['i'], value, ...(guard ? { guard } : {}) };
     const shuffled: StepInput = { name: 'a', value: localRead('a_mine', d.acc), fromLane: ivar('ks') };
-    const body = [unrolled('i', c.threadM, [fetch]), serial('ks', L, [points(iadd(base, ivar('ks')), shuffled)], c.unrollK)];
+    // a packed operand: the subgroup's steps in unrolled blocks of a word, which they read once
+    const steps =
+      packed > 1 && L % packed === 0
+        ? serial('kw', L / packed, [unrolled('ku', packed, [points(iadd(base, iadd(imul(ivar('kw'), packed), ivar('ku'))), { ...shuffled, fromLane: iadd(imul(ivar('kw'), packed), ivar('ku')) })])], c.unrollK)
+        : serial('ks', L, [points(iadd(base, ivar('ks')), shuffled)], c.unrollK);
+    const body = [unrolled('i', c.threadM, [fetch]), steps];
     return { loop: [serial('kt', d.steps, [serial('kl', c.blockK / L, body)])], shared: [] };
+  }
+  if (packed > 1 && c.blockK % packed === 0 && !d.dynamicK) {
+    // a packed operand read along k: blocks of a word's steps unrolled side by side read its word
+    // once (and A's consecutive steps merge into vector loads where aligned)
+    const k = iadd(k0, iadd(imul(ivar('kw'), packed), ivar('ku')));
+    return { loop: [serial('kt', d.steps, [serial('kw', c.blockK / packed, [unrolled('ku', packed, [points(k, aInput(k))])], c.unrollK)])], shared: [] };
   }
   // the four steps of a vector are all in range or all out: K and blockK are multiples of 4
   // (not past a dynamic K: a vector straddling it would add the padding's values)
@@ -332,6 +344,22 @@ function direct(g: ContractionGroup, c: ContractionKnobs, d: DirectContext): Loo
   }
   const k = iadd(k0, ivar('kk'));
   return { loop: [serial('kt', d.steps, [serial('kk', c.blockK, [points(k, aInput(k))], c.unrollK)])], shared: [] };
+}
+
+/**
+ * Elements per 32-bit word of a 4-bit tensor the operands read with `k` in its last (packed)
+ * index, else 1: steps in blocks of that many share each word.
+ */
+function packingAlong(k: string, sides: readonly Expr[], tensors: ReadonlyMap<string, TensorDecl>): number {
+  let packed = 1;
+  for (const side of sides) {
+    visitExpr(side, (e) => {
+      if (e.op !== 'load') return;
+      const dtype = tensors.get(e.tensor)?.dtype;
+      if ((dtype === 'u4' || dtype === 'i4') && freeVars({ ...e, index: e.index.slice(-1) }).has(k)) packed = 8;
+    });
+  }
+  return packed;
 }
 
 /** Operand tiles staged in workgroup memory by all lanes, then read by every step from there. */

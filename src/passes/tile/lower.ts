@@ -347,7 +347,9 @@ class TileLowering {
     const keyAt = (vars: ReadonlyMap<string, KExpr>, ranges: Ranges) => {
       const ctx = { vars, ranges, tensors: this.scope.tensors };
       const guard = (x.guard ?? []).map((g) => klt(intToK(g.index, ctx), this.limit(g.below)));
-      return { key: JSON.stringify([x.name, exprToK(x.value, { ...this.ctx(vars, ranges), reads: new Set() }), guard]), guard };
+      // a shuffled input is a different value from each lane it is taken from
+      const lane = x.fromLane ? intToK(x.fromLane, ctx) : undefined;
+      return { key: JSON.stringify([x.name, exprToK(x.value, { ...this.ctx(vars, ranges), reads: new Set() }), guard, lane]), guard };
     };
     const here = keyAt(this.vars, this.ranges);
     const hit = this.cached(here.key);
