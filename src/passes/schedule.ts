@@ -42,8 +42,9 @@ export interface RowsKnobs {
    */
   readonly stageSteps: number;
   /**
-   * With stageSteps, rows each lane owns (a register tile of rows: their steps side by side,
-   * sharing each staged operand they read).
+   * Rows each lane owns (one lane per row: a register tile of rows, their steps side by side),
+   * sharing each operand they read in common: a staged tile with stageSteps, else the loads
+   * themselves (a GEMV's activation, once for all of a lane's weight rows).
    */
   readonly rowsPerLane: number;
   /**

@@ -14,7 +14,7 @@ import { fuseLoops } from './fuse-loops.js';
 import { lowerTile } from './lower.js';
 import { shareLanes } from './share-lanes.js';
 import { splitBind } from './split-bind.js';
-import { bindRows, stageOperands } from './stage-operands.js';
+import { bindRows, stageOperands, tileRows } from './stage-operands.js';
 import { unrollSteps } from './unroll-steps.js';
 import { vectorize } from './vectorize.js';
 
@@ -77,7 +77,8 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
     if (knobs.unrollSteps > 1) throw new InvalidScheduleError(`${name}: unrollSteps ${knobs.unrollSteps} does not combine with stageSteps (a staged tile's steps are its own loop)`, name, 'unrollSteps');
     return stagedRowsKernel(name, rowShape, stmts, knobs, target);
   }
-  if (knobs.rowsPerLane > 1) throw new InvalidScheduleError(`${name}: rowsPerLane ${knobs.rowsPerLane} needs stageSteps (a staged row fold)`, name, 'rowsPerLane');
+  const block = knobs.unrollSteps || packingOf(stmts, target.scope.tensors);
+  if (knobs.rowsPerLane > 1) return tiledRowsKernel(name, rowShape, stmts, knobs, block, target);
   const hasScan = stmts.some((s) => foldOf(s)?.def.kind === 'scan');
   let T = knobs.threadsPerRow > 0 ? knobs.threadsPerRow : hasScan ? 1 : defaultThreadsPerRow(longestRow(rowShape, stmts), knobs.workgroupSize);
   requirePow2(name, 'threadsPerRow', T);
@@ -88,7 +89,6 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // merges with subgroup operations is a whole workgroup (one row per workgroup).
   const useSubgroups = knobs.subgroups && T > 1;
   let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
-  const block = knobs.unrollSteps || packingOf(stmts, target.scope.tensors);
   const rows = unrollSteps(rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic), block);
   const pieces = splitSteps(rows, knobs.splitSteps, (f) => freshName(`${name}_${f.name}_parts`, target.scope.tensors));
   // the kernel whose lanes run the steps: the row kernel, or the one computing the parts
@@ -145,6 +145,23 @@ function stagedRowsKernel(name: string, rowShape: readonly number[], stmts: read
     tensors: target.scope.tensors,
     maxWorkgroupStorageBytes: target.maxWorkgroupStorageBytes,
   });
+  return { tiles: [t], kernels: [lowerTile(t, target.scope, target.maxWorkgroupsPerDimension)], temps: [] };
+}
+
+/**
+ * Rows whose lanes each own `rowsPerLane` rows without staging: a register tile of rows (see
+ * bindRows, tileRows) whose steps run side by side, sharing what they read that the rows share (a
+ * GEMV's activation: one load for several weight rows). One lane per row; not split.
+ */
+function tiledRowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, block: number, target: TileTarget): Scheduled {
+  if (knobs.threadsPerRow > 1) {
+    throw new InvalidScheduleError(`${name}: rowsPerLane ${knobs.rowsPerLane} needs one lane per row (threadsPerRow 1 or 0), got ${knobs.threadsPerRow}`, name, 'rowsPerLane');
+  }
+  if (knobs.splitSteps > 1) throw new InvalidScheduleError(`${name}: rowsPerLane ${knobs.rowsPerLane} does not combine with splitSteps ${knobs.splitSteps}`, name, 'splitSteps');
+  if (stmts.some((s) => foldOf(s)?.def.kind === 'scan')) throw new InvalidScheduleError(`${name}: rowsPerLane needs folds, not scans`, name, 'rowsPerLane');
+  const R = knobs.workgroupSize;
+  const rows = unrollSteps(rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic, R * knobs.rowsPerLane), block);
+  const t = tileRows(bindRows(rows, R, knobs.rowsPerLane));
   return { tiles: [t], kernels: [lowerTile(t, target.scope, target.maxWorkgroupsPerDimension)], temps: [] };
 }
 

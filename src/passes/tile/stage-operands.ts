@@ -97,6 +97,30 @@ export function bindRows(t: TileKernel, lanes: number, rowsPerLane: number): Til
 /** The unrolled variable of a lane's rows (the point of the fold's register tile). */
 const POINT = 'rr';
 
+/**
+ * A lane's register tile of rows without staging (after bindRows): every step runs once per row
+ * of the tile, side by side in an unrolled loop (under the row's guards), so what the rows share
+ * is read once per step for all of them (a GEMV's activation, loaded once for `rowsPerLane`
+ * weight rows); the rest of the row's work (init, result stores) runs per point too.
+ */
+export function tileRows(t: TileKernel, maxLaneElements = MAX_LANE_ELEMENTS): TileKernel {
+  const tile = t.folds[0]?.tile ?? [];
+  if (tile.length === 0) return t;
+  const points = tile.reduce((n, d) => n * d.extent, 1);
+  const perRow = t.folds.reduce((a, f) => a + f.def.state.reduce((b, x) => b + numel(x.axes.map(sizeOf)), 0), 0);
+  if (points * perRow > maxLaneElements) {
+    throw new InvalidScheduleError(`${t.name}: ${points} rows per lane hold ${points * perRow} elements of state, more than ${maxLaneElements} (fewer rowsPerLane fit)`, t.name, 'rowsPerLane');
+  }
+  const eachStep = (nodes: readonly TNode[], guards: readonly Guard[]): TNode[] =>
+    nodes.flatMap((n): TNode[] => {
+      if (n.op === 'step') return perPoint(tile, wrap(guards, [n]));
+      if (n.op === 'loop') return [{ ...n, body: eachStep(n.body, guards) }];
+      if (n.op === 'guard') return [{ ...n, body: eachStep(n.body, guards) }];
+      return [n];
+    });
+  return { ...t, body: place(t.body, [], tile, (loop, guards) => eachStep([loop], guards)) };
+}
+
 export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
   if (t.folds.length !== 1) throw invalid(t, `staging needs exactly one fold in the kernel, found ${t.folds.length}`);
   const fold = t.folds[0]!;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { int4Gemm } from '../../../examples/lowbit-gemm.js';
+import { randomInputs } from '../../../src/autotune/inputs.js';
 import { dot, softmax } from '../../../src/dsl/ops.js';
 import { program } from '../../../src/dsl/program.js';
 import { type Program } from '../../../src/ir/tensor.js';
@@ -52,7 +54,15 @@ describe('staging a row fold: lanes own rows, the workgroup shares operand tiles
     expect(tile).toContain('private Q_s0: f32[20] per point of f0');
     expect(tile).toMatch(/per rr < 2 -> O/);
     expect(tile).toMatch(/for r0s < min\(8, 53 - r0t \* 8\):\n {6}unrolled for rr < 2:\n {8}f0 = step/);
-    expect(() => lower(attention(), SIZES, { defaults: { rows: { rowsPerLane: 2 } } })).toThrow(/rowsPerLane 2 needs stageSteps/);
+  });
+
+  it('rows per lane without staging: each step once per row of the tile, what the rows share read once', () => {
+    const plan = lower(int4Gemm.build('f32'), { M: 1, N: 37, K: 64, G: 32 }, staged({ workgroupSize: 8, rowsPerLane: 4 }));
+    expect(printTile(plan.tiles[0]!)).toMatch(/unrolled for r0u < 8:\n {6}unrolled for rr < 4:\n {8}if \(row_g \* 32 \+ rr \* 8 \+ row_l\) % 64 < 37:\n {10}f0 = step/);
+    const fits = (knobs: Partial<RowsKnobs>) => () => lower(attention(), SIZES, { defaults: { rows: knobs } });
+    expect(fits({ rowsPerLane: 2, threadsPerRow: 4 })).toThrow(/needs one lane per row/);
+    expect(fits({ rowsPerLane: 2, threadsPerRow: 1, splitSteps: 2 })).toThrow(/does not combine with splitSteps/);
+    expect(fits({ rowsPerLane: 64, threadsPerRow: 1 })).toThrow(/fewer rowsPerLane fit/);
   });
 
   it('refuses what cannot be staged with a schedule error naming the knob', () => {
@@ -81,10 +91,19 @@ onEachDevice(() => {
       ['8 rows per lane, causal, a row tile past the rows', attention('f32', true), { ...SIZES, N: 5 }, { workgroupSize: 2, stageSteps: 16, rowsPerLane: 8 }],
       ['2 rows per lane, the query row in workgroup memory', attention(), { B: 1, H: 1, N: 5, M: 3, D: 84 }, { workgroupSize: 2, stageSteps: 2, rowsPerLane: 2 }],
     ];
+    const rowSoftmax = program('softmax', (b) => b.output('Y', softmax(b.input('X', 'f32', { i: b.size('N'), j: b.size('D') }), 'j')));
+    cases.push(
+      ['int4 GEMV, 4 rows per lane, unstaged', int4Gemm.build('f32'), { M: 1, N: 37, K: 96, G: 32 }, { workgroupSize: 8, rowsPerLane: 4 }],
+      ['a row softmax (two folds and a row of stores), 2 rows per lane, unstaged', rowSoftmax, { N: 13, D: 100 }, { workgroupSize: 4, rowsPerLane: 2 }],
+      ['attention, 2 rows per lane, unstaged', attention(), SIZES, { workgroupSize: 8, rowsPerLane: 2 }],
+    );
     for (const [name, p, sizes, knobs] of cases) {
       // compiling on the software GPU takes longer the longer the unrolled query row and state
       it(name, { timeout: 60_000 + 3_000 * (sizes.D ?? 1) * (knobs.rowsPerLane ?? 1) }, async () => {
-        const r = await checkOnDevice(p, sizes, inputsFor(p, sizes), { compile: staged(knobs), tol: p.inputs[0]!.dtype === 'f16' ? { rtol: 2e-2, atol: 2e-3 } : {} });
+        // packed weights take their full integer range
+        const packed = p.inputs.some((t) => t.dtype === 'u4');
+        const given = packed ? randomInputs(lower(p, sizes).tensors.filter((t) => t.role === 'input')) : inputsFor(p, sizes);
+        const r = await checkOnDevice(p, sizes, given, { compile: staged(knobs), tol: p.inputs[0]!.dtype === 'f16' ? { rtol: 2e-2, atol: 2e-3 } : {} });
         expect(r.failures).toEqual([]);
       });
     }

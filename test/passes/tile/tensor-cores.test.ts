@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { int4Gemm } from '../../../examples/lowbit-gemm.js';
 import { dot, gelu, softmax } from '../../../src/dsl/ops.js';
 import { program } from '../../../src/dsl/program.js';
 import { type HostTensor, randomHost, toValues } from '../../../src/ir/host.js';
@@ -46,6 +47,15 @@ describe('tiled contraction on tensor cores (cooperative 16x16x16 matrix tiles)'
     expect(text).toMatch(/matrix fa0: a 16x16 f16/);
     expect(text).toMatch(/facc0_0 \+= fa0 \* fb0/);
     expect(plan.kernels[0]!.workgroup[0]).toBe(4 * 32); // 2 x 2 warps of one tile each
+  });
+
+  it('int4 weights with f16 activations: tiles dequantized into workgroup memory as f16, multiplied on matrix units', () => {
+    const p = int4Gemm.build('f16');
+    const sizes = { M: 16, N: 40, K: 64, G: 32 };
+    const plan = check(p, sizes, { X: randomHost('f16', [16, 64], 4), W: randomHost('u4', [40, 64], 5), S: randomHost('f32', [40, 2], 6, [0.001, 0.02]) }, {
+      'contraction:Y': { ...tc, blockM: 16, blockN: 32, blockK: 32, threadM: 1, threadN: 1 },
+    });
+    expect(printKernel(plan.kernels[0]!)).toMatch(/facc0_0 \+= fa0 \* fb0/);
   });
 
   it('several tiles per warp, double-buffered', () => {
