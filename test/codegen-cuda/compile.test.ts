@@ -83,6 +83,18 @@ const SCHEDULES: readonly {
     name: 'wg1024',
     options: { defaults: { elementwise: { workgroupSize: 1024 }, serial: { workgroupSize: 1024 }, rows: { workgroupSize: 1024, threadsPerRow: 1024, subgroups: true } } },
   },
+  // GEMV (the low-bit examples at M = 1): a lane per 4 weight rows; and a warp per row reading
+  // 32 steps (four packed words) per block
+  {
+    name: 'gemv-rows4',
+    only: ['int4-zp-gemm', 'int8-channel-gemm', 'swiglu-int4'],
+    options: { defaults: { rows: { threadsPerRow: 1, workgroupSize: 64, rowsPerLane: 4 } } },
+  },
+  {
+    name: 'gemv-warp-unroll32',
+    only: ['int4-zp-gemm', 'int8-channel-gemm', 'swiglu-int4'],
+    options: { defaults: { rows: { threadsPerRow: 32, workgroupSize: 128, unrollSteps: 32, subgroups: false } } },
+  },
   // contraction tilings the tuner explores
   { name: 'direct8x8', options: { defaults: { contraction: { blockM: 64, blockN: 64, threadM: 8, threadN: 8, staging: 'direct' } } } },
   { name: 'db-splitk', limits: CUDA_LIMITS, options: { defaults: { contraction: { blockK: 32, doubleBuffer: true, splitK: 2, vectorWidth: 1 } } } },

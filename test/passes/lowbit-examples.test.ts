@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { int4Gemm, int4ZpGemm, int8ChannelGemm, int8Gemm, int8OutlierGemm, swigluInt4 } from '../../examples/lowbit-gemm.js';
 import { randomInputs } from '../../src/autotune/inputs.js';
+import { gelu } from '../../src/dsl/ops.js';
+import { program } from '../../src/dsl/program.js';
+import { idiv } from '../../src/ir/intexpr.js';
 import { type DType } from '../../src/ir/dtype.js';
 import { type Program } from '../../src/ir/tensor.js';
 import { lower } from '../../src/passes/pipeline.js';
 import { type Example } from '../../examples/index.js';
 import { checkOnDevice, onEachDevice } from '../helpers/device.js';
+
+/** An int4 GEMV with the usual epilogue: H = gelu(X·deq(W) + Bias) + R. */
+const gemvEpilogue = program('int4_gemv_epilogue', (p) => {
+  const [M, N, K, G] = p.sizes('M', 'N', 'K', 'G');
+  const groups = idiv(K, G);
+  const deq = p.input('W', 'u4', { n: N, k: K }).cast('f32').sub(8).split('k', { kg: groups, ki: G }).mul(p.input('S', 'f32', { n: N, kg: groups })).merge(['kg', 'ki'], 'k');
+  const y = p.input('X', 'f32', { m: M, k: K }).mul(deq).sum('k');
+  p.output('H', gelu(y.add(p.input('Bias', 'f32', { n: N }))).add(p.input('R', 'f32', { m: M, n: N })));
+});
 
 /** Full-range integers for the packed weights and zero points, small positive scales. */
 const inputs = (p: Program, sizes: Record<string, number>) => randomInputs(lower(p, sizes).tensors.filter((t) => t.role === 'input'), 5);
@@ -15,6 +27,12 @@ describe('low-bit formats', () => {
     const p = int4ZpGemm.build('f32');
     expect(lower(p, { M: 1, N: 37, K: 64, G: 32 }).groups.map((g) => g.id)).toEqual(['rows:Y']);
     expect(lower(p, { M: 16, N: 37, K: 64, G: 32 }).groups.map((g) => g.kind)).toEqual(['contraction']);
+  });
+
+  it('take a bias, an activation and a residual into the GEMV kernel', () => {
+    const plan = lower(gemvEpilogue, { M: 1, N: 37, K: 64, G: 32 });
+    expect(plan.kernels).toHaveLength(1);
+    expect(plan.groups.map((g) => g.kind)).toEqual(['rows']);
   });
 
   it("fuse a SwiGLU's gate and up projections and their product into one kernel at M = 1", () => {
@@ -37,6 +55,7 @@ onEachDevice(() => {
     [int8ChannelGemm, 'f16', { N: 29, K: 77 }],
     [int8OutlierGemm, 'f32', { N: 37, K: 101, O: 5 }],
     [swigluInt4, 'f32', { N: 37, K: 96, G: 32 }],
+    [{ ...int4Gemm, name: 'int4 GEMV + bias, GELU, residual', build: () => gemvEpilogue }, 'f32', { N: 37, K: 96, G: 32 }],
   ];
   describe('low-bit formats on the device against the reference', () => {
     for (const [example, dtype, shape] of cases) {
