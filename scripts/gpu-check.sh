@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The CUDA check, for a machine with an NVIDIA GPU, in under eight minutes:
+# The CUDA check, for a machine with an NVIDIA GPU, in about ten minutes:
 #   1. builds the native addon (libcuda and libnvrtc are loaded at run time),
 #   2. runs the device correctness suites on CUDA against the CPU reference,
 #   3. tunes an f16 GEMM on the GPU and prints its TFLOP/s,
 #   4. tunes streamed attention (f16 prefill, and decode against an 8192-key cache) and prints
 #      its TFLOP/s and GB/s,
-#   5. prints PyTorch's matmul and scaled_dot_product_attention beside them when PyTorch is installed.
+#   5. tunes the int4 GEMV (g128) at N = K = 4096, 8192, 16384 and a vec4 copy, and prints the
+#      GEMV's weight GB/s beside the copy's (the bandwidth a kernel reaches on this device),
+#   6. prints PyTorch's matmul and scaled_dot_product_attention beside them when PyTorch is installed.
 # Needs node_modules (run `npm ci` first, or bring them along) and Node 20+; a Node binary
 # unpacked into .node/ is used when node is not on PATH.
 set -uo pipefail
@@ -26,7 +28,8 @@ timeout 30 node dist/src/cli/autotune.js devices || status=1
 step "CUDA correctness suites (the WebGPU suites, on CUDA)"
 TILECRAFT_TEST_DEVICES=cuda timeout 150 npx vitest run test/dsl/ops.test.ts test/runtime/primitives.test.ts \
   test/runtime/dtypes.test.ts test/runtime/cuda.test.ts test/passes/online-softmax.test.ts \
-  test/passes/attention-examples.test.ts test/passes/tile/stage-operands.test.ts --reporter=dot || status=1
+  test/passes/attention-examples.test.ts test/passes/tile/stage-operands.test.ts \
+  test/passes/lowbit-examples.test.ts test/passes/tile/unroll-steps.test.ts --reporter=dot || status=1
 
 step "tune an f16 GEMM (4096^3, tensor cores among the candidates)"
 SHAPE=M=4096,N=4096,K=4096
@@ -55,6 +58,27 @@ node -e '
   const bytes = 2 * 32 * 8192 * 128 * 4;
   console.log(`tilecraft decode f32: tuned ${d.best?.medianMs?.toFixed(3)} ms = ${(bytes / (d.best?.medianMs * 1e-3) / 1e9).toFixed(0)} GB/s of K and V`);
   console.log("winner", JSON.stringify(d.best?.schedule));
+' || status=1
+
+step "tune the int4 GEMV (f32 activations, groups of 128) and a vec4 copy: weight GB/s against the copy's"
+printf 'program copy(n) {\n  input X: f32[i: n]\n  output Y = X\n}\n' > /tmp/tilecraft-copy.tc
+timeout 40 node dist/src/cli/autotune.js tune /tmp/tilecraft-copy.tc --device cuda --shape n=67108864 --knob vectorWidth=4 \
+  --budget 6,30s --db /tmp/tilecraft-gpu-check.json --json > /tmp/tilecraft-gpu-copy.json || status=1
+for n in 4096 8192 16384; do
+  timeout 50 node dist/src/cli/autotune.js tune int4-gemm --device cuda --dtype f32 --shape M=1,N=$n,K=$n,G=128 \
+    --budget 16,40s --db /tmp/tilecraft-gpu-check.json --json > /tmp/tilecraft-gpu-gemv-$n.json || status=1
+done
+node -e '
+  const read = (f) => { try { return JSON.parse(require("fs").readFileSync(f, "utf8")); } catch { return {}; } };
+  const copy = read("/tmp/tilecraft-gpu-copy.json");
+  const copyGbs = copy.best ? (2 * 67108864 * 4) / (copy.best.medianMs * 1e-3) / 1e9 : undefined;
+  console.log(`vec4 copy of 256 MiB: ${copyGbs?.toFixed(0) ?? "n/a"} GB/s (read + written)`);
+  for (const n of [4096, 8192, 16384]) {
+    const r = read(`/tmp/tilecraft-gpu-gemv-${n}.json`);
+    const bytes = n * n / 2 + n * (n / 128) * 4;
+    const gbs = r.best ? bytes / (r.best.medianMs * 1e-3) / 1e9 : undefined;
+    console.log(`int4 GEMV N=K=${n}: ${r.best?.medianMs?.toFixed(4) ?? "n/a"} ms = ${gbs?.toFixed(0) ?? "n/a"} GB/s of weights and scales = ${gbs && copyGbs ? ((100 * gbs) / copyGbs).toFixed(0) : "n/a"}% of the copy; winner ${JSON.stringify(r.best?.schedule)}`);
+  }
 ' || status=1
 
 step "PyTorch matmul and scaled_dot_product_attention, same shapes and dtypes"
