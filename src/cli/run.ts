@@ -49,11 +49,14 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
     checkFitsDevice(programTensors(program, sizes), device.info.limits, sizes);
     const exe = await Executable.create(device, program, sizes, await compileOptions(o, given, () => scheduleToReplay(device.info, program, sizes, given)));
     checkFitsDevice(exe.plan.tensors, device.info.limits, sizes);
-    const inputs = randomInputs(exe.inputs);
-    for (const [k, v] of Object.entries(inputs)) exe.upload(k, v);
-    const m = await measure(() => exe.dispatch({}, { timing: true }), { warmup: o.warmup, repeat: o.repeat });
-    const outputs = Object.fromEntries(await Promise.all(exe.outputs.map(async (t) => [t.name, await exe.download(t.name)] as const)));
-    const bytes = exe.plan.tensors.filter((t) => t.role !== 'temp').reduce((a, t) => a + storageBytes(t.dtype, t.shape), 0);
+    // a dynamic size runs at the value given (or the example's), its tensors at their actual shapes
+    const dynamic = Object.keys(exe.dynamic);
+    const values = dynamic.length ? exe.dynamicValues(Object.fromEntries(dynamic.map((d) => [d, sizes[d]!]))) : undefined;
+    const inputs = randomInputs(values ? exe.inputs.map((t) => ({ ...t, shape: exe.shapeAt(t.name, values) })) : exe.inputs);
+    for (const [k, v] of Object.entries(inputs)) exe.upload(k, v, values);
+    const m = await measure(() => exe.dispatch({}, { timing: true, ...(values ? { sizes: values } : {}) }), { warmup: o.warmup, repeat: o.repeat });
+    const outputs = Object.fromEntries(await Promise.all(exe.outputs.map(async (t) => [t.name, await exe.download(t.name, values)] as const)));
+    const bytes = exe.plan.tensors.filter((t) => t.role !== 'temp').reduce((a, t) => a + storageBytes(t.dtype, values ? exe.shapeAt(t.name, values) : t.shape), 0);
     const gbps = bytes / (m.medianMs * 1e-3) / 1e9;
     const gflops = src.flops ? src.flops(sizes) / (m.medianMs * 1e-3) / 1e9 : undefined;
 

@@ -16,6 +16,19 @@ describe('autotune usage errors', () => {
   });
 });
 
+describe('autotune run', () => {
+  it('runs a program with a dynamic size at the value given, its tensors at their actual shapes', () => {
+    const r = autotune('run', 'decode-attention', '--shape', 'H=2,M=300,D=16', '--warmup', '0', '--repeat', '1', '--json', '--no-tuned');
+    expect(r.status, r.stderr).toBe(EXIT.ok);
+    const out = JSON.parse(r.stdout) as { sizes: Record<string, number>; check: { ok: boolean }[]; bytesMoved: number };
+    expect(out.sizes.M).toBe(300);
+    expect(out.check.length).toBeGreaterThan(0);
+    expect(out.check.every((c) => c.ok)).toBe(true);
+    // Q and O of 2 heads x 16, K and V of 2 heads x 300 keys x 16: bytes at the value, not the bound
+    expect(out.bytesMoved).toBe(4 * (2 * 16 * 2 + 2 * 300 * 16 * 2));
+  });
+});
+
 describe('autotune run --schedule', () => {
   const knobs = { blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging: 'direct' };
   const small = ['--shape', 'M=64,N=64,K=64', '--warmup', '0', '--repeat', '1'];
