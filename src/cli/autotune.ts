@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { VERSION } from '../version.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { KnobError } from '../autotune/knobs.js';
 import { TilecraftError } from '../ir/errors.js';
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   const cli = new Command('autotune')
     .description('tilecraft: compile, run and tune kernels on your own device')
+    .version(VERSION, '-V, --version', 'print the tilecraft version')
     .showHelpAfterError()
     .exitOverride();
 

@@ -29,13 +29,14 @@ export async function resolveProgram(spec: string, dtype: string | undefined, sh
     return { name: e.name, program, dtype: dt, sizes, ...(e.flops ? { flops: e.flops } : {}) };
   }
   const [path, which] = spec.split(/:(?=[A-Za-z_][A-Za-z0-9_]*$)/) as [string, string | undefined];
+  const text = await readProgramFile(path);
   let program: Program;
   if (path.endsWith('.json')) {
-    program = deserializeProgram(await readFile(path, 'utf8'), path);
+    program = deserializeProgram(text, path);
   } else {
     // --dtype sets the program's dtype parameter T (`program matmul<T = f32>(...)`)
     const { parseProgram } = await import('../dsl/text/parse.js');
-    program = parseProgram(await readFile(path, 'utf8'), path, which, dtype ? { dtypes: { T: dtype } } : {});
+    program = parseProgram(text, path, which, dtype ? { dtypes: { T: dtype } } : {});
   }
   const blank = Object.fromEntries(program.sizes.map((s) => [s, 0]));
   const sizes = parseSizes(shape, blank);
@@ -74,4 +75,15 @@ export function dtypeFor(e: Example, requested: string | undefined): DType {
     throw new UsageError(`example ${e.name} comes in ${e.dtypes.join(', ')}, not ${dtype}`);
   }
   return dtype;
+}
+
+/** A program file's text; a file that cannot be read is the user's input, said as a usage error. */
+async function readProgramFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new UsageError(`cannot read program file ${path}: ${why} (a program is an example name, see \`autotune list\`, a .tc file or a .json program)`);
+  }
 }

@@ -105,7 +105,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
       for (const c of check) {
         console.log(`check    ${c.tensor}: max |error| ${c.maxAbsError.toExponential(2)} vs the CPU reference (${c.ok ? 'ok' : 'MISMATCH'})`);
       }
-      if (o.source) for (const s of exe.sources) console.log(s);
+      if (o.source) exe.sources.forEach((s, i) => console.log(`// ---- kernel ${exe.plan.kernels[i]!.name} (${i + 1} of ${exe.sources.length})\n${s}`));
     }
     exe.destroy();
     return ok ? EXIT.ok : EXIT.mismatch;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { VERSION } from '../../src/version.js';
 import { autotune } from './autotune-process.js';
 
 describe('autotune usage errors', () => {
@@ -13,6 +14,27 @@ describe('autotune usage errors', () => {
     const r = autotune('tune', 'matmul', '--knob', 'staging=global', '--no-save');
     expect(r.status).toBe(EXIT.usage);
     expect(r.stderr).toMatch(/staging .*one of shared, direct/);
+  });
+});
+
+describe('autotune basics', () => {
+  it('--version prints the version and exits 0', () => {
+    const r = autotune('--version');
+    expect(r.status).toBe(EXIT.ok);
+    expect(r.stdout.trim()).toBe(VERSION);
+  });
+
+  it('a program file that cannot be read is a usage error saying why, with no stack trace', () => {
+    const r = autotune('run', 'no/such/program.tc');
+    expect(r.status).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/cannot read program file no\/such\/program.tc: no such file/);
+    expect(r.stderr).not.toMatch(/ at /);
+  });
+
+  it('--source heads each kernel with its name', () => {
+    const r = autotune('run', 'softmax', '--shape', 'N=4,D=8', '--warmup', '0', '--repeat', '1', '--source', '--no-tuned');
+    expect(r.status, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout.match(/^\/\/ ---- kernel \S+ \(\d of \d\)$/gm)?.length).toBeGreaterThanOrEqual(1);
   });
 });
 
