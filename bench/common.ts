@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { tableStyle } from '../src/cli/style.js';
 import { homedir } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { TuningDatabase, defaultDatabasePath } from '../src/autotune/db.js';
@@ -104,7 +105,7 @@ export async function tunedSchedule(
 }
 
 export function printTable(head: string[], rows: (string | number)[][]): void {
-  const t = new Table({ head });
+  const t = new Table({ head, ...tableStyle() });
   for (const r of rows) t.push(r.map(String));
   console.log(t.toString());
 }

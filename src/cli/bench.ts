@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { tableStyle } from './style.js';
 import { type Contender, interleaved } from '../autotune/measure.js';
 import { storageBytes } from '../ir/dtype.js';
 import { describeSchedule } from '../passes/schedule.js';
@@ -27,7 +28,7 @@ export async function benchCommand(specs: readonly string[], o: BenchCommandOpti
   const db = await openDatabase(o.db);
   const device = await openDevice(o.device);
   const results: Record<string, unknown>[] = [];
-  const table = new Table({ head: ['program', 'shape', 'default', 'tuned', 'speedup', 'GFLOP/s', 'GB/s', 'tuned schedule'] });
+  const table = new Table({ head: ['program', 'shape', 'default', 'tuned', 'speedup', 'GFLOP/s', 'GB/s', 'tuned schedule'], ...tableStyle() });
   try {
     for (const spec of specs) {
       const src = await resolveProgram(spec, o.dtype, o.shape);

@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { tableStyle } from './style.js';
 import { storageBytes } from '../ir/dtype.js';
 import { toValues } from '../ir/host.js';
 import { compareWithReference } from '../autotune/check.js';
@@ -90,7 +91,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
       console.log(`device   ${describeDevice(device)}`);
       console.log(`kernels  ${exe.plan.kernels.length}: ${exe.plan.trace.find((t) => t.pass === 'group')?.note ?? ''}`);
       console.log(`schedule ${exe.scheduleOrigin}: ${describeSchedule(exe.plan.schedule)}`);
-      const t = new Table({ head: ['median', 'min', 'spread', 'runs', 'clock', 'GB/s', ...(gflops !== undefined ? ['GFLOP/s'] : [])] });
+      const t = new Table({ head: ['median', 'min', 'spread', 'runs', 'clock', 'GB/s', ...(gflops !== undefined ? ['GFLOP/s'] : [])], ...tableStyle() });
       t.push([
         `${m.medianMs.toFixed(3)} ms`,
         `${m.minMs.toFixed(3)} ms`,

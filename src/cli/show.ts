@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { tableStyle } from './style.js';
 import { describeSchedule } from '../passes/schedule.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
@@ -13,7 +14,7 @@ export async function showCommand(o: { program?: string; db?: string; json: bool
   }
   console.log(`tuning database ${db.path}: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`);
   if (entries.length === 0) return EXIT.ok;
-  const t = new Table({ head: ['program', 'dtype', 'shape', 'device', 'configuration', 'median', 'candidates', 'recorded'] });
+  const t = new Table({ head: ['program', 'dtype', 'shape', 'device', 'configuration', 'median', 'candidates', 'recorded'], ...tableStyle() });
   for (const { entry: e, stale } of entries) {
     t.push([
       e.program + (stale ? ' (stale)' : ''),

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
+import { fancyOutput, tableStyle } from './style.js';
 import { deviceSummary } from '../autotune/fingerprint.js';
 import { MeasuringWorker } from '../autotune/pool.js';
 import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
@@ -104,17 +105,14 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       console.log(`device ${deviceSummary(info)}`);
       console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
       if (seeds.length) console.log(`seeds  ${seeds.length} schedules recorded for this program at other sizes`);
-      bar = new cliProgress.SingleBar(
-        {
-          format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}',
-          noTTYOutput: true,
-          notTTYSchedule: 2000,
-          hideCursor: true,
-          etaBuffer: 20,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(budget.trials ?? 1, 0, { phase: 'screen', best: '-', dflt: '-' });
+      // piped, redirected or NO_COLOR: no redraws (the summary follows the run)
+      if (fancyOutput(process.stderr)) {
+        bar = new cliProgress.SingleBar(
+          { format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}', hideCursor: true, etaBuffer: 20 },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(budget.trials ?? 1, 0, { phase: 'screen', best: '-', dflt: '-' });
+      }
     }
     const result = await tune(
       info,
@@ -209,7 +207,7 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
     );
     return;
   }
-  const t = new Table({ head: ['#', 'configuration', 'median', 'spread', ...(flops ? ['GFLOP/s'] : []), 'vs default', 'vs best'] });
+  const t = new Table({ head: ['#', 'configuration', 'median', 'spread', ...(flops ? ['GFLOP/s'] : []), 'vs default', 'vs best'], ...tableStyle() });
   ranked.slice(0, 12).forEach((c, i) => {
     const m = ms(c)!;
     t.push([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { fancyOutput } from '../../src/cli/style.js';
 import { VERSION } from '../../src/version.js';
 import { autotune } from './autotune-process.js';
 
@@ -29,6 +30,22 @@ describe('autotune basics', () => {
     expect(r.status).toBe(EXIT.usage);
     expect(r.stderr).toMatch(/cannot read program file no\/such\/program.tc: no such file/);
     expect(r.stderr).not.toMatch(/ at /);
+  });
+
+  it('piped output carries no colours or redraws (the run table, the tune progress)', () => {
+    const run = autotune('run', 'softmax', '--shape', 'N=4,D=8', '--warmup', '0', '--repeat', '1', '--no-tuned');
+    expect(run.status, run.stderr).toBe(EXIT.ok);
+    const tune = autotune('tune', 'softmax', '--shape', 'N=4,D=8', '--budget', '2,30s', '--no-save');
+    expect(tune.status, tune.stderr).toBe(EXIT.ok);
+    for (const text of [run.stdout, run.stderr, tune.stdout, tune.stderr]) expect(text).not.toMatch(/\u001b\[/);
+    expect(run.stdout).toMatch(/│ median/);
+  });
+
+  it('colours only a terminal without NO_COLOR', () => {
+    expect(fancyOutput({ isTTY: true }, {})).toBe(true);
+    expect(fancyOutput({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(fancyOutput({ isTTY: false }, {})).toBe(false);
+    expect(fancyOutput({}, {})).toBe(false);
   });
 
   it('--source heads each kernel with its name', () => {
