@@ -94,6 +94,8 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   };
   process.on('SIGINT', onSigint);
   let bar: cliProgress.SingleBar | undefined;
+  let lastLine = -Infinity;
+  let lastPhase = '';
   let dflt = '-';
   try {
     const info = await worker.start();
@@ -105,7 +107,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       console.log(`device ${deviceSummary(info)}`);
       console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
       if (seeds.length) console.log(`seeds  ${seeds.length} schedules recorded for this program at other sizes`);
-      // piped, redirected or NO_COLOR: no redraws (the summary follows the run)
+      // piped, redirected or NO_COLOR: plain lines instead (see onProgress)
       if (fancyOutput(process.stderr)) {
         bar = new cliProgress.SingleBar(
           { format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}', hideCursor: true, etaBuffer: 20 },
@@ -125,13 +127,17 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
         signal: abort.signal,
         onProgress: (p) => {
           if (p.last?.isDefault) dflt = ms(p.last) !== undefined ? `${ms(p.last)!.toFixed(3)} ms` : p.last.status;
-          if (!bar) return;
-          bar.setTotal(Math.max(p.total, 1));
-          bar.update(p.measured, {
-            phase: p.phase === 'screen' ? 'search' : 'verify',
-            best: p.best ? `${ms(p.best)!.toFixed(3)} ms` : '-',
-            dflt,
-          });
+          const phase = p.phase === 'screen' ? 'search' : 'verify';
+          const best = p.best ? `${ms(p.best)!.toFixed(3)} ms` : '-';
+          if (bar) {
+            bar.setTotal(Math.max(p.total, 1));
+            bar.update(p.measured, { phase, best, dflt });
+          } else if (!o.json && (performance.now() - lastLine > 5000 || phase !== lastPhase)) {
+            // piped: a plain line now and then, no redraws
+            lastLine = performance.now();
+            lastPhase = phase;
+            console.error(`${phase} ${p.measured}/${Math.max(p.total, 1)} | best ${best} | default ${dflt}`);
+          }
         },
       },
     );

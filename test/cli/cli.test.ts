@@ -39,6 +39,8 @@ describe('autotune basics', () => {
     expect(tune.status, tune.stderr).toBe(EXIT.ok);
     for (const text of [run.stdout, run.stderr, tune.stdout, tune.stderr]) expect(text).not.toMatch(/\u001b\[/);
     expect(run.stdout).toMatch(/│ median/);
+    // progress as plain lines
+    expect(tune.stderr).toMatch(/^search \d+\/\d+ \| best /m);
   });
 
   it('colours only a terminal without NO_COLOR', () => {
