@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { fancyOutput, tableStyle } from './style.js';
 import { deviceSummary } from '../autotune/fingerprint.js';
+import type { DeviceInfo } from '../runtime/device.js';
 import { MeasuringWorker } from '../autotune/pool.js';
 import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
 import { searchSpace, spaceSize } from '../autotune/space.js';
@@ -166,7 +167,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
         runnersUp,
       });
     }
-    report(src, result, o.json, db?.path);
+    report(src, result, o.json, db?.path, info);
     if (!ok || result.stoppedBy === 'error') return EXIT.failure;
     return result.stoppedBy === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
@@ -176,7 +177,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   }
 }
 
-function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string | undefined): void {
+function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string | undefined, info: DeviceInfo): void {
   const flops = src.flops?.(src.sizes);
   const best = ms(r.best);
   const dflt = ms(r.default);
@@ -190,6 +191,7 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
           program: src.name,
           dtype: src.dtype,
           sizes: src.sizes,
+          device: { backend: info.backend, name: info.name, vendor: info.vendor, architecture: info.architecture, summary: deviceSummary(info) },
           strategy: r.strategy,
           stoppedBy: r.stoppedBy,
           error: r.error ?? null,

@@ -34,6 +34,11 @@ export interface CompileOptions extends LowerOptions {
    * sizes, else one tuned for sizes in the same bucket; else the default schedule.
    */
   readonly tuning?: ScheduleSource;
+  /**
+   * Run every kernel once before returning (see `warmup`), so the first real run does not pay
+   * for the device's deferred shader compilation.
+   */
+  readonly warmup?: boolean;
 }
 
 /** Where an executable's schedule came from. */
@@ -56,7 +61,7 @@ export class Executable {
    */
   static async create(device: Device, program: Program, givenSizes: Sizes, options: CompileOptions = {}): Promise<Executable> {
     const sizes = atBounds(program, givenSizes);
-    const { tuning, ...lowering } = options;
+    const { tuning, warmup, ...lowering } = options;
     let origin: ScheduleOrigin = options.schedule ? 'given' : 'default';
     let plan: Plan | undefined;
     if (!options.schedule && tuning) {
@@ -72,7 +77,20 @@ export class Executable {
       }
     }
     plan ??= planFor(device.info, program, sizes, lowering);
-    return Executable.fromPlan(device, plan, origin);
+    const exe = await Executable.fromPlan(device, plan, origin);
+    if (warmup) await exe.warmup();
+    return exe;
+  }
+
+  /**
+   * Runs every kernel once on this executable's own buffers (dynamic sizes at their bounds) and
+   * waits: devices finish compiling a pipeline at its first use (hundreds of milliseconds on a
+   * software GPU), which a warm-up takes out of the first timed or latency-critical run. Inputs
+   * uploaded before are read, not changed; outputs are overwritten by the next run.
+   */
+  async warmup(): Promise<void> {
+    const bounds = Object.keys(this.dynamic).length ? { ...this.dynamic } : undefined;
+    await this.dispatch({}, bounds ? { sizes: bounds } : {});
   }
 
   /**

@@ -43,6 +43,14 @@ describe('autotune basics', () => {
     expect(tune.stderr).toMatch(/^search \d+\/\d+ \| best /m);
   });
 
+  it('tune --json names the device it tuned on', () => {
+    const r = autotune('tune', 'softmax', '--shape', 'N=4,D=8', '--budget', '2,30s', '--no-save', '--json');
+    expect(r.status, r.stderr).toBe(EXIT.ok);
+    const out = JSON.parse(r.stdout) as { device: { backend: string; name: string; summary: string } };
+    expect(out.device.backend).toBe('webgpu');
+    expect(out.device.summary).toContain(out.device.name);
+  });
+
   it('colours only a terminal without NO_COLOR', () => {
     expect(fancyOutput({ isTTY: true }, {})).toBe(true);
     expect(fancyOutput({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);

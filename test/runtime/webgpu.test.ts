@@ -173,6 +173,41 @@ describe('timing', () => {
   });
 });
 
+describe('warm-up', () => {
+  it('runs every kernel once before the first real run, leaving uploaded inputs and later results intact', async () => {
+    const d = await gpu();
+    const sizes = { N: 37, D: 129 };
+    const inputs = { X: randomHost('f32', [37, 129], 3) };
+    const exe = await Executable.create(d, twoKernels, sizes, { warmup: true });
+    exe.upload('X', inputs.X);
+    const launched: string[] = [];
+    const run = d.run.bind(d);
+    d.run = (launches, o) => (launched.push(...launches.map((l) => l.kernel.kernel.name)), run(launches, o));
+    try {
+      await exe.warmup();
+    } finally {
+      d.run = run;
+    }
+    expect(launched).toEqual(exe.plan.kernels.map((k) => k.name));
+    expect((await exe.download('X')).data).toEqual(inputs.X.data);
+    const { outputs } = await exe.run(inputs);
+    expect(mismatch(outputs.E!, evaluate(twoKernels, sizes, inputs).outputs.E!)).toBeUndefined();
+    exe.destroy();
+  });
+
+  it('warms a program with a dynamic size up at its bound', async () => {
+    const d = await gpu();
+    const p = program('dyn', (b) => {
+      const N = b.dynamicSize('N', { max: 64 });
+      b.output('Y', b.input('X', 'f32', { i: N }).mul(2));
+    });
+    const exe = await Executable.create(d, p, { N: 64 }, { warmup: true });
+    const { outputs } = await exe.run({ X: randomHost('f32', [5], 1) }, { sizes: { N: 5 } });
+    expect(outputs.Y!.shape).toEqual([5]);
+    exe.destroy();
+  });
+});
+
 describe("the caller's own GPUDevice and GPUBuffers", () => {
   it('runs programs on a GPUDevice the caller created (default limits, no optional features)', async () => {
     const { device, adapter, gpu: g } = await ownDevice();
