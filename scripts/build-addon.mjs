@@ -5,9 +5,9 @@
 // `npm ci` never fails because of it: CUDA is then unavailable, and WebGPU works as before.
 // Set TILECRAFT_SKIP_ADDON=1 to skip the build.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +49,24 @@ function nodedirArgs() {
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
 }
 
+/**
+ * node-gyp writes the makefiles of node-addon-api's targets beside native/build, at the relative
+ * path of node-addon-api from native/: outside the build folder (native/node_modules/node-addon-api
+ * here, tilecraft/node-addon-api in an installed package). They are build products; remove them.
+ */
+function removeStrayMakefiles() {
+  let api;
+  try {
+    api = dirname(createRequire(join(root, 'package.json')).resolve('node-addon-api/package.json'));
+  } catch {
+    return;
+  }
+  const stray = resolve(native, 'build', relative(native, api));
+  if (stray === api || stray.startsWith(join(native, 'build') + sep) || !existsSync(stray)) return;
+  for (const f of readdirSync(stray)) if (/\.mk$|Makefile$/.test(f)) rmSync(join(stray, f));
+  for (let dir = stray; dir !== root && dir.startsWith(root) && readdirSync(dir).length === 0; dir = dirname(dir)) rmdirSync(dir);
+}
+
 if (process.env.TILECRAFT_SKIP_ADDON === '1') {
   console.log('tilecraft: TILECRAFT_SKIP_ADDON=1, not building the CUDA addon');
   process.exit(0);
@@ -64,6 +82,7 @@ const result = spawnSync(process.execPath, [gyp, 'rebuild', '--release', ...node
   env: process.env,
 });
 writeFileSync(logFile, `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`);
+removeStrayMakefiles();
 if (result.status !== 0 || !existsSync(built)) {
   const lines = `${result.stderr ?? ''}`.split('\n').filter((l) => /error/i.test(l));
   warn(`${lines[0]?.trim() ?? `node-gyp exited with ${result.status}`}; full log in build/addon-build.log`);
