@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -29,5 +30,42 @@ describe('the npm package', () => {
     if (files.some((f) => f.startsWith('dist/'))) {
       for (const entry of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node.js', 'dist/src/cli/autotune.js', 'dist/examples/index.js']) expect(files).toContain(entry);
     }
+  });
+
+  // A consumer project with strict settings and skipLibCheck off, without the WebGPU types and
+  // without the DOM library: tilecraft's declarations must not need either (they take the host's
+  // GPUDevice and GPUBuffer where it declares them). Checked with the TypeScript in devDependencies
+  // (5.x); TypeScript 7, whose DOM library declares WebGPU, was checked by hand (see CHANGELOG).
+  it('has declarations that type-check in a consumer without WebGPU types or the DOM library', { timeout: 240_000 }, () => {
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const dir = join(root, 'node_modules', '.cache', 'consumer');
+    const pkg = join(dir, 'node_modules', 'tilecraft');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(pkg, { recursive: true });
+    // the package as installed, as far as types go: its package.json and freshly emitted declarations
+    copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
+    const emit = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--emitDeclarationOnly', '--declarationMap', 'false', '--outDir', join(pkg, 'dist')], { encoding: 'utf8', timeout: 200_000 });
+    expect(emit.status, emit.stdout + emit.stderr).toBe(0);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+    writeFileSync(
+      join(dir, 'main.ts'),
+      [
+        "import { createWebGpuDevice, Executable, dot, program } from 'tilecraft';",
+        "import { compile } from 'tilecraft/node';",
+        "const p = program('mm', (b) => {",
+        "  const [M, N, K] = b.sizes('M', 'N', 'K');",
+        "  b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));",
+        '});',
+        'const device = await createWebGpuDevice();',
+        'const exe = await Executable.create(device, p, { M: 8, N: 8, K: 8 }, { warmup: true });',
+        'console.log(exe.plan.kernels.length, typeof compile);',
+        '',
+      ].join('\n'),
+    );
+    const options = { strict: true, skipLibCheck: false, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, lib: ['ES2023'], types: ['node'] };
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, files: ['main.ts'] }));
+    const r = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', timeout: 200_000 });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

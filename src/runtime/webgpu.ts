@@ -19,8 +19,21 @@ const COMPUTE = 0x4;
 /** Features tilecraft asks for when the adapter offers them. */
 const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
+/*
+ * The WebGPU objects the public API takes and gives (a device, its adapter's info, buffers) are
+ * the host's global types: from TypeScript's DOM library (TypeScript 7 declares WebGPU there),
+ * from @webgpu/types, or, where a project has neither, these empty declarations, which merge with
+ * either when present. So tilecraft's declarations compile in any setup, without bringing a second
+ * copy of the WebGPU types that would collide with the DOM library's.
+ */
+declare global {
+  interface GPUDevice {}
+  interface GPUBuffer {}
+  interface GPUAdapterInfo {}
+}
+
 export interface WebGpuOptions {
-  readonly powerPreference?: GPUPowerPreference;
+  readonly powerPreference?: 'low-power' | 'high-performance';
   /** Options for the `webgpu` package's `create()` in Node, e.g. `['backend=vulkan']`. */
   readonly dawnOptions?: readonly string[];
   /** Optional features not to request even when offered, e.g. to exercise the f16 fallback. */
