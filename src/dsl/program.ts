@@ -110,7 +110,7 @@ export class ProgramBuilder implements BuildScope {
    * Computes `t` into an output tensor. `order` gives the storage order of its axes. A tensor this
    * program already computed under the same name (a fold's result) becomes an output as it is.
    */
-  output<D extends Dt, A extends string>(name: string, t: Tensor<D, A>, order?: readonly A[]): Tensor<D, A> {
+  output<D extends Dt, A extends string>(name: string, t: Tensor<D, A>, order?: readonly NoInfer<A>[]): Tensor<D, A> {
     if (this.isStored(name, t) && (!order || order.every((a, k) => a === t.axes[k]?.name))) {
       if (this.outputs.includes(name)) throw new ProgramError(`${name} is already an output of program ${this.programName}`);
       this.outputs.push(name);

@@ -81,33 +81,33 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
 
   // -- elementwise ------------------------------------------------------------------------------
 
-  add<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B> {
+  add<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B> {
     return this.binary('add', o);
   }
-  sub<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B> {
+  sub<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B> {
     return this.binary('sub', o);
   }
-  mul<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B> {
+  mul<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B> {
     return this.binary('mul', o);
   }
-  div<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B> {
+  div<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B> {
     return this.binary('div', o);
   }
-  pow<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B> {
+  pow<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B> {
     return this.binary('pow', o);
   }
-  mod<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B> {
+  mod<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B> {
     return this.binary('mod', o);
   }
   /** Elementwise maximum with a tensor or number, or — given axis names — the maximum over them. */
   max<R extends A>(axis: R, ...more: R[]): Tensor<D, Exclude<A, R>>;
-  max<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B>;
+  max<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B>;
   max(o: Tensor<D, string> | number | string, ...more: string[]): Tensor<D, string> {
     return typeof o === 'string' ? this.reduce('max', [o, ...more]) : this.binary('max', o);
   }
   /** Elementwise minimum, or the minimum over the named axes. */
   min<R extends A>(axis: R, ...more: R[]): Tensor<D, Exclude<A, R>>;
-  min<B extends string>(o: Tensor<D, B> | number): Tensor<D, A | B>;
+  min<B extends string = never>(o: Tensor<D, B> | number): Tensor<D, A | B>;
   min(o: Tensor<D, string> | number | string, ...more: string[]): Tensor<D, string> {
     return typeof o === 'string' ? this.reduce('min', [o, ...more]) : this.binary('min', o);
   }
@@ -160,27 +160,27 @@ export class Tensor<D extends Dt = Dt, A extends string = string> {
     return this.derive(cast(this.expr, dtype), this.axes, `${dtype}(${this.label})`);
   }
 
-  lt<B extends string>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
+  lt<B extends string = never>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
     return this.compare('lt', o);
   }
-  le<B extends string>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
+  le<B extends string = never>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
     return this.compare('le', o);
   }
-  gt<B extends string>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
+  gt<B extends string = never>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
     return this.compare('gt', o);
   }
-  ge<B extends string>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
+  ge<B extends string = never>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
     return this.compare('ge', o);
   }
-  eq<B extends string>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
+  eq<B extends string = never>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
     return this.compare('eq', o);
   }
-  ne<B extends string>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
+  ne<B extends string = never>(o: Tensor<D, B> | number): Tensor<'bool', A | B> {
     return this.compare('ne', o);
   }
 
   /** `cond ? a : b`, elementwise, on a boolean tensor. */
-  where<T extends Dt, B extends string, C extends string>(
+  where<T extends Dt, B extends string = never, C extends string = never>(
     this: Tensor<'bool', A>,
     a: Tensor<T, B> | number,
     b: Tensor<T, C> | number,

@@ -45,6 +45,17 @@ describe('program()', () => {
     ]);
   });
 
+  it('an output order names only the tensor axes: a type error, and a typed error at run time', () => {
+    expect(() =>
+      program('p', (b) => {
+        const x = b.input('X', 'f32', { i: b.size('N'), j: b.size('M') });
+        b.output('Y', x.mul(2), ['j', 'i']);
+        // @ts-expect-error 'q' is not an axis of the tensor
+        b.output('Z', x.mul(3), ['q']);
+      }),
+    ).toThrow(/q/);
+  });
+
   it('a program needs an output', () => {
     const e = thrown(() => program('none', (b) => void b.input('X', 'f32', { i: 2 })));
     expect(e).toBeInstanceOf(ProgramError);
