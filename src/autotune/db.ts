@@ -8,7 +8,7 @@ import { type Program } from '../ir/tensor.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
-import { type LockOptions, acquireLock, releaseLock, removeOrphanedTemporaries, writeAtomically } from './file-lock.js';
+import { type LockOptions, acquireLock, ensureDirectory, releaseLock, removeOrphanedTemporaries, writeAtomically } from './file-lock.js';
 import { tunedScheduleFrom } from './lookup.js';
 
 /**
@@ -425,7 +425,7 @@ export class TuningDatabase implements ScheduleSource {
 
   /** Under the lock: re-read, let `change` edit the entries (returning whether it did), write atomically. */
   private async update(change: (contents: Contents) => boolean): Promise<void> {
-    await fs.mkdir(nodePath.dirname(this.path), { recursive: true });
+    await ensureDirectory(nodePath.dirname(this.path));
     await this.withLock(async () => {
       // Holding the lock, no writer of ours is mid-write: what is old and ownerless was left by a crash.
       await removeOrphanedTemporaries(this.path);

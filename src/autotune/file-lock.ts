@@ -22,6 +22,33 @@ const DEFAULT_STALE_MS = 30_000;
 const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
+// Directories
+
+/**
+ * Creates `dir` and its missing parents, one level at a time from the nearest existing ancestor.
+ * Not `mkdir(dir, { recursive: true })`: where the kernel answers ENOENT for a directory that
+ * cannot hold others (under /proc), Node's recursive mkdir retries forever.
+ */
+export async function ensureDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = nodePath.resolve(dir);
+  for (;;) {
+    const st = await fs.stat(at).catch((e: unknown) => (errorCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: 'ENOTDIR', path: at });
+      break;
+    }
+    missing.push(at);
+    const parent = nodePath.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const d of missing.reverse()) {
+    await fs.mkdir(d).catch((e: unknown) => (errorCode(e) === 'EEXIST' ? undefined : Promise.reject(e)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Atomic replacement
 
 /** Writes a temp file beside `file`, flushes it to disk and renames it over `file`. */

@@ -77,7 +77,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   const budget = parseBudget(o.budget);
   const strategy = parseStrategy(o.strategy);
   const restrict = parseKnobs(o.knob);
-  const db = o.save ? await openDatabase(o.db) : undefined;
+  const db = o.save ? await openDatabase(o.db, { forWriting: true }) : undefined;
   const worker = new MeasuringWorker({
     backend: o.device,
     program: serializeProgram(src.program),

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock } from '../../src/autotune/file-lock.js';
+import { acquireLock, ensureDirectory } from '../../src/autotune/file-lock.js';
 
 const timedOut = (holder: string, waited: number) => new Error(`lock held by ${holder} after ${waited} ms`);
 
@@ -25,5 +25,18 @@ describe('the lock file', () => {
     const started = Date.now();
     await acquireLock(lock, { staleMs: 30_000, timeoutMs: 20_000 }, timedOut);
     expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe('ensureDirectory', () => {
+  it('creates missing parents level by level, and fails (never hangs) where a directory cannot be made', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'tilecraft-ensure-'));
+    await ensureDirectory(join(base, 'a', 'b', 'c'));
+    expect(statSync(join(base, 'a', 'b', 'c')).isDirectory()).toBe(true);
+    await ensureDirectory(join(base, 'a', 'b', 'c')); // already there
+    writeFileSync(join(base, 'file'), '');
+    await expect(ensureDirectory(join(base, 'file', 'x'))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    // Node's recursive mkdir loops forever here; this answers at once
+    if (existsSync('/proc/self')) await expect(ensureDirectory('/proc/tilecraft-no/deeper')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

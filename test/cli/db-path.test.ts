@@ -14,4 +14,14 @@ describe('autotune --db', () => {
     expect(r.stderr).toMatch(/is a directory/);
     expect(r.stderr).not.toMatch(/EISDIR|\n\s+at /);
   });
+
+  it('a tune whose database cannot be written says so before tuning (under /proc, where creating the directory once hung)', () => {
+    const started = Date.now();
+    const r = autotune('tune', 'softmax', '--shape', 'N=8,D=8', '--db', '/proc/tilecraft-no/tuning.json', '--budget', '2,10s');
+    expect(r.status, r.stderr).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/\/proc\/tilecraft-no\/tuning.json: its directory \/proc\/tilecraft-no cannot be written/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).not.toMatch(/^tuning /m);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
 });
