@@ -15,6 +15,7 @@ export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
 export { tuningKeyFor, scheduleSource, type TuningSource } from './autotune/lookup.js';
 export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
 export { parseProgramFile } from './dsl/text/parse.js';
+export { writeExport, EXPORT_FILES } from './export/write.js';
 
 /** The tuning database `autotune tune` writes by default: $TILECRAFT_TUNING_DB, else the user cache. */
 export function openDefaultTuningDatabase(): Promise<TuningDatabase> {

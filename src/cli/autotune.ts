@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { VERSION } from '../version.js';
+import { exportCommand } from './export.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { KnobError } from '../autotune/knobs.js';
 import { TilecraftError } from '../ir/errors.js';
@@ -116,6 +117,21 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await runCommand(name, o);
+    });
+
+  cli
+    .command('export')
+    .description('write a program\'s kernels for another runtime: manifest.json, the WGSL, and a dependency-free loader that runs them on your GPUDevice')
+    .argument('<program>', 'example name (see `autotune list`), a .tc file (file.tc:name picks one) or a .json program')
+    .requiredOption('--out <dir>', 'folder to write (created if missing)')
+    .option('--dtype <dtype>', 'element type (default: the example\'s first)')
+    .option('--shape <N=value>', 'sizes, e.g. --shape N=1024,D=512 (repeatable); a dynamic size is exported at its bound', collect, [])
+    .option('--db <path>', 'tuning database file to take a tuned schedule from')
+    .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
+    .option('--shader-f16', 'emit f16 as WGSL f16 (the device needs shader-f16); default: packed halves any device runs', false)
+    .option('--json', 'machine-readable output', false)
+    .action(async (name: string, o) => {
+      code = await exportCommand(name, o);
     });
 
   try {

@@ -120,7 +120,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
  * this device is the sizes' fault, so a usage error naming the tensor, the sizes and the limit.
  */
 /** The program's inputs and outputs at these sizes, as the plan will bind them. */
-function programTensors(program: Program, sizes: Sizes): PlanTensor[] {
+export function programTensors(program: Program, sizes: Sizes): PlanTensor[] {
   const bound = bindProgram(program, sizes);
   const outputs = bound.stmts.filter((st) => bound.outputs.includes(st.target.name)).map((st) => ({ t: st.target, role: 'output' as const }));
   return [...bound.inputs.map((t) => ({ t, role: 'input' as const })), ...outputs].map(({ t, role }) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t), role }));

@@ -242,7 +242,7 @@ export class Executable {
  * The sizes a program is compiled at: a dynamic size at its bound. A value above the bound is kept,
  * for binding to reject with a ShapeError naming the size and bound.
  */
-function atBounds(program: Program, sizes: Sizes): Sizes {
+export function atBounds(program: Program, sizes: Sizes): Sizes {
   checkSizesObject(program, sizes);
   const out: Record<string, number> = { ...sizes };
   for (const [s, max] of Object.entries(program.dynamic ?? {})) {

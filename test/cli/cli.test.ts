@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { fancyOutput } from '../../src/cli/style.js';
@@ -62,6 +65,20 @@ describe('autotune basics', () => {
     const r = autotune('run', 'softmax', '--shape', 'N=4,D=8', '--warmup', '0', '--repeat', '1', '--source', '--no-tuned');
     expect(r.status, r.stderr).toBe(EXIT.ok);
     expect(r.stdout.match(/^\/\/ ---- kernel \S+ \(\d of \d\)$/gm)?.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('autotune export', () => {
+  it('writes the manifest, the WGSL and the loader with its declarations; --out is required', () => {
+    const out = mkdtempSync(join(tmpdir(), 'tilecraft-export-'));
+    const r = autotune('export', 'softmax', '--shape', 'N=4,D=8', '--out', out, '--no-tuned', '--json');
+    expect(r.status, r.stderr).toBe(EXIT.ok);
+    const res = JSON.parse(r.stdout) as { files: string[]; kernels: string[] };
+    expect(res.files).toEqual(expect.arrayContaining(['manifest.json', 'tilecraft-kernels.js', 'tilecraft-kernels.d.ts']));
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { format: number; kernels: { name: string }[] };
+    expect(manifest.format).toBe(1);
+    expect(manifest.kernels.map((k) => k.name)).toEqual(res.kernels);
+    expect(autotune('export', 'softmax').status).toBe(EXIT.usage);
   });
 });
 

@@ -1,0 +1,65 @@
+import { resolve } from 'node:path';
+import { deviceSummary } from '../autotune/fingerprint.js';
+import { manifestOf } from '../export/manifest.js';
+import { EXPORT_FILES, writeExport } from '../export/write.js';
+import { InvalidScheduleError } from '../passes/schedule.js';
+import { DeviceLimitError } from '../ir/errors.js';
+import { atBounds } from '../runtime/executable.js';
+import { planFor } from '../runtime/target.js';
+import { openDatabase } from './database.js';
+import { EXIT } from './exit-codes.js';
+import { openDevice } from './open-device.js';
+import { resolveProgram } from './program-source.js';
+import { checkFitsDevice, programTensors } from './run.js';
+
+export interface ExportOptions {
+  readonly dtype?: string;
+  readonly shape: readonly string[];
+  readonly out: string;
+  readonly db?: string;
+  readonly tuned: boolean;
+  readonly shaderF16: boolean;
+  readonly json: boolean;
+}
+
+/**
+ * Writes a program's kernels for another runtime: lowered for the default WebGPU device with the
+ * schedule tuned there (for these sizes, else the same bucket) or the default one, into a folder
+ * with its manifest, WGSL and a dependency-free loader (see src/export/).
+ */
+export async function exportCommand(name: string, o: ExportOptions): Promise<number> {
+  const src = await resolveProgram(name, o.dtype, o.shape);
+  const device = await openDevice('webgpu');
+  try {
+    const sizes = atBounds(src.program, src.sizes);
+    checkFitsDevice(programTensors(src.program, sizes), device.info.limits, sizes);
+    let provenance: { origin: string; device?: string } = { origin: 'default' };
+    let plan = undefined;
+    if (o.tuned) {
+      const hit = await (await openDatabase(o.db)).tunedSchedule(device.info, src.program, sizes);
+      if (hit) {
+        try {
+          plan = planFor(device.info, src.program, sizes, { schedule: hit.schedule });
+          provenance = { origin: hit.match === 'exact' ? 'tuned' : 'tuned for sizes in the same bucket', device: deviceSummary(device.info) };
+        } catch (e) {
+          if (!(e instanceof InvalidScheduleError || e instanceof DeviceLimitError)) throw e;
+        }
+      }
+    }
+    plan ??= planFor(device.info, src.program, sizes);
+    const manifest = manifestOf(plan, { shaderF16: o.shaderF16, provenance });
+    const dir = resolve(o.out);
+    const files = await writeExport(dir, manifest);
+    if (o.json) console.log(JSON.stringify({ program: src.name, out: dir, files, kernels: manifest.kernels.map((k) => k.name), provenance }, null, 2));
+    else {
+      console.log(`exported ${src.name} (${src.dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')} to ${dir}`);
+      console.log(`kernels   ${manifest.kernels.map((k) => k.name).join(', ')}`);
+      console.log(`schedule  ${provenance.origin}${provenance.device ? ` on ${provenance.device}` : ''}`);
+      if (Object.keys(manifest.dynamic).length) console.log(`dynamic   ${Object.entries(manifest.dynamic).map(([k, v]) => `${k} <= ${v}`).join(', ')}`);
+      console.log(`files     ${EXPORT_FILES.manifest}, ${EXPORT_FILES.loader} (+ .d.ts), ${EXPORT_FILES.kernels}/*.wgsl`);
+    }
+    return EXIT.ok;
+  } finally {
+    device.destroy();
+  }
+}

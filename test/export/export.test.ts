@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { findExample } from '../../examples/index.js';
+import { randomInputs } from '../../src/autotune/inputs.js';
+import { manifestOf } from '../../src/export/manifest.js';
+import { EXPORT_FILES, writeExport } from '../../src/export/write.js';
+import { actualShape } from '../../src/ir/bind.js';
+import { type HostTensor } from '../../src/ir/host.js';
+import { type Program, tensorOf } from '../../src/ir/tensor.js';
+import { type LowerOptions } from '../../src/passes/pipeline.js';
+import { evaluate } from '../../src/reference/evaluate.js';
+import { cropFromBound, padToBound } from '../../src/runtime/padded.js';
+import { planFor } from '../../src/runtime/target.js';
+import { gpu, mismatch } from '../helpers/device.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const MAP_READ = 0x1, COPY_DST = 0x8;
+
+interface Loaded {
+  createKernels(device: GPUDevice): Promise<{
+    createBuffer(name: string, extra?: number): GPUBuffer;
+    encode(encoder: GPUCommandEncoder, buffers: Record<string, GPUBuffer>, sizes?: Record<string, number>): void;
+    destroy(): void;
+  }>;
+}
+
+/**
+ * Exports a program, loads the written loader module as a user would (no tilecraft involved),
+ * runs it on the test device's own GPUDevice at `values` of the dynamic sizes, and compares with
+ * the reference.
+ */
+async function exportAndRun(program: Program, sizes: Record<string, number>, values: Record<string, number>, lowering: LowerOptions = {}) {
+  const device = await gpu();
+  const plan = planFor(device.info, program, sizes, lowering);
+  const manifest = manifestOf(plan);
+  const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'export-'));
+  await writeExport(dir, manifest);
+  const mod = (await import(pathToFileURL(join(dir, EXPORT_FILES.loader)).href)) as Loaded;
+  const gpuDevice = device.device;
+  const kernels = await mod.createKernels(gpuDevice);
+  const p = plan.program;
+  const shapeAt = (name: string) => (Object.hasOwn(p.dynamicAxes, name) ? actualShape(p, tensorOf(p, name), values) : plan.tensors.find((t) => t.name === name)!.shape);
+  const io = plan.tensors.filter((t) => t.role !== 'temp');
+  const inputs = randomInputs(io.filter((t) => t.role === 'input').map((t) => ({ ...t, shape: shapeAt(t.name) })), 11);
+  const buffers: Record<string, GPUBuffer> = {};
+  for (const t of io) {
+    buffers[t.name] = kernels.createBuffer(t.name);
+    if (t.role === 'input') {
+      const h = inputs[t.name]!;
+      const bytes = padToBound(t.dtype, h.data, h.shape, t.shape);
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      gpuDevice.queue.writeBuffer(buffers[t.name]!, 0, padded);
+    }
+  }
+  const encoder = gpuDevice.createCommandEncoder();
+  kernels.encode(encoder, buffers, Object.keys(p.dynamic).length ? values : undefined);
+  const reads = io.filter((t) => t.role === 'output').map((t) => {
+    const size = manifest.tensors.find((m) => m.name === t.name)!.bytes;
+    const staging = gpuDevice.createBuffer({ size, usage: MAP_READ | COPY_DST });
+    encoder.copyBufferToBuffer(buffers[t.name]!, 0, staging, 0, size);
+    return { t, staging };
+  });
+  gpuDevice.queue.submit([encoder.finish()]);
+  const expected = evaluate(program, { ...sizes, ...values }, inputs).outputs;
+  const failures: string[] = [];
+  for (const { t, staging } of reads) {
+    await staging.mapAsync(MAP_READ);
+    const all = new Uint8Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    const shape = shapeAt(t.name);
+    const bytes = cropFromBound(t.dtype, all, shape, t.shape);
+    const data = t.dtype === 'f16' ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const m = mismatch({ dtype: t.dtype, shape, data } as HostTensor, expected[t.name]!);
+    if (m) failures.push(`${t.name}[${m.index}]: ${m.actual} vs ${m.expected}`);
+  }
+  for (const b of Object.values(buffers)) b.destroy();
+  kernels.destroy();
+  return { failures, manifest, dir };
+}
+
+describe('autotune export: the loader runs the kernels on a GPUDevice without tilecraft', () => {
+  it('a GEMM at sizes that are not multiples of its tiles', async () => {
+    const r = await exportAndRun(findExample('matmul')!.build('f32'), { M: 37, N: 45, K: 29 }, {});
+    expect(r.failures).toEqual([]);
+    expect(r.manifest.kernels).toHaveLength(1);
+    expect(readFileSync(join(r.dir, EXPORT_FILES.kernels, `${r.manifest.kernels[0]!.name}.wgsl`), 'utf8')).toContain('@compute');
+  });
+
+  it('decoding attention at a dynamic length, split across workgroups (a temporary between two kernels)', async () => {
+    const r = await exportAndRun(findExample('decode-attention')!.build('f32'), { B: 1, H: 2, M: 8192, D: 16 }, { M: 300 }, {
+      defaults: { rows: { splitSteps: 4, threadsPerRow: 16, workgroupSize: 16 } },
+    });
+    expect(r.failures).toEqual([]);
+    expect(r.manifest.dynamic).toEqual({ M: 8192 });
+    expect(r.manifest.tensors.some((t) => t.role === 'temp')).toBe(true);
+    expect(r.manifest.tensors.find((t) => t.name === 'K')!.extents).toEqual([null, null, 'M', null]);
+  });
+
+  it('an int4 GEMV (packed weights) and f16 tensors as packed halves', async () => {
+    expect((await exportAndRun(findExample('int4-zp-gemm')!.build('f32'), { M: 1, N: 37, K: 64, G: 32 }, {})).failures).toEqual([]);
+    expect((await exportAndRun(findExample('softmax')!.build('f16'), { N: 7, D: 100 }, {})).failures).toEqual([]);
+  });
+
+  it('refuses a missing buffer, a missing or out-of-range dynamic size, with errors naming them', async () => {
+    const device = await gpu();
+    const program = findExample('decode-attention')!.build('f32');
+    const plan = planFor(device.info, program, { B: 1, H: 2, M: 64, D: 16 });
+    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'export-'));
+    await writeExport(dir, manifestOf(plan));
+    const mod = (await import(pathToFileURL(join(dir, EXPORT_FILES.loader)).href)) as Loaded;
+    const k = await mod.createKernels(device.device);
+    const buffers = Object.fromEntries(['Q', 'K', 'V', 'O'].map((n) => [n, k.createBuffer(n)]));
+    const enc = () => device.device.createCommandEncoder();
+    expect(() => k.encode(enc(), buffers)).toThrow(/dynamic size M: give its value/);
+    expect(() => k.encode(enc(), buffers, { M: 9000 })).toThrow(/M = 9000 must be an integer from 1 to its bound 8192/);
+    expect(() => k.encode(enc(), { Q: buffers.Q!, K: buffers.K!, V: buffers.V! }, { M: 5 })).toThrow(/output O .* needs a buffer/);
+    k.destroy();
+  });
+});
