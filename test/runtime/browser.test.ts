@@ -6,6 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findExample } from '../../examples/index.js';
+import { manifestOf } from '../../src/export/manifest.js';
+import { writeExport } from '../../src/export/write.js';
+import { randomHost } from '../../src/ir/host.js';
+import { lower } from '../../src/passes/pipeline.js';
+import { evaluate } from '../../src/reference/evaluate.js';
+import { mismatch } from '../helpers/device.js';
 
 /**
  * tilecraft in a browser: the library is bundled for the web, loaded into headless Chromium
@@ -13,6 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * the CPU reference. This is the path a web page takes: no Dawn package, no Node APIs.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The program exported for the page that loads it without tilecraft. */
+const EXPORTED = { program: findExample('matmul')!.build('f32'), sizes: { M: 37, N: 45, K: 29 } };
 
 let dir: string;
 let server: Server;
@@ -32,9 +42,33 @@ beforeAll(async () => {
     logLevel: 'warning',
   });
   const page = '<!doctype html><meta charset="utf-8"><script type="module" src="/tilecraft.js"></script>';
+  // an exported GEMM, loaded by a page through its own loader module (no tilecraft bundle)
+  await writeExport(join(dir, 'export'), manifestOf(lower(EXPORTED.program, EXPORTED.sizes)));
+  const exportPage = `<!doctype html><meta charset="utf-8"><script type="module">
+    import { createKernels } from '/export/tilecraft-kernels.js';
+    globalThis.exportRun = async (a, b) => {
+      const adapter = await navigator.gpu.requestAdapter();
+      const device = await adapter.requestDevice();
+      const k = await createKernels(device);
+      const buffers = { A: k.createBuffer('A'), B: k.createBuffer('B'), C: k.createBuffer('C') };
+      device.queue.writeBuffer(buffers.A, 0, new Float32Array(a));
+      device.queue.writeBuffer(buffers.B, 0, new Float32Array(b));
+      const read = device.createBuffer({ size: buffers.C.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const encoder = device.createCommandEncoder();
+      k.encode(encoder, buffers);
+      encoder.copyBufferToBuffer(buffers.C, 0, read, 0, buffers.C.size);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      return Array.from(new Float32Array(read.getMappedRange()));
+    };
+  </script>`;
   server = createServer((req, res) => {
     if (req.url === '/tilecraft.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, 'tilecraft.js')));
+    } else if (req.url === '/export/tilecraft-kernels.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, 'export', 'tilecraft-kernels.js')));
+    } else if (req.url === '/export.html') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(exportPage);
     } else res.writeHead(200, { 'content-type': 'text/html' }).end(page);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,6 +109,24 @@ describe('in headless Chromium, on navigator.gpu', () => {
     const out = r as { adapter: { name: string; features: string[] }; results: { case: string; output: string; ok: boolean; maxAbsError: number }[] };
     expect(out.results.map((x) => x.case)).toEqual(['softmax', 'layernorm', 'tiled matmul + GELU epilogue', 'f16 attention']);
     expect(out.results.filter((x) => !x.ok)).toEqual([]);
+    await page.close();
+  });
+
+  it('runs kernels exported with autotune export through their own loader module, matching the reference', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}export.html`);
+    await page.waitForFunction(() => 'exportRun' in globalThis, undefined, { timeout: 30_000 });
+    const { M, N, K } = EXPORTED.sizes;
+    const inputs = { A: randomHost('f32', [M, K], 5), B: randomHost('f32', [K, N], 6) };
+    const got = await page.evaluate(
+      async ([a, b]) => (globalThis as unknown as { exportRun: (a: number[], b: number[]) => Promise<number[]> }).exportRun(a, b),
+      [Array.from(inputs.A.data as Float32Array), Array.from(inputs.B.data as Float32Array)] as const,
+    );
+    expect(errors).toEqual([]);
+    const expected = evaluate(EXPORTED.program, EXPORTED.sizes, inputs).outputs.C!;
+    expect(mismatch({ dtype: 'f32', shape: [M, N], data: Float32Array.from(got.slice(0, M * N)) }, expected)).toBeUndefined();
     await page.close();
   });
 });
