@@ -15,7 +15,8 @@ export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
 export { tuningKeyFor, scheduleSource, type TuningSource } from './autotune/lookup.js';
 export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
 export { parseProgramFile } from './dsl/text/parse.js';
-export { writeExport, EXPORT_FILES } from './export/write.js';
+export { writeExport, EXPORT_FILES, type CudaExport } from './export/write.js';
+export { cudaExport } from './export/cuda.js';
 
 /** The tuning database `autotune tune` writes by default: $TILECRAFT_TUNING_DB, else the user cache. */
 export function openDefaultTuningDatabase(): Promise<TuningDatabase> {

@@ -129,6 +129,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--db <path>', 'tuning database file to take a tuned schedule from')
     .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
     .option('--shader-f16', 'emit f16 as WGSL f16 (the device needs shader-f16); default: packed halves any device runs', false)
+    .option('--cuda <sm>', 'also write a C header and CUDA source with a launch function, printed for this compute capability (80, 90)', positiveInt)
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await exportCommand(name, o);

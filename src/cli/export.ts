@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { deviceSummary } from '../autotune/fingerprint.js';
+import { cudaExport } from '../export/cuda.js';
 import { manifestOf } from '../export/manifest.js';
 import { EXPORT_FILES, writeExport } from '../export/write.js';
 import { InvalidScheduleError } from '../passes/schedule.js';
@@ -19,6 +20,8 @@ export interface ExportOptions {
   readonly db?: string;
   readonly tuned: boolean;
   readonly shaderF16: boolean;
+  /** Also write the C header and CUDA source, printed for this compute capability (80 = sm_80). */
+  readonly cuda?: number;
   readonly json: boolean;
 }
 
@@ -49,14 +52,14 @@ export async function exportCommand(name: string, o: ExportOptions): Promise<num
     plan ??= planFor(device.info, src.program, sizes);
     const manifest = manifestOf(plan, { shaderF16: o.shaderF16, provenance });
     const dir = resolve(o.out);
-    const files = await writeExport(dir, manifest);
+    const files = await writeExport(dir, manifest, o.cuda !== undefined ? cudaExport(plan, o.cuda) : undefined);
     if (o.json) console.log(JSON.stringify({ program: src.name, out: dir, files, kernels: manifest.kernels.map((k) => k.name), provenance }, null, 2));
     else {
       console.log(`exported ${src.name} (${src.dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')} to ${dir}`);
       console.log(`kernels   ${manifest.kernels.map((k) => k.name).join(', ')}`);
       console.log(`schedule  ${provenance.origin}${provenance.device ? ` on ${provenance.device}` : ''}`);
       if (Object.keys(manifest.dynamic).length) console.log(`dynamic   ${Object.entries(manifest.dynamic).map(([k, v]) => `${k} <= ${v}`).join(', ')}`);
-      console.log(`files     ${EXPORT_FILES.manifest}, ${EXPORT_FILES.loader} (+ .d.ts), ${EXPORT_FILES.kernels}/*.wgsl`);
+      console.log(`files     ${files.filter((f) => !f.startsWith(EXPORT_FILES.kernels)).join(', ')}, ${EXPORT_FILES.kernels}/*.wgsl`);
     }
     return EXIT.ok;
   } finally {
