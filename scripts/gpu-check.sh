@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The CUDA check, for a machine with an NVIDIA GPU, in about ten minutes:
+# The CUDA check, for a machine with an NVIDIA GPU:
+#   0. runs the prebuilt check bundle (build/gpu-bundle, from `npm run gpu-bundle` on any machine
+#      with nvcc): every example and the schedules that matter, checked against the CPU reference
+#      and timed, with nothing but the NVIDIA driver. Where Node is missing, it stops there.
+# With Node and node_modules (about ten minutes more):
 #   1. builds the native addon (libcuda and libnvrtc are loaded at run time),
 #   2. runs the device correctness suites on CUDA against the CPU reference,
 #   3. tunes an f16 GEMM on the GPU and prints its TFLOP/s,
@@ -8,17 +12,27 @@
 #   5. tunes the int4 GEMV (g128) at N = K = 4096, 8192, 16384 and a vec4 copy, and prints the
 #      GEMV's weight GB/s beside the copy's (the bandwidth a kernel reaches on this device),
 #   6. prints PyTorch's matmul and scaled_dot_product_attention beside them when PyTorch is installed.
-# Needs node_modules (run `npm ci` first, or bring them along) and Node 20+; a Node binary
-# unpacked into .node/ is used when node is not on PATH.
+# A Node binary unpacked into .node/ is used when node is not on PATH.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v node >/dev/null && [ -x .node/bin/node ]; then export PATH="$PWD/.node/bin:$PATH"; fi
-command -v node >/dev/null || { echo "gpu-check: no node on PATH and no .node/bin/node"; exit 1; }
-[ -d node_modules ] || { echo "gpu-check: node_modules missing; run npm ci first"; exit 1; }
-echo "gpu-check: node $(node --version); $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/tilecraft-runtime}"; mkdir -p "$XDG_RUNTIME_DIR"
 status=0
 step() { echo; echo "== $1"; }
+echo "gpu-check: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not found')"
+
+step "the prebuilt check bundle (no Node, no toolkit)"
+if [ -x build/gpu-bundle/tilecraft-check ]; then
+  bash build/gpu-bundle/run.sh || status=1
+else
+  echo "no build/gpu-bundle here: build it with 'npm run gpu-bundle' where nvcc is, and bring build/gpu-bundle along"
+fi
+
+if ! command -v node >/dev/null && [ -x .node/bin/node ]; then export PATH="$PWD/.node/bin:$PATH"; fi
+if ! command -v node >/dev/null || [ ! -d node_modules ]; then
+  echo; echo "gpu-check: no Node or no node_modules here: the addon, the suites on CUDA and the tuning runs are skipped"
+  exit $status
+fi
+echo "gpu-check: node $(node --version)"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/tilecraft-runtime}"; mkdir -p "$XDG_RUNTIME_DIR"
 
 step "build the addon and the library"
 timeout 120 node scripts/build-addon.mjs || status=1

@@ -12,10 +12,11 @@ const WORKSPACE_ALIGN = 256;
  * temporaries need, one launch function taking the dynamic sizes and a stream) and the `.cu`
  * source nvcc compiles with the kernels and the launch function (grid, block and argument order
  * from each kernel's launch metadata). Printed for `sm`'s limits; the source itself compiles for
- * any architecture those fit.
+ * any architecture those fit. `name` (the program's by default) names the functions and, when
+ * given, prefixes the kernels' entry points.
  */
-export function cudaExport(plan: Plan, sm = 80): { header: string; source: string; headerName: string } {
-  const prefix = `tc_${plan.program.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+export function cudaExport(plan: Plan, sm = 80, name = plan.program.name): { header: string; source: string; headerName: string } {
+  const prefix = `tc_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const headerName = `${prefix}.h`;
   const io = plan.tensors.filter((t) => t.role !== 'temp');
   const temps = plan.tensors.filter((t) => t.role === 'temp');
@@ -57,7 +58,8 @@ cudaError_t ${prefix}_launch(const ${prefix}_tensors* tensors, ${dynamic.map((s)
 #endif
 #endif
 `;
-  const printed = plan.kernels.map((k) => toCuda(k, { sm }));
+  // entry points named for the export, so several exports link into one program
+  const printed = plan.kernels.map((k) => toCuda(name === plan.program.name ? k : { ...k, name: `${prefix}_${k.name}` }, { sm }));
   const arg = (name: string, dtype: DType) => {
     const type = `${scalarTypeName(dtype)}*`;
     if (offsets.has(name)) return `(${type})((char*)workspace + ${offsets.get(name)})`;
