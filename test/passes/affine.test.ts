@@ -1,36 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { type KExpr, I32, kadd, kconst, kmul, kref, ksub } from '../../src/ir/kernel.js';
 import { kdivNonneg, kmodNonneg, letValues } from '../../src/passes/affine.js';
+import { binaryValue } from '../helpers/naive.js';
 
-/** Evaluates an i32 index expression over named values (truncating division, as the targets do). */
+/** Evaluates an i32 index expression over named values, with the kernel IR's own arithmetic. */
 function evalI32(e: KExpr, env: Readonly<Record<string, number>>): number {
-  switch (e.op) {
-    case 'const':
-      return e.value;
-    case 'ref':
-      if (!(e.name in env)) throw new Error(`unbound ${e.name}`);
-      return env[e.name]!;
-    case 'binary': {
-      const a = evalI32(e.a, env);
-      const b = evalI32(e.b, env);
-      switch (e.fn) {
-        case 'add':
-          return a + b;
-        case 'sub':
-          return a - b;
-        case 'mul':
-          return a * b;
-        case 'div':
-          return Math.trunc(a / b);
-        case 'mod':
-          return a % b;
-        default:
-          throw new Error(`unexpected ${e.fn}`);
-      }
-    }
-    default:
-      throw new Error(`unexpected ${e.op}`);
+  if (e.op === 'const') return e.value;
+  if (e.op === 'ref') {
+    if (!(e.name in env)) throw new Error(`unbound ${e.name}`);
+    return env[e.name]!;
   }
+  if (e.op === 'binary') return binaryValue(e.fn, evalI32(e.a, env), evalI32(e.b, env), 'i32');
+  throw new Error(`unexpected ${e.op}`);
 }
 
 const v = (name: string) => kref(name, I32);
