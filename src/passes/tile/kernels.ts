@@ -195,7 +195,7 @@ export function contractionKernel(name: string, id: string, g: ContractionGroup,
 
 /**
  * Elements per 32-bit word of the narrowest tensor the group's folds read: 8 for 4-bit, 4 for
- * 8-bit, 2 for 16-bit, else 1 (the steps a lane runs side by side by default).
+ * 8-bit, else 1 (the steps a lane runs side by side by default).
  */
 function packingOf(stmts: readonly Stmt[], tensors: ReadonlyMap<string, { readonly dtype: string }>): number {
   let per = 1;
