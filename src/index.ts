@@ -31,5 +31,5 @@ export { toWgsl } from './codegen-wgsl/index.js';
 export type { Device, DeviceBuffer, DeviceInfo, DeviceLimits, RunResult } from './runtime/device.js';
 export { WebGpuDevice, createWebGpuDevice, type WebGpuOptions } from './runtime/webgpu.js';
 export { Executable, compile, type CompileOptions, type ScheduleSource, type TunedSchedule } from './runtime/executable.js';
-export { manifestOf, MANIFEST_FORMAT, type Manifest, type ManifestKernel, type ManifestTensor, type ManifestOptions } from './export/manifest.js';
+export { manifestOf, manifestSchema, readManifest, ManifestError, MANIFEST_FORMAT, type Manifest, type ManifestKernel, type ManifestTensor, type ManifestOptions } from './export/manifest.js';
 export { loaderModule } from './export/loader.js';

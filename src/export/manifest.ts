@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { TilecraftError } from '../ir/errors.js';
 import { toWgsl } from '../codegen-wgsl/index.js';
 import { type DType, storageBytes } from '../ir/dtype.js';
 import { printInt } from '../ir/intexpr.js';
@@ -107,4 +109,73 @@ export function manifestOf(plan: Plan, options: ManifestOptions = {}): Manifest 
     schedule: plan.schedule,
     provenance: options.provenance ?? { origin: 'default' },
   };
+}
+
+const DTYPE = z.enum(['f32', 'f16', 'bf16', 'i32', 'u32', 'i8', 'u4', 'i4']);
+const TRIPLE = z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]);
+
+/** The manifest's schema: `manifestSchema()` is published beside every export as JSON Schema. */
+const MANIFEST = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  tilecraft: z.string(),
+  program: z.string(),
+  sizes: z.record(z.string(), z.number().int().positive()),
+  dynamic: z.record(z.string(), z.number().int().positive()),
+  requiredFeatures: z.array(z.string()),
+  tensors: z.array(
+    z.object({
+      name: z.string(),
+      dtype: DTYPE,
+      shape: z.array(z.number().int().positive()),
+      extents: z.array(z.string().nullable()),
+      role: z.enum(['input', 'output', 'temp']),
+      bytes: z.number().int().positive(),
+    }),
+  ),
+  kernels: z.array(
+    z.object({
+      name: z.string(),
+      wgsl: z.string(),
+      entryPoint: z.literal('main'),
+      workgroupSize: TRIPLE,
+      grid: TRIPLE,
+      bindings: z.array(z.object({ binding: z.number().int().nonnegative(), tensor: z.string(), access: z.enum(['read', 'read_write']) })),
+      params: z.array(z.string()),
+    }),
+  ),
+  schedule: z.record(z.string(), z.record(z.string(), z.unknown())),
+  provenance: z.object({ origin: z.string(), device: z.string().optional(), medianMs: z.number().optional() }),
+});
+
+/** The manifest format as JSON Schema (written as `manifest.schema.json` by every export). */
+export function manifestSchema(): unknown {
+  return z.toJSONSchema(MANIFEST);
+}
+
+/**
+ * Reads a manifest's JSON text, checked against its schema and for consistency (every binding
+ * names a tensor of the manifest): a ManifestError naming the first problem and where it is.
+ */
+export function readManifest(text: string, source = 'manifest.json'): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ManifestError(`${source}: not JSON (${(e as Error).message})`);
+  }
+  const r = MANIFEST.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new ManifestError(`${source}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  const names = new Set(r.data.tensors.map((t) => t.name));
+  for (const k of r.data.kernels) {
+    for (const b of k.bindings) if (!names.has(b.tensor)) throw new ManifestError(`${source}: kernel ${k.name} binds ${b.tensor}, which is not a tensor of the manifest`);
+    for (const p of k.params) if (!Object.hasOwn(r.data.dynamic, p)) throw new ManifestError(`${source}: kernel ${k.name} reads ${p}, which is not a dynamic size of the manifest`);
+  }
+  return r.data as unknown as Manifest;
+}
+
+export class ManifestError extends TilecraftError {
+  override name = 'ManifestError';
 }

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loaderModule } from './loader.js';
-import { type Manifest } from './manifest.js';
+import { type Manifest, manifestSchema } from './manifest.js';
 
 /** The C/CUDA files of an export (see cudaExport). */
 export interface CudaExport {
@@ -11,7 +11,7 @@ export interface CudaExport {
 }
 
 /** What an export writes, relative to its folder. */
-export const EXPORT_FILES = { manifest: 'manifest.json', loader: 'tilecraft-kernels.js', types: 'tilecraft-kernels.d.ts', kernels: 'kernels' } as const;
+export const EXPORT_FILES = { manifest: 'manifest.json', schema: 'manifest.schema.json', loader: 'tilecraft-kernels.js', types: 'tilecraft-kernels.d.ts', kernels: 'kernels' } as const;
 
 /**
  * Writes an export into `dir`: `manifest.json`, each kernel's WGSL in `kernels/` (to read; the
@@ -23,6 +23,7 @@ export async function writeExport(dir: string, manifest: Manifest, cuda?: CudaEx
   const { js, dts } = loaderModule(manifest);
   const files: [string, string][] = [
     [EXPORT_FILES.manifest, JSON.stringify(manifest, null, 2) + '\n'],
+    [EXPORT_FILES.schema, JSON.stringify(manifestSchema(), null, 2) + '\n'],
     [EXPORT_FILES.loader, js],
     [EXPORT_FILES.types, dts],
     ...manifest.kernels.map((k): [string, string] => [join(EXPORT_FILES.kernels, `${k.name}.wgsl`), k.wgsl]),

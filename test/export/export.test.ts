@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findExample } from '../../examples/index.js';
 import { randomInputs } from '../../src/autotune/inputs.js';
-import { manifestOf } from '../../src/export/manifest.js';
+import { ManifestError, manifestOf, readManifest } from '../../src/export/manifest.js';
 import { EXPORT_FILES, writeExport } from '../../src/export/write.js';
 import { actualShape } from '../../src/ir/bind.js';
 import { type HostTensor } from '../../src/ir/host.js';
@@ -80,6 +80,28 @@ async function exportAndRun(program: Program, sizes: Record<string, number>, val
   kernels.destroy();
   return { failures, manifest, dir };
 }
+
+describe('the manifest', () => {
+  it('reads back through its schema, and a broken one is a typed error naming the field', async () => {
+    const device = await gpu();
+    const plan = planFor(device.info, findExample('matmul')!.build('f32'), { M: 8, N: 8, K: 8 });
+    const m = manifestOf(plan);
+    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'export-'));
+    await writeExport(dir, m);
+    expect(readManifest(readFileSync(join(dir, EXPORT_FILES.manifest), 'utf8'))).toEqual(JSON.parse(JSON.stringify(m)));
+    const schema = JSON.parse(readFileSync(join(dir, EXPORT_FILES.schema), 'utf8')) as { type: string; required: string[] };
+    expect(schema.type).toBe('object');
+    expect(schema.required).toEqual(expect.arrayContaining(['format', 'kernels', 'tensors']));
+    const broken = JSON.parse(JSON.stringify(m)) as { kernels: { grid: unknown[]; bindings: { tensor: string }[] }[] };
+    broken.kernels[0]!.grid = [1, 'x', 1];
+    expect(() => readManifest(JSON.stringify(broken))).toThrow(ManifestError);
+    expect(() => readManifest(JSON.stringify(broken))).toThrow(/kernels\.0\.grid\.1/);
+    broken.kernels[0]!.grid = [1, 1, 1];
+    broken.kernels[0]!.bindings[0]!.tensor = 'Nope';
+    expect(() => readManifest(JSON.stringify(broken))).toThrow(/binds Nope, which is not a tensor/);
+    expect(() => readManifest('{')).toThrow(/not JSON/);
+  });
+});
 
 describe('autotune export: the loader runs the kernels on a GPUDevice without tilecraft', () => {
   it('a GEMM at sizes that are not multiples of its tiles', async () => {
