@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +16,6 @@ import { cropFromBound, padToBound } from '../../src/runtime/padded.js';
 import { planFor } from '../../src/runtime/target.js';
 import { gpu, mismatch } from '../helpers/device.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const MAP_READ = 0x1, COPY_DST = 0x8;
 
 interface Loaded {
@@ -35,7 +35,7 @@ async function exportAndRun(program: Program, sizes: Record<string, number>, val
   const device = await gpu();
   const plan = planFor(device.info, program, sizes, lowering);
   const manifest = manifestOf(plan);
-  const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'export-'));
+  const dir = mkdtempSync(join(tmpdir(), 'tilecraft-export-'));
   await writeExport(dir, manifest);
   const mod = (await import(pathToFileURL(join(dir, EXPORT_FILES.loader)).href)) as Loaded;
   const gpuDevice = device.device;
@@ -86,7 +86,7 @@ describe('the manifest', () => {
     const device = await gpu();
     const plan = planFor(device.info, findExample('matmul')!.build('f32'), { M: 8, N: 8, K: 8 });
     const m = manifestOf(plan);
-    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'export-'));
+    const dir = mkdtempSync(join(tmpdir(), 'tilecraft-export-'));
     await writeExport(dir, m);
     expect(readManifest(readFileSync(join(dir, EXPORT_FILES.manifest), 'utf8'))).toEqual(JSON.parse(JSON.stringify(m)));
     const schema = JSON.parse(readFileSync(join(dir, EXPORT_FILES.schema), 'utf8')) as { type: string; required: string[] };
@@ -130,7 +130,7 @@ describe('autotune export: the loader runs the kernels on a GPUDevice without ti
     const device = await gpu();
     const program = findExample('decode-attention')!.build('f32');
     const plan = planFor(device.info, program, { B: 1, H: 2, M: 64, D: 16 });
-    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'export-'));
+    const dir = mkdtempSync(join(tmpdir(), 'tilecraft-export-'));
     await writeExport(dir, manifestOf(plan));
     const mod = (await import(pathToFileURL(join(dir, EXPORT_FILES.loader)).href)) as Loaded;
     const k = await mod.createKernels(device.device);
