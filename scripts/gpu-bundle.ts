@@ -6,6 +6,7 @@
  * against the CPU reference computed here. Run it there with `bash DIR/run.sh` (or
  * scripts/gpu-check.sh, which does). See src/export/check-bundle.ts.
  */
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { EXAMPLES, findExample } from '../examples/index.js';
 import { findNvcc } from '../src/codegen-cuda/nvcc.js';
@@ -35,7 +36,8 @@ const SMALL: Readonly<Record<string, Sizes>> = {
 const VALUES: Readonly<Record<string, Sizes>> = { 'decode-attention': { M: 50 } };
 const id = (s: string) => s.replace(/[^A-Za-z0-9]/g, '_');
 
-function cases(): BundleCase[] {
+/** The bundle's cases: `time_*` ones are large shapes worth timing on a GPU (slow to emulate). */
+export function bundleCases(): BundleCase[] {
   const out: BundleCase[] = [];
   for (const e of EXAMPLES) {
     const sizes = SMALL[e.name] ?? Object.fromEntries(Object.entries(e.sizes).map(([k, v]) => [k, Math.min(v, 64)]));
@@ -65,14 +67,17 @@ const cli = new Command('gpu-bundle')
   .option('--out <dir>', 'bundle folder', 'build/gpu-bundle')
   .option('--only <list>', 'comma-separated case names')
   .action(async (o: { out: string; only?: string }) => {
-    const all = cases();
+    const all = bundleCases();
     const only = o.only ? new Set(o.only.split(',')) : undefined;
     const chosen = only ? all.filter((c) => only.has(c.name)) : all;
     const started = Date.now();
     const bytes = await writeCheckBundle(o.out, chosen, findNvcc(process.env));
     console.log(`gpu-bundle: ${chosen.length} cases, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${o.out}, built in ${((Date.now() - started) / 1000).toFixed(0)} s; run: bash ${o.out}/run.sh`);
   });
-cli.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+// run as a script (npm run gpu-bundle), not when a test imports the cases
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  cli.parseAsync(process.argv).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -31,7 +31,21 @@ export const CUDA_BUNDLE_LIMITS: TargetLimits = { ...WEBGPU_BASELINE_LIMITS, max
  * statically: the GPU machine needs only the driver), and `run.sh` to run it. Returns the bundle's
  * bytes.
  */
-export async function writeCheckBundle(dir: string, cases: readonly BundleCase[], nvcc: Nvcc, options: { archs?: readonly number[]; repeat?: number } = {}): Promise<number> {
+export async function writeCheckBundle(
+  dir: string,
+  cases: readonly BundleCase[],
+  nvcc: Nvcc,
+  options: {
+    archs?: readonly number[];
+    repeat?: number;
+    /**
+     * Build the program for this machine instead, with g++ and a CPU emulation of the CUDA
+     * built-ins whose headers are in this folder (the tests' stand-in for a GPU: it runs the
+     * printed CUDA text).
+     */
+    hostEmulation?: string;
+  } = {},
+): Promise<number> {
   mkdirSync(join(dir, 'data'), { recursive: true });
   const checks: CheckCase[] = [];
   for (const c of cases) {
@@ -61,12 +75,15 @@ export async function writeCheckBundle(dir: string, cases: readonly BundleCase[]
   const source = checkProgram(checks, 80);
   writeFileSync(join(dir, 'tilecraft-check.cu'), source);
   const archs = options.archs ?? [80, 90];
+  const [compiler, args] = options.hostEmulation
+    ? ['g++', ['-std=c++20', '-O1', '-pthread', '-w', '-I', options.hostEmulation, '-x', 'c++', '-o', join(dir, 'tilecraft-check'), join(dir, 'tilecraft-check.cu')]]
+    : [nvcc.path, [...archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]), '-O2', '-o', join(dir, 'tilecraft-check'), join(dir, 'tilecraft-check.cu')]];
   await new Promise<void>((resolve, reject) =>
     execFile(
-      nvcc.path,
-      [...archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]), '-O2', '-o', join(dir, 'tilecraft-check'), join(dir, 'tilecraft-check.cu')],
+      compiler,
+      args,
       { maxBuffer: 64 * 1024 * 1024 },
-      (err, _out, stderr) => (err ? reject(new Error(`nvcc failed on the check program: ${stderr.split('\n').filter((l) => /error/.test(l)).slice(0, 5).join('\n') || stderr.slice(0, 2000)}`)) : resolve()),
+      (err, _out, stderr) => (err ? reject(new Error(`${compiler} failed on the check program: ${stderr.split('\n').filter((l) => /error/.test(l)).slice(0, 5).join('\n') || stderr.slice(0, 2000)}`)) : resolve()),
     ),
   );
   writeFileSync(

@@ -1,0 +1,2 @@
+// The CUDA header cuda_fp16.h, as the CPU emulation in tc_emu.h provides it.
+#include "tc_emu.h"

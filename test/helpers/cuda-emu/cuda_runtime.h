@@ -1,0 +1,2 @@
+// The CUDA header cuda_runtime.h, as the CPU emulation in tc_emu.h provides it.
+#include "tc_emu.h"
