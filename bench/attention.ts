@@ -14,6 +14,7 @@ import { Executable } from '../src/runtime/executable.js';
 import { planFor } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, type TuningQuestion, fmtMs, interleaved, openDb, printTable, recordedSchedule, tunedSchedule } from './common.js';
+import { recordedCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 type Budget = { trials?: number; seconds?: number };
@@ -215,6 +216,7 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
   const ratioRows: (string | number)[][] = [];
   const program = attention.build('f32');
   const verdict = (v: number | undefined, target: number) => (v === undefined ? '' : v >= target ? 'yes' : 'no');
+  const ceilings = recordedCeilings(device.info, o.db);
 
   // the yardstick: the tuned f32 GEMM at 1024³, timed beside every prefill case
   let gemm: { exe: Executable; schedule: string; flops: number } | undefined;
@@ -313,12 +315,14 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
       streamingOverTfjs: speedup('TF.js'),
       streamingGflopsOverGemm: gemmGflops ? flops / (streaming * 1e-3) / gemmGflops : undefined,
       streamingTunedOverDefault: ms('streaming tuned') !== undefined ? ms('streaming default')! / streaming : undefined,
+      streamingOfFmaPeak: ceilings ? flops / (streaming * 1e-3) / 1e9 / ceilings.fmaF32 : undefined,
     };
     ratioRows.push(
       [label, `${streamingName} vs ${threeName} (speed-up)`, x(ratios.streamingOverThreeKernel), '>= 4x', verdict(ratios.streamingOverThreeKernel, 4)],
       [label, `${streamingName} vs TF.js (speed-up)`, x(ratios.streamingOverTfjs), '>= 5x', verdict(ratios.streamingOverTfjs, 5)],
       [label, `${streamingName} GFLOP/s / GEMM 1024³ GFLOP/s`, pct(ratios.streamingGflopsOverGemm), '>= 80%', verdict(ratios.streamingGflopsOverGemm, 0.8)],
       [label, 'streaming tuned vs streaming default (speed-up)', x(ratios.streamingTunedOverDefault), '', ''],
+      [label, `${streamingName} GFLOP/s / recorded FMA peak`, ceilings ? pct(ratios.streamingOfFmaPeak) : 'n/a (run bench -- roofline)', '', ''],
     );
     results.push({ case: label, sizes, flops, bytes, rounds, agreement, contenders: lines, ratios: { ...ratios, threeKernelBaseline: threeName, streaming: streamingName } });
   }

@@ -5,6 +5,7 @@ import { describeSchedule } from '../src/passes/schedule.js';
 import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
+import { recordedCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 export interface GemmBenchOptions {
@@ -27,6 +28,9 @@ async function tfjsMatmul(device: WebGpuDevice, M: number, N: number, K: number)
 
 export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: (s: string) => void) {
   const db = await openDb(o.db);
+  // the FMA rate `npm run bench -- roofline` measured here, if it ran
+  const ceilings = recordedCeilings(device.info, o.db);
+  if (!ceilings) log('no recorded ceilings for this device: run `npm run bench -- roofline` for the % of FMA peak column');
   const results: Record<string, unknown>[] = [];
   const rows: (string | number)[][] = [];
   for (const dtype of o.dtypes) {
@@ -79,7 +83,9 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         tunedFrom: tuned?.source ?? null,
         ms: Object.fromEntries([...m].map(([k, v]) => [k, { median: v.medianMs, min: v.minMs, spread: v.spread, samples: v.samples }])),
         gflops: Object.fromEntries([...m.keys()].map((k) => [k, gf(k)])),
+        fmaPeakGflops: ceilings ? (dtype === 'f16' ? (ceilings.fmaF16 ?? null) : ceilings.fmaF32) : null,
         ratios: {
+          tunedOfFmaPeak: ceilings && gf('tuned') !== undefined ? gf('tuned')! / (dtype === 'f16' ? (ceilings.fmaF16 ?? NaN) : ceilings.fmaF32) : null,
           tunedOverDefault: ratio('tuned', 'default') ?? null,
           tunedOverNaive: ratio('tuned', 'naive') ?? null,
           tunedOverTfjs: ratio('tuned', 'TF.js') ?? null,
@@ -98,11 +104,12 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         x(entry.ratios.tunedOverDefault),
         x(entry.ratios.tunedOverNaive),
         x(entry.ratios.tunedOverTfjs),
+        entry.ratios.tunedOfFmaPeak === null || Number.isNaN(entry.ratios.tunedOfFmaPeak) ? 'n/a' : `${(entry.ratios.tunedOfFmaPeak * 100).toFixed(0)}%`,
       ]);
     }
   }
   printTable(
-    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'naive', 'TF.js', 'tuned/default', 'tuned/naive', 'tuned/TF.js'],
+    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'naive', 'TF.js', 'tuned/default', 'tuned/naive', 'tuned/TF.js', 'tuned % of FMA peak'],
     rows,
   );
   return results;

@@ -11,6 +11,7 @@ import { benchAttention } from './attention.js';
 import { benchGemm } from './gemm.js';
 import { benchLowbit } from './lowbit.js';
 import { benchMemory } from './memory.js';
+import { benchRoofline } from './roofline.js';
 import { benchStrategies } from './strategies.js';
 
 const log = (s: string) => console.error(s);
@@ -165,6 +166,18 @@ cli
         log,
       ),
     );
+  });
+
+cli
+  .command('roofline')
+  .description("the device's ceilings, measured with probe kernels tilecraft lowers: FMA rate (f32, f16), copy bandwidth (vec4, scalar), launch time; recorded beside the tuning database for the other benches")
+  .option('--n <elements>', 'elements per probe (the copies move four times as many)', String(1 << 18))
+  .option('--depth <n>', 'dependent multiply-adds per chain in the FMA probes', '32')
+  .option('--rounds <n>', 'interleaved timed rounds', '9')
+  .option('--db <path>', 'tuning database (the ceilings are kept beside it)')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .action(async (o) => {
+    await onDevice('roofline', o.json, (device) => benchRoofline(device, { n: Number(o.n), depth: Number(o.depth), rounds: Number(o.rounds), db: o.db }, log));
   });
 
 cli

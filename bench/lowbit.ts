@@ -10,6 +10,7 @@ import { evaluate } from '../src/reference/evaluate.js';
 import { type CompileOptions, Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, type TuningQuestion, fmtMs, interleaved, openDb, printTable, recordedSchedule, tunedSchedule } from './common.js';
+import { recordedCeilings } from './roofline.js';
 
 type Budget = { trials?: number; seconds?: number };
 
@@ -145,8 +146,13 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
       );
     }
     const tunedOverDefault = ms(`int4 g${G} default`) && ms(`int4 g${G} tuned`) ? ms(`int4 g${G} default`)! / ms(`int4 g${G} tuned`)! : undefined;
+    // the arithmetic side of the roofline, where `bench -- roofline` recorded it
+    const ceilings = recordedCeilings(device.info, o.db);
+    const flops = 2 * N * K;
+    const ofFma = ceilings && ms(`int4 g${G} tuned`) ? flops / (ms(`int4 g${G} tuned`)! * 1e-3) / 1e9 / ceilings.fmaF32 : undefined;
+    ratioRows.push([label, `int4 g${G} GFLOP/s / recorded FMA peak`, ceilings ? pct(ofFma) : 'n/a (run bench -- roofline)', '', '']);
     ratioRows.push([label, `int4 g${G} tuned vs default (speed-up)`, x(tunedOverDefault), '', '']);
-    results.push({ case: label, sizes: { M: 1, N, K }, contenders: lines, ratios: { ...ratios, tunedOverDefault } });
+    results.push({ case: label, sizes: { M: 1, N, K }, contenders: lines, ratios: { ...ratios, tunedOverDefault, ofFmaPeak: ofFma ?? null } });
   }
 
   for (const M of o.skinny) {
