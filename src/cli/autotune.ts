@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { VERSION } from '../version.js';
 import { exportCommand } from './export.js';
+import { reportCommand } from './report.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { KnobError } from '../autotune/knobs.js';
 import { TilecraftError } from '../ir/errors.js';
@@ -117,6 +118,15 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       code = await runCommand(name, o);
+    });
+
+  cli
+    .command('report')
+    .description('one self-contained HTML page for a tuning run: search progress, time against each knob, the winner and its kernels')
+    .argument('<tune.json>', 'what autotune tune --json printed')
+    .option('--out <file>', 'the page to write (default: the JSON file with .html)')
+    .action(async (file: string, o) => {
+      code = await reportCommand(file, o);
     });
 
   cli

@@ -3,6 +3,8 @@ import Table from 'cli-table3';
 import { fancyOutput, tableStyle } from './style.js';
 import { deviceSummary } from '../autotune/fingerprint.js';
 import type { DeviceInfo } from '../runtime/device.js';
+import { toWgsl } from '../codegen-wgsl/index.js';
+import { planFor } from '../runtime/target.js';
 import { MeasuringWorker } from '../autotune/pool.js';
 import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
 import { searchSpace, spaceSize } from '../autotune/space.js';
@@ -10,7 +12,7 @@ import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
 import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
 import { serializeProgram } from '../ir/serialize.js';
-import { describeSchedule } from '../passes/schedule.js';
+import { describeSchedule, type ResolvedSchedule } from '../passes/schedule.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import type { DeviceKind } from './open-device.js';
@@ -205,7 +207,8 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
           best: r.best ? { schedule: r.best.schedule, medianMs: best, spread: (r.best.final ?? r.best.screen)?.spread } : null,
           default: r.default ? { schedule: r.default.schedule, medianMs: dflt } : null,
           speedupOverDefault: best && dflt ? dflt / best : null,
-          candidates: ranked.map((c) => ({ schedule: c.schedule, medianMs: ms(c), spread: (c.final ?? c.screen)?.spread, remeasured: !!c.final })),
+          bestKernels: r.best ? kernelSources(src, r.best.schedule, info) : [],
+          candidates: ranked.map((c) => ({ order: r.candidates.indexOf(c), schedule: c.schedule, medianMs: ms(c), spread: (c.final ?? c.screen)?.spread, remeasured: !!c.final })),
           failures: r.candidates.filter((c) => c.status !== 'ok').map((c) => ({ status: c.status, detail: c.detail, schedule: c.schedule })),
           database: dbPath ?? null,
         },
@@ -262,4 +265,16 @@ export function failureSummary(candidates: readonly Pick<Candidate, 'status' | '
     .map(([kind, n]) => ({ n, line: `${n} ${kind}` }))
     .sort((a, b) => b.n - a.n || (a.line < b.line ? -1 : 1))
     .map((x) => x.line);
+}
+
+/** The kernels a schedule gives on this device, as WGSL (for `autotune report`); none where they do not print. */
+function kernelSources(src: ProgramSource, schedule: ResolvedSchedule, info: DeviceInfo): { name: string; source: string }[] {
+  if (info.backend !== 'webgpu') return [];
+  try {
+    const plan = planFor(info, src.program, src.sizes, { schedule });
+    const shaderF16 = info.features.includes('shader-f16');
+    return plan.kernels.map((k) => ({ name: k.name, source: toWgsl(k, { shaderF16 }).source }));
+  } catch {
+    return [];
+  }
 }
