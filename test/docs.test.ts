@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,13 @@ describe('docs', () => {
       }
     });
   }
+
+  it('the API reference builds from the TSDoc comments with no warning (npm run docs:api writes it to build/api)', { timeout: 180_000 }, () => {
+    const root = join(docs, '..');
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--emit', 'none'], { cwd: root, encoding: 'utf8', timeout: 170_000 });
+    expect(r.stdout + r.stderr).not.toMatch(/warning|error/i);
+    expect(r.status).toBe(0);
+  });
 
   it('text-language.md shows the errors the parser gives', () => {
     const text = readFileSync(join(docs, 'text-language.md'), 'utf8');

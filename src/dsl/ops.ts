@@ -56,7 +56,7 @@ export function silu<D extends FloatDt, A extends string>(x: Tensor<D, A>): Tens
   return x.mul(x.sigmoid()) as Tensor<D, A>;
 }
 
-/** Contraction over the named axes: sum[k](a * b), the einsum of two tensors. */
+/** Contraction over the named axes: `sum[k](a * b)`, the einsum of two tensors. */
 export function dot<D extends 'f32' | 'f16' | 'i32', A extends string, B extends string, K extends A & B>(
   a: Tensor<D, A>,
   b: Tensor<D, B>,

@@ -7,15 +7,17 @@ import { TextDslError } from './errors.js';
  * The text language: programs written close to the math, parsed with Ohm and built with the same
  * ProgramBuilder as the TypeScript DSL, so both front ends give the same tensor IR.
  *
- *     # row softmax
- *     program softmax<T = f32>(N, D) {
- *       input X: T[i: N, j: D]
- *       m = max[j](X)
- *       e = exp(X - m)
- *       output Y = e / sum[j](e)
- *     }
+ * ```
+ * # row softmax
+ * program softmax<T = f32>(N, D) {
+ *   input X: T[i: N, j: D]
+ *   m = max[j](X)
+ *   e = exp(X - m)
+ *   output Y = e / sum[j](e)
+ * }
+ * ```
  *
- * See `grammar.ts` for the syntax and `examples/*.tc` for programs.
+ * See `grammar.ts` and `docs/text-language.md` for the syntax and `examples/*.tc` for programs.
  */
 
 export interface ParseOptions {
