@@ -60,7 +60,7 @@ export async function reportCommand(file: string, o: ReportOptions): Promise<num
 }
 
 /** The knob values of a schedule as `group.knob` → value. */
-function knobs(schedule: TuneResult['best'] extends infer B ? (B extends { schedule: infer S } ? S : never) : never): Record<string, string> {
+function knobs(schedule: Readonly<Record<string, Readonly<Record<string, unknown>>>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [group, k] of Object.entries(schedule)) for (const [name, v] of Object.entries(k)) if (name !== 'kind') out[`${group}.${name}`] = String(v);
   return out;
