@@ -2,6 +2,7 @@ import { checkName } from '../dsl/names.js';
 import { ProgramError } from './errors.js';
 import type { Program } from './tensor.js';
 import { verifyProgram } from './verify.js';
+import { MAX_DOCUMENT_DEPTH, PROGRAM_SCHEMA, documentDepth } from './program-schema.js';
 
 /**
  * Programs are plain immutable data, so they travel as JSON (to a tuning worker process, into a
@@ -23,23 +24,51 @@ export function deserializeProgram(text: string, file?: string): Program {
   const inFile = (m: string) => (file ? `${file}: ${m}` : m);
   let doc: unknown;
   try {
-    doc = JSON.parse(text, (_k, v: unknown) => {
-      if (v && typeof v === 'object' && '$number' in v) {
-        const s = (v as { $number: unknown }).$number;
-        if (s === 'Infinity' || s === '-Infinity' || s === 'NaN') return Number(s);
-      }
-      return v;
-    });
+    doc = JSON.parse(text);
   } catch (e) {
     throw new ProgramError(inFile(`not a serialized tilecraft program: ${(e as Error).message}`));
   }
+  // depth first, without recursion: everything after walks the document recursively
+  if (documentDepth(doc) > MAX_DOCUMENT_DEPTH) {
+    throw new ProgramError(inFile(`the program nests deeper than ${MAX_DOCUMENT_DEPTH} levels`));
+  }
+  doc = restoreNumbers(doc);
   const d = doc as { format?: unknown; version?: unknown; program?: Program };
   if (d?.format !== 'tilecraft-program' || d.version !== 1 || !d.program) {
     throw new ProgramError(inFile('not a serialized tilecraft program (format tilecraft-program, version 1)'));
   }
+  // the document's shape first: a malformed node is named here, not met as a TypeError in a pass
+  const shape = PROGRAM_SCHEMA.safeParse(d.program);
+  if (!shape.success) {
+    const issue = shape.error.issues[0]!;
+    throw new ProgramError(inFile(`at program.${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[')}: ${issue.message}`));
+  }
   checkProgramNames(d.program, file);
   verifyProgram(d.program);
   return d.program;
+}
+
+/** `{ "$number": "Infinity" }` (and -Infinity, NaN) back to numbers, anywhere in a parsed document. */
+function restoreNumbers(v: unknown): unknown {
+  const special = (x: unknown) => {
+    if (!x || typeof x !== 'object' || !('$number' in x)) return undefined;
+    const s = (x as { $number: unknown }).$number;
+    return s === 'Infinity' || s === '-Infinity' || s === 'NaN' ? Number(s) : undefined;
+  };
+  const top = special(v);
+  if (top !== undefined) return top;
+  const stack: unknown[] = [v];
+  while (stack.length) {
+    const o = stack.pop();
+    if (!o || typeof o !== 'object') continue;
+    const rec = o as Record<string, unknown>;
+    for (const k of Object.keys(rec)) {
+      const n = special(rec[k]);
+      if (n !== undefined) rec[k] = n;
+      else stack.push(rec[k]);
+    }
+  }
+  return v;
 }
 
 /** What a `name` field names, from the object holding it and the key that object is under. */

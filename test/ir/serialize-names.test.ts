@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES } from '../../examples/index.js';
+import { EXAMPLES, findExample } from '../../examples/index.js';
 import { resolveProgram } from '../../src/cli/program-source.js';
 import { InvalidNameError } from '../../src/dsl/names.js';
 import { program } from '../../src/dsl/program.js';
@@ -82,5 +82,24 @@ describe('axis names the builder makes up', () => {
     expect(() => deserializeProgram(renamed('i', "i'2"))).not.toThrow(InvalidNameError);
     expect(() => deserializeProgram(renamed('i', "i'x"))).toThrow(InvalidNameError);
     expect(() => deserializeProgram(renamed('X', "X'"))).toThrow(InvalidNameError);
+  });
+
+  it('a malformed structure is a ProgramError naming the field, and a document nested too deep is refused without a stack overflow', () => {
+    const doc = (program: unknown) => JSON.stringify({ format: 'tilecraft-program', version: 1, program });
+    const good = JSON.parse(serializeProgram(findExample('matmul')!.build('f32'))) as { program: Record<string, unknown> };
+    const bad = (edit: (p: Record<string, unknown>) => void) => {
+      const p = structuredClone(good.program);
+      edit(p);
+      return () => deserializeProgram(doc(p), 'bad.json');
+    };
+    expect(bad((p) => (p.sizes = 'M'))).toThrow(ProgramError);
+    expect(bad((p) => (p.sizes = 'M'))).toThrow(/bad.json: at program.sizes/);
+    expect(bad((p) => ((p.stmts as { expr: { body: unknown } }[])[0]!.expr.body = { op: 'nope' }))).toThrow(/at program.stmts\[0\].expr.body.op/);
+    expect(bad((p) => ((p.inputs as { axes: { size: unknown }[] }[])[0]!.axes[0]!.size = 7))).toThrow(/at program.inputs\[0\].axes\[0\].size/);
+    // 5000 nested sums as a size, written as text (JSON.stringify itself overflows at that depth)
+    const deep = '{"op":"add","a":'.repeat(5000) + '{"op":"int","value":1}' + ',"b":{"op":"int","value":1}}'.repeat(5000);
+    const p = structuredClone(good.program);
+    (p.inputs as { axes: { size: unknown }[] }[])[0]!.axes[0]!.size = '__DEEP__';
+    expect(() => deserializeProgram(doc(p).replace('"__DEEP__"', deep), 'deep.json')).toThrow(/deep.json: the program nests deeper than 2000 levels/);
   });
 });

@@ -30,17 +30,9 @@ import { evaluate } from '../../src/reference/evaluate.js';
 const RUNS = Number(process.env.TILECRAFT_PROPERTY_FUZZ ?? 1500);
 const SEED = Number(process.env.TILECRAFT_PROPERTY_SEED ?? 7340001);
 const TIME_LIMIT_MS = 1000;
-/**
- * Known bug: deserializeProgram checks names and then runs verifyProgram, but nothing checks the
- * document's structure, so a field that is missing or of the wrong type (a string where an index
- * list belongs, a size without `op`, an object where a constant's value belongs) ends in a
- * TypeError ("p.stmts is not iterable", "Cannot read properties of undefined (reading 'op')"), or
- * is accepted and breaks later: bindProgram's TypeError, the reference's "internal: cast to
- * undefined", or a SyntaxError from the JavaScript the reference generates. For the JSON reader
- * those untyped errors are counted and reported by message, not failed, unless
- * TILECRAFT_PROPERTY_STRICT_JSON=1; time limits still fail, and the text language is strict.
- */
-const STRICT_JSON = process.env.TILECRAFT_PROPERTY_STRICT_JSON === '1';
+// Both readers are strict: a .json program's structure is checked against its schema
+// (src/ir/program-schema.ts) before anything reads it, so a missing or wrong-typed field is a
+// ProgramError naming it, like every other bad input.
 /** Programs that come through are evaluated only when their tensors are this small. */
 const MAX_ELEMENTS = 4096;
 
@@ -213,10 +205,6 @@ function downstream(p: Program, r: () => number): void {
 
 interface Outcome {
   ok: number;
-  /** Untyped errors of the known deserializeProgram structure bug, and the first one's input number. */
-  knownJson: number;
-  /** Distinct messages of those, with where each was first seen. */
-  known: Map<string, string>;
   errors: Map<string, number>;
   slowest: number;
   failures: string[];
@@ -224,7 +212,7 @@ interface Outcome {
 
 function fuzz(kind: 'text' | 'json', seed: number, runs: number): Outcome {
   const r = rng(seed);
-  const out: Outcome = { ok: 0, knownJson: 0, known: new Map(), errors: new Map(), slowest: 0, failures: [] };
+  const out: Outcome = { ok: 0, errors: new Map(), slowest: 0, failures: [] };
   const corpus = kind === 'text' ? TEXTS : JSONS;
   for (let n = 0; n < runs && out.failures.length < 10; n++) {
     let input = pickFrom(r, corpus);
@@ -247,11 +235,7 @@ function fuzz(kind: 'text' | 'json', seed: number, runs: number): Outcome {
       }
       out.ok++;
     } catch (e) {
-      if (untyped(e) && kind === 'json' && !STRICT_JSON) {
-        const msg = `${stage}: ${(e as Error)?.name}: ${String((e as Error)?.message).replace(/\d+/g, 'N').slice(0, 80)}`;
-        out.knownJson++;
-        if (!out.known.has(msg)) out.known.set(msg, where);
-      } else if (untyped(e)) {
+      if (untyped(e)) {
         out.failures.push(`${where}: ${stage} threw a non-Tilecraft error:\n${String((e as Error)?.stack ?? e).split('\n').slice(0, 6).join('\n')}\ninput:\n${input}`);
       } else {
         const cause = (e as Error).cause;
@@ -274,8 +258,7 @@ describe('fuzzing the text language and the .json program format', () => {
       const s = (performance.now() - start) / 1000;
       console.log(
         `fuzz ${kind}: ${RUNS} inputs in ${s.toFixed(1)} s (${((RUNS / s) * 60).toFixed(0)} inputs/min), ${o.ok} accepted, ` +
-          `errors ${[...o.errors].map(([k, v]) => `${k} ${v}`).join(', ')}, slowest ${o.slowest.toFixed(0)} ms, ${o.failures.length} failures` +
-          (o.knownJson ? `, ${o.knownJson} untyped errors of the known JSON structure bug:\n  ${[...o.known].map(([m, w]) => `${m} (first at ${w})`).join('\n  ')}` : ''),
+          `errors ${[...o.errors].map(([k, v]) => `${k} ${v}`).join(', ')}, slowest ${o.slowest.toFixed(0)} ms, ${o.failures.length} failures`,
       );
       expect(o.failures, o.failures.join('\n\n')).toEqual([]);
       // the mutations reach past the first check and some survive
