@@ -29,20 +29,17 @@ const deviceOption = (v: string) => {
   }
 };
 
-async function main(argv: string[]): Promise<number> {
-  let code: number = EXIT.ok;
-  const cli = new Command('autotune')
-    .description('tilecraft: compile, run and tune kernels on your own device')
-    .version(VERSION, '-V, --version', 'print the tilecraft version')
-    .showHelpAfterError()
-    .exitOverride();
+/** Where a command's exit code goes. */
+type Done = (code: number) => void;
 
+/** The commands that look: at the devices, the examples, the tuning database, a tuning run. */
+function lookCommands(cli: Command, done: Done): void {
   cli
     .command('devices')
     .description('list the devices tilecraft can use here, and why any cannot be used')
     .option('--json', 'machine-readable output', false)
     .action(async (o: { json: boolean }) => {
-      code = await devicesCommand(o);
+      done(await devicesCommand(o));
     });
 
   cli
@@ -55,6 +52,28 @@ async function main(argv: string[]): Promise<number> {
       else for (const e of examples) console.log(`${e.name.padEnd(12)} ${e.description} [${e.dtypes.join(', ')}] ${Object.entries(e.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     });
 
+  cli
+    .command('show')
+    .description('list the tuning database')
+    .option('--program <name>', 'only this program')
+    .option('--db <path>', 'tuning database file')
+    .option('--json', 'machine-readable output', false)
+    .action(async (o) => {
+      done(await showCommand(o));
+    });
+
+  cli
+    .command('report')
+    .description('one self-contained HTML page for a tuning run: search progress, time against each knob, the winner and its kernels')
+    .argument('<tune.json>', 'what autotune tune --json printed')
+    .option('--out <file>', 'the page to write (default: the JSON file with .html)')
+    .action(async (file: string, o) => {
+      done(await reportCommand(file, o));
+    });
+}
+
+/** The commands that compile and run: tune, bench, run, export. */
+function workCommands(cli: Command, done: Done): void {
   cli
     .command('tune')
     .description('search the schedules of an example or a program file on this device and record the fastest')
@@ -71,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-save', 'do not record the result')
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
-      code = await tuneCommand(name, o);
+      done(await tuneCommand(name, o));
     });
 
   cli
@@ -85,17 +104,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--db <path>', 'tuning database file')
     .option('--json', 'machine-readable output', false)
     .action(async (names: string[], o) => {
-      code = await benchCommand(names, o);
-    });
-
-  cli
-    .command('show')
-    .description('list the tuning database')
-    .option('--program <name>', 'only this program')
-    .option('--db <path>', 'tuning database file')
-    .option('--json', 'machine-readable output', false)
-    .action(async (o) => {
-      code = await showCommand(o);
+      done(await benchCommand(names, o));
     });
 
   cli
@@ -117,16 +126,7 @@ async function main(argv: string[]): Promise<number> {
     )
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
-      code = await runCommand(name, o);
-    });
-
-  cli
-    .command('report')
-    .description('one self-contained HTML page for a tuning run: search progress, time against each knob, the winner and its kernels')
-    .argument('<tune.json>', 'what autotune tune --json printed')
-    .option('--out <file>', 'the page to write (default: the JSON file with .html)')
-    .action(async (file: string, o) => {
-      code = await reportCommand(file, o);
+      done(await runCommand(name, o));
     });
 
   cli
@@ -142,8 +142,20 @@ async function main(argv: string[]): Promise<number> {
     .option('--cuda <sm>', 'also write a C header and CUDA source with a launch function, printed for this compute capability (80, 90)', positiveInt)
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
-      code = await exportCommand(name, o);
+      done(await exportCommand(name, o));
     });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const cli = new Command('autotune')
+    .description('tilecraft: compile, run and tune kernels on your own device')
+    .version(VERSION, '-V, --version', 'print the tilecraft version')
+    .showHelpAfterError()
+    .exitOverride();
+  const done = (c: number) => (code = c);
+  lookCommands(cli, done);
+  workCommands(cli, done);
 
   try {
     await cli.parseAsync(argv);

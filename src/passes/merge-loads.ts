@@ -1,4 +1,4 @@
-import { type KExpr, type KStmt, type Kernel, forEachStmt, kload, kmapStmtExprs, kref, kt, kvisit } from '../ir/kernel.js';
+import { type KBuffer, type KExpr, type KStmt, type Kernel, forEachStmt, kload, kmapStmtExprs, kref, kt, kvisit } from '../ir/kernel.js';
 import { affineIndex } from './affine.js';
 import { namer } from './legalize.js';
 
@@ -45,62 +45,83 @@ export function mergeLoads(k: Kernel): Kernel {
       if (s.op === 'if') return { ...s, then: block(s.then), else: block(s.else) };
       return s;
     });
-    // the candidate loads of each statement's own expressions, grouped by buffer and index base
-    interface Use {
-      readonly stmt: number;
-      readonly text: string;
-      readonly c: number;
-    }
-    const groups = new Map<string, { buffer: string; at: (c: number) => KExpr; aligned: boolean; uses: Use[] }>();
-    stmts.forEach((s, i) =>
-      ownExprs(s, (e) => {
-        if (e.op !== 'load' || e.type.lanes !== 1 || !buffers.has(e.buffer) || !stable(e.index)) return e;
-        const a = affineIndex(e.index);
-        if (!a) return e;
-        const key = `${e.buffer}:${a.key}`;
-        let g = groups.get(key);
-        if (!g) {
-          const b = buffers.get(e.buffer)!;
-          const vectorizable = b.dtype === 'f32' || b.dtype === 'u32' || b.dtype === 'i32' || b.dtype === 'f16';
-          g = { buffer: e.buffer, at: a.at, aligned: vectorizable && a.multipleOf(WIDTH) && b.length % WIDTH === 0, uses: [] };
-          groups.set(key, g);
-        }
-        g.uses.push({ stmt: i, text: JSON.stringify(e), c: a.c });
-        return e;
-      }),
-    );
-    // one bound load per window of four aligned elements (or per element), where it saves a load
-    const replace = new Map<string, KExpr>();
-    const before = new Map<number, KStmt[]>();
-    for (const g of groups.values()) {
-      const windows = new Map<number, Use[]>();
-      for (const u of g.uses) {
-        const w = g.aligned ? Math.floor(u.c / WIDTH) : u.c;
-        const list = windows.get(w);
-        if (list) list.push(u);
-        else windows.set(w, [u]);
-      }
-      for (const [w, uses] of windows) {
-        const lanes = new Set(uses.map((u) => u.c));
-        if (uses.length < 2) continue;
-        const first = Math.min(...uses.map((u) => u.stmt));
-        const name = fresh();
-        const dtype = buffers.get(g.buffer)!.dtype;
-        const vector = g.aligned && lanes.size > 1;
-        const value = vector ? kload(g.buffer, g.at(w * WIDTH), kt(dtype, WIDTH)) : kload(g.buffer, g.at(uses[0]!.c), kt(dtype));
-        const lets = before.get(first);
-        if (lets) lets.push({ op: 'let', name, value });
-        else before.set(first, [{ op: 'let', name, value }]);
-        for (const u of uses) {
-          const r = kref(name, value.type);
-          replace.set(u.text, vector ? { op: 'extract', type: kt(dtype), x: r, lane: u.c - w * WIDTH } : r);
-        }
-      }
-    }
+    const { replace, before } = bindGroups(groupLoads(stmts, buffers, stable), buffers, fresh);
     if (replace.size === 0) return stmts;
     return stmts.flatMap((s, i) => [...(before.get(i) ?? []), ownExprs(s, (e) => (e.op === 'load' ? (replace.get(JSON.stringify(e)) ?? e) : e))]);
   };
   return { ...k, body: block(k.body) };
+}
+
+/** A candidate load: the statement it is in, its text (to find it again), its index's constant part. */
+interface Use {
+  readonly stmt: number;
+  readonly text: string;
+  readonly c: number;
+}
+
+/** Loads of one buffer at one index base: `at(c)` is the base plus `c`; aligned bases may load vectors. */
+interface Group {
+  readonly buffer: string;
+  readonly at: (c: number) => KExpr;
+  readonly aligned: boolean;
+  readonly uses: Use[];
+}
+
+/** The candidate loads of each statement's own expressions, grouped by buffer and index base. */
+function groupLoads(stmts: readonly KStmt[], buffers: ReadonlyMap<string, KBuffer>, stable: (e: KExpr) => boolean): Map<string, Group> {
+  const groups = new Map<string, Group>();
+  stmts.forEach((s, i) =>
+    ownExprs(s, (e) => {
+      if (e.op !== 'load' || e.type.lanes !== 1 || !buffers.has(e.buffer) || !stable(e.index)) return e;
+      const a = affineIndex(e.index);
+      if (!a) return e;
+      const key = `${e.buffer}:${a.key}`;
+      let g = groups.get(key);
+      if (!g) {
+        const b = buffers.get(e.buffer)!;
+        const vectorizable = b.dtype === 'f32' || b.dtype === 'u32' || b.dtype === 'i32' || b.dtype === 'f16';
+        g = { buffer: e.buffer, at: a.at, aligned: vectorizable && a.multipleOf(WIDTH) && b.length % WIDTH === 0, uses: [] };
+        groups.set(key, g);
+      }
+      g.uses.push({ stmt: i, text: JSON.stringify(e), c: a.c });
+      return e;
+    }),
+  );
+  return groups;
+}
+
+/**
+ * One bound load per window of four aligned elements (or per element) read more than once: the
+ * lets to put before each statement, and what each load's text becomes.
+ */
+function bindGroups(groups: ReadonlyMap<string, Group>, buffers: ReadonlyMap<string, KBuffer>, fresh: () => string) {
+  const replace = new Map<string, KExpr>();
+  const before = new Map<number, KStmt[]>();
+  for (const g of groups.values()) {
+    const windows = new Map<number, Use[]>();
+    for (const u of g.uses) {
+      const w = g.aligned ? Math.floor(u.c / WIDTH) : u.c;
+      const list = windows.get(w);
+      if (list) list.push(u);
+      else windows.set(w, [u]);
+    }
+    for (const [w, uses] of windows) {
+      if (uses.length < 2) continue;
+      const first = Math.min(...uses.map((u) => u.stmt));
+      const name = fresh();
+      const dtype = buffers.get(g.buffer)!.dtype;
+      const vector = g.aligned && new Set(uses.map((u) => u.c)).size > 1;
+      const value = vector ? kload(g.buffer, g.at(w * WIDTH), kt(dtype, WIDTH)) : kload(g.buffer, g.at(uses[0]!.c), kt(dtype));
+      const lets = before.get(first);
+      if (lets) lets.push({ op: 'let', name, value });
+      else before.set(first, [{ op: 'let', name, value }]);
+      for (const u of uses) {
+        const r = kref(name, value.type);
+        replace.set(u.text, vector ? { op: 'extract', type: kt(dtype), x: r, lane: u.c - w * WIDTH } : r);
+      }
+    }
+  }
+  return { replace, before };
 }
 
 /** `s` with `f` applied (bottom-up) to the expressions of the statement itself, not of nested blocks. */
