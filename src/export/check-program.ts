@@ -1,6 +1,6 @@
 import { type DType, storageBytes } from '../ir/dtype.js';
 import { type Plan } from '../passes/pipeline.js';
-import { cudaExport } from './cuda.js';
+import { cudaExport, headerType } from './cuda.js';
 
 /** One case of a CUDA check program: an exported plan and how its outputs are judged. */
 export interface CheckCase {
@@ -138,7 +138,7 @@ ${load}`;
   std::vector<void*> buffers;
   std::vector<unsigned char> host;
 ${alloc}
-  ${prefix}_tensors tensors = { ${io.map((t) => `(${t.role === 'input' ? 'const ' : ''}${cTypeOf(t.dtype)}*)d_${field(t.name)}`).join(', ')} };
+  ${prefix}_tensors tensors = { ${io.map((t) => `(${t.role === 'input' ? 'const ' : ''}${headerType(t.dtype)}*)d_${field(t.name)}`).join(', ')} };
   void* workspace = NULL;
   if (${prefix}_workspace_bytes() > 0) { cudaMalloc(&workspace, ${prefix}_workspace_bytes()); buffers.push_back(workspace); }
   cudaError_t err = ${launch};
@@ -171,4 +171,3 @@ ${compare}
 }
 
 const elementBytes = (d: DType) => (d === 'f16' || d === 'bf16' ? 2 : 4);
-const cTypeOf = (d: DType) => (d === 'f32' ? 'float' : d === 'i32' ? 'int32_t' : d === 'u32' ? 'uint32_t' : 'void');
