@@ -25,6 +25,28 @@ describe('inlineElementwise', () => {
     `);
   });
 
+  it('keeps an exponential that a consumer would recompute across an axis it does not read', () => {
+    // sum[d](exp(G[p, d]) * S[d, e]): inlined, each exp would be taken E times over
+    const p = program('kept', (b) => {
+      const g = b.input('G', 'f32', { p: 4, d: 8 });
+      const s = b.input('S', 'f32', { d: 8, e: 16 });
+      const w = b.let('W', g.exp());
+      b.output('O', w.mul(s).sum('d'), ['p', 'e']);
+      // read once per element it has: inlined as before
+      b.output('R', w.mul(g).sum('d'));
+    });
+    const out = inlineElementwise(prepare(p));
+    expect(out.stmts.map((x) => x.target.name)).toEqual(['W', 'O', 'R']);
+    expect(printProgram(out)).toContain("R[p: 4]: f32 = sum[d'2: 8](exp(G[p, d'2]) * G[p, d'2])");
+    // a cheap producer is inlined whatever the reuse
+    const cheap = program('cheap', (b) => {
+      const g = b.input('G', 'f32', { p: 4, d: 8 });
+      const s = b.input('S', 'f32', { d: 8, e: 16 });
+      b.output('O', b.let('W', g.mul(2)).mul(s).sum('d'), ['p', 'e']);
+    });
+    expect(inlineElementwise(prepare(cheap)).stmts.map((x) => x.target.name)).toEqual(['O']);
+  });
+
   it('maps the producer axes to the consumer indices (transposed and shifted reads)', () => {
     const p = program('idx', (b) => {
       const x = b.input('X', 'f32', { i: 3, j: 4 });
