@@ -3,12 +3,16 @@ import { attention } from './attention.js';
 import { causalAttention } from './causal-attention.js';
 import { decodeAttention } from './decode-attention.js';
 import { elementwiseChain } from './elementwise.js';
+import { gla, glaDecode } from './gla.js';
 import { gqaAttention } from './gqa-attention.js';
+import { linearAttention, linearAttentionPlain } from './linear-attention.js';
 import { linearRecurrence } from './linear-recurrence.js';
 import { int4Gemm, int4ZpGemm, int8ChannelGemm, int8Gemm, int8OutlierGemm, swigluInt4 } from './lowbit-gemm.js';
 import { matmul } from './matmul.js';
 import { layernormExample, rmsnormExample, softmaxExample } from './norms.js';
 import { onlineSoftmax } from './online-softmax.js';
+import { retention } from './retention.js';
+import { ssd } from './ssd.js';
 
 /** A named example: a program builder per dtype, default sizes, and a one-line description. */
 export type { Example } from '../src/cli/examples.js';
@@ -31,6 +35,12 @@ export const EXAMPLES: readonly Example[] = [
   swigluInt4,
   onlineSoftmax,
   linearRecurrence,
+  linearAttention,
+  linearAttentionPlain,
+  retention,
+  gla,
+  glaDecode,
+  ssd,
 ];
 
 export function findExample(name: string): Example | undefined {

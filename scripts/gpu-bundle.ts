@@ -32,6 +32,10 @@ const SMALL: Readonly<Record<string, Sizes>> = {
   'swiglu-int4': { M: 1, N: 67, K: 128, G: 32 },
   'online-softmax': { B: 1, H: 2, N: 8, M: 53, D: 16 },
   'linear-recurrence': { H: 2, T: 19, D: 8, E: 8 },
+  // two chunks of 64 steps, the second ragged
+  ...Object.fromEntries(['linear-attention', 'linear-attention-plain', 'retention', 'gla'].map((e) => [e, { B: 1, H: 2, L: 100, K: 16, V: 16 }])),
+  ssd: { B: 1, H: 2, L: 100, N: 16, P: 16 },
+  'gla-decode': { B: 1, H: 3, K: 16, V: 19 },
 };
 const VALUES: Readonly<Record<string, Sizes>> = { 'decode-attention': { M: 50 } };
 const id = (s: string) => s.replace(/[^A-Za-z0-9]/g, '_');

@@ -19,6 +19,7 @@ import {
 } from './schedule.js';
 import { hoistReductions } from './hoist-reductions.js';
 import { type OnlineSoftmaxReport, onlineSoftmax } from './online-softmax.js';
+import { type ChunkScanReport, chunkScan } from './chunk-scan.js';
 import { inlineElementwise } from './inline-elementwise.js';
 import { verifyKernel } from './verify-kernel.js';
 import { type TargetLimits, WEBGPU_BASELINE_LIMITS } from './limits.js';
@@ -76,9 +77,20 @@ export interface LowerOptions {
   readonly grouping?: Partial<GroupOptions> | undefined;
   /**
    * Rewrites of the tensor IR, each on by default: `onlineSoftmax` streams a softmax contraction
-   * (attention) as one fold instead of materializing the probabilities (see online-softmax.ts).
+   * (attention) as one fold instead of materializing the probabilities (see online-softmax.ts);
+   * `chunkScan` computes a linear recurrence written as a scan (linear attention, retention,
+   * GLA, SSD) in chunks of steps with matrix products inside each chunk (see chunk-scan.ts):
+   * `{ chunk: 32 }` sets the steps per chunk and makes a recurrence that cannot be chunked an
+   * error (`ChunkScanError`) instead of a note in the trace.
    */
-  readonly rewrites?: { readonly onlineSoftmax?: boolean } | undefined;
+  readonly rewrites?: { readonly onlineSoftmax?: boolean; readonly chunkScan?: boolean | { readonly chunk?: number } } | undefined;
+}
+
+function describeChunks(r: ChunkScanReport): string {
+  return [
+    ...r.rewritten.map((x) => `${x.stmt}: chunks of ${x.chunk}`),
+    ...r.declined.map((x) => `${x.stmt} left as written: ${x.reason}`),
+  ].join('; ');
 }
 
 /**
@@ -124,7 +136,10 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   // after hoisting: a softmax contraction under an epilogue (O = P·V + X) has its own statement
   const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(hoisted);
   if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
-  const bound = bindProgram(streamed?.program ?? hoisted, sizes);
+  const chunkOption = options.rewrites?.chunkScan;
+  const chunked = chunkOption === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, typeof chunkOption === 'object' ? { ...chunkOption, required: true } : {});
+  if (chunked && (chunked.rewritten.length || chunked.declined.length)) trace.push({ pass: 'chunk-scan', note: describeChunks(chunked) });
+  const bound = bindProgram(chunked?.program ?? streamed?.program ?? hoisted, sizes);
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
   const fused = inlineElementwise(bound);
   trace.push({ pass: 'inline-elementwise', note: `${fused.stmts.length} statements` });

@@ -46,17 +46,26 @@ const SMALL: Readonly<Record<string, Sizes>> = {
   'int4-gemm': { M: 4, N: 64, K: 256, G: 64 },
   'online-softmax': { B: 1, H: 2, N: 8, M: 64, D: 16 },
   'linear-recurrence': { H: 2, T: 16, D: 8, E: 8 },
+  // two chunks of 64 steps, the second ragged
+  ...Object.fromEntries(['linear-attention', 'linear-attention-plain', 'retention', 'gla'].map((e) => [e, { B: 1, H: 2, L: 100, K: 16, V: 16 }])),
+  ssd: { B: 1, H: 2, L: 100, N: 16, P: 16 },
 };
 
 /**
- * Row schedules a fold example refuses, as the tuner would skip them: a scan runs in one
- * invocation per row, and a team's merge of the attention state must fit in shared memory.
+ * Schedules an example refuses, as the tuner would skip them: a scan runs in one invocation per
+ * row, a team's merge of the attention state must fit in shared memory, and tensor cores take
+ * f16 operands.
  */
 const REFUSED = new Set([
   'linear-recurrence/tpr8',
   'linear-recurrence/sg64',
   'linear-recurrence/sg16',
   'linear-recurrence/wg1024',
+  // the chunked form's scans (the log-decays within a chunk, the state over chunks) likewise, and
+  // its f32 intermediates take no tensor cores
+  ...['linear-attention', 'linear-attention-plain', 'retention', 'gla', 'ssd'].flatMap((e) =>
+    ['tpr8', 'sg64', 'sg16', 'wg1024', 'tensor-cores', 'tensor-cores-2x2-db'].map((s) => `${e}/${s}`),
+  ),
   ...['online-softmax', 'attention', 'causal-attention', 'decode-attention', 'gqa-attention'].map((e) => `${e}/wg1024`),
 ]);
 

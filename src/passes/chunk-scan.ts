@@ -1,0 +1,545 @@
+import { type Sizes } from '../ir/bind.js';
+import { TilecraftError } from '../ir/errors.js';
+import { stateRead } from '../ir/fold.js';
+import { type IntExpr, evalInt, iadd, ibin, imul, int, intSyms, intVars, ivar } from '../ir/intexpr.js';
+import { printExpr } from '../ir/print.js';
+import { intRange } from '../ir/verify.js';
+import {
+  type Axis,
+  type Expr,
+  type FoldDef,
+  type Program,
+  type StateField,
+  type Stmt,
+  type TensorDecl,
+  binary,
+  cast,
+  children,
+  compare,
+  constant,
+  freeVars,
+  iota,
+  load,
+  mapExpr,
+  reduce,
+  select,
+  substIndex,
+  unary,
+  visitExpr,
+  withChildren,
+} from '../ir/tensor.js';
+
+/**
+ * The chunkwise-parallel form of a linear recurrence, derived from the scan a user writes.
+ *
+ * A scan over `t` whose state field follows
+ *
+ *     S_t[d, e] = a(t, d) * S_{t-1}[d, e] + k(t, d) * v(t, e)      (S_0 = 0)
+ *     o_t[e]    = sum[d](q(t, d) * S_t[d, e])
+ *
+ * (linear attention: a = 1; retention: a constant per head; Mamba-2's SSD: a scalar per step;
+ * gated linear attention: a vector over d) is sequential in t as written. Cut into chunks of C
+ * steps, with G(t, d) the sum of log a over the steps of t's chunk up to t, it is
+ *
+ *     intra[t, e] = sum[s in chunk(t), s <= t](sum[d](q(t, d) k(s, d) exp(G(t, d) - G(s, d))) v(s, e))
+ *     W[c, d, e]  = sum[s in chunk c](exp(G(end c, d) - G(s, d)) k(s, d) v(s, e))
+ *     S[c, d, e]  = exp(G(end c, d)) S[c - 1, d, e] + W[c, d, e]          (a scan over chunks)
+ *     o[t, e]     = intra[t, e] + sum[d](q(t, d) exp(G(t, d)) S[chunk(t) - 1, d, e])
+ *
+ * Every exponent is a sum of log-decays over steps that run forward in time, so it is at most 0:
+ * nothing overflows however long the sequence, and decays near 0 underflow to exact zeros (a
+ * log-decay is clamped at LOG_DECAY_FLOOR so that a decay of exactly 0 stays finite). A decay
+ * written `exp(y)` is taken as `y` in log space, never rounded through `exp`.
+ *
+ * The rewrite emits these as tensor statements — contractions, a row reduction, a scan over
+ * chunks — which the rest of the pipeline groups, tiles and tunes like any other; no template.
+ * Intermediates are f32 whatever the inputs' dtype, and each takes only the axes its expression
+ * reads, so the query-key products of a recurrence written per value column are not recomputed
+ * per column. A fold over the same recurrence whose output is the state itself (the final state,
+ * for decoding to continue from) becomes a read of the last chunk's state.
+ *
+ * It declines — with a reason — a state that does not start at 0, an update that is not linear in
+ * its own field, a decay that reads a value axis, an additive term that is not a product of a key
+ * part (over the summed axis) and a value part, an output that reads the state other than through
+ * such a sum (or, for a fold, as the whole field), a scan over a dynamic axis, locals that read
+ * the state, and fields that read each other.
+ */
+export interface ChunkScanOptions {
+  /** Steps per chunk (at most the sequence length is used). */
+  readonly chunk?: number;
+  /** Throw a `ChunkScanError` for a recurrence that cannot be chunked instead of leaving it as written. */
+  readonly required?: boolean;
+}
+
+export interface ChunkScanReport {
+  readonly program: Program;
+  /** Statements rewritten into the chunked form, with the chunk size they got. */
+  readonly rewritten: readonly { readonly stmt: string; readonly chunk: number }[];
+  /** Scans (and folds) that were left as written, and why. */
+  readonly declined: readonly { readonly stmt: string; readonly reason: string }[];
+}
+
+/** A recurrence the chunked form was asked for (`required`) but does not apply to. */
+export class ChunkScanError extends TilecraftError {
+  override name = 'ChunkScanError';
+  constructor(
+    readonly stmt: string,
+    readonly reason: string,
+  ) {
+    super(`statement ${stmt}: the chunkwise form does not apply: ${reason}`);
+  }
+}
+
+/** Default steps per chunk. */
+export const DEFAULT_CHUNK = 64;
+/** The smallest log-decay used: exp of it is about 1e-26, a decay of exactly 0 stays finite. */
+export const LOG_DECAY_FLOOR = -60;
+
+/** One field's recurrence: S <- decay * S + additive, over the field's own axes. */
+interface Linear {
+  readonly field: StateField;
+  /** undefined: the decay is 1. */
+  readonly decay: Expr | undefined;
+  readonly additive: Expr;
+}
+
+/** A sum over one axis of the field of a query times the state: `sum[x](q * S[..x..])`. */
+interface Readout {
+  readonly node: Expr;
+  readonly field: StateField;
+  /** The reduction variable and the position of the field's axis it indexes. */
+  readonly x: string;
+  readonly pos: number;
+  readonly query: Expr;
+  /** The field's index (position `pos` is the reduction variable). */
+  readonly index: readonly IntExpr[];
+}
+
+export function chunkScan(p: Program, sizes: Sizes, options: ChunkScanOptions = {}): ChunkScanReport {
+  const rewritten: { stmt: string; chunk: number }[] = [];
+  const declined: { stmt: string; reason: string }[] = [];
+  const taken = new Set([...p.inputs.map((t) => t.name), ...p.stmts.map((s) => s.target.name)]);
+  const out: Stmt[] = [];
+  const memo = new Map<string, TensorDecl>();
+  for (const s of p.stmts) {
+    if (s.expr.op !== 'fold' || s.expr.def.kind !== 'scan' && !isFinalState(s.expr.def, s.expr.output)) {
+      out.push(s);
+      continue;
+    }
+    const fresh = (base: string) => {
+      let name = base;
+      for (let k = 2; taken.has(name); k++) name = `${base}${k}`;
+      taken.add(name);
+      return name;
+    };
+    const made = derive(p, s, sizes, options.chunk ?? DEFAULT_CHUNK, fresh, memo);
+    if (typeof made === 'string') {
+      if (options.required) throw new ChunkScanError(s.target.name, made);
+      declined.push({ stmt: s.target.name, reason: made });
+      out.push(s);
+      continue;
+    }
+    out.push(...made.stmts, made.stmt);
+    rewritten.push({ stmt: s.target.name, chunk: made.chunk });
+  }
+  return { program: rewritten.length ? { ...p, stmts: out } : p, rewritten, declined };
+}
+
+/** A fold (not a scan) whose output is one of its fields, whole: the final state. */
+function isFinalState(d: FoldDef, k: number): boolean {
+  const e = d.outputs[k]?.expr;
+  return d.kind === 'fold' && e?.op === 'state' && e.of === 'self';
+}
+
+const sum = (xs: readonly Expr[]): Expr => xs.reduce((a, b) => binary('add', a, b));
+const product = (xs: readonly Expr[], dtype: Expr['dtype']): Expr => (xs.length ? xs.reduce((a, b) => binary('mul', a, b)) : constant(1, dtype));
+const f32 = (e: Expr) => cast(e, 'f32');
+
+function terms(e: Expr): Expr[] {
+  return e.op === 'binary' && e.fn === 'add' ? [...terms(e.a), ...terms(e.b)] : [e];
+}
+function factors(e: Expr): Expr[] {
+  return e.op === 'binary' && e.fn === 'mul' ? [...factors(e.a), ...factors(e.b)] : [e];
+}
+function readsState(e: Expr): boolean {
+  if (e.op === 'state') return true;
+  return children(e).some(readsState);
+}
+const isIdentityRead = (e: Expr, f: StateField) =>
+  e.op === 'state' && e.of === 'self' && e.field === f.name && e.index.every((ix, k) => ix.op === 'var' && ix.name === f.axes[k]!.name);
+
+/** The fold's update with its locals substituted, or why not. */
+function inlineLocals(d: FoldDef, e: Expr): Expr | string {
+  const locals = new Map<string, Expr>();
+  for (const l of d.locals) {
+    if (readsState(l.expr)) return `the step's local ${l.name} reads the state`;
+    locals.set(l.name, substLocals(l.expr, locals));
+  }
+  return substLocals(e, locals);
+}
+function substLocals(e: Expr, locals: ReadonlyMap<string, Expr>): Expr {
+  return mapExpr(e, (n) => (n.op === 'local' ? locals.get(n.name)! : n));
+}
+
+/** A field's update as decay * field + additive, or why it is not. */
+function linearOf(d: FoldDef, k: number, ranges: Readonly<Record<string, readonly [number, number]>>): Linear | string {
+  const field = d.state[k]!;
+  const init = d.init[k]!;
+  if (init.op !== 'const' || init.value !== 0) return `state ${field.name} starts at ${printExpr(init)}, not 0`;
+  const u = inlineLocals(d, d.update[k]!);
+  if (typeof u === 'string') return u;
+  let decay: Expr | undefined | null = null;
+  const additive: Expr[] = [];
+  for (const term of terms(u)) {
+    const fs = factors(term);
+    const own = fs.filter((f) => isIdentityRead(f, field));
+    const rest = fs.filter((f) => !isIdentityRead(f, field));
+    if (rest.some(readsState)) return `the update of ${field.name} reads the state other than as ${field.name} itself (${printExpr(term)})`;
+    if (own.length > 1) return `the update of ${field.name} is not linear in it (${printExpr(term)})`;
+    if (own.length === 0) {
+      additive.push(term);
+      continue;
+    }
+    if (decay !== null) return `the update of ${field.name} has more than one term in ${field.name}`;
+    decay = rest.length ? product(rest, field.dtype) : undefined;
+  }
+  if (decay === null) return `the update of ${field.name} does not carry the state over`;
+  if (!additive.length) return `the update of ${field.name} adds nothing`;
+  if (decay?.op === 'const' && decay.value === 1) decay = undefined;
+  if (decay && !positive(decay, ranges)) {
+    return `the decay of ${field.name}, ${printExpr(decay)}, is not known to be positive, and the chunked form works with its logarithm: write it as exp of a log-decay (or a sigmoid)`;
+  }
+  const fieldVars = new Set(field.axes.map((a) => a.name));
+  if (decay && [...freeVars(decay)].filter((v) => fieldVars.has(v)).length > 1) {
+    return `the decay of ${field.name} reads more than one of its axes (${printExpr(decay)})`;
+  }
+  return { field, decay, additive: sum(additive) };
+}
+
+/** The sums of a query times a field in an output, each replaced by `replace`, or why not. */
+function readoutsOf(d: FoldDef, e: Expr): Readout[] | string {
+  const found: Readout[] = [];
+  const walk = (n: Expr): string | undefined => {
+    if (n.op === 'reduce' && n.fn === 'sum' && n.axes.length === 1) {
+      const x = n.axes[0]!.name;
+      const fs = factors(n.body);
+      const states = fs.filter((f) => f.op === 'state');
+      const rest = fs.filter((f) => f.op !== 'state');
+      const s = states[0];
+      if (states.length === 1 && s?.op === 'state' && !rest.some(readsState)) {
+        const field = d.state.find((f) => f.name === s.field)!;
+        const pos = s.index.findIndex((ix) => ix.op === 'var' && ix.name === x);
+        if (pos >= 0 && s.index.every((ix, k) => k === pos || !intVars(ix).has(x))) {
+          found.push({ node: n, field, x, pos, query: product(rest, n.dtype), index: s.index });
+          return undefined;
+        }
+      }
+    }
+    if (n.op === 'state') return `an output reads state ${n.field} other than through a sum over one of its axes of a query times it`;
+    for (const c of children(n)) {
+      const why = walk(c);
+      if (why) return why;
+    }
+    return undefined;
+  };
+  const why = walk(e);
+  return why ?? found;
+}
+
+interface Derived {
+  readonly stmts: readonly Stmt[];
+  readonly stmt: Stmt;
+  readonly chunk: number;
+}
+
+/** The chunked statements for one output of a scan (or the final state of a fold), or why not. */
+function derive(
+  p: Program,
+  s: Stmt,
+  sizes: Sizes,
+  chunkWanted: number,
+  fresh: (base: string) => string,
+  memo: Map<string, TensorDecl>,
+): Derived | string {
+  const root = s.expr as Extract<Expr, { op: 'fold' }>;
+  const d = root.def;
+  if (d.over.length !== 1) return `the fold runs over ${d.over.length} axes, not one`;
+  const t = d.over[0]!;
+  if (p.dynamic && [...intSyms(t.size)].some((n) => Object.hasOwn(p.dynamic!, n))) return `the scanned axis ${t.name} has a dynamic length`;
+  const value = (x: IntExpr) => evalInt(x, sizes);
+  const T = value(t.size);
+  const C = Math.max(1, Math.min(chunkWanted, T));
+  const nC = Math.ceil(T / C);
+  const out = d.outputs[root.output]!;
+  const ranges: Record<string, [number, number]> = {};
+  for (const a of [...d.outer, ...d.over, ...d.state.flatMap((f) => f.axes), ...out.axes]) ranges[a.name] = [0, value(a.size) - 1];
+  const reads = d.kind === 'scan' ? readoutsOf(d, out.expr) : [];
+  if (typeof reads === 'string') return reads;
+  const fields = new Set([...reads.map((r) => r.field.name), ...(out.expr.op === 'state' ? [out.expr.field] : [])]);
+  if (!fields.size) return 'no output reads the state';
+  const linear = new Map<string, Linear>();
+  for (const name of fields) {
+    const l = linearOf(d, d.state.findIndex((f) => f.name === name), ranges);
+    if (typeof l === 'string') return l;
+    linear.set(name, l);
+  }
+
+  // index variables of the new statements, named apart from everything the fold binds
+  const used = new Set([...d.outer, ...d.over, ...d.state.flatMap((f) => f.axes), ...out.axes, ...s.target.axes].map((a) => a.name));
+  const name = (base: string) => {
+    let n = base;
+    for (let k = 2; used.has(n); k++) n = `${base}${k}`;
+    used.add(n);
+    return n;
+  };
+  visitExpr(out.expr, (n) => n.op === 'reduce' && n.axes.forEach((a) => used.add(a.name)));
+  const [c, pi, pj, x] = [name('chunk'), name('pos'), name('src'), name('x')];
+  const sizeOf = new Map<string, IntExpr>([...d.outer, ...d.state.flatMap((f) => f.axes), ...out.axes].map((a) => [a.name, int(value(a.size))]));
+  sizeOf.set(c, int(nC)).set(pi, int(C)).set(pj, int(C));
+  const order = [...d.outer.map((a) => a.name), c, pi, pj];
+  const rank = (v: string) => (order.includes(v) ? order.indexOf(v) : order.length);
+
+  const stmts: Stmt[] = [];
+  /** A statement over the free variables of `expr` (outer axes first), reused when one is equal. */
+  const define = (base: string, expr: Expr, extra: readonly string[] = []): TensorDecl => {
+    const vars = [...freeVars(expr)].sort((a, b) => rank(a) - rank(b) || extra.indexOf(a) - extra.indexOf(b));
+    const axes: Axis[] = vars.map((v) => ({ name: v, size: sizeOf.get(v)! }));
+    const key = `${axes.map((a) => `${a.name}:${JSON.stringify(a.size)}`).join(',')}=${printExpr(expr)}`;
+    return remember(key, () => ({ target: { name: fresh(`${s.target.name}_${base}`), dtype: 'f32', axes }, expr }));
+  };
+  /** The statement made for `key` before, else `make()`'s, added. */
+  const remember = (key: string, make: () => Stmt): TensorDecl => {
+    const known = memo.get(key);
+    if (known) return known;
+    const made = make();
+    memo.set(key, made.target);
+    stmts.push(made);
+    return made.target;
+  };
+  const at = (decl: TensorDecl, map: Readonly<Record<string, IntExpr>>) => load(decl, decl.axes.map((a) => map[a.name] ?? ivar(a.name)));
+
+  const step = (ci: IntExpr, pos: IntExpr) => iadd(imul(ci, C), pos);
+  const tAt = (ci: IntExpr, pos: IntExpr) => (T % C === 0 ? step(ci, pos) : ibin('min', step(ci, pos), T - 1));
+  const atStep = (e: Expr, pos: string, rename: Readonly<Record<string, IntExpr>> = {}) => substIndex(e, { ...rename, [t.name]: tAt(ivar(c), ivar(pos)) });
+  const valid = (pos: string): Expr | undefined => (T % C === 0 ? undefined : compare('lt', iota(step(ivar(c), ivar(pos))), constant(T, 'i32')));
+  const masked = (e: Expr, pos: string) => {
+    const v = valid(pos);
+    return v ? select(v, e, constant(0, 'f32')) : e;
+  };
+  const le = (a: string, b: string) => compare('le', iota(ivar(a)), iota(ivar(b)));
+  const zero = constant(0, 'f32');
+
+  /** A scan over `over` of the running sum of `x`, over the variables `x` reads. */
+  const prefixSum = (base: string, x: Expr, over: string): TensorDecl => {
+    const outer = [...freeVars(x)].filter((v) => v !== over).sort((a, b) => rank(a) - rank(b)).map((v) => ({ name: v, size: sizeOf.get(v)! }));
+    const acc: StateField = { name: 'acc', dtype: 'f32', axes: [] };
+    const self = stateRead(acc, []);
+    const def: FoldDef = {
+      kind: 'scan', outer, over: [{ name: over, size: sizeOf.get(over)! }], state: [acc], init: [zero], locals: [],
+      update: [binary('add', self, x)], merge: [binary('add', self, stateRead(acc, [], 'other'))], outputs: [{ axes: [], expr: self }],
+    };
+    return remember(`scan ${outer.map((a) => a.name).join(',')}=${printExpr(x)}`, () => ({
+      target: { name: fresh(`${s.target.name}_${base}`), dtype: 'f32', axes: [...outer, { name: over, size: sizeOf.get(over)! }] },
+      expr: { op: 'fold', dtype: 'f32', def, output: 0 },
+    }));
+  };
+  /** The log-decay summed over each chunk up to each step (a scan within the chunk), or undefined for a decay of 1. */
+  const cumulative = (l: Linear): TensorDecl | undefined => {
+    if (!l.decay) return undefined;
+    const logOf = (e: Expr) => stableLogs(e.op === 'unary' && e.fn === 'exp' ? f32(e.x) : unary('log', f32(e)));
+    return prefixSum('cumdecay', masked(binary('max', logOf(atStep(l.decay, pi)), constant(LOG_DECAY_FLOOR, 'f32')), pi), pi);
+  };
+  /** The state after each chunk, as a scan over the chunks of its per-chunk contribution. */
+  const chunkStates = (l: Linear): TensorDecl => {
+    const G = cumulative(l);
+    const last = int(C - 1);
+    const toEnd = G ? unary('exp', binary('sub', at(G, { [pi]: last }), at(G, { [pi]: ivar(pj) }))) : undefined;
+    // the key part decayed to the chunk's end, stored once, times the value part (where the term splits)
+    const da = decayAxis(l) ?? l.field.axes[0]?.name;
+    const split = da !== undefined ? splitAdditive(l, da) : undefined;
+    const steps = [{ name: pj, size: int(C) }];
+    const W = (() => {
+      if (!split || typeof split === 'string') {
+        const add = masked(f32(atStep(l.additive, pj)), pj);
+        return define('chunksum', reduce('sum', steps, toEnd ? binary('mul', toEnd, add) : add), l.field.axes.map((a) => a.name));
+      }
+      const key = masked(f32(atStep(split.key, pj)), pj);
+      const decayed = toEnd ? at(define('keydecay', binary('mul', key, toEnd)), {}) : key;
+      return define('chunksum', reduce('sum', steps, binary('mul', decayed, f32(atStep(split.value, pj)))), l.field.axes.map((a) => a.name));
+    })();
+    const fieldAxes = l.field.axes.map((a) => ({ name: a.name, size: sizeOf.get(a.name)! }));
+    const outer = [...new Set([...freeVars(at(W, {})), ...(G ? freeVars(at(G, { [pi]: last })) : [])])]
+      .filter((v) => v !== c)
+      .sort((a, b) => rank(a) - rank(b) || fieldAxes.findIndex((x) => x.name === a) - fieldAxes.findIndex((x) => x.name === b))
+      .map((v) => ({ name: v, size: sizeOf.get(v)! }));
+    const S: StateField = { name: 'S', dtype: 'f32', axes: [] };
+    const P: StateField = { name: 'P', dtype: 'f32', axes: [] };
+    const [sv, so, pv, po] = [stateRead(S, []), stateRead(S, [], 'other'), stateRead(P, []), stateRead(P, [], 'other')];
+    const decayOf = G ? unary('exp', at(G, { [pi]: last })) : undefined;
+    const def: FoldDef = decayOf
+      ? {
+          kind: 'scan', outer, over: [{ name: c, size: int(nC) }], state: [P, S], init: [constant(1, 'f32'), zero], locals: [],
+          update: [binary('mul', decayOf, pv), binary('add', binary('mul', decayOf, sv), at(W, {}))],
+          merge: [binary('mul', pv, po), binary('add', binary('mul', po, sv), so)],
+          outputs: [{ axes: [], expr: sv }],
+        }
+      : {
+          kind: 'scan', outer, over: [{ name: c, size: int(nC) }], state: [S], init: [zero], locals: [],
+          update: [binary('add', sv, at(W, {}))], merge: [binary('add', sv, so)], outputs: [{ axes: [], expr: sv }],
+        };
+    return remember(`scan ${outer.map((a) => a.name).join(',')}=${printExpr(at(W, {}))};${decayOf ? printExpr(decayOf) : ''}`, () => ({
+      target: { name: fresh(`${s.target.name}_chunkstate`), dtype: 'f32', axes: [...outer, { name: c, size: int(nC) }] },
+      expr: { op: 'fold', dtype: 'f32', def, output: 0 },
+    }));
+  };
+
+  // the statement's own variables are the fold's outer, scanned and output axes, renamed
+  const own: Record<string, IntExpr> = {};
+  [...d.outer, ...(d.kind === 'scan' ? [t] : []), ...out.axes].forEach((a, k) => (own[a.name] = ivar(s.target.axes[k]!.name)));
+
+  if (out.expr.op === 'state') {
+    const l = linear.get(out.expr.field)!;
+    const Sc = chunkStates(l);
+    const idx: Record<string, IntExpr> = { [c]: int(nC - 1) };
+    l.field.axes.forEach((a, k) => (idx[a.name] = out.expr.op === 'state' ? out.expr.index[k]! : ivar(a.name)));
+    return { stmts, stmt: { target: s.target, expr: cast(substIndex(at(Sc, idx), own), out.expr.dtype) }, chunk: C };
+  }
+
+  const replaced = new Map<Expr, Expr>();
+  for (const r of reads) {
+    const l = linear.get(r.field.name)!;
+    const dAxis = r.field.axes[r.pos]!.name;
+    const da = decayAxis(l);
+    if (da !== undefined && da !== dAxis) return `the decay of ${r.field.name} reads its axis ${da}, but the output sums over ${dAxis}`;
+    const split = splitAdditive(l, dAxis);
+    if (typeof split === 'string') return split;
+    const G = cumulative(l);
+    const vector = da !== undefined;
+    // the value axes of the field, as the output indexes them
+    const valueAt: Record<string, IntExpr> = {};
+    r.field.axes.forEach((a, k) => k !== r.pos && (valueAt[a.name] = r.index[k]!));
+    // the summed variable under one name for every readout, so equal intermediates are shared
+    const query = substIndex(r.query, { [r.x]: ivar(x) });
+    const q = (pos: string) => f32(atStep(query, pos));
+    const key = (pos: string) => masked(f32(atStep(split.key, pos, { [dAxis]: ivar(x) })), pos);
+    const val = (pos: string) => f32(atStep(split.value, pos, valueAt));
+    const xAxis = { name: x, size: sizeOf.get(dAxis)! };
+    sizeOf.set(x, xAxis.size);
+    // G read at the summed variable for a vector decay
+    const onX: Record<string, IntExpr> = vector ? { [da]: ivar(x) } : {};
+    const gap = (a: IntExpr, b: IntExpr) => unary('exp', binary('sub', at(G!, { ...onX, [pi]: a }), at(G!, { ...onX, [pi]: b })));
+    // query-key products inside each chunk, causal; a vector decay weights each term, a scalar one the sum
+    const scores = vector
+      ? define('scores', reduce('sum', [xAxis], select(le(pj, pi), binary('mul', binary('mul', q(pi), key(pj)), gap(ivar(pi), ivar(pj))), zero)))
+      : define('scores', reduce('sum', [xAxis], binary('mul', q(pi), key(pj))));
+    const weights = vector ? scores : define('weights', select(le(pj, pi), G ? binary('mul', at(scores, {}), gap(ivar(pi), ivar(pj))) : at(scores, {}), zero));
+    const intra = define('intra', reduce('sum', [{ name: pj, size: int(C) }], binary('mul', at(weights, {}), val(pj))));
+    // what the chunks before this one left, decayed to this step
+    const Sc = chunkStates(l);
+    const prevIdx: Record<string, IntExpr> = { [c]: ibin('max', iadd(ivar(c), -1), 0), [dAxis]: ivar(x), ...valueAt };
+    const before = select(compare('gt', iota(ivar(c)), constant(0, 'i32')), at(Sc, prevIdx), zero);
+    const inDecay = G ? unary('exp', at(G, onX)) : undefined;
+    const carried = vector && inDecay ? binary('mul', at(define('querydecay', binary('mul', q(pi), inDecay)), {}), before) : binary('mul', q(pi), before);
+    const interSum = define('inter', reduce('sum', [xAxis], carried));
+    const inter = !vector && inDecay ? binary('mul', at(interSum, {}), inDecay) : at(interSum, {});
+    const both = binary('add', at(intra, {}), inter);
+    const here: Record<string, IntExpr> = { [c]: ibin('floordiv', ivar(t.name), C), [pi]: ibin('mod', ivar(t.name), C) };
+    replaced.set(r.node, cast(substIndex(both, here), r.node.dtype));
+  }
+  const expr = substIndex(replaceNodes(out.expr, replaced), own);
+  return { stmts, stmt: { target: s.target, expr }, chunk: C };
+}
+
+/** Whether `e` is positive wherever it is evaluated: an exponential or sigmoid, or a range above 0. */
+function positive(e: Expr, ranges: Readonly<Record<string, readonly [number, number]>>): boolean {
+  if (e.op === 'unary' && (e.fn === 'exp' || e.fn === 'sigmoid')) return true;
+  if (e.op === 'binary' && (e.fn === 'mul' || e.fn === 'div')) return positive(e.a, ranges) && positive(e.b, ranges);
+  if (e.op === 'cast') return positive(e.x, ranges);
+  const r = valueRange(e, ranges);
+  return r !== undefined && r[0] > 0;
+}
+
+/** The range of an expression of constants and index values, or undefined (a load, or not worked out). */
+function valueRange(e: Expr, ranges: Readonly<Record<string, readonly [number, number]>>): [number, number] | undefined {
+  const sorted = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
+  switch (e.op) {
+    case 'const':
+      return [e.value, e.value];
+    case 'iota':
+      return intRange(e.index, ranges);
+    case 'cast':
+      return valueRange(e.x, ranges);
+    case 'unary': {
+      const r = valueRange(e.x, ranges);
+      if (!r) return undefined;
+      if (e.fn === 'neg') return [-r[1], -r[0]];
+      if (e.fn === 'exp') return [Math.exp(r[0]), Math.exp(r[1])];
+      return undefined;
+    }
+    case 'binary': {
+      const a = valueRange(e.a, ranges);
+      const b = valueRange(e.b, ranges);
+      if (!a || !b) return undefined;
+      switch (e.fn) {
+        case 'add':
+          return [a[0] + b[0], a[1] + b[1]];
+        case 'sub':
+          return [a[0] - b[1], a[1] - b[0]];
+        case 'mul':
+          return sorted([a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]);
+        case 'pow':
+          // monotone in the exponent for a positive base
+          return a[0] > 0 ? sorted([a[0] ** b[0], a[0] ** b[1], a[1] ** b[0], a[1] ** b[1]]) : undefined;
+        default:
+          return undefined;
+      }
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `log(sigmoid(x))` as `min(x, 0) - log(1 + exp(-|x|))` and `log(exp(x))` as `x`: the gate of a
+ * decay underflows to 0 in f32 below x = -88 (and its log to -inf), where the log-sigmoid is just x.
+ */
+function stableLogs(e: Expr): Expr {
+  return mapExpr(e, (n) => {
+    if (n.op !== 'unary' || n.fn !== 'log' || n.x.op !== 'unary') return n;
+    const x = n.x.x;
+    if (n.x.fn === 'exp') return x;
+    if (n.x.fn !== 'sigmoid') return n;
+    const one = constant(1, x.dtype);
+    return binary('sub', binary('min', x, constant(0, x.dtype)), unary('log', binary('add', one, unary('exp', unary('neg', unary('abs', x))))));
+  });
+}
+
+function decayAxis(l: Linear): string | undefined {
+  if (!l.decay) return undefined;
+  const fv = freeVars(l.decay);
+  return l.field.axes.map((a) => a.name).find((n) => fv.has(n));
+}
+
+/** The additive term as key (reads the summed axis `d`) times value (reads the field's other axes). */
+function splitAdditive(l: Linear, dAxis: string): { key: Expr; value: Expr } | string {
+  const others = new Set(l.field.axes.map((a) => a.name).filter((n) => n !== dAxis));
+  const key: Expr[] = [];
+  const value: Expr[] = [];
+  for (const f of factors(l.additive)) {
+    const fv = freeVars(f);
+    const onD = fv.has(dAxis);
+    const onValue = [...fv].some((v) => others.has(v));
+    if (onD && onValue) return `the additive term of ${l.field.name} is not a product of a part over ${dAxis} and a part over its other axes (${printExpr(f)} reads both)`;
+    (onD ? key : value).push(f);
+  }
+  return { key: product(key, l.additive.dtype), value: product(value, l.additive.dtype) };
+}
+
+function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
+  const r = map.get(e);
+  if (r) return r;
+  const kids = children(e);
+  const next = kids.map((k) => replaceNodes(k, map));
+  return next.every((k, i) => k === kids[i]) ? e : withChildren(e, next);
+}
+
