@@ -7,13 +7,11 @@ import { type Sizes } from '../src/ir/bind.js';
 import { storageBytes } from '../src/ir/dtype.js';
 import { type HostTensor } from '../src/ir/host.js';
 import { type Program } from '../src/ir/tensor.js';
-import { program as buildProgram } from '../src/dsl/program.js';
 import { type KnobDefaults, type ResolvedSchedule, describeSchedule } from '../src/passes/schedule.js';
-import { type Measurement } from '../src/autotune/measure.js';
 import { Executable } from '../src/runtime/executable.js';
 import { planFor } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
-import { type Contender, type TuningQuestion, fmtMs, interleaved, openDb, printTable, recordedSchedule, tunedSchedule } from './common.js';
+import { type Contender, type Row, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, resultOf, times, tunedSchedule, verdict } from './common.js';
 import { recordedCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
@@ -62,12 +60,6 @@ function decodeCases(d: NonNullable<AttentionBenchOptions['decode']>): { label: 
   return cases;
 }
 
-/** y = x over n elements, in vectors of 4: what memory bandwidth a kernel can reach here. */
-const copyProgram = buildProgram('copy', (p) => {
-  const [n] = p.sizes('n');
-  p.output('Y', p.input('X', 'f32', { i: n }));
-});
-
 const sizesText = (s: Sizes) => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ');
 
 /**
@@ -91,26 +83,6 @@ function lowerableDefaults(device: WebGpuDevice, program: Program, sizes: Sizes)
     if (fits(d)) return d;
   }
   return undefined;
-}
-
-interface Row {
-  readonly name: string;
-  readonly schedule: string;
-  readonly flops?: number | undefined;
-  /** Bytes a GB/s figure counts for this row. */
-  readonly bytes?: number | undefined;
-}
-
-/** One contender's line of results. */
-function resultOf(r: Row, m: Measurement | undefined) {
-  const s = m ? m.medianMs * 1e-3 : undefined;
-  return {
-    name: r.name,
-    schedule: r.schedule,
-    ms: m ? { median: m.medianMs, min: m.minMs, spread: m.spread, samples: m.samples } : null,
-    gflops: s && r.flops ? r.flops / s / 1e9 : null,
-    gbPerSecond: s && r.bytes ? r.bytes / s / 1e9 : null,
-  };
 }
 
 const upload = (exe: Executable, inputs: Record<string, HostTensor>) => {
@@ -200,8 +172,6 @@ async function scheduleFor(
   }
 }
 
-const x = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
-const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
 
 /**
  * Streaming attention (one online-softmax fold kernel) against the three-kernel plan, TF.js's
@@ -215,7 +185,6 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
   const rows: (string | number)[][] = [];
   const ratioRows: (string | number)[][] = [];
   const program = attention.build('f32');
-  const verdict = (v: number | undefined, target: number) => (v === undefined ? '' : v >= target ? 'yes' : 'no');
   const ceilings = recordedCeilings(device.info, o.db);
 
   // the yardstick: the tuned f32 GEMM at 1024³, timed beside every prefill case
@@ -318,10 +287,10 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
       streamingOfFmaPeak: ceilings ? flops / (streaming * 1e-3) / 1e9 / ceilings.fmaF32 : undefined,
     };
     ratioRows.push(
-      [label, `${streamingName} vs ${threeName} (speed-up)`, x(ratios.streamingOverThreeKernel), '>= 4x', verdict(ratios.streamingOverThreeKernel, 4)],
-      [label, `${streamingName} vs TF.js (speed-up)`, x(ratios.streamingOverTfjs), '>= 5x', verdict(ratios.streamingOverTfjs, 5)],
+      [label, `${streamingName} vs ${threeName} (speed-up)`, times(ratios.streamingOverThreeKernel), '>= 4x', verdict(ratios.streamingOverThreeKernel, 4)],
+      [label, `${streamingName} vs TF.js (speed-up)`, times(ratios.streamingOverTfjs), '>= 5x', verdict(ratios.streamingOverTfjs, 5)],
       [label, `${streamingName} GFLOP/s / GEMM 1024³ GFLOP/s`, pct(ratios.streamingGflopsOverGemm), '>= 80%', verdict(ratios.streamingGflopsOverGemm, 0.8)],
-      [label, 'streaming tuned vs streaming default (speed-up)', x(ratios.streamingTunedOverDefault), '', ''],
+      [label, 'streaming tuned vs streaming default (speed-up)', times(ratios.streamingTunedOverDefault), '', ''],
       [label, `${streamingName} GFLOP/s / recorded FMA peak`, ceilings ? pct(ratios.streamingOfFmaPeak) : 'n/a (run bench -- roofline)', '', ''],
     );
     results.push({ case: label, sizes, flops, bytes, rounds, agreement, contenders: lines, ratios: { ...ratios, threeKernelBaseline: threeName, streaming: streamingName } });
@@ -402,7 +371,7 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
     ratioRows.push(
       [label, 'split-KV K,V GB/s / copy vec4 GB/s', pct(ratios.splitKvOverCopy), '>= 60%', verdict(ratios.splitKvOverCopy, 0.6)],
       [label, 'one WG per head K,V GB/s / copy vec4 GB/s', pct(ratios.perHeadOverCopy), '', ''],
-      [label, 'split-KV vs one WG per head (speed-up)', x(ratios.splitKvOverPerHead), '>= 4x', verdict(ratios.splitKvOverPerHead, 4)],
+      [label, 'split-KV vs one WG per head (speed-up)', times(ratios.splitKvOverPerHead), '>= 4x', verdict(ratios.splitKvOverPerHead, 4)],
     );
     results.push({ case: label, sizes: c.sizes, example: c.example.name, kvBytes, copyBytes: 2 * n * 4, fittedDefaults: fitted ? defaults : null, agreement, contenders: lines, ratios });
   }

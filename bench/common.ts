@@ -15,6 +15,7 @@ import { type Sizes } from '../src/ir/bind.js';
 import { canonicalJson } from '../src/ir/hash.js';
 import { serializeProgram } from '../src/ir/serialize.js';
 import { type Program } from '../src/ir/tensor.js';
+import { program as buildProgram } from '../src/dsl/program.js';
 import { type ResolvedSchedule } from '../src/passes/schedule.js';
 import type { DeviceInfo } from '../src/runtime/device.js';
 
@@ -120,3 +121,37 @@ export function writeJson(path: string | undefined, value: unknown): void {
 export const fmtMs = (m: Measurement | undefined) => (m ? `${m.medianMs.toFixed(2)} ±${(m.spread * 100).toFixed(0)}%` : 'n/a');
 export const describeDevice = (info: DeviceInfo) => deviceSummary(info);
 export { deviceFingerprint };
+
+/** y = x over n elements, in vectors of 4: what memory bandwidth a kernel can reach here. */
+export const copyProgram = buildProgram('copy', (p) => {
+  const [n] = p.sizes('n');
+  p.output('Y', p.input('X', 'f32', { i: n }));
+});
+
+/** A contender's name, schedule, and the work its GFLOP/s and GB/s figures count. */
+export interface Row {
+  readonly name: string;
+  readonly schedule: string;
+  readonly flops?: number | undefined;
+  /** Bytes a GB/s figure counts for this row. */
+  readonly bytes?: number | undefined;
+}
+
+/** One contender's line of results. */
+export function resultOf(r: Row, m: Measurement | undefined) {
+  const s = m ? m.medianMs * 1e-3 : undefined;
+  return {
+    name: r.name,
+    schedule: r.schedule,
+    ms: m ? { median: m.medianMs, min: m.minMs, spread: m.spread, samples: m.samples } : null,
+    gflops: s && r.flops ? r.flops / s / 1e9 : null,
+    gbPerSecond: s && r.bytes ? r.bytes / s / 1e9 : null,
+  };
+}
+
+/** A ratio as a speed-up, a ratio as a percentage, and whether it meets a target, for the ratio tables. */
+export const times = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
+export const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
+export const verdict = (v: number | undefined, target: number) => (v === undefined ? '' : v >= target ? 'yes' : 'no');
+/** a / b where both are known. */
+export const ratio = (a: number | undefined | null, b: number | undefined | null) => (a != null && b != null && b !== 0 ? a / b : undefined);

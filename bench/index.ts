@@ -9,6 +9,7 @@ import { parseBudget } from '../src/cli/tune.js';
 import { describeDevice, writeJson } from './common.js';
 import { benchAttention } from './attention.js';
 import { benchGemm } from './gemm.js';
+import { benchLinearAttention } from './linear-attention.js';
 import { benchLowbit } from './lowbit.js';
 import { benchMemory } from './memory.js';
 import { benchRoofline } from './roofline.js';
@@ -128,6 +129,43 @@ Every contender's O is checked against a CPU reference on a few rows before it i
           db: o.db,
           tfjs: o.tfjs,
           gemm: o.gemm,
+        },
+        log,
+      ),
+    );
+  });
+
+cli
+  .command('linear-attention')
+  .description(
+    'gated linear attention: the recurrence as written vs the chunked form (each chunk size tuned) vs causal flash attention at the same shape; ' +
+      'the length from which the chunked kernel beats flash attention; the decoding step vs a vec4 copy',
+  )
+  .option('--shape <BxHxLxKxV>', 'batch x heads x length x key size x value size', '1x8x4096x64x64')
+  .option('--chunks <list>', 'steps per chunk to tune and time', '16,32,64')
+  .option('--lengths <list>', "lengths for the crossover with flash attention ('none' to skip)", '256,512,1024,2048')
+  .option('--decode <HxKxV>', "decoding step: heads x key size x value size ('none' to skip)", '32x128x128')
+  .option('--rounds <n>', 'interleaved timed rounds', '5')
+  .option('--no-tune', 'tuned schedules from the database only, else defaults')
+  .option('--tune-budget <budget>', 'guided search budget per plan not in the tuning database', '16,240s')
+  .option('--db <path>', 'tuning database')
+  .option('--json <file>', "also write the results as JSON ('-' for stdout)")
+  .action(async (o) => {
+    const [B, H, L, K, V] = String(o.shape).split('x').map(Number);
+    const list = (s: string) => (s === 'none' ? [] : s.split(',').map(Number));
+    const decode = o.decode === 'none' ? undefined : String(o.decode).split('x').map(Number);
+    await onDevice('linear-attention', o.json, (device) =>
+      benchLinearAttention(
+        device,
+        {
+          shape: { B: B!, H: H!, L: L!, K: K!, V: V! },
+          chunks: list(String(o.chunks)),
+          lengths: list(String(o.lengths)),
+          decode: decode && { H: decode[0]!, K: decode[1]!, V: decode[2]! },
+          rounds: Number(o.rounds),
+          tune: o.tune,
+          tuneBudget: parseBudget(o.tuneBudget),
+          db: o.db,
         },
         log,
       ),

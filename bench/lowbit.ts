@@ -9,7 +9,7 @@ import { describeSchedule } from '../src/passes/schedule.js';
 import { evaluate } from '../src/reference/evaluate.js';
 import { type CompileOptions, Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
-import { type Contender, type TuningQuestion, fmtMs, interleaved, openDb, printTable, recordedSchedule, tunedSchedule } from './common.js';
+import { type Contender, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, times, tunedSchedule, verdict } from './common.js';
 import { recordedCeilings } from './roofline.js';
 
 type Budget = { trials?: number; seconds?: number };
@@ -36,12 +36,6 @@ const f16Weights = buildProgram('f16w_gemm', (p) => {
   p.output('Y', x.mul(w.cast('f32')).sum('k'));
 });
 
-/** y = x over n elements, in vectors of 4: what memory bandwidth a kernel reaches here. */
-const copyProgram = buildProgram('copy', (p) => {
-  const [n] = p.sizes('n');
-  p.output('Y', p.input('X', 'f32', { i: n }));
-});
-
 interface Entry {
   readonly name: string;
   readonly exe: Executable;
@@ -59,9 +53,6 @@ const timed = (e: Entry): Contender => ({
   },
 });
 
-const x = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
-const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
-const verdict = (v: number | undefined, target: number) => (v === undefined ? '' : v >= target ? 'yes' : 'no');
 
 /**
  * int4 GEMV and skinny GEMM against the same products with f16 weights and a vec4 copy (this
@@ -142,7 +133,7 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
       ratios[`int4g${G}OverF16`] = s;
       ratioRows.push(
         [label, `int4 g${G} weight GB/s / copy vec4 GB/s`, pct(r), '>= 60%', verdict(r, 0.6)],
-        [label, `int4 g${G} vs f16 weights (speed-up)`, x(s), '>= 3x', verdict(s, 3)],
+        [label, `int4 g${G} vs f16 weights (speed-up)`, times(s), '>= 3x', verdict(s, 3)],
       );
     }
     const tunedOverDefault = ms(`int4 g${G} default`) && ms(`int4 g${G} tuned`) ? ms(`int4 g${G} default`)! / ms(`int4 g${G} tuned`)! : undefined;
@@ -151,7 +142,7 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
     const flops = 2 * N * K;
     const ofFma = ceilings && ms(`int4 g${G} tuned`) ? flops / (ms(`int4 g${G} tuned`)! * 1e-3) / 1e9 / ceilings.fmaF32 : undefined;
     ratioRows.push([label, `int4 g${G} GFLOP/s / recorded FMA peak`, ceilings ? pct(ofFma) : 'n/a (run bench -- roofline)', '', '']);
-    ratioRows.push([label, `int4 g${G} tuned vs default (speed-up)`, x(tunedOverDefault), '', '']);
+    ratioRows.push([label, `int4 g${G} tuned vs default (speed-up)`, times(tunedOverDefault), '', '']);
     results.push({ case: label, sizes: { M: 1, N, K }, contenders: lines, ratios: { ...ratios, tunedOverDefault, ofFmaPeak: ofFma ?? null } });
   }
 
@@ -164,7 +155,7 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
     const a = m.get(`int4 g${G} tuned`)?.medianMs;
     const b = m.get('f16 weights tuned')?.medianMs;
     const s = a && b ? b / a : undefined;
-    ratioRows.push([label, `int4 g${G} vs f16 weights (speed-up)`, x(s), '>= 2x', verdict(s, 2)]);
+    ratioRows.push([label, `int4 g${G} vs f16 weights (speed-up)`, times(s), '>= 2x', verdict(s, 2)]);
     results.push({ case: label, sizes: { M, N, K, G }, contenders: lines, ratios: { int4OverF16: s } });
   }
 
