@@ -49,7 +49,8 @@ export interface LinearAttentionBenchOptions {
 /** The flash-attention schedule tuned on the software GPU at N = 512 (bench attention): lanes own 8 query rows, 16-key tiles staged. */
 const FLASH_FALLBACK = { rows: { workgroupSize: 16, threadsPerRow: 1, stageSteps: 16, rowsPerLane: 8 } } as const;
 
-const chunking = (chunk: number): SpaceLowering => ({ rewrites: { chunkScan: { chunk } } });
+/** Plans chunked C steps at a time: compiled with that chunk, tuned with the chunk knob held at it. */
+const chunking = (chunk: number): SpaceLowering => ({ rewrites: { chunkScan: 'required' }, defaults: { chunk: { chunk } } });
 const RECURRENT: SpaceLowering = { rewrites: { chunkScan: false } };
 
 const timed = (name: string, exe: Executable): Contender => ({
@@ -120,7 +121,7 @@ export async function benchLinearAttention(device: WebGpuDevice, o: LinearAttent
   entries.push(await entry({ name: 'recurrent (as written)', schedule: '', flops }, program, sizes, RECURRENT, inputs, reference));
   const tunedChunks: { chunk: number; schedule?: ResolvedSchedule }[] = [];
   for (const chunk of o.chunks) {
-    const s = await scheduleOf(`gla (chunks of ${chunk})`, program, sizes, { lowering: chunking(chunk) });
+    const s = await scheduleOf(`gla (chunks of ${chunk})`, program, sizes, { restrict: { chunk: [chunk] } });
     tunedChunks.push({ chunk, ...(s ? { schedule: s.schedule } : {}) });
     const name = `chunked C=${chunk}${s ? ' tuned' : ' default'}`;
     entries.push(await entry({ name, schedule: s ? ` (${s.source})` : '', flops }, program, sizes, { ...chunking(chunk), ...(s ? { schedule: s.schedule } : {}) }, inputs, reference));

@@ -91,6 +91,12 @@ export function searchSpace(info: DeviceInfo, program: Program, sizes: Sizes, re
         add(id, 'unrollSteps', length >= 16 ? [0, 1, 4, 8, 16] : [0]);
         break;
       }
+      case 'chunk': {
+        // steps per chunk of a chunked scan: no longer than the sequence (a longer one is cut to it)
+        const { length = 1 } = g.extents;
+        add(id, 'chunk', [16, 32, 64, 128].filter((c) => c <= Math.max(16, length)));
+        break;
+      }
       case 'contraction': {
         const { M = 1, N = 1, K = 1 } = g.extents;
         add(id, 'blockM', pow2Range(1, Math.min(128, ceilPow2(M))));

@@ -65,16 +65,16 @@ import {
  * the state, and fields that read each other.
  */
 export interface ChunkScanOptions {
-  /** Steps per chunk (at most the sequence length is used). */
-  readonly chunk?: number;
+  /** Steps per chunk for the scan computing a statement (at most the sequence length is used); DEFAULT_CHUNK when left out. */
+  readonly chunkFor?: (stmt: string) => number;
   /** Throw a `ChunkScanError` for a recurrence that cannot be chunked instead of leaving it as written. */
   readonly required?: boolean;
 }
 
 export interface ChunkScanReport {
   readonly program: Program;
-  /** Statements rewritten into the chunked form, with the chunk size they got. */
-  readonly rewritten: readonly { readonly stmt: string; readonly chunk: number }[];
+  /** Statements rewritten into the chunked form: the chunk asked for, the chunk used (at most the length), the length. */
+  readonly rewritten: readonly { readonly stmt: string; readonly chunk: number; readonly used: number; readonly length: number }[];
   /** Scans (and folds) that were left as written, and why. */
   readonly declined: readonly { readonly stmt: string; readonly reason: string }[];
 }
@@ -91,7 +91,7 @@ export class ChunkScanError extends TilecraftError {
 }
 
 /** Default steps per chunk. */
-export const DEFAULT_CHUNK = 64;
+export const DEFAULT_CHUNK = 32;
 /** The smallest log-decay used: exp of it is about 1e-26, a decay of exactly 0 stays finite. */
 export const LOG_DECAY_FLOOR = -60;
 
@@ -116,7 +116,7 @@ interface Readout {
 }
 
 export function chunkScan(p: Program, sizes: Sizes, options: ChunkScanOptions = {}): ChunkScanReport {
-  const rewritten: { stmt: string; chunk: number }[] = [];
+  const rewritten: { stmt: string; chunk: number; used: number; length: number }[] = [];
   const declined: { stmt: string; reason: string }[] = [];
   const taken = new Set([...p.inputs.map((t) => t.name), ...p.stmts.map((s) => s.target.name)]);
   const out: Stmt[] = [];
@@ -132,7 +132,9 @@ export function chunkScan(p: Program, sizes: Sizes, options: ChunkScanOptions = 
       taken.add(name);
       return name;
     };
-    const made = derive(p, s, sizes, options.chunk ?? DEFAULT_CHUNK, fresh, memo);
+    const chunk = options.chunkFor?.(s.target.name) ?? DEFAULT_CHUNK;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new ChunkScanError(s.target.name, `steps per chunk must be a positive integer, got ${chunk}`);
+    const made = derive(p, s, sizes, chunk, fresh, memo);
     if (typeof made === 'string') {
       if (options.required) throw new ChunkScanError(s.target.name, made);
       declined.push({ stmt: s.target.name, reason: made });
@@ -140,7 +142,7 @@ export function chunkScan(p: Program, sizes: Sizes, options: ChunkScanOptions = 
       continue;
     }
     out.push(...made.stmts, made.stmt);
-    rewritten.push({ stmt: s.target.name, chunk: made.chunk });
+    rewritten.push({ stmt: s.target.name, chunk, used: made.chunk, length: made.length });
   }
   return { program: rewritten.length ? { ...p, stmts: out } : p, rewritten, declined };
 }
@@ -250,6 +252,7 @@ interface Derived {
   readonly stmts: readonly Stmt[];
   readonly stmt: Stmt;
   readonly chunk: number;
+  readonly length: number;
 }
 
 /** The chunked statements for one output of a scan (or the final state of a fold), or why not. */
@@ -320,13 +323,17 @@ function derive(
 
   const step = (ci: IntExpr, pos: IntExpr) => iadd(imul(ci, C), pos);
   const tAt = (ci: IntExpr, pos: IntExpr) => (T % C === 0 ? step(ci, pos) : ibin('min', step(ci, pos), T - 1));
-  const atStep = (e: Expr, pos: string, rename: Readonly<Record<string, IntExpr>> = {}) => substIndex(e, { ...rename, [t.name]: tAt(ivar(c), ivar(pos)) });
-  const valid = (pos: string): Expr | undefined => (T % C === 0 ? undefined : compare('lt', iota(step(ivar(c), ivar(pos))), constant(T, 'i32')));
-  const masked = (e: Expr, pos: string) => {
+  /** `e` at the step of position `pos` of chunk `c` (a variable's name, or any index). */
+  const atStep = (e: Expr, pos: string | IntExpr, rename: Readonly<Record<string, IntExpr>> = {}) =>
+    substIndex(e, { ...rename, [t.name]: tAt(ivar(c), typeof pos === 'string' ? ivar(pos) : pos) });
+  const valid = (pos: string | IntExpr): Expr | undefined =>
+    T % C === 0 ? undefined : compare('lt', iota(step(ivar(c), typeof pos === 'string' ? ivar(pos) : pos)), constant(T, 'i32'));
+  const masked = (e: Expr, pos: string | IntExpr) => {
     const v = valid(pos);
     return v ? select(v, e, constant(0, 'f32')) : e;
   };
-  const le = (a: string, b: string) => compare('le', iota(ivar(a)), iota(ivar(b)));
+  const cmp = (fn: 'le' | 'lt' | 'eq', a: IntExpr, b: IntExpr) => compare(fn, iota(a), iota(b));
+  const le = (a: string, b: string) => cmp('le', ivar(a), ivar(b));
   const zero = constant(0, 'f32');
 
   /** A scan over `over` of the running sum of `x`, over the variables `x` reads. */
@@ -402,7 +409,7 @@ function derive(
     const Sc = chunkStates(l);
     const idx: Record<string, IntExpr> = { [c]: int(nC - 1) };
     l.field.axes.forEach((a, k) => (idx[a.name] = out.expr.op === 'state' ? out.expr.index[k]! : ivar(a.name)));
-    return { stmts, stmt: { target: s.target, expr: cast(substIndex(at(Sc, idx), own), out.expr.dtype) }, chunk: C };
+    return { stmts, stmt: { target: s.target, expr: cast(substIndex(at(Sc, idx), own), out.expr.dtype) }, chunk: C, length: T };
   }
 
   const replaced = new Map<Expr, Expr>();
@@ -420,8 +427,8 @@ function derive(
     r.field.axes.forEach((a, k) => k !== r.pos && (valueAt[a.name] = r.index[k]!));
     // the summed variable under one name for every readout, so equal intermediates are shared
     const query = substIndex(r.query, { [r.x]: ivar(x) });
-    const q = (pos: string) => f32(atStep(query, pos));
-    const key = (pos: string) => masked(f32(atStep(split.key, pos, { [dAxis]: ivar(x) })), pos);
+    const q = (pos: string | IntExpr) => f32(atStep(query, pos));
+    const key = (pos: string | IntExpr) => masked(f32(atStep(split.key, pos, { [dAxis]: ivar(x) })), pos);
     const val = (pos: string) => f32(atStep(split.value, pos, valueAt));
     const xAxis = { name: x, size: sizeOf.get(dAxis)! };
     sizeOf.set(x, xAxis.size);
@@ -429,11 +436,44 @@ function derive(
     const onX: Record<string, IntExpr> = vector ? { [da]: ivar(x) } : {};
     const gap = (a: IntExpr, b: IntExpr) => unary('exp', binary('sub', at(G!, { ...onX, [pi]: a }), at(G!, { ...onX, [pi]: b })));
     // query-key products inside each chunk, causal; a vector decay weights each term, a scalar one the sum
-    const scores = vector
-      ? define('scores', reduce('sum', [xAxis], select(le(pj, pi), binary('mul', binary('mul', q(pi), key(pj)), gap(ivar(pi), ivar(pj))), zero)))
-      : define('scores', reduce('sum', [xAxis], binary('mul', q(pi), key(pj))));
-    const weights = vector ? scores : define('weights', select(le(pj, pi), G ? binary('mul', at(scores, {}), gap(ivar(pi), ivar(pj))) : at(scores, {}), zero));
+    const sub = vector ? subChunk(C) : 0;
+    const products = () => at(define('scores', reduce('sum', [xAxis], binary('mul', q(pi), key(pj)))), {});
+    const weights = !vector
+      ? define('weights', select(le(pj, pi), G ? binary('mul', products(), gap(ivar(pi), ivar(pj))) : products(), zero))
+      : sub === 0
+        ? define('scores', reduce('sum', [xAxis], select(le(pj, pi), binary('mul', binary('mul', q(pi), key(pj)), gap(ivar(pi), ivar(pj))), zero)))
+        : subChunkScores(sub);
     const intra = define('intra', reduce('sum', [{ name: pj, size: int(C) }], binary('mul', at(weights, {}), val(pj))));
+    /**
+     * The scores of a vector decay by sub-chunks of `n` steps (secondary chunking): a step's
+     * products with the steps of earlier sub-chunks are one matrix product of the query and key
+     * decayed to and from the start of the query's sub-chunk (both exponents at most 0); only the
+     * products within a sub-chunk take an exponential per term.
+     */
+    function subChunkScores(n: number): TensorDecl {
+      const [j, u, w] = [name('sub'), name('at'), name('from')];
+      sizeOf.set(j, int(C / n)).set(u, int(n)).set(w, int(n));
+      const start = (jj: IntExpr) => imul(jj, n);
+      // G just before sub-chunk jj (the reference both exponents are taken from)
+      const ref = (jj: IntExpr) => at(G!, { ...onX, [pi]: ibin('max', iadd(start(jj), -1), 0) });
+      const Gat = (pos: IntExpr) => at(G!, { ...onX, [pi]: pos });
+      const ofSub = (pos: IntExpr) => ibin('floordiv', pos, n);
+      const qs = define('querysub', binary('mul', q(pi), unary('exp', binary('sub', Gat(ivar(pi)), ref(ofSub(ivar(pi)))))));
+      const ks = define('keysub', select(cmp('lt', ivar(pj), start(ivar(j))), binary('mul', key(pj), unary('exp', binary('sub', ref(ivar(j)), Gat(ivar(pj))))), zero));
+      const off = define('scoresoff', reduce('sum', [xAxis], binary('mul', at(qs, { [pi]: iadd(start(ivar(j)), ivar(u)) }), at(ks, {}))));
+      const [pu, pw] = [iadd(start(ivar(j)), ivar(u)), iadd(start(ivar(j)), ivar(w))];
+      const diag = define('scoresdiag', reduce('sum', [xAxis], select(cmp('le', ivar(w), ivar(u)), binary('mul', binary('mul', q(pu), key(pw)), unary('exp', binary('sub', Gat(pu), Gat(pw)))), zero)));
+      const [si, sj] = [ofSub(ivar(pi)), ofSub(ivar(pj))];
+      const inner = { [u]: ibin('mod', ivar(pi), n) };
+      return define(
+        'scores',
+        select(
+          cmp('lt', sj, si),
+          at(off, { [j]: si, ...inner }),
+          select(cmp('eq', sj, si), select(le(pj, pi), at(diag, { [j]: si, ...inner, [w]: ibin('mod', ivar(pj), n) }), zero), zero),
+        ),
+      );
+    }
     // what the chunks before this one left, decayed to this step
     const Sc = chunkStates(l);
     const prevIdx: Record<string, IntExpr> = { [c]: ibin('max', iadd(ivar(c), -1), 0), [dAxis]: ivar(x), ...valueAt };
@@ -447,7 +487,7 @@ function derive(
     replaced.set(r.node, cast(substIndex(both, here), r.node.dtype));
   }
   const expr = substIndex(replaceNodes(out.expr, replaced), own);
-  return { stmts, stmt: { target: s.target, expr }, chunk: C };
+  return { stmts, stmt: { target: s.target, expr }, chunk: C, length: T };
 }
 
 /** Whether `e` is positive wherever it is evaluated: an exponential or sigmoid, or a range above 0. */
@@ -512,6 +552,17 @@ function stableLogs(e: Expr): Expr {
     const one = constant(1, x.dtype);
     return binary('sub', binary('min', x, constant(0, x.dtype)), unary('log', binary('add', one, unary('exp', unary('neg', unary('abs', x))))));
   });
+}
+
+/**
+ * Sub-chunks per chunk for a vector decay's scores. Each sub-chunk but the first needs the keys
+ * decayed to its start (a tensor as large as the keys), and each step takes an exponential per
+ * key dimension for every step of its own sub-chunk: four trades the two.
+ */
+export const SUB_CHUNKS = 4;
+/** Steps per sub-chunk of a chunk of C steps (0: no sub-chunks, the chunk is short or not a multiple). */
+function subChunk(C: number): number {
+  return C >= 4 * SUB_CHUNKS && C % SUB_CHUNKS === 0 ? C / SUB_CHUNKS : 0;
 }
 
 function decayAxis(l: Linear): string | undefined {

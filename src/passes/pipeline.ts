@@ -53,7 +53,8 @@ export interface Plan {
 export interface PlanGroup {
   /** What the group computes, not where it sits in the plan: see `groupIds`. */
   readonly id: string;
-  readonly kind: KernelGroup['kind'];
+  /** A kernel group's kind, or `chunk`: the steps per chunk of a chunked scan (no kernel of its own). */
+  readonly kind: KernelGroup['kind'] | 'chunk';
   /** The statements the group computes. */
   readonly computes: readonly string[];
   /** Output rows, or M, N, K (and batch) of a contraction: what the search sizes tiles by. */
@@ -79,16 +80,17 @@ export interface LowerOptions {
    * Rewrites of the tensor IR, each on by default: `onlineSoftmax` streams a softmax contraction
    * (attention) as one fold instead of materializing the probabilities (see online-softmax.ts);
    * `chunkScan` computes a linear recurrence written as a scan (linear attention, retention,
-   * GLA, SSD) in chunks of steps with matrix products inside each chunk (see chunk-scan.ts):
-   * `{ chunk: 32 }` sets the steps per chunk and makes a recurrence that cannot be chunked an
-   * error (`ChunkScanError`) instead of a note in the trace.
+   * GLA, SSD) in chunks of steps with matrix products inside each chunk (see chunk-scan.ts);
+   * `'required'` makes a recurrence that cannot be chunked an error (`ChunkScanError`) instead
+   * of a note in the trace. The steps per chunk are a knob: `chunk:<statement>` in a schedule,
+   * `{ chunk: { chunk: 32 } }` in defaults.
    */
-  readonly rewrites?: { readonly onlineSoftmax?: boolean; readonly chunkScan?: boolean | { readonly chunk?: number } } | undefined;
+  readonly rewrites?: { readonly onlineSoftmax?: boolean; readonly chunkScan?: boolean | 'required' } | undefined;
 }
 
 function describeChunks(r: ChunkScanReport): string {
   return [
-    ...r.rewritten.map((x) => `${x.stmt}: chunks of ${x.chunk}`),
+    ...r.rewritten.map((x) => `${x.stmt}: chunks of ${x.used}`),
     ...r.declined.map((x) => `${x.stmt} left as written: ${x.reason}`),
   ].join('; ');
 }
@@ -115,7 +117,7 @@ export function defaultContractionKnobs(M: number, N: number): ContractionKnobs 
 
 /**
  * The pipeline, one named step at a time:
- * hoist reductions → online softmax → bind sizes → inline elementwise producers → group into kernels → emit
+ * hoist reductions → online softmax → chunk scans → bind sizes → inline elementwise producers → group into kernels → emit
  * kernel IR → verify.
  */
 export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limits: TargetLimits = WEBGPU_BASELINE_LIMITS): Plan {
@@ -136,8 +138,13 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   // after hoisting: a softmax contraction under an epilogue (O = P·V + X) has its own statement
   const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(hoisted);
   if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
-  const chunkOption = options.rewrites?.chunkScan;
-  const chunked = chunkOption === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, typeof chunkOption === 'object' ? { ...chunkOption, required: true } : {});
+  // the steps per chunk of each scan the rewrite takes: a knob keyed by the statement
+  const chunkKnobs = (stmt: string) => {
+    const id = `chunk:${stmt}`;
+    return resolveKnobs('chunk', id, given[id], resolveKnobs('chunk', id, defaults.chunk, DEFAULT_KNOBS.chunk));
+  };
+  const chunkMode = options.rewrites?.chunkScan;
+  const chunked = chunkMode === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, { chunkFor: (stmt) => chunkKnobs(stmt).chunk, required: chunkMode === 'required' });
   if (chunked && (chunked.rewritten.length || chunked.declined.length)) trace.push({ pass: 'chunk-scan', note: describeChunks(chunked) });
   const bound = bindProgram(chunked?.program ?? streamed?.program ?? hoisted, sizes);
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
@@ -162,10 +169,16 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   };
   const computes = groups.map((g) => stmtsOf(g).map((s) => s.target.name));
   const ids = groupIds(groups.map((g, i) => ({ kind: g.kind, computes: computes[i]! })));
-  const planGroups: PlanGroup[] = groups.map((g, i) => ({ id: ids[i]!, kind: g.kind, computes: computes[i]!, extents: extentsOf(g) }));
+  // a chunked scan is no kernel, but its steps per chunk are a knob like a group's
+  const chunkGroups: PlanGroup[] = (chunked?.rewritten ?? []).map((r) => {
+    schedule[`chunk:${r.stmt}`] = chunkKnobs(r.stmt);
+    return { id: `chunk:${r.stmt}`, kind: 'chunk', computes: [r.stmt], extents: { length: r.length } };
+  });
+  const kernelGroups = groups.map((g, i): PlanGroup => ({ id: ids[i]!, kind: g.kind, computes: computes[i]!, extents: extentsOf(g) }));
+  const planGroups: PlanGroup[] = [...chunkGroups, ...kernelGroups];
   for (const id of Object.keys(given)) {
     // knobs for a group this plan does not have would otherwise be dropped without a word
-    if (!ids.includes(id)) throw new InvalidScheduleError(`the schedule has group ${id}, but this plan's groups are ${ids.join(', ')}`, id, '');
+    if (!planGroups.some((g) => g.id === id)) throw new InvalidScheduleError(`the schedule has group ${id}, but this plan's groups are ${planGroups.map((g) => g.id).join(', ')}`, id, '');
   }
   const kernels: Kernel[] = groups.flatMap((g, i): Kernel[] => {
     const id = ids[i]!;
@@ -184,7 +197,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
       case 'rows':
         return viaTile(rowsKernel(name, g.rowShape, g.stmts, knobs('rows'), target));
       case 'contraction': {
-        const { M, N } = planGroups[i]!.extents as { M: number; N: number };
+        const { M, N } = kernelGroups[i]!.extents as { M: number; N: number };
         const k = knobs('contraction', defaultContractionKnobs(M, N));
         const group = { stmt: g.stmt, shape: g.shape, epilogue: g.epilogue };
         return viaTile(contractionKernel(name, id, group, k, target, limits));

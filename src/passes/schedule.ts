@@ -1,4 +1,5 @@
 import { TilecraftError } from '../ir/errors.js';
+import { DEFAULT_CHUNK } from './chunk-scan.js';
 
 /**
  * Schedule knobs: how each kernel group of a plan is laid out on the device. Plain serializable
@@ -93,7 +94,16 @@ export interface ContractionKnobs {
   readonly tensorCores: boolean;
 }
 
-export type GroupKnobs = ElementwiseKnobs | SerialKnobs | RowsKnobs | ContractionKnobs;
+/**
+ * A linear recurrence computed in chunks (the chunk-scan rewrite, keyed `chunk:<statement>`):
+ * steps per chunk. Not a kernel of its own; it decides which statements the kernels compute.
+ */
+export interface ChunkKnobs {
+  readonly kind: 'chunk';
+  readonly chunk: number;
+}
+
+export type GroupKnobs = ElementwiseKnobs | SerialKnobs | RowsKnobs | ContractionKnobs | ChunkKnobs;
 export type GroupKind = GroupKnobs['kind'];
 export type KnobsOf<K extends GroupKind> = Extract<GroupKnobs, { kind: K }>;
 
@@ -128,6 +138,7 @@ export const DEFAULT_KNOBS: { readonly [K in GroupKind]: KnobsOf<K> } = {
     shuffleA: false,
     tensorCores: false,
   },
+  chunk: { kind: 'chunk', chunk: DEFAULT_CHUNK },
 };
 
 /** A combination of knobs that cannot work; the search skips it. */
@@ -183,6 +194,8 @@ export function describeKnobs(k: GroupKnobs): string {
       return `wg${k.workgroupSize}`;
     case 'rows':
       return `wg${k.workgroupSize} t/row ${k.threadsPerRow || 'auto'}${k.subgroups ? ' subgroups' : ''}${k.splitSteps > 1 ? ` split${k.splitSteps}` : ''}${k.stageSteps > 0 ? ` stage${k.stageSteps}` : ''}${k.rowsPerLane > 1 ? ` x${k.rowsPerLane} rows` : ''}${k.unrollSteps > 0 ? ` unroll${k.unrollSteps}` : ''}`;
+    case 'chunk':
+      return `chunks of ${k.chunk}`;
     case 'contraction':
       return [
         `${k.blockM}x${k.blockN}x${k.blockK}`,

@@ -10,6 +10,8 @@ import { printProgram } from '../../src/ir/print.js';
 import { type Program } from '../../src/ir/tensor.js';
 import { ChunkScanError, chunkScan } from '../../src/passes/chunk-scan.js';
 import { lower } from '../../src/passes/pipeline.js';
+import { searchSpace } from '../../src/autotune/space.js';
+import { syntheticDeviceInfo } from '../autotune/fixtures.js';
 import { evaluate } from '../../src/reference/evaluate.js';
 import { Executable } from '../../src/runtime/executable.js';
 import { checkOnDevice, currentDevice, mismatch, onEachDevice } from '../helpers/device.js';
@@ -52,19 +54,26 @@ describe('chunk-scan: what it rewrites', () => {
       const ex = example(name);
       for (const dtype of ex.dtypes) {
         const plan = lower(ex.build(dtype), ex.sizes);
-        expect(plan.trace.find((t) => t.pass === 'chunk-scan')?.note, dtype).toMatch(/^\w+: chunks of 64(; S_final: chunks of 64)?$/);
+        expect(plan.trace.find((t) => t.pass === 'chunk-scan')?.note, dtype).toMatch(/^\w+: chunks of 32(; S_final: chunks of 32)?$/);
         const { L, K = ex.sizes.N!, V = ex.sizes.P! } = ex.sizes as Record<string, number>;
-        // the per-step state would be L·K·V per head; the chunk states are L/64 of that
-        for (const t of plan.tensors.filter((x) => x.role === 'temp')) expect(t.shape.reduce((a, b) => a * b, 1), t.name).toBeLessThan(((L! * K * V) / 64) * 8 + 1);
+        // the per-step state would be L·K·V per head; the chunk states are L/32 of that, the
+        // largest temporary (the keys decayed to each sub-chunk's start) 4·L·K
+        const perStep = ex.sizes.B! * ex.sizes.H! * L! * K * V;
+        for (const t of plan.tensors.filter((x) => x.role === 'temp')) expect(t.shape.reduce((a, b) => a * b, 1), t.name).toBeLessThanOrEqual(perStep / 16);
       }
     });
   }
 
   it('the derived tensor IR of GLA: cumulative log-decays, chunk products, a scan over chunks', () => {
-    const r = chunkScan(example('gla').build('f32'), { B: 1, H: 2, L: 100, K: 4, V: 3 }, { chunk: 32 });
-    expect(r.rewritten).toEqual([{ stmt: 'o', chunk: 32 }, { stmt: 'S_final', chunk: 32 }]);
+    const r = chunkScan(example('gla').build('f32'), { B: 1, H: 2, L: 100, K: 4, V: 3 }, { chunkFor: () => 32 });
+    expect(r.rewritten).toEqual([{ stmt: 'o', chunk: 32, used: 32, length: 100 }, { stmt: 'S_final', chunk: 32, used: 32, length: 100 }]);
     const names = r.program.stmts.map((s) => s.target.name);
-    expect(names).toEqual(['o_cumdecay', 'o_scores', 'o_intra', 'o_keydecay', 'o_chunksum', 'o_chunkstate', 'o_querydecay', 'o_inter', 'o', 'S_final']);
+    // the scores by sub-chunks of 8: products with earlier sub-chunks as one matrix product of the
+    // query and keys decayed to the sub-chunk's start, exponentials per term only within one
+    expect(names).toEqual([
+      'o_cumdecay', 'o_querysub', 'o_keysub', 'o_scoresoff', 'o_scoresdiag', 'o_scores', 'o_intra',
+      'o_keydecay', 'o_chunksum', 'o_chunkstate', 'o_querydecay', 'o_inter', 'o', 'S_final',
+    ]);
     const cum = r.program.stmts[0]!;
     // a scan within each chunk over the log of the decay: exp(log(sigmoid(gk)) / 16) read as the
     // log-sigmoid / 16, itself written min(gk, 0) - log(1 + exp(-|gk|)), which never underflows
@@ -115,6 +124,44 @@ function recurrence(parts: {
   });
 }
 
+describe('chunk-scan: the steps per chunk are a knob', () => {
+  const p = example('gla').build('f32');
+  const sizes = small('gla', 100);
+
+  it('each chunked statement is a plan group of kind chunk, its knob in the schedule', () => {
+    const plan = lower(p, sizes);
+    expect(plan.groups.filter((g) => g.kind === 'chunk')).toEqual([
+      { id: 'chunk:o', kind: 'chunk', computes: ['o'], extents: { length: 100 } },
+      { id: 'chunk:S_final', kind: 'chunk', computes: ['S_final'], extents: { length: 100 } },
+    ]);
+    expect(plan.schedule['chunk:o']).toEqual({ kind: 'chunk', chunk: 32 });
+    // a schedule sets it per statement, defaults for every one; replaying the schedule gives the same plan
+    const mixed = lower(p, sizes, { schedule: { 'chunk:o': { chunk: 16 } }, defaults: { chunk: { chunk: 32 } } });
+    expect(mixed.trace.find((t) => t.pass === 'chunk-scan')?.note).toBe('o: chunks of 16; S_final: chunks of 32');
+    const replay = lower(p, sizes, { schedule: mixed.schedule });
+    expect(replay.kernels.map((k) => k.name)).toEqual(mixed.kernels.map((k) => k.name));
+    expect(replay.schedule).toEqual(mixed.schedule);
+  });
+
+  it('a bad chunk is refused, naming it', () => {
+    expect(() => lower(p, sizes, { schedule: { 'chunk:o': { chunk: 0 } } })).toThrow(/statement o: .*steps per chunk must be a positive integer, got 0/);
+    expect(() => lower(p, sizes, { schedule: { 'chunk:q': { chunk: 16 } } })).toThrow(/the schedule has group chunk:q, but this plan's groups are chunk:o, chunk:S_final, /);
+    expect(() => lower(p, sizes, { schedule: { 'chunk:o': { blockM: 16 } as never } })).toThrow(/group chunk:o \(chunk\) has no knob blockM/);
+  });
+
+  it('the search space offers chunk sizes up to the length; a restriction pins them', () => {
+    const space = searchSpace(syntheticDeviceInfo, p, { ...sizes, L: 4096 });
+    expect(space.dims.filter((d) => d.knob === 'chunk')).toEqual([
+      { group: 'chunk:o', knob: 'chunk', values: [16, 32, 64, 128] },
+      { group: 'chunk:S_final', knob: 'chunk', values: [16, 32, 64, 128] },
+    ]);
+    expect(searchSpace(syntheticDeviceInfo, p, sizes).dims.find((d) => d.knob === 'chunk')!.values).toEqual([16, 32, 64]);
+    // the default is always a point of the space, though past the length it is cut to it
+    expect(searchSpace(syntheticDeviceInfo, p, small('gla', 20)).dims.find((d) => d.knob === 'chunk')!.values).toEqual([32, 16]);
+    expect(searchSpace(syntheticDeviceInfo, p, sizes, { chunk: [16] }).dims.find((d) => d.knob === 'chunk')!.values).toEqual([16]);
+  });
+});
+
 describe('chunk-scan: what it declines, and why', () => {
   const sizes = { L: 20, K: 3, V: 2 };
   const declines: readonly [string, Program, RegExp][] = [
@@ -137,7 +184,7 @@ describe('chunk-scan: what it declines, and why', () => {
       expect(traceOf(p, sizes)).toMatch(why);
       let thrown: unknown;
       try {
-        lower(p, sizes, { rewrites: { chunkScan: { chunk: 8 } } });
+        lower(p, sizes, { rewrites: { chunkScan: 'required' } });
       } catch (e) {
         thrown = e;
       }
@@ -176,7 +223,7 @@ onEachDevice(() => {
   // The chunked form adds in another order and goes through exp and log (the software GPU's are
   // accurate to about 1e-6), and a log-decay summed over a chunk keeps f32's relative precision:
   // a difference of two sums near -600 is good to about 1e-4. So 1e-4 relative, 2e-5 absolute.
-  const chunked = (chunk: number) => ({ compile: { rewrites: { chunkScan: { chunk } } }, tol: { rtol: 1e-4, atol: 2e-5 } });
+  const chunked = (chunk: number) => ({ compile: { rewrites: { chunkScan: 'required' as const }, defaults: { chunk: { chunk } } }, tol: { rtol: 1e-4, atol: 2e-5 } });
   describe('chunk-scan on the device, against the recurrence run step by step', () => {
     // lengths: one step; chunks that do not divide it; one that does; a long sequence
     const runs: readonly [number, number][] = [
@@ -245,7 +292,7 @@ onEachDevice(() => {
         return fromValues('f32', [b, h, to - from, f], out);
       };
       const device = await currentDevice();
-      const prefill = await Executable.create(device, gla, { B, H, L: L - 1, K, V }, { rewrites: { chunkScan: { chunk: 8 } } });
+      const prefill = await Executable.create(device, gla, { B, H, L: L - 1, K, V }, { rewrites: { chunkScan: 'required' }, schedule: { 'chunk:o': { chunk: 8 }, 'chunk:S_final': { chunk: 8 } } });
       const prefix = Object.fromEntries(Object.entries(all).map(([n, t]) => [n, steps(t, 0, L - 1)]));
       const { S_final } = (await prefill.run(prefix)).outputs;
       const last = (n: string) => ({ ...steps(all[n]!, L - 1, L), shape: n === 'v' ? [B, H, V] : [B, H, K] });
