@@ -272,6 +272,17 @@ onEachDevice(() => {
       expect(r.failures).toEqual([]);
     });
 
+    // the products with the values read the scores per sub-chunk of the step a lane fetches for
+    // its subgroup: an index divided by 8 of the subgroup lane
+    it('gla with every contraction reading A by subgroup shuffles', { timeout: 60_000 }, async () => {
+      const p = example('gla').build('f32');
+      const sizes = small('gla', 100, 16);
+      const shuffled = { staging: 'direct', shuffleA: true, blockM: 8, threadM: 8, blockN: 16, threadN: 2, blockK: 8 } as const;
+      const r = await checkOnDevice(p, sizes, inputsFor(p, sizes, 12), { ...chunked(32), compile: { ...chunked(32).compile, defaults: { chunk: { chunk: 32 }, contraction: shuffled } } });
+      expect(r.plan.schedule['contraction:o_intra']).toMatchObject({ shuffleA: true });
+      expect(r.failures).toEqual([]);
+    });
+
     it('linear attention at a length of 4096 (no decay: the state only grows)', { timeout: 120_000 }, async () => {
       const p = example('linear-attention-plain').build('f32');
       const sizes = { B: 1, H: 1, L: 4096, K: 4, V: 3 };

@@ -30,6 +30,9 @@ interface FoldScope {
  * their locals and updates at each step, and merge across lanes through workgroup memory or
  * subgroups. Reductions nested in a fold's expressions become loops where they are used.
  */
+/** The largest subgroup size (WGSL's bound; a CUDA warp is 32). */
+const MAX_SUBGROUP_SIZE = 128;
+
 export function lowerTile(t: TileKernel, scope: EmitScope, maxWorkgroupsPerDimension: number): Kernel {
   return new TileLowering(t, scope).run(maxWorkgroupsPerDimension);
 }
@@ -76,6 +79,9 @@ class TileLowering {
     this.bindDims(t.lanes, kbuiltin('local_index'), true);
     // each lane's index in its subgroup, for operands shared by shuffles
     this.vars.set('subgroup_lane', kbuiltin('subgroup_lane'));
+    // below the largest subgroup size WGSL allows (an index divided by it, GLA's scores read per
+    // sub-chunk of the step a lane fetches, needs its range)
+    this.ranges['subgroup_lane'] = [0, MAX_SUBGROUP_SIZE - 1];
     // a dynamic size is read at run time, between 1 and its bound: the variable `%name`, which
     // index conversion and range analysis look up for the size symbol `name`
     for (const [size, bound] of Object.entries(this.scope.dynamic?.bounds ?? {})) {
