@@ -8,6 +8,7 @@ import {
   type Axis,
   type Expr,
   type FoldDef,
+  type FoldOutput,
   type Program,
   type StateField,
   type Stmt,
@@ -121,17 +122,17 @@ export function chunkScan(p: Program, sizes: Sizes, options: ChunkScanOptions = 
   const taken = new Set([...p.inputs.map((t) => t.name), ...p.stmts.map((s) => s.target.name)]);
   const out: Stmt[] = [];
   const memo = new Map<string, TensorDecl>();
+  const fresh = (base: string) => {
+    let name = base;
+    for (let k = 2; taken.has(name); k++) name = `${base}${k}`;
+    taken.add(name);
+    return name;
+  };
   for (const s of p.stmts) {
-    if (s.expr.op !== 'fold' || s.expr.def.kind !== 'scan' && !isFinalState(s.expr.def, s.expr.output)) {
+    if (s.expr.op !== 'fold' || (s.expr.def.kind !== 'scan' && !isFinalState(s.expr.def, s.expr.output))) {
       out.push(s);
       continue;
     }
-    const fresh = (base: string) => {
-      let name = base;
-      for (let k = 2; taken.has(name); k++) name = `${base}${k}`;
-      taken.add(name);
-      return name;
-    };
     const chunk = options.chunkFor?.(s.target.name) ?? DEFAULT_CHUNK;
     if (!Number.isInteger(chunk) || chunk < 1) throw new ChunkScanError(s.target.name, `steps per chunk must be a positive integer, got ${chunk}`);
     const made = derive(p, s, sizes, chunk, fresh, memo);
@@ -255,239 +256,335 @@ interface Derived {
   readonly length: number;
 }
 
+/** A recurrence the chunked form applies to: its scanned axis and length, its output's readouts, its fields' updates. */
+interface Recurrence {
+  readonly def: FoldDef;
+  readonly t: Axis;
+  readonly T: number;
+  readonly out: FoldOutput;
+  readonly reads: readonly Readout[];
+  readonly linear: ReadonlyMap<string, Linear>;
+}
+
 /** The chunked statements for one output of a scan (or the final state of a fold), or why not. */
-function derive(
-  p: Program,
-  s: Stmt,
-  sizes: Sizes,
-  chunkWanted: number,
-  fresh: (base: string) => string,
-  memo: Map<string, TensorDecl>,
-): Derived | string {
+function derive(p: Program, s: Stmt, sizes: Sizes, chunk: number, fresh: (base: string) => string, memo: Map<string, TensorDecl>): Derived | string {
+  const r = recurrenceOf(p, s, sizes);
+  if (typeof r === 'string') return r;
+  const form = new ChunkedForm(s, r, chunk, sizes, fresh, memo);
+  const stmt = form.output();
+  return typeof stmt === 'string' ? stmt : { stmts: form.stmts, stmt, chunk: form.C, length: r.T };
+}
+
+/** The statement's recurrence, or why the chunked form does not apply to it. */
+function recurrenceOf(p: Program, s: Stmt, sizes: Sizes): Recurrence | string {
   const root = s.expr as Extract<Expr, { op: 'fold' }>;
-  const d = root.def;
-  if (d.over.length !== 1) return `the fold runs over ${d.over.length} axes, not one`;
-  const t = d.over[0]!;
+  const def = root.def;
+  if (def.over.length !== 1) return `the fold runs over ${def.over.length} axes, not one`;
+  const t = def.over[0]!;
   if (p.dynamic && [...intSyms(t.size)].some((n) => Object.hasOwn(p.dynamic!, n))) return `the scanned axis ${t.name} has a dynamic length`;
-  const value = (x: IntExpr) => evalInt(x, sizes);
-  const T = value(t.size);
-  const C = Math.max(1, Math.min(chunkWanted, T));
-  const nC = Math.ceil(T / C);
-  const out = d.outputs[root.output]!;
+  const out = def.outputs[root.output]!;
   const ranges: Record<string, [number, number]> = {};
-  for (const a of [...d.outer, ...d.over, ...d.state.flatMap((f) => f.axes), ...out.axes]) ranges[a.name] = [0, value(a.size) - 1];
-  const reads = d.kind === 'scan' ? readoutsOf(d, out.expr) : [];
+  for (const a of [...def.outer, ...def.over, ...def.state.flatMap((f) => f.axes), ...out.axes]) ranges[a.name] = [0, evalInt(a.size, sizes) - 1];
+  const reads = def.kind === 'scan' ? readoutsOf(def, out.expr) : [];
   if (typeof reads === 'string') return reads;
   const fields = new Set([...reads.map((r) => r.field.name), ...(out.expr.op === 'state' ? [out.expr.field] : [])]);
   if (!fields.size) return 'no output reads the state';
   const linear = new Map<string, Linear>();
   for (const name of fields) {
-    const l = linearOf(d, d.state.findIndex((f) => f.name === name), ranges);
+    const l = linearOf(def, def.state.findIndex((f) => f.name === name), ranges);
     if (typeof l === 'string') return l;
     linear.set(name, l);
   }
+  return { def, t, T: evalInt(t.size, sizes), out, reads, linear };
+}
 
-  // index variables of the new statements, named apart from everything the fold binds
-  const used = new Set([...d.outer, ...d.over, ...d.state.flatMap((f) => f.axes), ...out.axes, ...s.target.axes].map((a) => a.name));
-  const name = (base: string) => {
-    let n = base;
-    for (let k = 2; used.has(n); k++) n = `${base}${k}`;
-    used.add(n);
-    return n;
-  };
-  visitExpr(out.expr, (n) => n.op === 'reduce' && n.axes.forEach((a) => used.add(a.name)));
-  const [c, pi, pj, x] = [name('chunk'), name('pos'), name('src'), name('x')];
-  const sizeOf = new Map<string, IntExpr>([...d.outer, ...d.state.flatMap((f) => f.axes), ...out.axes].map((a) => [a.name, int(value(a.size))]));
-  sizeOf.set(c, int(nC)).set(pi, int(C)).set(pj, int(C));
-  const order = [...d.outer.map((a) => a.name), c, pi, pj];
-  const rank = (v: string) => (order.includes(v) ? order.indexOf(v) : order.length);
+/**
+ * The statements of one chunked recurrence, over the index variables `c` (the chunk), `pi` and
+ * `pj` (positions in it: a step and a step it reads from) and `x` (the summed key dimension),
+ * named apart from everything the fold binds. Each intermediate takes the variables its
+ * expression reads, outer axes first, and one equal to an earlier one (a normalizer's scores, the
+ * final state's chunk states) is that one.
+ */
+class ChunkedForm {
+  readonly stmts: Stmt[] = [];
+  /** Steps per chunk (at most the length) and chunks. */
+  readonly C: number;
+  private readonly nC: number;
+  private readonly used: Set<string>;
+  private readonly sizeOf: Map<string, IntExpr>;
+  /** Variables in storage order, outermost first (the sub-chunk ones join when named). */
+  private readonly order: string[];
+  private readonly c: string;
+  private readonly pi: string;
+  private readonly pj: string;
+  private readonly x: string;
+  private readonly zero = constant(0, 'f32');
 
-  const stmts: Stmt[] = [];
-  /** A statement over the free variables of `expr` (outer axes first), reused when one is equal. */
-  const define = (base: string, expr: Expr, extra: readonly string[] = []): TensorDecl => {
-    const vars = [...freeVars(expr)].sort((a, b) => rank(a) - rank(b) || extra.indexOf(a) - extra.indexOf(b));
-    const axes: Axis[] = vars.map((v) => ({ name: v, size: sizeOf.get(v)! }));
-    const key = `${axes.map((a) => `${a.name}:${JSON.stringify(a.size)}`).join(',')}=${printExpr(expr)}`;
-    return remember(key, () => ({ target: { name: fresh(`${s.target.name}_${base}`), dtype: 'f32', axes }, expr }));
-  };
-  /** The statement made for `key` before, else `make()`'s, added. */
-  const remember = (key: string, make: () => Stmt): TensorDecl => {
-    const known = memo.get(key);
-    if (known) return known;
-    const made = make();
-    memo.set(key, made.target);
-    stmts.push(made);
-    return made.target;
-  };
-  const at = (decl: TensorDecl, map: Readonly<Record<string, IntExpr>>) => load(decl, decl.axes.map((a) => map[a.name] ?? ivar(a.name)));
-
-  const step = (ci: IntExpr, pos: IntExpr) => iadd(imul(ci, C), pos);
-  const tAt = (ci: IntExpr, pos: IntExpr) => (T % C === 0 ? step(ci, pos) : ibin('min', step(ci, pos), T - 1));
-  /** `e` at the step of position `pos` of chunk `c` (a variable's name, or any index). */
-  const atStep = (e: Expr, pos: string | IntExpr, rename: Readonly<Record<string, IntExpr>> = {}) =>
-    substIndex(e, { ...rename, [t.name]: tAt(ivar(c), typeof pos === 'string' ? ivar(pos) : pos) });
-  const valid = (pos: string | IntExpr): Expr | undefined =>
-    T % C === 0 ? undefined : compare('lt', iota(step(ivar(c), typeof pos === 'string' ? ivar(pos) : pos)), constant(T, 'i32'));
-  const masked = (e: Expr, pos: string | IntExpr) => {
-    const v = valid(pos);
-    return v ? select(v, e, constant(0, 'f32')) : e;
-  };
-  const cmp = (fn: 'le' | 'lt' | 'eq', a: IntExpr, b: IntExpr) => compare(fn, iota(a), iota(b));
-  const le = (a: string, b: string) => cmp('le', ivar(a), ivar(b));
-  const zero = constant(0, 'f32');
-
-  /** A scan over `over` of the running sum of `x`, over the variables `x` reads. */
-  const prefixSum = (base: string, x: Expr, over: string): TensorDecl => {
-    const outer = [...freeVars(x)].filter((v) => v !== over).sort((a, b) => rank(a) - rank(b)).map((v) => ({ name: v, size: sizeOf.get(v)! }));
-    const acc: StateField = { name: 'acc', dtype: 'f32', axes: [] };
-    const self = stateRead(acc, []);
-    const def: FoldDef = {
-      kind: 'scan', outer, over: [{ name: over, size: sizeOf.get(over)! }], state: [acc], init: [zero], locals: [],
-      update: [binary('add', self, x)], merge: [binary('add', self, stateRead(acc, [], 'other'))], outputs: [{ axes: [], expr: self }],
-    };
-    return remember(`scan ${outer.map((a) => a.name).join(',')}=${printExpr(x)}`, () => ({
-      target: { name: fresh(`${s.target.name}_${base}`), dtype: 'f32', axes: [...outer, { name: over, size: sizeOf.get(over)! }] },
-      expr: { op: 'fold', dtype: 'f32', def, output: 0 },
-    }));
-  };
-  /** The log-decay summed over each chunk up to each step (a scan within the chunk), or undefined for a decay of 1. */
-  const cumulative = (l: Linear): TensorDecl | undefined => {
-    if (!l.decay) return undefined;
-    const logOf = (e: Expr) => stableLogs(e.op === 'unary' && e.fn === 'exp' ? f32(e.x) : unary('log', f32(e)));
-    return prefixSum('cumdecay', masked(binary('max', logOf(atStep(l.decay, pi)), constant(LOG_DECAY_FLOOR, 'f32')), pi), pi);
-  };
-  /** The state after each chunk, as a scan over the chunks of its per-chunk contribution. */
-  const chunkStates = (l: Linear): TensorDecl => {
-    const G = cumulative(l);
-    const last = int(C - 1);
-    const toEnd = G ? unary('exp', binary('sub', at(G, { [pi]: last }), at(G, { [pi]: ivar(pj) }))) : undefined;
-    // the key part decayed to the chunk's end, stored once, times the value part (where the term splits)
-    const da = decayAxis(l) ?? l.field.axes[0]?.name;
-    const split = da !== undefined ? splitAdditive(l, da) : undefined;
-    const steps = [{ name: pj, size: int(C) }];
-    const W = (() => {
-      if (!split || typeof split === 'string') {
-        const add = masked(f32(atStep(l.additive, pj)), pj);
-        return define('chunksum', reduce('sum', steps, toEnd ? binary('mul', toEnd, add) : add), l.field.axes.map((a) => a.name));
-      }
-      const key = masked(f32(atStep(split.key, pj)), pj);
-      const decayed = toEnd ? at(define('keydecay', binary('mul', key, toEnd)), {}) : key;
-      return define('chunksum', reduce('sum', steps, binary('mul', decayed, f32(atStep(split.value, pj)))), l.field.axes.map((a) => a.name));
-    })();
-    const fieldAxes = l.field.axes.map((a) => ({ name: a.name, size: sizeOf.get(a.name)! }));
-    const outer = [...new Set([...freeVars(at(W, {})), ...(G ? freeVars(at(G, { [pi]: last })) : [])])]
-      .filter((v) => v !== c)
-      .sort((a, b) => rank(a) - rank(b) || fieldAxes.findIndex((x) => x.name === a) - fieldAxes.findIndex((x) => x.name === b))
-      .map((v) => ({ name: v, size: sizeOf.get(v)! }));
-    const S: StateField = { name: 'S', dtype: 'f32', axes: [] };
-    const P: StateField = { name: 'P', dtype: 'f32', axes: [] };
-    const [sv, so, pv, po] = [stateRead(S, []), stateRead(S, [], 'other'), stateRead(P, []), stateRead(P, [], 'other')];
-    const decayOf = G ? unary('exp', at(G, { [pi]: last })) : undefined;
-    const def: FoldDef = decayOf
-      ? {
-          kind: 'scan', outer, over: [{ name: c, size: int(nC) }], state: [P, S], init: [constant(1, 'f32'), zero], locals: [],
-          update: [binary('mul', decayOf, pv), binary('add', binary('mul', decayOf, sv), at(W, {}))],
-          merge: [binary('mul', pv, po), binary('add', binary('mul', po, sv), so)],
-          outputs: [{ axes: [], expr: sv }],
-        }
-      : {
-          kind: 'scan', outer, over: [{ name: c, size: int(nC) }], state: [S], init: [zero], locals: [],
-          update: [binary('add', sv, at(W, {}))], merge: [binary('add', sv, so)], outputs: [{ axes: [], expr: sv }],
-        };
-    return remember(`scan ${outer.map((a) => a.name).join(',')}=${printExpr(at(W, {}))};${decayOf ? printExpr(decayOf) : ''}`, () => ({
-      target: { name: fresh(`${s.target.name}_chunkstate`), dtype: 'f32', axes: [...outer, { name: c, size: int(nC) }] },
-      expr: { op: 'fold', dtype: 'f32', def, output: 0 },
-    }));
-  };
-
-  // the statement's own variables are the fold's outer, scanned and output axes, renamed
-  const own: Record<string, IntExpr> = {};
-  [...d.outer, ...(d.kind === 'scan' ? [t] : []), ...out.axes].forEach((a, k) => (own[a.name] = ivar(s.target.axes[k]!.name)));
-
-  if (out.expr.op === 'state') {
-    const l = linear.get(out.expr.field)!;
-    const Sc = chunkStates(l);
-    const idx: Record<string, IntExpr> = { [c]: int(nC - 1) };
-    l.field.axes.forEach((a, k) => (idx[a.name] = out.expr.op === 'state' ? out.expr.index[k]! : ivar(a.name)));
-    return { stmts, stmt: { target: s.target, expr: cast(substIndex(at(Sc, idx), own), out.expr.dtype) }, chunk: C, length: T };
+  constructor(
+    private readonly s: Stmt,
+    private readonly r: Recurrence,
+    chunk: number,
+    sizes: Sizes,
+    private readonly fresh: (base: string) => string,
+    private readonly memo: Map<string, TensorDecl>,
+  ) {
+    const d = r.def;
+    this.C = Math.max(1, Math.min(chunk, r.T));
+    this.nC = Math.ceil(r.T / this.C);
+    this.used = new Set([...d.outer, ...d.over, ...d.state.flatMap((f) => f.axes), ...r.out.axes, ...s.target.axes].map((a) => a.name));
+    visitExpr(r.out.expr, (n) => n.op === 'reduce' && n.axes.forEach((a) => this.used.add(a.name)));
+    [this.c, this.pi, this.pj, this.x] = [this.name('chunk'), this.name('pos'), this.name('src'), this.name('x')];
+    this.sizeOf = new Map([...d.outer, ...d.state.flatMap((f) => f.axes), ...r.out.axes].map((a) => [a.name, int(evalInt(a.size, sizes))]));
+    this.sizeOf.set(this.c, int(this.nC)).set(this.pi, int(this.C)).set(this.pj, int(this.C));
+    this.order = [...d.outer.map((a) => a.name), this.c, this.pi, this.pj];
   }
 
-  const replaced = new Map<Expr, Expr>();
-  for (const r of reads) {
-    const l = linear.get(r.field.name)!;
+  /** The statement computing the output: its readouts replaced by the chunked form, or the last chunk's state. */
+  output(): Stmt | string {
+    const { def, t, out } = this.r;
+    // the statement's own variables are the fold's outer, scanned and output axes, renamed
+    const own: Record<string, IntExpr> = {};
+    [...def.outer, ...(def.kind === 'scan' ? [t] : []), ...out.axes].forEach((a, k) => (own[a.name] = ivar(this.s.target.axes[k]!.name)));
+    if (out.expr.op === 'state') {
+      const read = out.expr;
+      const l = this.r.linear.get(read.field)!;
+      const idx: Record<string, IntExpr> = { [this.c]: int(this.nC - 1) };
+      l.field.axes.forEach((a, k) => (idx[a.name] = read.index[k]!));
+      return { target: this.s.target, expr: cast(substIndex(this.at(this.chunkStates(l), idx), own), read.dtype) };
+    }
+    const replaced = new Map<Expr, Expr>();
+    for (const r of this.r.reads) {
+      const e = this.readout(r);
+      if (typeof e === 'string') return e;
+      replaced.set(r.node, e);
+    }
+    return { target: this.s.target, expr: substIndex(replaceNodes(out.expr, replaced), own) };
+  }
+
+  /** `sum[d](q · S[.., d, ..])` at step t: the products within t's chunk plus the state the chunks before it left. */
+  private readout(r: Readout): Expr | string {
+    const { c, pi, pj, x } = this;
+    const l = this.r.linear.get(r.field.name)!;
     const dAxis = r.field.axes[r.pos]!.name;
     const da = decayAxis(l);
     if (da !== undefined && da !== dAxis) return `the decay of ${r.field.name} reads its axis ${da}, but the output sums over ${dAxis}`;
     const split = splitAdditive(l, dAxis);
     if (typeof split === 'string') return split;
-    const G = cumulative(l);
-    const vector = da !== undefined;
+    const G = this.cumulative(l);
     // the value axes of the field, as the output indexes them
     const valueAt: Record<string, IntExpr> = {};
     r.field.axes.forEach((a, k) => k !== r.pos && (valueAt[a.name] = r.index[k]!));
+    this.sizeOf.set(x, this.sizeOf.get(dAxis)!);
     // the summed variable under one name for every readout, so equal intermediates are shared
     const query = substIndex(r.query, { [r.x]: ivar(x) });
-    const q = (pos: string | IntExpr) => f32(atStep(query, pos));
-    const key = (pos: string | IntExpr) => masked(f32(atStep(split.key, pos, { [dAxis]: ivar(x) })), pos);
-    const val = (pos: string) => f32(atStep(split.value, pos, valueAt));
-    const xAxis = { name: x, size: sizeOf.get(dAxis)! };
-    sizeOf.set(x, xAxis.size);
-    // G read at the summed variable for a vector decay
-    const onX: Record<string, IntExpr> = vector ? { [da]: ivar(x) } : {};
-    const gap = (a: IntExpr, b: IntExpr) => unary('exp', binary('sub', at(G!, { ...onX, [pi]: a }), at(G!, { ...onX, [pi]: b })));
-    // query-key products inside each chunk, causal; a vector decay weights each term, a scalar one the sum
-    const sub = vector ? subChunk(C) : 0;
-    const products = () => at(define('scores', reduce('sum', [xAxis], binary('mul', q(pi), key(pj)))), {});
-    const weights = !vector
-      ? define('weights', select(le(pj, pi), G ? binary('mul', products(), gap(ivar(pi), ivar(pj))) : products(), zero))
-      : sub === 0
-        ? define('scores', reduce('sum', [xAxis], select(le(pj, pi), binary('mul', binary('mul', q(pi), key(pj)), gap(ivar(pi), ivar(pj))), zero)))
-        : subChunkScores(sub);
-    const intra = define('intra', reduce('sum', [{ name: pj, size: int(C) }], binary('mul', at(weights, {}), val(pj))));
-    /**
-     * The scores of a vector decay by sub-chunks of `n` steps (secondary chunking): a step's
-     * products with the steps of earlier sub-chunks are one matrix product of the query and key
-     * decayed to and from the start of the query's sub-chunk (both exponents at most 0); only the
-     * products within a sub-chunk take an exponential per term.
-     */
-    function subChunkScores(n: number): TensorDecl {
-      const [j, u, w] = [name('sub'), name('at'), name('from')];
-      sizeOf.set(j, int(C / n)).set(u, int(n)).set(w, int(n));
-      const start = (jj: IntExpr) => imul(jj, n);
-      // G just before sub-chunk jj (the reference both exponents are taken from)
-      const ref = (jj: IntExpr) => at(G!, { ...onX, [pi]: ibin('max', iadd(start(jj), -1), 0) });
-      const Gat = (pos: IntExpr) => at(G!, { ...onX, [pi]: pos });
-      const ofSub = (pos: IntExpr) => ibin('floordiv', pos, n);
-      const qs = define('querysub', binary('mul', q(pi), unary('exp', binary('sub', Gat(ivar(pi)), ref(ofSub(ivar(pi)))))));
-      const ks = define('keysub', select(cmp('lt', ivar(pj), start(ivar(j))), binary('mul', key(pj), unary('exp', binary('sub', ref(ivar(j)), Gat(ivar(pj))))), zero));
-      const off = define('scoresoff', reduce('sum', [xAxis], binary('mul', at(qs, { [pi]: iadd(start(ivar(j)), ivar(u)) }), at(ks, {}))));
-      const [pu, pw] = [iadd(start(ivar(j)), ivar(u)), iadd(start(ivar(j)), ivar(w))];
-      const diag = define('scoresdiag', reduce('sum', [xAxis], select(cmp('le', ivar(w), ivar(u)), binary('mul', binary('mul', q(pu), key(pw)), unary('exp', binary('sub', Gat(pu), Gat(pw)))), zero)));
-      const [si, sj] = [ofSub(ivar(pi)), ofSub(ivar(pj))];
-      const inner = { [u]: ibin('mod', ivar(pi), n) };
-      return define(
-        'scores',
-        select(
-          cmp('lt', sj, si),
-          at(off, { [j]: si, ...inner }),
-          select(cmp('eq', sj, si), select(le(pj, pi), at(diag, { [j]: si, ...inner, [w]: ibin('mod', ivar(pj), n) }), zero), zero),
-        ),
-      );
-    }
+    const parts: Parts = {
+      q: (pos) => f32(this.atStep(query, pos)),
+      key: (pos) => this.masked(f32(this.atStep(split.key, pos, { [dAxis]: ivar(x) })), pos),
+      G,
+      // G read at the summed variable for a vector decay
+      onX: da !== undefined ? { [da]: ivar(x) } : {},
+      vector: da !== undefined,
+    };
+    const weights = this.scores(parts);
+    const intra = this.define('intra', reduce('sum', [{ name: pj, size: int(this.C) }], binary('mul', this.at(weights, {}), f32(this.atStep(split.value, pj, valueAt)))));
     // what the chunks before this one left, decayed to this step
-    const Sc = chunkStates(l);
-    const prevIdx: Record<string, IntExpr> = { [c]: ibin('max', iadd(ivar(c), -1), 0), [dAxis]: ivar(x), ...valueAt };
-    const before = select(compare('gt', iota(ivar(c)), constant(0, 'i32')), at(Sc, prevIdx), zero);
-    const inDecay = G ? unary('exp', at(G, onX)) : undefined;
-    const carried = vector && inDecay ? binary('mul', at(define('querydecay', binary('mul', q(pi), inDecay)), {}), before) : binary('mul', q(pi), before);
-    const interSum = define('inter', reduce('sum', [xAxis], carried));
-    const inter = !vector && inDecay ? binary('mul', at(interSum, {}), inDecay) : at(interSum, {});
-    const both = binary('add', at(intra, {}), inter);
-    const here: Record<string, IntExpr> = { [c]: ibin('floordiv', ivar(t.name), C), [pi]: ibin('mod', ivar(t.name), C) };
-    replaced.set(r.node, cast(substIndex(both, here), r.node.dtype));
+    const prev: Record<string, IntExpr> = { [c]: ibin('max', iadd(ivar(c), -1), 0), [dAxis]: ivar(x), ...valueAt };
+    const before = select(compare('gt', iota(ivar(c)), constant(0, 'i32')), this.at(this.chunkStates(l), prev), this.zero);
+    const inDecay = G ? unary('exp', this.at(G, parts.onX)) : undefined;
+    const xAxis = [{ name: x, size: this.sizeOf.get(x)! }];
+    const q = parts.q(pi);
+    const carried = parts.vector && inDecay ? binary('mul', this.at(this.define('querydecay', binary('mul', q, inDecay)), {}), before) : binary('mul', q, before);
+    const interSum = this.at(this.define('inter', reduce('sum', xAxis, carried)), {});
+    const inter = !parts.vector && inDecay ? binary('mul', interSum, inDecay) : interSum;
+    const here: Record<string, IntExpr> = { [c]: ibin('floordiv', ivar(this.r.t.name), this.C), [pi]: ibin('mod', ivar(this.r.t.name), this.C) };
+    return cast(substIndex(binary('add', this.at(intra, {}), inter), here), r.node.dtype);
   }
-  const expr = substIndex(replaceNodes(out.expr, replaced), own);
-  return { stmts, stmt: { target: s.target, expr }, chunk: C, length: T };
+
+  /** The query-key products inside each chunk, causal; a vector decay weights each term, a scalar one the sum. */
+  private scores(parts: Parts): TensorDecl {
+    const { pi, pj, x } = this;
+    const { q, key, G } = parts;
+    const xAxis = [{ name: x, size: this.sizeOf.get(x)! }];
+    const gap = (a: IntExpr, b: IntExpr) => unary('exp', binary('sub', this.at(G!, { ...parts.onX, [pi]: a }), this.at(G!, { ...parts.onX, [pi]: b })));
+    const causal = this.cmp('le', ivar(pj), ivar(pi));
+    if (!parts.vector) {
+      const products = this.at(this.define('scores', reduce('sum', xAxis, binary('mul', q(pi), key(pj)))), {});
+      return this.define('weights', select(causal, G ? binary('mul', products, gap(ivar(pi), ivar(pj))) : products, this.zero));
+    }
+    const sub = subChunk(this.C);
+    if (sub) return this.subChunkScores(parts, sub);
+    return this.define('scores', reduce('sum', xAxis, select(causal, binary('mul', binary('mul', q(pi), key(pj)), gap(ivar(pi), ivar(pj))), this.zero)));
+  }
+
+  /**
+   * A vector decay's scores by sub-chunks of `n` steps (secondary chunking): a step's products
+   * with the steps of earlier sub-chunks are one matrix product of the query and keys decayed to
+   * and from the start of the query's sub-chunk (both exponents at most 0); only the products
+   * within a sub-chunk take an exponential per term.
+   */
+  private subChunkScores(parts: Parts, n: number): TensorDecl {
+    const { pi, pj, x, zero } = this;
+    const { q, key } = parts;
+    const G = parts.G!;
+    const [j, u, w] = [this.name('sub'), this.name('at'), this.name('from')];
+    this.sizeOf.set(j, int(this.C / n)).set(u, int(n)).set(w, int(n));
+    // chunk, sub-chunk, then a step in it: [c, sub, at, src], [c, sub, at, from], [c, sub, src, x]
+    if (!this.order.includes(j)) this.order.splice(this.order.indexOf(pi), 0, j, u);
+    if (!this.order.includes(w)) this.order.push(w);
+    const xAxis = [{ name: x, size: this.sizeOf.get(x)! }];
+    const start = (jj: IntExpr) => imul(jj, n);
+    const Gat = (pos: IntExpr) => this.at(G, { ...parts.onX, [pi]: pos });
+    // G just before sub-chunk jj: the reference both exponents are taken from
+    const ref = (jj: IntExpr) => Gat(ibin('max', iadd(start(jj), -1), 0));
+    const ofSub = (pos: IntExpr) => ibin('floordiv', pos, n);
+    const qs = this.define('querysub', binary('mul', q(pi), unary('exp', binary('sub', Gat(ivar(pi)), ref(ofSub(ivar(pi)))))));
+    const ks = this.define('keysub', select(this.cmp('lt', ivar(pj), start(ivar(j))), binary('mul', key(pj), unary('exp', binary('sub', ref(ivar(j)), Gat(ivar(pj))))), zero));
+    const off = this.define('scoresoff', reduce('sum', xAxis, binary('mul', this.at(qs, { [pi]: iadd(start(ivar(j)), ivar(u)) }), this.at(ks, {}))));
+    const [pu, pw] = [iadd(start(ivar(j)), ivar(u)), iadd(start(ivar(j)), ivar(w))];
+    const within = binary('mul', binary('mul', q(pu), key(pw)), unary('exp', binary('sub', Gat(pu), Gat(pw))));
+    const diag = this.define('scoresdiag', reduce('sum', xAxis, select(this.cmp('le', ivar(w), ivar(u)), within, zero)));
+    const [si, sj] = [ofSub(ivar(pi)), ofSub(ivar(pj))];
+    const inner = { [u]: ibin('mod', ivar(pi), n) };
+    const same = select(this.cmp('le', ivar(pj), ivar(pi)), this.at(diag, { [j]: si, ...inner, [w]: ibin('mod', ivar(pj), n) }), zero);
+    return this.define('scores', select(this.cmp('lt', sj, si), this.at(off, { [j]: si, ...inner }), select(this.cmp('eq', sj, si), same, zero)));
+  }
+
+  /** The log-decay summed over each chunk up to each step (a scan within the chunk), or undefined for a decay of 1. */
+  private cumulative(l: Linear): TensorDecl | undefined {
+    if (!l.decay) return undefined;
+    const { pi } = this;
+    const logOf = (e: Expr) => stableLogs(e.op === 'unary' && e.fn === 'exp' ? f32(e.x) : unary('log', f32(e)));
+    return this.prefixSum('cumdecay', this.masked(binary('max', logOf(this.atStep(l.decay, pi)), constant(LOG_DECAY_FLOOR, 'f32')), pi), pi);
+  }
+
+  /** The state after each chunk, as a scan over the chunks of its per-chunk contribution. */
+  private chunkStates(l: Linear): TensorDecl {
+    const { c, pi, pj, zero } = this;
+    const G = this.cumulative(l);
+    const last = int(this.C - 1);
+    const toEnd = G ? unary('exp', binary('sub', this.at(G, { [pi]: last }), this.at(G, { [pi]: ivar(pj) }))) : undefined;
+    // the key part decayed to the chunk's end, stored once, times the value part (where the term splits)
+    const da = decayAxis(l) ?? l.field.axes[0]?.name;
+    const split = da !== undefined ? splitAdditive(l, da) : undefined;
+    const steps = [{ name: pj, size: int(this.C) }];
+    const fieldNames = l.field.axes.map((a) => a.name);
+    let sum: Expr;
+    if (!split || typeof split === 'string') {
+      const add = this.masked(f32(this.atStep(l.additive, pj)), pj);
+      sum = reduce('sum', steps, toEnd ? binary('mul', toEnd, add) : add);
+    } else {
+      const key = this.masked(f32(this.atStep(split.key, pj)), pj);
+      const decayed = toEnd ? this.at(this.define('keydecay', binary('mul', key, toEnd)), {}) : key;
+      sum = reduce('sum', steps, binary('mul', decayed, f32(this.atStep(split.value, pj))));
+    }
+    const W = this.at(this.define('chunksum', sum, fieldNames), {});
+    // a row per point of the outer axes and the key axis, its state a row over the value axes: the
+    // states come out chunk by chunk with the value axes innermost, as the readout reads them
+    const keyAxis = da ?? fieldNames[0];
+    const valueAxes = l.field.axes.filter((a) => a.name !== keyAxis).map((a) => ({ name: a.name, size: this.sizeOf.get(a.name)! }));
+    const valueNames = new Set(valueAxes.map((a) => a.name));
+    const outerVars = [...freeVars(W), ...(G ? freeVars(this.at(G, { [pi]: last })) : [])].filter((v) => v !== c && !valueNames.has(v));
+    const outer = this.axesOf(new Set(outerVars), fieldNames);
+    const S: StateField = { name: 'S', dtype: 'f32', axes: valueAxes };
+    const P: StateField = { name: 'P', dtype: 'f32', axes: [] };
+    const idx = valueAxes.map((a) => ivar(a.name));
+    const [sv, so, pv, po] = [stateRead(S, idx), stateRead(S, idx, 'other'), stateRead(P, []), stateRead(P, [], 'other')];
+    const decay = G ? unary('exp', this.at(G, { [pi]: last })) : undefined;
+    const over = [{ name: c, size: int(this.nC) }];
+    const def: FoldDef = decay
+      ? {
+          kind: 'scan', outer, over, state: [P, S], init: [constant(1, 'f32'), zero], locals: [],
+          update: [binary('mul', decay, pv), binary('add', binary('mul', decay, sv), W)],
+          merge: [binary('mul', pv, po), binary('add', binary('mul', po, sv), so)],
+          outputs: [{ axes: valueAxes, expr: sv }],
+        }
+      : { kind: 'scan', outer, over, state: [S], init: [zero], locals: [], update: [binary('add', sv, W)], merge: [binary('add', sv, so)], outputs: [{ axes: valueAxes, expr: sv }] };
+    return this.remember(`scan ${outer.map((a) => a.name).join(',')}|${valueAxes.map((a) => a.name).join(',')}=${printExpr(W)};${decay ? printExpr(decay) : ''}`, () => ({
+      target: { name: this.fresh(`${this.s.target.name}_chunkstate`), dtype: 'f32', axes: [...outer, ...over, ...valueAxes] },
+      expr: { op: 'fold', dtype: 'f32', def, output: 0 },
+    }));
+  }
+
+  /** A scan over `over` of the running sum of `x`, over the variables `x` reads. */
+  private prefixSum(base: string, x: Expr, over: string): TensorDecl {
+    const outer = this.axesOf(new Set([...freeVars(x)].filter((v) => v !== over)));
+    const acc: StateField = { name: 'acc', dtype: 'f32', axes: [] };
+    const self = stateRead(acc, []);
+    const overAxis = { name: over, size: this.sizeOf.get(over)! };
+    const def: FoldDef = {
+      kind: 'scan', outer, over: [overAxis], state: [acc], init: [this.zero], locals: [],
+      update: [binary('add', self, x)], merge: [binary('add', self, stateRead(acc, [], 'other'))], outputs: [{ axes: [], expr: self }],
+    };
+    return this.remember(`scan ${outer.map((a) => a.name).join(',')}=${printExpr(x)}`, () => ({
+      target: { name: this.fresh(`${this.s.target.name}_${base}`), dtype: 'f32', axes: [...outer, overAxis] },
+      expr: { op: 'fold', dtype: 'f32', def, output: 0 },
+    }));
+  }
+
+  /** A statement over the free variables of `expr`, reused when one is equal. */
+  private define(base: string, expr: Expr, then: readonly string[] = []): TensorDecl {
+    const axes = this.axesOf(freeVars(expr), then);
+    const key = `${axes.map((a) => `${a.name}:${JSON.stringify(a.size)}`).join(',')}=${printExpr(expr)}`;
+    return this.remember(key, () => ({ target: { name: this.fresh(`${this.s.target.name}_${base}`), dtype: 'f32', axes }, expr }));
+  }
+
+  /** Variables as axes: the fold's outer ones, then chunk and positions, then those of `then` in its order. */
+  private axesOf(vars: ReadonlySet<string>, then: readonly string[] = []): Axis[] {
+    const rank = (v: string) => (this.order.includes(v) ? this.order.indexOf(v) : this.order.length);
+    return [...vars].sort((a, b) => rank(a) - rank(b) || then.indexOf(a) - then.indexOf(b)).map((v) => ({ name: v, size: this.sizeOf.get(v)! }));
+  }
+
+  /** The statement made for `key` before, else `make()`'s, added. */
+  private remember(key: string, make: () => Stmt): TensorDecl {
+    const known = this.memo.get(key);
+    if (known) return known;
+    const made = make();
+    this.memo.set(key, made.target);
+    this.stmts.push(made);
+    return made.target;
+  }
+
+  private name(base: string): string {
+    let n = base;
+    for (let k = 2; this.used.has(n); k++) n = `${base}${k}`;
+    this.used.add(n);
+    return n;
+  }
+
+  private at(decl: TensorDecl, map: Readonly<Record<string, IntExpr>>): Expr {
+    return load(decl, decl.axes.map((a) => map[a.name] ?? ivar(a.name)));
+  }
+
+  /** The step of position `pos` of chunk c, clamped to the last step (a position past it is masked where read). */
+  private stepOf(pos: string | IntExpr): IntExpr {
+    const at = iadd(imul(ivar(this.c), this.C), typeof pos === 'string' ? ivar(pos) : pos);
+    return this.r.T % this.C === 0 ? at : ibin('min', at, this.r.T - 1);
+  }
+
+  /** `e` at the step of position `pos` of chunk c (a variable's name, or any index). */
+  private atStep(e: Expr, pos: string | IntExpr, rename: Readonly<Record<string, IntExpr>> = {}): Expr {
+    return substIndex(e, { ...rename, [this.r.t.name]: this.stepOf(pos) });
+  }
+
+  /** `e`, or 0 at a position past the last step. */
+  private masked(e: Expr, pos: string | IntExpr): Expr {
+    if (this.r.T % this.C === 0) return e;
+    const at = iadd(imul(ivar(this.c), this.C), typeof pos === 'string' ? ivar(pos) : pos);
+    return select(compare('lt', iota(at), constant(this.r.T, 'i32')), e, this.zero);
+  }
+
+  private cmp(fn: 'le' | 'lt' | 'eq', a: IntExpr, b: IntExpr): Expr {
+    return compare(fn, iota(a), iota(b));
+  }
+}
+
+/** One readout's pieces: the query and key at a position, the cumulative log-decay, how it is read at the summed variable. */
+interface Parts {
+  readonly q: (pos: string | IntExpr) => Expr;
+  readonly key: (pos: string | IntExpr) => Expr;
+  readonly G: TensorDecl | undefined;
+  readonly onX: Readonly<Record<string, IntExpr>>;
+  readonly vector: boolean;
 }
 
 /** Whether `e` is positive wherever it is evaluated: an exponential or sigmoid, or a range above 0. */
