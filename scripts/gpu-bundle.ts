@@ -61,6 +61,7 @@ export function bundleCases(): BundleCase[] {
     { name: 'attention_staged', program: ex('attention'), sizes: { B: 1, H: 2, N: 37, M: 53, D: 16 }, options: rows({ threadsPerRow: 1, workgroupSize: 32, stageSteps: 16, rowsPerLane: 4 }) },
     // worth timing (checked too)
     { name: 'time_int4_gemv_4096', program: ex('int4-gemm'), sizes: { M: 1, N: 4096, K: 4096, G: 128 }, options: rows({ threadsPerRow: 32, workgroupSize: 128, unrollSteps: 32 }), flops: 2 * 4096 * 4096 },
+    { name: 'time_gla_4096', program: ex('gla'), sizes: { B: 1, H: 4, L: 4096, K: 64, V: 64 }, flops: 4 * 4 * 4096 * 64 * 64 },
     { name: 'time_matmul_f16_1024_tensor_cores', program: ex('matmul', 'f16'), sizes: { M: 1024, N: 1024, K: 1024 }, options: contraction({ tensorCores: true, staging: 'shared', blockM: 64, blockN: 64, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true }), flops: 2 * 1024 ** 3 },
   );
   return out;

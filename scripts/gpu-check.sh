@@ -11,7 +11,9 @@
 #      its TFLOP/s and GB/s,
 #   5. tunes the int4 GEMV (g128) at N = K = 4096, 8192, 16384 and a vec4 copy, and prints the
 #      GEMV's weight GB/s beside the copy's (the bandwidth a kernel reaches on this device),
-#   6. prints PyTorch's matmul and scaled_dot_product_attention beside them when PyTorch is installed.
+#   6. tunes chunked gated linear attention (GLA, B=1 H=8 K=V=64) at L = 4096 to 32768 and prints
+#      its time and GFLOP/s,
+#   7. prints PyTorch's matmul and scaled_dot_product_attention beside them when PyTorch is installed.
 # A Node binary unpacked into .node/ is used when node is not on PATH.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +94,21 @@ node -e '
     const bytes = n * n / 2 + n * (n / 128) * 4;
     const gbs = r.best ? bytes / (r.best.medianMs * 1e-3) / 1e9 : undefined;
     console.log(`int4 GEMV N=K=${n}: ${r.best?.medianMs?.toFixed(4) ?? "n/a"} ms = ${gbs?.toFixed(0) ?? "n/a"} GB/s of weights and scales = ${gbs && copyGbs ? ((100 * gbs) / copyGbs).toFixed(0) : "n/a"}% of the copy; winner ${JSON.stringify(r.best?.schedule)}`);
+  }
+' || status=1
+
+step "tune chunked gated linear attention (GLA f32, B=1 H=8 K=V=64) at L = 4096, 8192, 16384, 32768"
+for L in 4096 8192 16384 32768; do
+  timeout 90 node dist/src/cli/autotune.js tune gla --device cuda --dtype f32 --shape B=1,H=8,L=$L,K=64,V=64 \
+    --budget 16,60s --db /tmp/tilecraft-gpu-check.json --json > /tmp/tilecraft-gpu-gla-$L.json || status=1
+done
+node -e '
+  const read = (f) => { try { return JSON.parse(require("fs").readFileSync(f, "utf8")); } catch { return {}; } };
+  for (const L of [4096, 8192, 16384, 32768]) {
+    const r = read(`/tmp/tilecraft-gpu-gla-${L}.json`);
+    const flops = 4 * 8 * L * 64 * 64;
+    const gf = r.best ? flops / (r.best.medianMs * 1e-3) / 1e9 : undefined;
+    console.log(`GLA L=${L}: tuned ${r.best?.medianMs?.toFixed(3) ?? "n/a"} ms = ${gf?.toFixed(0) ?? "n/a"} GFLOP/s (4·B·H·L·K·V); default ${r.default?.medianMs?.toFixed(3) ?? "n/a"} ms`);
   }
 ' || status=1
 
