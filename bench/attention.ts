@@ -11,7 +11,7 @@ import { type KnobDefaults, type ResolvedSchedule, describeSchedule } from '../s
 import { Executable } from '../src/runtime/executable.js';
 import { planFor } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
-import { type Contender, type Row, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, resultOf, times, tunedSchedule, verdict } from './common.js';
+import { type Contender, type Row, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, resultOf, timedExecutable, times, tunedSchedule, verdict } from './common.js';
 import { recordedCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
@@ -94,18 +94,12 @@ const at = (exe: Executable) => {
   const d = exe.plan.program.dynamic;
   return Object.keys(d).length ? { ...d } : undefined;
 };
-const dispatch = (exe: Executable, timing = false) => {
+const dispatch = (exe: Executable) => {
   const sizes = at(exe);
-  return exe.dispatch({}, sizes ? { timing, sizes } : { timing });
+  return exe.dispatch({}, sizes ? { sizes } : {});
 };
 
-const timed = (name: string, exe: Executable): Contender => ({
-  name,
-  run: async () => {
-    const r = await dispatch(exe, true);
-    return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
-  },
-});
+const timed = (name: string, exe: Executable): Contender => timedExecutable(name, exe, at(exe));
 
 /**
  * O = softmax(Q·Kᵀ/sqrt(D))·V for a few rows, in doubles on the CPU: what every contender's O is

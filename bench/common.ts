@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { TuningDatabase, defaultDatabasePath } from '../src/autotune/db.js';
 import { deviceFingerprint, deviceSummary } from '../src/autotune/fingerprint.js';
 import { type Measurement } from '../src/autotune/measure.js';
+import { type Contender } from '../src/autotune/measure.js';
 export { type Contender, interleaved } from '../src/autotune/measure.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
 import { type Restrictions, type SpaceLowering, searchSpace } from '../src/autotune/space.js';
@@ -18,6 +19,7 @@ import { type Program } from '../src/ir/tensor.js';
 import { program as buildProgram } from '../src/dsl/program.js';
 import { type ResolvedSchedule } from '../src/passes/schedule.js';
 import type { DeviceInfo } from '../src/runtime/device.js';
+import type { Executable } from '../src/runtime/executable.js';
 
 export function openDb(path: string | undefined): Promise<TuningDatabase> {
   return TuningDatabase.open(path ?? defaultDatabasePath(process.env, homedir(), process.platform));
@@ -121,6 +123,15 @@ export function writeJson(path: string | undefined, value: unknown): void {
 export const fmtMs = (m: Measurement | undefined) => (m ? `${m.medianMs.toFixed(2)} ±${(m.spread * 100).toFixed(0)}%` : 'n/a');
 export const describeDevice = (info: DeviceInfo) => deviceSummary(info);
 export { deviceFingerprint };
+
+/** A contender running an executable's kernels once, timed on the device (summed over its kernels) where it can, else by the wall clock. */
+export const timedExecutable = (name: string, exe: Executable, sizes?: Sizes): Contender => ({
+  name,
+  run: async () => {
+    const r = await exe.dispatch({}, sizes ? { timing: true, sizes } : { timing: true });
+    return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
+  },
+});
 
 /** y = x over n elements, in vectors of 4: what memory bandwidth a kernel can reach here. */
 export const copyProgram = buildProgram('copy', (p) => {

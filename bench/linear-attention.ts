@@ -12,7 +12,6 @@ import { evaluate } from '../src/reference/evaluate.js';
 import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import {
-  type Contender,
   type Row,
   type TuningQuestion,
   copyProgram,
@@ -24,6 +23,7 @@ import {
   ratio,
   recordedSchedule,
   resultOf,
+  timedExecutable,
   times,
   tunedSchedule,
   verdict,
@@ -52,14 +52,6 @@ const FLASH_FALLBACK = { rows: { workgroupSize: 16, threadsPerRow: 1, stageSteps
 /** Plans chunked C steps at a time: compiled with that chunk, tuned with the chunk knob held at it. */
 const chunking = (chunk: number): SpaceLowering => ({ rewrites: { chunkScan: 'required' }, defaults: { chunk: { chunk } } });
 const RECURRENT: SpaceLowering = { rewrites: { chunkScan: false } };
-
-const timed = (name: string, exe: Executable): Contender => ({
-  name,
-  run: async () => {
-    const r = await exe.dispatch({}, { timing: true });
-    return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
-  },
-});
 
 /** Random inputs of a program at sizes. */
 const inputsOf = (p: Program, sizes: Sizes) => randomInputs(bindProgram(p, sizes).inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t) })));
@@ -102,7 +94,7 @@ export async function benchLinearAttention(device: WebGpuDevice, o: LinearAttent
   };
   const measure = async (label: string, entries: { row: Row; exe: Executable; schedule: ResolvedSchedule }[]) => {
     log(`  measuring ${entries.map((e) => e.row.name).join(', ')} (${o.rounds} rounds)`);
-    const m = await interleaved(entries.map((e) => timed(e.row.name, e.exe)), o.rounds, 0);
+    const m = await interleaved(entries.map((e) => timedExecutable(e.row.name, e.exe)), o.rounds, 0);
     for (const e of entries) e.exe.destroy();
     const lines = entries.map((e) => ({ ...resultOf(e.row, m.get(e.row.name)), knobs: e.schedule }));
     for (const l of lines) rows.push([label, l.name, l.schedule, fmtMs(m.get(l.name)), l.gflops?.toFixed(2) ?? 'n/a', l.gbPerSecond?.toFixed(2) ?? 'n/a']);

@@ -9,7 +9,7 @@ import { describeSchedule } from '../src/passes/schedule.js';
 import { evaluate } from '../src/reference/evaluate.js';
 import { type CompileOptions, Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
-import { type Contender, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, times, tunedSchedule, verdict } from './common.js';
+import { type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, timedExecutable, times, tunedSchedule, verdict } from './common.js';
 import { recordedCeilings } from './roofline.js';
 
 type Budget = { trials?: number; seconds?: number };
@@ -44,14 +44,6 @@ interface Entry {
   readonly bytes: number;
   readonly flops: number;
 }
-
-const timed = (e: Entry): Contender => ({
-  name: e.name,
-  run: async () => {
-    const r = await e.exe.dispatch({}, { timing: true });
-    return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
-  },
-});
 
 
 /**
@@ -94,7 +86,7 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
 
   const measure = async (label: string, entries: Entry[]) => {
     log(`  measuring ${entries.map((e) => e.name).join(', ')} (${o.rounds} rounds)`);
-    const m = await interleaved(entries.map(timed), o.rounds, 0);
+    const m = await interleaved(entries.map((e) => timedExecutable(e.name, e.exe)), o.rounds, 0);
     const lines = entries.map((e) => {
       const ms = m.get(e.name);
       const s = ms ? ms.medianMs * 1e-3 : undefined;
