@@ -23,6 +23,8 @@ export interface Measurement {
   readonly samples: readonly number[];
   /** Where the times come from: device timestamps, or host wall time around a blocking run. */
   readonly clock: 'device' | 'wall';
+  /** With device timestamps: each launch's median, in launch order (what each kernel of a plan takes). */
+  readonly kernelMs?: readonly number[];
 }
 
 export class MeasureTimeoutError extends TilecraftError {
@@ -83,18 +85,22 @@ export async function measure(run: () => Promise<RunResult>, options: Partial<Me
     check();
   }
   const samples: number[] = [];
+  const perLaunch: number[][] = [];
   let clock: Measurement['clock'] = 'device';
   for (let i = 0; i < Math.max(1, o.repeat); i++) {
     const r = await run();
-    if (r.kernelMs) samples.push(r.kernelMs.reduce((a, b) => a + b, 0));
-    else {
+    if (r.kernelMs) {
+      samples.push(r.kernelMs.reduce((a, b) => a + b, 0));
+      r.kernelMs.forEach((ms, k) => (perLaunch[k] ??= []).push(ms));
+    } else {
       clock = 'wall';
       samples.push(r.wallMs);
     }
     check();
     if (o.cutoffMs !== undefined && samples[samples.length - 1]! > o.cutoffMs) break;
   }
-  return summarize(samples, clock);
+  const m = summarize(samples, clock);
+  return clock === 'device' && perLaunch.length ? { ...m, kernelMs: perLaunch.map((xs) => summarize(xs, clock).medianMs) } : m;
 }
 
 /**

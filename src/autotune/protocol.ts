@@ -31,11 +31,11 @@ export type ToWorker =
  * the schedule and groups that name it. Not the program (the worker has it from `init`), nor the
  * tile IR and pass trace (for explaining, not running).
  */
-export type SentPlan = Pick<Plan, 'kernels' | 'tensors' | 'schedule' | 'groups'>;
+export type SentPlan = Pick<Plan, 'kernels' | 'kernelGroups' | 'tensors' | 'schedule' | 'groups'>;
 
 /** The part of a plan the worker needs. */
 export function sentPlan(plan: SentPlan): SentPlan {
-  return { kernels: plan.kernels, tensors: plan.tensors, schedule: plan.schedule, groups: plan.groups };
+  return { kernels: plan.kernels, kernelGroups: plan.kernelGroups, tensors: plan.tensors, schedule: plan.schedule, groups: plan.groups };
 }
 
 export type CandidateStatus = 'ok' | 'mismatch' | 'invalid' | 'error' | 'crash' | 'timeout';

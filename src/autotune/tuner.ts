@@ -3,7 +3,7 @@ import { rng } from '../ir/host.js';
 import { canonicalJson } from '../ir/hash.js';
 import { type Program } from '../ir/tensor.js';
 import { type Plan } from '../passes/pipeline.js';
-import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
+import { InvalidScheduleError, type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
 import { type Measurement, impossibleTiming } from './measure.js';
@@ -191,12 +191,22 @@ class Search {
     if (this.seen.has(id)) return undefined;
     this.seen.add(id);
     let plan;
-    try {
-      plan = planFor(this.info, this.program, this.sizes, { ...this.space.lowering, schedule: scheduleAt(this.space, point) });
-    } catch (e) {
-      const name = (e as Error).name;
-      if (name === 'InvalidScheduleError' || name === 'DeviceLimitError') return undefined;
-      throw e;
+    // knobs of a group this point's plan does not have are dropped: a chunk size decides which
+    // intermediates a chunked recurrence stores, so not every point's plan has every group
+    const schedule: Record<string, Schedule[string]> = { ...scheduleAt(this.space, point) };
+    for (;;) {
+      try {
+        plan = planFor(this.info, this.program, this.sizes, { ...this.space.lowering, schedule });
+        break;
+      } catch (e) {
+        if (e instanceof InvalidScheduleError && e.knob === '' && Object.hasOwn(schedule, e.group)) {
+          delete schedule[e.group];
+          continue;
+        }
+        const name = (e as Error).name;
+        if (name === 'InvalidScheduleError' || name === 'DeviceLimitError') return undefined;
+        throw e;
+      }
     }
     const key = planKey(this.info, plan);
     if (this.byKey.has(key)) return undefined;
@@ -244,6 +254,42 @@ class Search {
 
   ok(): Candidate[] {
     return this.candidates.filter((c) => c.status === 'ok');
+  }
+
+  /**
+   * Points combining, group by group, the knobs of the measured candidate whose kernels of that
+   * group ran fastest. A plan's groups run one after another, so their times add up and each
+   * group's best knobs can be chosen apart from the others': a search over a plan of many kernels
+   * (a chunked recurrence's ten) learns about every group from every measurement. Candidates are
+   * combined only with those that agree on the knobs that change every group's kernels (a chunk
+   * size), one point per such setting; none where per-kernel times are missing.
+   */
+  composites(): Point[] {
+    const dims = this.space.dims;
+    const perSetting = new Map<string, { c: Candidate; times: Map<string, number> }[]>();
+    let whole: number[] | undefined;
+    for (const c of this.ok()) {
+      const plan = this.plans.get(c);
+      const ms = c.screen?.kernelMs;
+      if (!plan || !ms || ms.length !== plan.kernelGroups.length) continue;
+      whole ??= dims.flatMap((d, i) => (plan.groups.find((g) => g.id === d.group)?.kind === 'chunk' ? [i] : []));
+      const times = new Map<string, number>();
+      plan.kernelGroups.forEach((g, k) => times.set(g, (times.get(g) ?? 0) + ms[k]!));
+      const setting = whole.map((i) => c.point[i]).join(',');
+      perSetting.set(setting, [...(perSetting.get(setting) ?? []), { c, times }]);
+    }
+    const out: Point[] = [];
+    for (const measured of perSetting.values()) {
+      if (measured.length < 2) continue;
+      const point = [...measured[0]!.c.point];
+      dims.forEach((d, i) => {
+        if (whole?.includes(i)) return;
+        const fastest = measured.reduce((a, b) => ((b.times.get(d.group) ?? Infinity) < (a.times.get(d.group) ?? Infinity) ? b : a));
+        point[i] = fastest.c.point[i]!;
+      });
+      out.push(point);
+    }
+    return out;
   }
 
   best(): Candidate | undefined {
@@ -384,8 +430,9 @@ const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}
 /**
  * Guided search: an evolutionary loop. The first population is half steps away from the best
  * schedules known (the default, seeds) and half random points; each generation breeds children
- * of the fastest few by crossover and by moving one or two knobs a step; it stops on budget, or
- * when several generations bring nothing new.
+ * of the fastest few by crossover and by moving one or two knobs a step, and tries each group's
+ * fastest knobs so far together (`composites`); it stops on budget, or when several generations
+ * bring nothing new.
  */
 async function guided(s: Search): Promise<void> {
   const random = rng(s.opts.seed);
@@ -415,10 +462,15 @@ async function guided(s: Search): Promise<void> {
     }
     return p;
   };
+  // each group's fastest knobs so far, together (prepare skips points already tried)
+  const combine = async () => {
+    for (const p of s.composites()) if (s.budgetLeft()) await tryPoint(p);
+  };
   for (let i = 0; i < population * 50 && s.measured < population && s.budgetLeft(); i++) {
     const known = s.best();
     await tryPoint(known && i % 2 === 0 ? step(known.point) : randomPoint());
   }
+  await combine();
   let stale = 0;
   while (s.budgetLeft()) {
     const top = s
@@ -442,6 +494,7 @@ async function guided(s: Search): Promise<void> {
       }
       if (await tryPoint(p)) produced++;
     }
+    await combine();
     const after = s.best();
     stale = produced === 0 || after === before ? stale + 1 : 0;
     if (stale >= 6) {

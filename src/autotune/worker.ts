@@ -47,8 +47,8 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<State> {
 async function measureOne(s: State, m: Extract<ToWorker, { type: 'measure' }>): Promise<FromWorker> {
   let exe: Executable | undefined;
   try {
-    const { kernels, tensors, schedule, groups } = m.plan;
-    exe = await Executable.fromPlan(s.device, { program: s.program, kernels, tensors, schedule, groups, tiles: [], trace: [] });
+    const { kernels, kernelGroups, tensors, schedule, groups } = m.plan;
+    exe = await Executable.fromPlan(s.device, { program: s.program, kernels, kernelGroups, tensors, schedule, groups, tiles: [], trace: [] });
     const sizes = s.values;
     for (const [name, t] of Object.entries(s.inputs)) exe.upload(name, t, sizes);
     await exe.dispatch({}, { sizes });

@@ -44,6 +44,8 @@ export interface Plan {
   readonly schedule: ResolvedSchedule;
   /** The kernel groups, by id (the keys of `schedule`). */
   readonly groups: readonly PlanGroup[];
+  /** The id of the group each kernel belongs to, in launch order (a split group launches several). */
+  readonly kernelGroups: readonly string[];
   /** The loop/tile IR each group was lowered from, where the group went through it. */
   readonly tiles: readonly TileKernel[];
   /** The passes that ran, in order, with what each produced (for `--explain` and debugging). */
@@ -180,7 +182,13 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
     // knobs for a group this plan does not have would otherwise be dropped without a word
     if (!planGroups.some((g) => g.id === id)) throw new InvalidScheduleError(`the schedule has group ${id}, but this plan's groups are ${planGroups.map((g) => g.id).join(', ')}`, id, '');
   }
+  const kernelGroupIds: string[] = [];
   const kernels: Kernel[] = groups.flatMap((g, i): Kernel[] => {
+    const made = groupKernels(g, i);
+    for (const _ of made) kernelGroupIds.push(ids[i]!);
+    return made;
+  });
+  function groupKernels(g: KernelGroup, i: number): Kernel[] {
     const id = ids[i]!;
     const name = `${p.name}_${i}_${g.kind}`;
     // a schedule's entry over the defaults for the kind over DEFAULT_KNOBS
@@ -203,7 +211,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
         return viaTile(contractionKernel(name, id, group, k, target, limits));
       }
     }
-  });
+  }
   kernels.forEach(verifyKernel);
   trace.push({ pass: 'emit', note: `${kernels.length} kernels` });
   const used = new Set(kernels.flatMap((k) => k.buffers.filter((b) => b.scope === 'global').map((b) => b.name)));
@@ -216,7 +224,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
     }
   }
   planTensors.push(...temps);
-  return { program: fused, tensors: planTensors, kernels, schedule, groups: planGroups, tiles, trace };
+  return { program: fused, tensors: planTensors, kernels, kernelGroups: kernelGroupIds, schedule, groups: planGroups, tiles, trace };
 }
 
 /**

@@ -20,7 +20,7 @@ const worker = (candidateTimeoutMs = 2000, program = '{}') => {
 };
 afterEach(() => workers.splice(0).forEach((w) => w.close()));
 /** A plan whose group "elementwise:Y" knob `workgroupSize` tells the fake worker how to behave (no kernels: it runs none). */
-const knobs = (workgroupSize: number): SentPlan => ({ schedule: { 'elementwise:Y': { kind: 'elementwise', workgroupSize } } as unknown as ResolvedSchedule, kernels: [], tensors: [], groups: [] });
+const knobs = (workgroupSize: number): SentPlan => ({ schedule: { 'elementwise:Y': { kind: 'elementwise', workgroupSize } } as unknown as ResolvedSchedule, kernels: [], kernelGroups: [], tensors: [], groups: [] });
 
 describe('the measuring worker isolates candidates', () => {
   it('a candidate that kills its process costs that candidate; the next one gets a fresh worker', async () => {

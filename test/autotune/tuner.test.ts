@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { attention } from '../../examples/attention.js';
+import { findExample } from '../../examples/index.js';
 import { matmul } from '../../examples/matmul.js';
 import { type Measurement } from '../../src/autotune/measure.js';
 import { searchSpace, spaceSize } from '../../src/autotune/space.js';
 import { type Candidate, type Measurer, pickWinner, tune } from '../../src/autotune/tuner.js';
-import { type Plan } from '../../src/passes/pipeline.js';
+import { type Plan, lower } from '../../src/passes/pipeline.js';
+import { program as buildProgram } from '../../src/dsl/program.js';
 import { type ContractionKnobs, type Schedule } from '../../src/passes/schedule.js';
 import { syntheticDeviceInfo } from './fixtures.js';
 
@@ -282,5 +284,87 @@ describe('the time budget holds while a candidate runs', () => {
     for (const t of timeouts) expect(t).toBeLessThanOrEqual(1500 + 1000);
     expect(r.seconds).toBeLessThan(1.5 + 1.2);
     expect(r.best).toBeDefined();
+  });
+});
+
+describe('the tuner on a plan of several kernels', () => {
+  // two outputs, two elementwise kernels whose knobs do not interact: the plan's time is the sum
+  const two = buildProgram('two', (p) => {
+    const [N] = p.sizes('N');
+    const x = p.input('X', 'f32', { i: N });
+    p.output('A', x.exp());
+    p.output('B', x.mul(2));
+  });
+  const twoSizes = { N: 1 << 16 };
+  const best = { 'elementwise:A': [64, 4], 'elementwise:B': [256, 1] } as Record<string, [number, number]>;
+  /** Each kernel's time from its own group's knobs: an optimum per group, far from the other's. */
+  const kernelCost = (id: string, s: Schedule) => {
+    const k = s[id] as { workgroupSize: number; vectorWidth: number };
+    const [wg, v] = best[id]!;
+    return 1 + Math.abs(Math.log2(k.workgroupSize / wg)) + Math.abs(Math.log2(k.vectorWidth / v));
+  };
+  const perKernel = (log: Schedule[], withKernelTimes: boolean): Measurer => async (plan) => {
+    log.push(plan.schedule);
+    const ms = plan.kernelGroups.map((id) => kernelCost(id, plan.schedule));
+    const total = ms.reduce((a, b) => a + b, 0);
+    return { status: 'ok', measurement: { ...m(total), ...(withKernelTimes ? { kernelMs: ms } : {}) } };
+  };
+
+  it('every kernel of a plan is labelled with its group', () => {
+    const plan = lower(two, twoSizes);
+    expect(plan.kernelGroups).toEqual(['elementwise:A', 'elementwise:B']);
+    // a split group launches two kernels under its one id
+    const split = lower(matmul.build('f32'), { M: 64, N: 64, K: 4096 }, { defaults: { contraction: { splitK: 4 } } });
+    expect(split.kernelGroups).toEqual(['contraction:C', 'contraction:C']);
+  });
+
+  it('combines each group\u2019s fastest knobs from the per-kernel times into a candidate of its own', async () => {
+    const space = searchSpace(info, two, twoSizes);
+    expect(space.dims.map((d) => `${d.group}.${d.knob}`)).toEqual(['elementwise:A.workgroupSize', 'elementwise:A.vectorWidth', 'elementwise:B.workgroupSize', 'elementwise:B.vectorWidth']);
+    // two earlier results: each the best for one group and the worst for the other
+    const seeds: Schedule[] = [
+      { 'elementwise:A': { workgroupSize: 64, vectorWidth: 4 }, 'elementwise:B': { workgroupSize: 64, vectorWidth: 4 } },
+      { 'elementwise:A': { workgroupSize: 256, vectorWidth: 1 }, 'elementwise:B': { workgroupSize: 256, vectorWidth: 1 } },
+    ];
+    const optimum = { 'elementwise:A': { workgroupSize: 64, vectorWidth: 4 }, 'elementwise:B': { workgroupSize: 256, vectorWidth: 1 } };
+    const picked = (s: Schedule) => Object.fromEntries(Object.entries(s).map(([id, k]) => [id, { workgroupSize: (k as { workgroupSize: number }).workgroupSize, vectorWidth: (k as { vectorWidth: number }).vectorWidth }]));
+    for (const seed of [1, 2, 3, 4]) {
+      const log: Schedule[] = [];
+      const r = await tune(info, two, twoSizes, space, perKernel(log, true), { strategy: 'guided', budget: { trials: 12 }, seed, seeds });
+      expect(picked(r.best!.schedule), `seed ${seed}`).toEqual(optimum);
+      // measured like any candidate, within the first generation
+      expect(log.findIndex((s) => JSON.stringify(picked(s)) === JSON.stringify(optimum)), `seed ${seed}`).toBeLessThan(12);
+    }
+  });
+
+  it('without per-kernel times (a device without timestamps) it searches as before', async () => {
+    const space = searchSpace(info, two, twoSizes);
+    const r = await tune(info, two, twoSizes, space, perKernel([], false), { strategy: 'guided', budget: { trials: 16 }, seed: 3 });
+    expect(r.best).toBeDefined();
+    expect(r.candidates.length).toBeLessThanOrEqual(16);
+  });
+});
+
+describe('the tuner over chunk sizes', () => {
+  // at 16 steps per chunk GLA's keys decayed per sub-chunk are read 4 times over and inlined; at
+  // 32, 8 times and stored: the plans differ in a group, and the search must still lower both
+  it('drops the knobs of groups a candidate plan does not have', async () => {
+    const gla = findExample('gla')!.build('f32');
+    const sizes = { B: 1, H: 2, L: 100, K: 16, V: 16 };
+    const ids = (chunk: number) => lower(gla, sizes, { defaults: { chunk: { chunk } } }).groups.map((g) => g.id);
+    expect(ids(32)).toContain('elementwise:o_keysub');
+    expect(ids(16)).not.toContain('elementwise:o_keysub');
+    const space = searchSpace(info, gla, sizes);
+    expect(space.dims.some((d) => d.group === 'elementwise:o_keysub')).toBe(true);
+    const seen = new Set<number>();
+    const ok: Measurer = async (plan) => {
+      seen.add((plan.schedule['chunk:o'] as { chunk: number }).chunk);
+      return { status: 'ok', measurement: m((plan.schedule['chunk:o'] as { chunk: number }).chunk === 16 ? 1 : 2) };
+    };
+    const r = await tune(info, gla, sizes, searchSpace(info, gla, sizes, { chunk: [16] }), ok, { strategy: 'guided', budget: { trials: 4 } });
+    expect(r.candidates.length).toBeGreaterThan(0);
+    expect(r.best!.schedule['chunk:o']).toEqual({ kind: 'chunk', chunk: 16 });
+    expect(r.best!.schedule['elementwise:o_keysub']).toBeUndefined();
+    expect([...seen]).toEqual([16]);
   });
 });
