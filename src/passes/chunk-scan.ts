@@ -453,8 +453,7 @@ class ChunkedForm {
   private cumulative(l: Linear): TensorDecl | undefined {
     if (!l.decay) return undefined;
     const { pi } = this;
-    const logOf = (e: Expr) => stableLogs(e.op === 'unary' && e.fn === 'exp' ? f32(e.x) : unary('log', f32(e)));
-    return this.prefixSum('cumdecay', this.masked(binary('max', logOf(this.atStep(l.decay, pi)), constant(LOG_DECAY_FLOOR, 'f32')), pi), pi);
+    return this.prefixSum('cumdecay', this.masked(binary('max', logOf(f32(this.atStep(l.decay, pi))), constant(LOG_DECAY_FLOOR, 'f32')), pi), pi);
   }
 
   /** The state after each chunk, as a scan over the chunks of its per-chunk contribution. */
@@ -591,6 +590,7 @@ interface Parts {
 function positive(e: Expr, ranges: Readonly<Record<string, readonly [number, number]>>): boolean {
   if (e.op === 'unary' && (e.fn === 'exp' || e.fn === 'sigmoid')) return true;
   if (e.op === 'binary' && (e.fn === 'mul' || e.fn === 'div')) return positive(e.a, ranges) && positive(e.b, ranges);
+  if (e.op === 'binary' && e.fn === 'pow') return positive(e.a, ranges);
   if (e.op === 'cast') return positive(e.x, ranges);
   const r = valueRange(e, ranges);
   return r !== undefined && r[0] > 0;
@@ -640,6 +640,19 @@ function valueRange(e: Expr, ranges: Readonly<Record<string, readonly [number, n
  * `log(sigmoid(x))` as `min(x, 0) - log(1 + exp(-|x|))` and `log(exp(x))` as `x`: the gate of a
  * decay underflows to 0 in f32 below x = -88 (and its log to -inf), where the log-sigmoid is just x.
  */
+/**
+ * The logarithm of a positive decay, taken apart where it is built from exponentials, powers,
+ * products and sigmoids (`sigmoid(x)^(1/16)` is `logsigmoid(x) / 16`), so the decay itself is
+ * never rounded to 0 or 1 on the way; whatever else, `log` of it.
+ */
+function logOf(e: Expr): Expr {
+  if (e.op === 'unary' && e.fn === 'exp') return stableLogs(e.x);
+  if (e.op === 'binary' && e.fn === 'pow') return binary('mul', stableLogs(e.b), logOf(e.a));
+  if (e.op === 'binary' && e.fn === 'mul') return binary('add', logOf(e.a), logOf(e.b));
+  if (e.op === 'binary' && e.fn === 'div') return binary('sub', logOf(e.a), logOf(e.b));
+  return stableLogs(unary('log', e));
+}
+
 function stableLogs(e: Expr): Expr {
   return mapExpr(e, (n) => {
     if (n.op !== 'unary' || n.fn !== 'log' || n.x.op !== 'unary') return n;

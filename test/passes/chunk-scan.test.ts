@@ -85,6 +85,31 @@ describe('chunk-scan: what it rewrites', () => {
     expect(r.program.stmts.at(-1)!.expr).toMatchObject({ op: 'load', tensor: 'o_chunkstate' });
   });
 
+  it('a decay written as a power of a sigmoid, or a product of decays, is taken apart in log space', () => {
+    const gated = (decay: (g: F32, h: F32) => F32) =>
+      program('g', (p) => {
+        const [L, K, V] = p.sizes('L', 'K', 'V');
+        const q = p.input('q', 'f32', { t: L, d: K });
+        const k = p.input('k', 'f32', { t: L, d: K });
+        const v = p.input('v', 'f32', { t: L, e: V });
+        const a = decay(p.input('g', 'f32', { t: L, d: K }), p.input('r', 'f32', { t: L }));
+        const { o } = p.scan({
+          over: { t: L },
+          state: { S: { dtype: 'f32', axes: { d: K, e: V }, init: 0 } },
+          step: (s) => ({ S: a.mul(s.S).add(k.mul(v)) }),
+          merge: (x, y) => ({ S: x.S.add(y.S) }),
+          outputs: (s) => ({ o: dot(q, s.S, 'd') }),
+        });
+        p.output('o', o);
+      });
+    const sizes = { L: 40, K: 3, V: 2 };
+    const cum = (p: Program) => printProgram(chunkScan(p, sizes).program).split('\n').find((l) => l.includes('_cumdecay['))!;
+    // sigmoid(g)^(1/16): the log-sigmoid (stable) over 16, never the sigmoid rounded
+    expect(cum(gated((g) => g.sigmoid().pow(1 / 16)))).toContain('0.0625 * (min(g[min(chunk * 32 + pos, 39), d], 0) - log(1 + exp(-abs(g[');
+    // a product of two decays: the sum of their logs
+    expect(cum(gated((g, r) => g.exp().mul(r.sigmoid())))).toMatch(/g\[.*\] \+ \(min\(r\[/);
+  });
+
   it('a chunk longer than the sequence is cut to it; chunkScan: false leaves the scan as written', () => {
     const p = example('retention').build('f32');
     expect(traceOf(p, small('retention', 10))).toBe('o: chunks of 10');
