@@ -426,10 +426,11 @@ class ChunkedForm {
     const { pi, pj, x, zero } = this;
     const { q, key } = parts;
     const G = parts.G!;
-    const [j, u, w] = [this.name('sub'), this.name('at'), this.name('from')];
-    this.sizeOf.set(j, int(this.C / n)).set(u, int(n)).set(w, int(n));
-    // chunk, sub-chunk, then a step in it: [c, sub, at, src], [c, sub, at, from], [c, sub, src, x]
-    if (!this.order.includes(j)) this.order.splice(this.order.indexOf(pi), 0, j, u);
+    // j: a sub-chunk; later: one with sub-chunks before it (j = later + 1), the only ones with products off the diagonal
+    const [j, later, u, w] = [this.name('sub'), this.name('later'), this.name('at'), this.name('from')];
+    this.sizeOf.set(j, int(this.C / n)).set(later, int(this.C / n - 1)).set(u, int(n)).set(w, int(n));
+    // chunk, sub-chunk, then a step in it: [c, later, at, src], [c, sub, at, from], [c, later, src, x]
+    if (!this.order.includes(j)) this.order.splice(this.order.indexOf(pi), 0, j, later, u);
     if (!this.order.includes(w)) this.order.push(w);
     const xAxis = [{ name: x, size: this.sizeOf.get(x)! }];
     const start = (jj: IntExpr) => imul(jj, n);
@@ -438,15 +439,18 @@ class ChunkedForm {
     const ref = (jj: IntExpr) => Gat(ibin('max', iadd(start(jj), -1), 0));
     const ofSub = (pos: IntExpr) => ibin('floordiv', pos, n);
     const qs = this.define('querysub', binary('mul', q(pi), unary('exp', binary('sub', Gat(ivar(pi)), ref(ofSub(ivar(pi)))))));
-    const ks = this.define('keysub', select(this.cmp('lt', ivar(pj), start(ivar(j))), binary('mul', key(pj), unary('exp', binary('sub', ref(ivar(j)), Gat(ivar(pj))))), zero));
-    const off = this.define('scoresoff', reduce('sum', xAxis, binary('mul', this.at(qs, { [pi]: iadd(start(ivar(j)), ivar(u)) }), this.at(ks, {}))));
+    const sub = iadd(ivar(later), 1);
+    const ks = this.define('keysub', select(this.cmp('lt', ivar(pj), start(sub)), binary('mul', key(pj), unary('exp', binary('sub', ref(sub), Gat(ivar(pj))))), zero));
+    const off = this.define('scoresoff', reduce('sum', xAxis, binary('mul', this.at(qs, { [pi]: iadd(start(sub), ivar(u)) }), this.at(ks, {}))));
     const [pu, pw] = [iadd(start(ivar(j)), ivar(u)), iadd(start(ivar(j)), ivar(w))];
     const within = binary('mul', binary('mul', q(pu), key(pw)), unary('exp', binary('sub', Gat(pu), Gat(pw))));
     const diag = this.define('scoresdiag', reduce('sum', xAxis, select(this.cmp('le', ivar(w), ivar(u)), within, zero)));
     const [si, sj] = [ofSub(ivar(pi)), ofSub(ivar(pj))];
     const inner = { [u]: ibin('mod', ivar(pi), n) };
     const same = select(this.cmp('le', ivar(pj), ivar(pi)), this.at(diag, { [j]: si, ...inner, [w]: ibin('mod', ivar(pj), n) }), zero);
-    return this.define('scores', select(this.cmp('lt', sj, si), this.at(off, { [j]: si, ...inner }), select(this.cmp('eq', sj, si), same, zero)));
+    // off the diagonal the step's sub-chunk is a later one (at least 1)
+    const earlier = this.at(off, { [later]: ibin('max', iadd(si, -1), 0), ...inner });
+    return this.define('scores', select(this.cmp('lt', sj, si), earlier, select(this.cmp('eq', sj, si), same, zero)));
   }
 
   /** The log-decay summed over each chunk up to each step (a scan within the chunk), or undefined for a decay of 1. */
