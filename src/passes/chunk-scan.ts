@@ -50,7 +50,9 @@ import {
  * Every exponent is a sum of log-decays over steps that run forward in time, so it is at most 0:
  * nothing overflows however long the sequence, and decays near 0 underflow to exact zeros (a
  * log-decay is clamped at LOG_DECAY_FLOOR so that a decay of exactly 0 stays finite). A decay
- * written `exp(y)` is taken as `y` in log space, never rounded through `exp`.
+ * built from exponentials, powers, products and sigmoids is taken apart in log space (`exp(y)` as
+ * `y`, `sigmoid(x)^(1/16)` as a stable log-sigmoid over 16), never rounded through them. With a
+ * decay per key dimension the products inside a chunk go by sub-chunks (`subChunkScores`).
  *
  * The rewrite emits these as tensor statements — contractions, a row reduction, a scan over
  * chunks — which the rest of the pipeline groups, tiles and tunes like any other; no template.
@@ -62,8 +64,8 @@ import {
  * It declines — with a reason — a state that does not start at 0, an update that is not linear in
  * its own field, a decay that reads a value axis, an additive term that is not a product of a key
  * part (over the summed axis) and a value part, an output that reads the state other than through
- * such a sum (or, for a fold, as the whole field), a scan over a dynamic axis, locals that read
- * the state, and fields that read each other.
+ * such a sum (or, for a fold, as the whole field), a decay not known to be positive (its log is
+ * taken), a scan over a dynamic axis, locals that read the state, and fields that read each other.
  */
 export interface ChunkScanOptions {
   /** Steps per chunk for the scan computing a statement (at most the sequence length is used); DEFAULT_CHUNK when left out. */
