@@ -90,6 +90,38 @@ export interface LowerOptions {
   readonly rewrites?: { readonly onlineSoftmax?: boolean; readonly chunkScan?: boolean | 'required' } | undefined;
 }
 
+/** Unknown options refused: a schedule or a knob passed where the options go would otherwise be ignored. */
+function checkOptions(options: LowerOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!LOWER_OPTIONS.includes(key)) {
+      throw new TilecraftError(`lower: no option ${key}; the options are schedule (knobs by group id), defaults (knobs by kind of group), grouping and rewrites, and device limits are a separate argument`);
+    }
+  }
+}
+
+/**
+ * The tensor-IR rewrites before sizes are bound: hoisting reductions, online softmax, chunked
+ * scans (with the steps per chunk of each scan it takes, a knob keyed by the statement).
+ */
+function rewriteTensors(p: Program, sizes: Sizes, options: LowerOptions, trace: { pass: string; note: string }[]) {
+  const given: Schedule = options.schedule ?? {};
+  // before the first recursive pass, so that a program built by hand is refused as the builder would
+  checkExprDepth(p);
+  const hoisted = hoistReductions(p);
+  trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
+  // after hoisting: a softmax contraction under an epilogue (O = P·V + X) has its own statement
+  const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(hoisted);
+  if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
+  const chunkKnobs = (stmt: string) => {
+    const id = `chunk:${stmt}`;
+    return resolveKnobs('chunk', id, given[id], resolveKnobs('chunk', id, options.defaults?.chunk, DEFAULT_KNOBS.chunk));
+  };
+  const mode = options.rewrites?.chunkScan;
+  const chunked = mode === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, { chunkFor: (stmt) => chunkKnobs(stmt).chunk, required: mode === 'required' });
+  if (chunked && (chunked.rewritten.length || chunked.declined.length)) trace.push({ pass: 'chunk-scan', note: describeChunks(chunked) });
+  return { program: chunked?.program ?? streamed?.program ?? hoisted, chunked, chunkKnobs };
+}
+
 function describeChunks(r: ChunkScanReport): string {
   return [
     ...r.rewritten.map((x) => `${x.stmt}: chunks of ${x.used}`),
@@ -123,32 +155,14 @@ export function defaultContractionKnobs(M: number, N: number): ContractionKnobs 
  * kernel IR → verify.
  */
 export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limits: TargetLimits = WEBGPU_BASELINE_LIMITS): Plan {
-  for (const key of Object.keys(options)) {
-    // a schedule or a knob passed where the options go would otherwise be ignored
-    if (!LOWER_OPTIONS.includes(key)) {
-      throw new TilecraftError(`lower: no option ${key}; the options are schedule (knobs by group id), defaults (knobs by kind of group) and grouping, and device limits are a separate argument`);
-    }
-  }
+  checkOptions(options);
   const given: Schedule = options.schedule ?? {};
   const defaults: KnobDefaults = options.defaults ?? {};
   const grouping: GroupOptions = { ...DEFAULT_GROUP_OPTIONS, ...options.grouping };
   const trace: { pass: string; note: string }[] = [];
-  // before the first recursive pass, so that a program built by hand is refused as the builder would
-  checkExprDepth(p);
-  const hoisted = hoistReductions(p);
-  trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
-  // after hoisting: a softmax contraction under an epilogue (O = P·V + X) has its own statement
-  const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(hoisted);
-  if (streamed) trace.push({ pass: 'online-softmax', note: describeRewrite(streamed) });
-  // the steps per chunk of each scan the rewrite takes: a knob keyed by the statement
-  const chunkKnobs = (stmt: string) => {
-    const id = `chunk:${stmt}`;
-    return resolveKnobs('chunk', id, given[id], resolveKnobs('chunk', id, defaults.chunk, DEFAULT_KNOBS.chunk));
-  };
-  const chunkMode = options.rewrites?.chunkScan;
-  const chunked = chunkMode === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, { chunkFor: (stmt) => chunkKnobs(stmt).chunk, required: chunkMode === 'required' });
-  if (chunked && (chunked.rewritten.length || chunked.declined.length)) trace.push({ pass: 'chunk-scan', note: describeChunks(chunked) });
-  const bound = bindProgram(chunked?.program ?? streamed?.program ?? hoisted, sizes);
+  const rewritten = rewriteTensors(p, sizes, options, trace);
+  const { chunked, chunkKnobs } = rewritten;
+  const bound = bindProgram(rewritten.program, sizes);
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
   const fused = inlineElementwise(bound);
   trace.push({ pass: 'inline-elementwise', note: `${fused.stmts.length} statements` });
@@ -214,17 +228,18 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   }
   kernels.forEach(verifyKernel);
   trace.push({ pass: 'emit', note: `${kernels.length} kernels` });
+  return { program: fused, tensors: [...planTensors(fused, kernels), ...temps], kernels, kernelGroups: kernelGroupIds, schedule, groups: planGroups, tiles, trace };
+}
+
+/** The inputs, the outputs, and the intermediates some kernel reads or writes in global memory. */
+function planTensors(p: BoundProgram, kernels: readonly Kernel[]): PlanTensor[] {
   const used = new Set(kernels.flatMap((k) => k.buffers.filter((b) => b.scope === 'global').map((b) => b.name)));
-  const planTensors: PlanTensor[] = [];
-  for (const t of fused.inputs) planTensors.push({ name: t.name, dtype: t.dtype, shape: shapeOf(t), role: 'input' });
-  for (const s of fused.stmts) {
-    const role = fused.outputs.includes(s.target.name) ? 'output' : 'temp';
-    if (role === 'output' || used.has(s.target.name)) {
-      planTensors.push({ name: s.target.name, dtype: s.target.dtype, shape: shapeOf(s.target), role });
-    }
+  const out: PlanTensor[] = p.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: shapeOf(t), role: 'input' }));
+  for (const s of p.stmts) {
+    const role = p.outputs.includes(s.target.name) ? 'output' : 'temp';
+    if (role === 'output' || used.has(s.target.name)) out.push({ name: s.target.name, dtype: s.target.dtype, shape: shapeOf(s.target), role });
   }
-  planTensors.push(...temps);
-  return { program: fused, tensors: planTensors, kernels, kernelGroups: kernelGroupIds, schedule, groups: planGroups, tiles, trace };
+  return out;
 }
 
 /**
