@@ -66,8 +66,9 @@ export const glaDecode: Example = {
       const q = p.input('q', 'f32', { b: B, h: H, d: K });
       const k = p.input('k', 'f32', { b: B, h: H, d: K });
       const v = p.input('v', 'f32', { b: B, h: H, e: V });
-      const gk = p.input('gk', 'f32', { b: B, h: H, d: K });
-      const next = p.output('S_new', gk.sigmoid().log().div(16).exp().mul(S).add(k.mul(v)), ['b', 'h', 'd', 'e']);
+      // the decay once per key dimension, not once per element of the state it scales
+      const a = p.let('a', p.input('gk', 'f32', { b: B, h: H, d: K }).sigmoid().log().div(16).exp());
+      const next = p.output('S_new', a.mul(S).add(k.mul(v)), ['b', 'h', 'd', 'e']);
       p.output('o', dot(q, next, 'd'), ['b', 'h', 'e']);
     }),
 };
