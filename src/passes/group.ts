@@ -1,5 +1,7 @@
 import { type BoundProgram, boundShape, boundSize, numel, shapeOf } from '../ir/bind.js';
-import { type Axis, type Expr, type Stmt, freeVars, loadedTensors, visitExpr } from '../ir/tensor.js';
+import { ivar } from '../ir/intexpr.js';
+import { printExpr } from '../ir/print.js';
+import { type Axis, type Expr, type Stmt, freeVars, loadedTensors, substIndex, visitExpr } from '../ir/tensor.js';
 import { type Contraction, analyzeContraction } from './contraction.js';
 
 /**
@@ -21,8 +23,20 @@ import { type Contraction, analyzeContraction } from './contraction.js';
 export type KernelGroup =
   | { readonly kind: 'elementwise'; readonly stmt: Stmt }
   | { readonly kind: 'serial'; readonly stmt: Stmt }
-  | { readonly kind: 'rows'; readonly rowShape: readonly number[]; readonly stmts: readonly Stmt[] }
+  | { readonly kind: 'rows'; readonly rowShape: readonly number[]; readonly stmts: readonly Stmt[]; readonly steps?: readonly StepStore[] }
   | { readonly kind: 'contraction'; readonly stmt: Stmt; readonly shape: Contraction; readonly epilogue: readonly Stmt[] };
+
+/**
+ * An elementwise statement a row reduction reads whole, one element per row and step: stored by
+ * the reduction's kernel as it steps (the state update of a decoding step, S_new = a·S + k·v,
+ * stored while o = q·S_new sums over it), instead of by a kernel of its own whose result the
+ * reduction reads again.
+ */
+export interface StepStore {
+  readonly stmt: Stmt;
+  /** Per axis of the statement: the row coordinate it is (its index among the row axes), or 'step'. */
+  readonly axes: readonly (number | 'step')[];
+}
 
 export interface GroupOptions {
   /** Shortest reduction a team of invocations shares (shorter ones run serially). */
@@ -86,6 +100,13 @@ export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GR
       continue;
     }
     const shape = opts.tileContractions && isContraction(s) && !isMatrixVector(s) ? analyzeContraction(s) : undefined;
+    // the elementwise statement just before, read whole by this row reduction: stored as it steps
+    const steps = open?.kind === 'elementwise' && !shape && isCooperative(s, opts) ? stepStore(open.stmt, s) : undefined;
+    if (steps) {
+      groups[last] = { kind: 'rows', rowShape: shapeOf(s.target), stmts: [s], steps: [steps] };
+      producer.set(s.target.name, last);
+      continue;
+    }
     let g: KernelGroup;
     if (s.expr.op === 'fold') g = { kind: 'rows', rowShape: shapeOf(s.target).slice(0, s.expr.def.outer.length), stmts: [s] };
     else if (shape) g = { kind: 'contraction', stmt: s, shape, epilogue: [] };
@@ -131,6 +152,36 @@ function canJoin(
   return ok && (readsMember || s.expr.op === 'reduce' || s.expr.op === 'fold');
 }
 
+/**
+ * `x` as the reduction `s` reads it at (row, step), where its expression appears inlined in the
+ * reduction's body: each of its axes a row axis of `s` or the reduced one, with equal sizes.
+ */
+function stepStore(x: Stmt, s: Stmt): StepStore | undefined {
+  if (s.expr.op !== 'reduce' || s.expr.axes.length !== 1 || x.expr.op === 'reduce' || x.expr.op === 'fold') return undefined;
+  const rowAxes = s.target.axes;
+  const step = s.expr.axes[0]!;
+  if (x.target.axes.length !== rowAxes.length + 1) return undefined;
+  const body = new Set<string>();
+  visitExpr(s.expr.body, (e) => {
+    body.add(printExpr(e));
+  });
+  // every assignment of the statement's axes to the row axes and the step, sizes agreeing
+  const choices: (number | 'step')[] = [...rowAxes.map((_, k) => k), 'step'];
+  const assign = (i: number, used: ReadonlySet<number | 'step'>, acc: (number | 'step')[]): StepStore | undefined => {
+    if (i === x.target.axes.length) {
+      const map = Object.fromEntries(x.target.axes.map((a, k) => [a.name, ivar(acc[k] === 'step' ? step.name : rowAxes[acc[k] as number]!.name)]));
+      return body.has(printExpr(substIndex(x.expr, map))) ? { stmt: x, axes: acc } : undefined;
+    }
+    for (const c of choices) {
+      if (used.has(c) || boundSize(c === 'step' ? step : rowAxes[c]!) !== boundSize(x.target.axes[i]!)) continue;
+      const found = assign(i + 1, new Set([...used, c]), [...acc, c]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return assign(0, new Set(), []);
+}
+
 /** An elementwise statement over the contraction's output axes reading group results pointwise. */
 function isEpilogue(
   g: Extract<KernelGroup, { kind: 'contraction' }>,
@@ -170,4 +221,4 @@ export function escapingTensors(groups: readonly KernelGroup[], outputs: readonl
 }
 
 export const stmtsOf = (g: KernelGroup): readonly Stmt[] =>
-  g.kind === 'rows' ? g.stmts : g.kind === 'contraction' ? [g.stmt, ...g.epilogue] : [g.stmt];
+  g.kind === 'rows' ? [...(g.steps ?? []).map((x) => x.stmt), ...g.stmts] : g.kind === 'contraction' ? [g.stmt, ...g.epilogue] : [g.stmt];

@@ -217,7 +217,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
       case 'serial':
         return viaTile(serialKernel(name, g.stmt, knobs('serial'), target));
       case 'rows':
-        return viaTile(rowsKernel(name, g.rowShape, g.stmts, knobs('rows'), target));
+        return viaTile(rowsKernel(name, g.rowShape, g.stmts, knobs('rows'), target, g.steps));
       case 'contraction': {
         const { M, N } = kernelGroups[i]!.extents as { M: number; N: number };
         const k = knobs('contraction', defaultContractionKnobs(M, N));

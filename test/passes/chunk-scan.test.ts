@@ -315,6 +315,22 @@ onEachDevice(() => {
       expect(r.failures).toEqual([]);
     });
 
+    it('gla-decode is one kernel storing the new state as it sums over it, under every row schedule', { timeout: 60_000 }, async () => {
+      const p = example('gla-decode').build('f32');
+      const sizes = { B: 2, H: 3, K: 37, V: 19 };
+      const inputs = inputsFor(p, sizes, 14);
+      const schedules = [{}, { threadsPerRow: 1 }, { threadsPerRow: 8, workgroupSize: 64 }, { splitSteps: 2 }, { unrollSteps: 4 }, { subgroups: true, threadsPerRow: 8, workgroupSize: 8 }];
+      for (const rows of schedules) {
+        const r = await checkOnDevice(p, sizes, inputs, { compile: { defaults: { rows } } });
+        // the decay per key dimension is computed once, by a kernel of its own
+        expect(r.plan.groups.map((g) => g.id), JSON.stringify(rows)).toEqual(['elementwise:a', 'rows:S_new,o']);
+        expect(r.failures, JSON.stringify(rows)).toEqual([]);
+      }
+      // the row schedules that build their own step loops are refused, not wrong
+      expect(() => lower(p, sizes, { defaults: { rows: { threadsPerRow: 1, rowsPerLane: 4 } } })).toThrow(/rowsPerLane does not combine with storing S_new at the reduction's steps/);
+      expect(() => lower(p, sizes, { defaults: { rows: { threadsPerRow: 1, stageSteps: 8 } } })).toThrow(/stageSteps does not combine with storing S_new/);
+    });
+
     it('gla-decode continues from the final state that chunked gla returns', { timeout: 60_000 }, async () => {
       const [B, H, L, K, V] = [2, 3, 21, 5, 4];
       const gla = example('gla').build('f32');

@@ -6,6 +6,7 @@ import { type Axis, type Expr, type FoldDef, type Stmt, foldAxes, load, mapExpr,
 import { type ValueType } from '../../ir/dtype.js';
 import { accumulatingFold } from './as-fold.js';
 import { type EmitScope } from '../emit.js';
+import { type StepStore } from '../group.js';
 
 /**
  * The first tile kernel of a group: the loop nest a person would write before any scheduling, in
@@ -59,7 +60,15 @@ export function foldOf(s: Stmt): { def: FoldDef; output: number } | undefined {
  * fold's results stay in registers for the statements after it and are stored where `stored`
  * says; the outputs of one fold definition share one region.
  */
-export function rowsTile(name: string, rowShape: readonly number[], stmts: readonly Stmt[], stored: ReadonlySet<string>, dynamic?: Dynamic, padLast = 1): TileKernel {
+export function rowsTile(
+  name: string,
+  rowShape: readonly number[],
+  stmts: readonly Stmt[],
+  stored: ReadonlySet<string>,
+  dynamic?: Dynamic,
+  padLast = 1,
+  steps: readonly StepStore[] = [],
+): TileKernel {
   const folds: TFold[] = [];
   const regionOf = new Map<string, TFold>();
   const body: TNode[] = [];
@@ -119,6 +128,15 @@ export function rowsTile(name: string, rowShape: readonly number[], stmts: reado
       body[body.indexOf(stepLoop)] = { ...stepLoop, body: [...stepLoop.body, ...store(ivar(stepLoop.var))] };
     } else body.push(...store(undefined));
   });
+  // an elementwise statement the reduction reads whole, stored at each of its steps: inside the
+  // step loop of the reduction's fold (the one fold of a reduction read this way)
+  for (const x of steps) {
+    const stepLoop = body.find((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step'));
+    if (stepLoop?.op !== 'loop' || folds.length !== 1) throw new Error(`internal: ${x.stmt.target.name} is stored at the steps of one fold, not ${folds.length}`);
+    const index = x.axes.map((a) => (a === 'step' ? ivar(stepLoop.var) : coords[a]!));
+    const value = substIndex(x.stmt.expr, Object.fromEntries(x.stmt.target.axes.map((a, k) => [a.name, index[k]!])));
+    body[body.indexOf(stepLoop)] = { ...stepLoop, body: [...stepLoop.body, { op: 'store', tensor: x.stmt.target.name, index, value }] };
+  }
   // rows past a dynamic size do nothing (the lets in front name the row's coordinates)
   const lets = body.filter((n) => n.op === 'let');
   const extents: (IntExpr | undefined)[] = [...(dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length) ?? [])];

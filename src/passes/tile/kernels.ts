@@ -17,6 +17,7 @@ import { splitBind } from './split-bind.js';
 import { bindRows, stageOperands, tileRows } from './stage-operands.js';
 import { unrollSteps } from './unroll-steps.js';
 import { vectorize } from './vectorize.js';
+import { type StepStore } from '../group.js';
 
 /**
  * Each kernel group's schedule as the list of tile transforms it applies, then the one generic
@@ -60,7 +61,7 @@ export function serialKernel(name: string, s: Stmt, knobs: SerialKnobs, target: 
  * Rows: split the rows across workgroups (`workgroupSize / threadsPerRow` rows each) → share each
  * row's loops among `threadsPerRow` lanes, merging fold states across them.
  */
-export function rowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, target: TileTarget): Scheduled {
+export function rowsKernel(name: string, rowShape: readonly number[], stmts: readonly Stmt[], knobs: RowsKnobs, target: TileTarget, steps: readonly StepStore[] = []): Scheduled {
   requireCount(name, 'workgroupSize', knobs.workgroupSize);
   requireCount(name, 'splitSteps', knobs.splitSteps);
   if (!Number.isSafeInteger(knobs.threadsPerRow) || knobs.threadsPerRow < 0) {
@@ -72,6 +73,10 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   requireCount(name, 'rowsPerLane', knobs.rowsPerLane);
   if (!Number.isSafeInteger(knobs.unrollSteps) || knobs.unrollSteps < 0 || knobs.unrollSteps > 64) {
     throw new InvalidScheduleError(`${name}: unrollSteps must be 0 (automatic) or 1 to 64, got ${knobs.unrollSteps}`, name, 'unrollSteps');
+  }
+  if (steps.length && (knobs.stageSteps > 0 || knobs.rowsPerLane > 1)) {
+    const knob = knobs.stageSteps > 0 ? 'stageSteps' : 'rowsPerLane';
+    throw new InvalidScheduleError(`${name}: ${knob} does not combine with storing ${steps.map((x) => x.stmt.target.name).join(', ')} at the reduction's steps`, name, knob);
   }
   if (knobs.stageSteps > 0) {
     if (knobs.unrollSteps > 1) throw new InvalidScheduleError(`${name}: unrollSteps ${knobs.unrollSteps} does not combine with stageSteps (a staged tile's steps are its own loop)`, name, 'unrollSteps');
@@ -89,7 +94,7 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   // merges with subgroup operations is a whole workgroup (one row per workgroup).
   const useSubgroups = knobs.subgroups && T > 1;
   let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
-  const rows = unrollSteps(rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic), block);
+  const rows = unrollSteps(rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic, 1, steps), block);
   const pieces = splitSteps(rows, knobs.splitSteps, (f) => freshName(`${name}_${f.name}_parts`, target.scope.tensors));
   // the kernel whose lanes run the steps: the row kernel, or the one computing the parts
   let t = pieces.length === 1 ? rows : fuseLoops(pieces[0]!, 'rp');
