@@ -32,8 +32,13 @@ export type KernelGroup =
  * stored while o = q·S_new sums over it), instead of by a kernel of its own whose result the
  * reduction reads again.
  */
+/** The fewest rows a reduction needs to store an elementwise statement at its steps. */
+export const STEP_STORE_MIN_ROWS = 256;
+
 export interface StepStore {
   readonly stmt: Stmt;
+  /** The reduction at whose steps it is stored. */
+  readonly by: string;
   /** Per axis of the statement: the row coordinate it is (its index among the row axes), or 'step'. */
   readonly axes: readonly (number | 'step')[];
 }
@@ -101,7 +106,8 @@ export function groupStatements(p: BoundProgram, opts: GroupOptions = DEFAULT_GR
     }
     const shape = opts.tileContractions && isContraction(s) && !isMatrixVector(s) ? analyzeContraction(s) : undefined;
     // the elementwise statement just before, read whole by this row reduction: stored as it steps
-    const steps = open?.kind === 'elementwise' && !shape && isCooperative(s, opts) ? stepStore(open.stmt, s) : undefined;
+    // (with rows enough to spread the statement's elements over the device: a full reduction is one row)
+    const steps = open?.kind === 'elementwise' && !shape && isCooperative(s, opts) && numel(shapeOf(s.target)) >= STEP_STORE_MIN_ROWS ? stepStore(open.stmt, s) : undefined;
     if (steps) {
       groups[last] = { kind: 'rows', rowShape: shapeOf(s.target), stmts: [s], steps: [steps] };
       producer.set(s.target.name, last);
@@ -170,7 +176,7 @@ function stepStore(x: Stmt, s: Stmt): StepStore | undefined {
   const assign = (i: number, used: ReadonlySet<number | 'step'>, acc: (number | 'step')[]): StepStore | undefined => {
     if (i === x.target.axes.length) {
       const map = Object.fromEntries(x.target.axes.map((a, k) => [a.name, ivar(acc[k] === 'step' ? step.name : rowAxes[acc[k] as number]!.name)]));
-      return body.has(printExpr(substIndex(x.expr, map))) ? { stmt: x, axes: acc } : undefined;
+      return body.has(printExpr(substIndex(x.expr, map))) ? { stmt: x, by: s.target.name, axes: acc } : undefined;
     }
     for (const c of choices) {
       if (used.has(c) || boundSize(c === 'step' ? step : rowAxes[c]!) !== boundSize(x.target.axes[i]!)) continue;

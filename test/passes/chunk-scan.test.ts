@@ -317,7 +317,8 @@ onEachDevice(() => {
 
     it('gla-decode is one kernel storing the new state as it sums over it, under every row schedule', { timeout: 60_000 }, async () => {
       const p = example('gla-decode').build('f32');
-      const sizes = { B: 2, H: 3, K: 37, V: 19 };
+      // 2·3·50 = 300 rows: enough to store the state at the steps (STEP_STORE_MIN_ROWS)
+      const sizes = { B: 2, H: 3, K: 37, V: 50 };
       const inputs = inputsFor(p, sizes, 14);
       const schedules = [{}, { threadsPerRow: 1 }, { threadsPerRow: 8, workgroupSize: 64 }, { splitSteps: 2 }, { unrollSteps: 4 }, { subgroups: true, threadsPerRow: 8, workgroupSize: 8 }];
       for (const rows of schedules) {

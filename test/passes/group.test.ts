@@ -115,10 +115,10 @@ describe('groupStatements', () => {
   it('an elementwise statement a row reduction reads whole is stored at its steps (a decoding step: S_new and o = q·S_new)', () => {
     const decode = (order: readonly ('d' | 'e')[], extra = false) =>
       fused((b) => {
-        const S = b.input('S', 'f32', { d: 40, e: 6 });
+        const S = b.input('S', 'f32', { d: 40, e: 300 });
         const q = b.input('q', 'f32', { d: 40 });
         const k = b.input('k', 'f32', { d: 40 });
-        const v = b.input('v', 'f32', { e: 6 });
+        const v = b.input('v', 'f32', { e: 300 });
         const next = b.output('S_new', S.mul(k).add(k.mul(v)), order as never);
         b.output('o', dot(q, next, 'd'));
         if (extra) b.output('z', next.add(1));
@@ -127,18 +127,25 @@ describe('groupStatements', () => {
     expect(describeGroups(groups)).toEqual(['rows(S_new,o)']);
     const g = groups[0] as Extract<KernelGroup, { kind: 'rows' }>;
     // S_new[d, e]: d is the step, e the row
-    expect(g.steps?.map((x) => [x.stmt.target.name, x.axes])).toEqual([['S_new', ['step', 0]]]);
+    expect(g.steps?.map((x) => [x.stmt.target.name, x.by, x.axes])).toEqual([['S_new', 'o', ['step', 0]]]);
     // stored transposed: the axes follow the statement's own order
     expect((groupStatements(decode(['e', 'd']))[0] as Extract<KernelGroup, { kind: 'rows' }>).steps?.[0]!.axes).toEqual([0, 'step']);
     // read again later: still stored by the reduction, and read back from memory by the next group
     expect(describeGroups(groupStatements(decode(['d', 'e'], true)))).toEqual(['rows(S_new,o)', 'elementwise(z)']);
     // a statement the reduction does not read whole (another expression) keeps its kernel
     const other = fused((b) => {
-      const S = b.input('S', 'f32', { d: 40, e: 6 });
+      const S = b.input('S', 'f32', { d: 40, e: 300 });
       b.output('T', S.mul(2));
       b.output('o', S.sum('d'));
     });
     expect(describeGroups(groupStatements(other))).toEqual(['elementwise(T)', 'rows(o)']);
+    // so does one under a reduction of few rows (a full reduction is one): one team would store it all
+    const few = fused((b) => {
+      const X = b.input('X', 'f32', { i: 4096 });
+      const y = b.output('Y', X.exp());
+      b.output('s', y.sum('i'));
+    });
+    expect(describeGroups(groupStatements(few))).toEqual(['elementwise(Y)', 'rows(s)']);
   });
 
   it('escapingTensors: outputs and what another group reads', () => {

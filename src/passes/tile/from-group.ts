@@ -129,10 +129,11 @@ export function rowsTile(
     } else body.push(...store(undefined));
   });
   // an elementwise statement the reduction reads whole, stored at each of its steps: inside the
-  // step loop of the reduction's fold (the one fold of a reduction read this way)
+  // step loop of the reduction's fold (other reductions of the row may have joined the group)
   for (const x of steps) {
-    const stepLoop = body.find((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step'));
-    if (stepLoop?.op !== 'loop' || folds.length !== 1) throw new Error(`internal: ${x.stmt.target.name} is stored at the steps of one fold, not ${folds.length}`);
+    const fold = folds.find((f) => f.results.some((r) => r.tensor === x.by));
+    const stepLoop = body.find((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step' && m.fold === fold?.name));
+    if (stepLoop?.op !== 'loop') throw new Error(`internal: no step loop of ${x.by} to store ${x.stmt.target.name} in`);
     const index = x.axes.map((a) => (a === 'step' ? ivar(stepLoop.var) : coords[a]!));
     const value = substIndex(x.stmt.expr, Object.fromEntries(x.stmt.target.axes.map((a, k) => [a.name, index[k]!])));
     body[body.indexOf(stepLoop)] = { ...stepLoop, body: [...stepLoop.body, { op: 'store', tensor: x.stmt.target.name, index, value }] };
