@@ -123,27 +123,39 @@ export function rowsTile(
     const store = resultStore(s, f.def, f.output, coords, si, dynamic);
     if (f.def.kind === 'scan') {
       // a scan's outputs are per step: stored inside the step loop, after the step
-      const stepLoop = body.findLast((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step' && m.fold === region.name));
-      if (stepLoop?.op !== 'loop') throw new Error(`internal: scan ${region.name} has no step loop`);
-      body[body.indexOf(stepLoop)] = { ...stepLoop, body: [...stepLoop.body, ...store(ivar(stepLoop.var))] };
+      afterStep(body, region.name, (step) => store(step));
     } else body.push(...store(undefined));
   });
-  // an elementwise statement the reduction reads whole, stored at each of its steps: inside the
-  // step loop of the reduction's fold (other reductions of the row may have joined the group)
-  for (const x of steps) {
-    const fold = folds.find((f) => f.results.some((r) => r.tensor === x.by));
-    const stepLoop = body.find((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step' && m.fold === fold?.name));
-    if (stepLoop?.op !== 'loop') throw new Error(`internal: no step loop of ${x.by} to store ${x.stmt.target.name} in`);
-    const index = x.axes.map((a) => (a === 'step' ? ivar(stepLoop.var) : coords[a]!));
-    const value = substIndex(x.stmt.expr, Object.fromEntries(x.stmt.target.axes.map((a, k) => [a.name, index[k]!])));
-    body[body.indexOf(stepLoop)] = { ...stepLoop, body: [...stepLoop.body, { op: 'store', tensor: x.stmt.target.name, index, value }] };
-  }
+  storeAtSteps(body, folds, steps, coords);
   // rows past a dynamic size do nothing (the lets in front name the row's coordinates)
   const lets = body.filter((n) => n.op === 'let');
   const extents: (IntExpr | undefined)[] = [...(dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length) ?? [])];
   if (rowShape.length && padded.at(-1) !== last) extents[rowShape.length - 1] ??= int(last);
   const work = within(coords, extents, body.filter((n) => n.op !== 'let'));
   return { name, grid: [], lanes: [], folds, body: [loop('row', numel(padded), [...lets, ...work])] };
+}
+
+/**
+ * Elementwise statements a reduction reads whole, each stored at every step of the reduction's
+ * fold, inside its step loop (other reductions of the row may have joined the group).
+ */
+function storeAtSteps(body: TNode[], folds: readonly TFold[], steps: readonly StepStore[], coords: readonly IntExpr[]): void {
+  for (const x of steps) {
+    const fold = folds.find((f) => f.results.some((r) => r.tensor === x.by))!;
+    afterStep(body, fold.name, (step) => {
+      const index = x.axes.map((a) => (a === 'step' ? step : coords[a]!));
+      const value = substIndex(x.stmt.expr, Object.fromEntries(x.stmt.target.axes.map((a, k) => [a.name, index[k]!])));
+      return [{ op: 'store', tensor: x.stmt.target.name, index, value }];
+    });
+  }
+}
+
+/** Appends `nodes(step)` to the body of fold `fold`'s step loop in `body` (step: the loop's variable). */
+function afterStep(body: TNode[], fold: string, nodes: (step: IntExpr) => TNode[]): void {
+  const k = body.findLastIndex((n) => n.op === 'loop' && n.body.some((m) => m.op === 'step' && m.fold === fold));
+  const loop = body[k];
+  if (loop?.op !== 'loop') throw new Error(`internal: fold ${fold} has no step loop`);
+  body[k] = { ...loop, body: [...loop.body, ...nodes(ivar(loop.var))] };
 }
 
 /** `s` with its reads of per-row values (always at the row's own index) replaced by their registers. */
