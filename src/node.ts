@@ -14,7 +14,7 @@ export { TuningDatabase, defaultDatabasePath, CorruptDatabaseError, NewerDatabas
 export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
 export { tuningKeyFor, scheduleSource, type TuningSource } from './autotune/lookup.js';
 export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
-export { parseProgramFile } from './dsl/text/parse.js';
+export { parseProgramFile } from './dsl/text/parse-file.js';
 export { writeExport, EXPORT_FILES, type CudaExport } from './export/write.js';
 export { cudaExport } from './export/cuda.js';
 

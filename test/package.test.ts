@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -16,7 +17,7 @@ function packed(): string[] {
 describe('the npm package', () => {
   it('ships only what runs: compiled code and declarations, the text examples, the addon sources and its build script', { timeout: 150_000 }, () => {
     const files = packed();
-    for (const must of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'scripts/build-addon.mjs', 'native/binding.gyp', 'examples/attention.tc']) expect(files).toContain(must);
+    for (const must of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'scripts/build-addon.mjs', 'native/binding.gyp', 'examples/attention.tc', 'browser/no-dawn.js']) expect(files).toContain(must);
     expect(files.some((f) => f.startsWith('native/src/'))).toBe(true);
     const stray = files.filter(
       (f) =>
@@ -37,16 +38,7 @@ describe('the npm package', () => {
   // GPUDevice and GPUBuffer where it declares them). Checked with the TypeScript in devDependencies
   // (5.x); TypeScript 7, whose DOM library declares WebGPU, was checked by hand (see CHANGELOG).
   it('has declarations that type-check in a consumer without WebGPU types or the DOM library', { timeout: 240_000 }, () => {
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const dir = join(root, 'node_modules', '.cache', 'consumer');
-    const pkg = join(dir, 'node_modules', 'tilecraft');
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(pkg, { recursive: true });
-    // the package as installed, as far as types go: its package.json and freshly emitted declarations
-    copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
-    const emit = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--emitDeclarationOnly', '--declarationMap', 'false', '--outDir', join(pkg, 'dist')], { encoding: 'utf8', timeout: 200_000 });
-    expect(emit.status, emit.stdout + emit.stderr).toBe(0);
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+    const dir = consumer();
     writeFileSync(
       join(dir, 'main.ts'),
       [
@@ -68,4 +60,39 @@ describe('the npm package', () => {
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
+
+  // What a web app's bundler does with `import ... from 'tilecraft'`: a plain browser bundle, with
+  // no externals and no Node built-ins, and without the Dawn package (`webgpu`) that Node uses.
+  it('bundles for browsers with no Node built-ins and without Dawn', { timeout: 240_000 }, async () => {
+    const dir = consumer();
+    writeFileSync(join(dir, 'page.js'), "import { createWebGpuDevice, parseProgram, compile } from 'tilecraft';\nglobalThis.t = { createWebGpuDevice, parseProgram, compile };\n");
+    const r = await build({ entryPoints: [join(dir, 'page.js')], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', absWorkingDir: dir });
+    expect(r.errors).toEqual([]);
+    const inputs = Object.keys(r.metafile.inputs);
+    expect(inputs.some((i) => i.includes('tilecraft/dist/src/index.js'))).toBe(true);
+    expect(inputs.filter((i) => i.startsWith('node:') || /node_modules\/webgpu\//.test(i))).toEqual([]);
+    expect(inputs).toContain('node_modules/tilecraft/browser/no-dawn.js');
+  });
 });
+
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+let installed: string | undefined;
+
+/**
+ * A consumer project with tilecraft installed as the tarball would install it, as far as these
+ * tests go: its package.json, its browser stubs and freshly compiled code and declarations.
+ */
+function consumer(): string {
+  const dir = join(root, 'node_modules', '.cache', 'consumer');
+  if (installed) return installed;
+  const pkg = join(dir, 'node_modules', 'tilecraft');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(pkg, 'browser'), { recursive: true });
+  copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  copyFileSync(join(root, 'browser', 'no-dawn.js'), join(pkg, 'browser', 'no-dawn.js'));
+  const emit = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--declarationMap', 'false', '--sourceMap', 'false', '--outDir', join(pkg, 'dist')], { encoding: 'utf8', timeout: 200_000 });
+  expect(emit.status, emit.stdout + emit.stderr).toBe(0);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+  installed = dir;
+  return dir;
+}

@@ -56,7 +56,8 @@ async function gpuEntry(opts: WebGpuOptions): Promise<GPU> {
   if (nav?.gpu) return nav.gpu;
   let mod: { create(options: string[]): GPU };
   try {
-    mod = (await import('webgpu')) as unknown as typeof mod;
+    // '#dawn' is the `webgpu` package in Node and a stub in browser bundles (package.json "imports")
+    mod = (await import('#dawn')) as unknown as typeof mod;
   } catch (e) {
     throw new DeviceError(`no WebGPU here: navigator.gpu is absent and the 'webgpu' package failed to load (${(e as Error).message})`);
   }

@@ -36,8 +36,6 @@ beforeAll(async () => {
     bundle: true,
     format: 'esm',
     platform: 'browser',
-    // Node-only paths (the Dawn fallback, reading files) are never taken in a page
-    external: ['webgpu', 'node:*'],
     outfile: join(dir, 'tilecraft.js'),
     logLevel: 'warning',
   });

@@ -72,13 +72,6 @@ export function parseProgram(source: string, file: string = DEFAULT_FILE, name?:
   });
 }
 
-/** Reads and parses a `.tc` file (Node only). */
-export async function parseProgramFile(path: string, name?: string, options: ParseOptions = {}): Promise<Program> {
-  // imported here so that the parser itself also loads in browsers
-  const { readFile } = await import('node:fs/promises');
-  return parseProgram(await readFile(path, 'utf8'), path, name, options);
-}
-
 function programsOf(source: string, file: string): ProgramAst[] {
   const r = parseAst(source);
   if (!r.ok) throw syntaxError(source, file, r.failure);
