@@ -25,7 +25,7 @@ export { type HostTensor, allocHost, fromValues, toValues, randomHost } from './
 
 export { evaluate } from './reference/evaluate.js';
 export { lower, type Plan, type LowerOptions, type TargetLimits, WEBGPU_BASELINE_LIMITS } from './passes/pipeline.js';
-export { DEFAULT_KNOBS, type KnobDefaults, type Schedule } from './passes/schedule.js';
+export { DEFAULT_KNOBS, describeSchedule, type KnobDefaults, type Schedule, type ResolvedSchedule } from './passes/schedule.js';
 export { toWgsl } from './codegen-wgsl/index.js';
 
 export type { Device, DeviceBuffer, DeviceInfo, DeviceLimits, RunResult } from './runtime/device.js';
@@ -33,3 +33,7 @@ export { WebGpuDevice, createWebGpuDevice, type WebGpuOptions } from './runtime/
 export { Executable, compile, type CompileOptions, type ScheduleSource, type TunedSchedule } from './runtime/executable.js';
 export { manifestOf, manifestSchema, readManifest, ManifestError, MANIFEST_FORMAT, type Manifest, type ManifestKernel, type ManifestTensor, type ManifestOptions } from './export/manifest.js';
 export { loaderModule } from './export/loader.js';
+export { tuneOnDevice, DeviceMeasurer, type TuneOnDeviceOptions } from './autotune/on-device.js';
+export type { TuneOptions, TuneProgress, TuneResult, Candidate } from './autotune/tuner.js';
+export type { Measurement } from './autotune/measure.js';
+export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';

@@ -11,7 +11,6 @@ import { type CompileOptions, Executable } from './runtime/executable.js';
 
 export * from './index.js';
 export { TuningDatabase, defaultDatabasePath, CorruptDatabaseError, NewerDatabaseVersionError } from './autotune/db.js';
-export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
 export { tuningKeyFor, scheduleSource, type TuningSource } from './autotune/lookup.js';
 export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
 export { parseProgramFile } from './dsl/text/parse-file.js';

@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Sizes } from '../ir/bind.js';
 import { DeviceError } from '../ir/errors.js';
 import type { DeviceInfo } from '../runtime/device.js';
-import type { Measurement } from './measure.js';
-import { type CandidateStatus, type FromWorker, type SentPlan, type ToWorker, sentPlan } from './protocol.js';
+import { type CandidateOutcome, type FromWorker, type MeasureRequest, type SentPlan, type ToWorker, sentPlan } from './protocol.js';
 
 export interface WorkerOptions {
   readonly backend: 'webgpu' | 'cuda';
@@ -21,18 +20,7 @@ export interface WorkerOptions {
 }
 
 /** How to measure one candidate. */
-export interface MeasureRequest {
-  readonly warmup: number;
-  readonly repeat: number;
-  readonly timeoutMs?: number;
-  readonly cutoffMs?: number | undefined;
-}
-
-export interface CandidateOutcome {
-  readonly status: CandidateStatus;
-  readonly measurement?: Measurement;
-  readonly detail?: string;
-}
+export type { CandidateOutcome, MeasureRequest } from './protocol.js';
 
 /**
  * A measuring worker process, restarted whenever it dies. A candidate that crashes the driver

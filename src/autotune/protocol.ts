@@ -50,3 +50,16 @@ export type FromWorker =
       readonly measurement?: Measurement;
       readonly detail?: string;
     };
+
+export interface MeasureRequest {
+  readonly warmup: number;
+  readonly repeat: number;
+  readonly timeoutMs?: number;
+  readonly cutoffMs?: number | undefined;
+}
+
+export interface CandidateOutcome {
+  readonly status: CandidateStatus;
+  readonly measurement?: Measurement;
+  readonly detail?: string;
+}

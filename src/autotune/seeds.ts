@@ -1,16 +1,20 @@
 import type { ContractionKnobs, RowsKnobs, Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { fixedSubgroupSize } from '../runtime/target.js';
-import type { TuningDatabase } from './db.js';
 import type { TuningKeyFields } from './lookup.js';
 import type { SearchSpace } from './space.js';
+
+/** What seeds are read from: the tuning database's `list` (kept structural, so this module needs no file system). */
+export interface SeedSource {
+  list(filter: Pick<TuningKeyFields, 'programHash' | 'fingerprint' | 'dtype'>): Promise<readonly { readonly entry: { readonly schedule: Schedule; readonly runnersUp: readonly { readonly schedule: Schedule }[] }; readonly stale?: boolean }[]>;
+}
 
 /**
  * Schedules recorded for the same program and dtype on the same device at any sizes — the
  * winners and their runners-up — as starting points: a good tiling for 512³ is a good first
  * guess for 1024³.
  */
-export async function seedsFromDatabase(db: TuningDatabase, key: TuningKeyFields, most = 8): Promise<Schedule[]> {
+export async function seedsFromDatabase(db: SeedSource, key: TuningKeyFields, most = 8): Promise<Schedule[]> {
   const entries = await db.list({ programHash: key.programHash, fingerprint: key.fingerprint, dtype: key.dtype });
   const seeds: Schedule[] = [];
   for (const { entry, stale } of entries) {

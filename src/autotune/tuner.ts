@@ -8,8 +8,7 @@ import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
 import { type Measurement, impossibleTiming } from './measure.js';
 import { deviceSeeds } from './seeds.js';
-import type { CandidateOutcome, MeasureRequest } from './pool.js';
-import type { CandidateStatus } from './protocol.js';
+import type { CandidateOutcome, CandidateStatus, MeasureRequest } from './protocol.js';
 import { type Point, type SearchSpace, allPoints, defaultPoint, pointOf, scheduleAt, spaceSize } from './space.js';
 
 export type StrategyName = 'exhaustive' | 'guided' | 'auto';

@@ -246,7 +246,7 @@ export class WebGpuDevice implements Device {
 
   write(buffer: DeviceBuffer, data: ArrayBufferView): void {
     this.checkAlive();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength > buffer.bytes) {
       throw new DeviceError(`writing ${bytes.byteLength} bytes into ${buffer.label}, which holds ${buffer.bytes}`);
     }

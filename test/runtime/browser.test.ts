@@ -39,6 +39,16 @@ beforeAll(async () => {
     outfile: join(dir, 'tilecraft.js'),
     logLevel: 'warning',
   });
+  // the example page, bundled as its README says, with 'tilecraft' resolved to this checkout
+  await build({
+    entryPoints: [fileURLToPath(new URL('../../examples/web/main.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    alias: { tilecraft: fileURLToPath(new URL('../../src/index.ts', import.meta.url)) },
+    outfile: join(dir, 'web', 'main.js'),
+    logLevel: 'warning',
+  });
   const page = '<!doctype html><meta charset="utf-8"><script type="module" src="/tilecraft.js"></script>';
   // an exported GEMM, loaded by a page through its own loader module (no tilecraft bundle)
   await writeExport(join(dir, 'export'), manifestOf(lower(EXPORTED.program, EXPORTED.sizes)));
@@ -65,6 +75,10 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, 'tilecraft.js')));
     } else if (req.url === '/export/tilecraft-kernels.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, 'export', 'tilecraft-kernels.js')));
+    } else if (req.url === '/web/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(readFileSync(new URL('../../examples/web/index.html', import.meta.url)));
+    } else if (req.url === '/web/main.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, 'web', 'main.js')));
     } else if (req.url === '/export.html') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(exportPage);
     } else res.writeHead(200, { 'content-type': 'text/html' }).end(page);
@@ -127,4 +141,50 @@ describe('in headless Chromium, on navigator.gpu', () => {
     expect(mismatch({ dtype: 'f32', shape: [M, N], data: Float32Array.from(got.slice(0, M * N)) }, expected)).toBeUndefined();
     await page.close();
   });
+
+  // The example page tunes a matmul on the page's device, shows the table, runs the winner
+  // against the reference and keeps it in localStorage under the device fingerprint: a second
+  // visit finds it, and a fresh profile on the same machine computes the same fingerprint.
+  it('the example page tunes a kernel in the page, shows the table, and finds its winner again on the next visit', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const settled = async () => {
+      await page.waitForFunction(() => ['tuned', 'kept', 'error'].includes(document.getElementById('status')!.dataset.state!) && document.getElementById('check')!.dataset.maxError !== undefined || document.getElementById('status')!.dataset.state === 'error', undefined, { timeout: 600_000 });
+      return page.evaluate(() => ({
+        state: document.getElementById('status')!.dataset.state,
+        status: document.getElementById('status')!.textContent,
+        fingerprint: document.getElementById('device')!.dataset.fingerprint,
+        maxError: Number(document.getElementById('check')!.dataset.maxError),
+        rows: [...document.querySelectorAll('#results tbody tr')].map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
+      }));
+    };
+    await page.goto(`${url}web/`);
+    const first = await settled();
+    expect(first.state, first.status ?? '').toBe('tuned');
+    expect(errors).toEqual([]);
+    expect(first.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(first.maxError).toBeLessThan(1e-3);
+    // ranked by median, the default among them, the winner first and no slower than the default
+    expect(first.rows.length).toBeGreaterThan(1);
+    const medians = first.rows.map((r) => Number(r[2]));
+    expect([...medians].sort((x, y) => x - y)).toEqual(medians);
+    expect(first.rows.some((r) => r[1]!.endsWith('(default)'))).toBe(true);
+    expect(Number(first.rows[0]![4]!.replace('×', ''))).toBeGreaterThanOrEqual(0.97);
+
+    await page.reload();
+    const second = await settled();
+    expect(second.state, second.status ?? '').toBe('kept');
+    expect(second.fingerprint).toBe(first.fingerprint);
+    expect(second.maxError).toBeLessThan(1e-3);
+    await context.close();
+
+    const fresh = await browser.newContext();
+    const other = await fresh.newPage();
+    await other.goto(`${url}web/`);
+    await other.waitForFunction(() => document.getElementById('device')!.dataset.fingerprint !== undefined, undefined, { timeout: 60_000 });
+    expect(await other.evaluate(() => document.getElementById('device')!.dataset.fingerprint)).toBe(first.fingerprint);
+    await fresh.close();
+  }, 600_000);
 });
