@@ -21,6 +21,17 @@ import { mismatch } from '../helpers/device.js';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/** The page's DOM, as the functions evaluated in it see it (this file is compiled without the DOM library). */
+interface PageElement {
+  readonly dataset: Record<string, string | undefined>;
+  readonly textContent: string | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+}
+declare const byId: (id: string) => PageElement;
+declare const all: (selector: string) => Iterable<PageElement>;
+/** Defines `byId` and `all` in every page of a context, before the page's own scripts. */
+const DOM_HELPERS = { content: 'globalThis.byId = (id) => document.getElementById(id); globalThis.all = (s) => document.querySelectorAll(s);' };
+
 /** The program exported for the page that loads it without tilecraft. */
 const EXPORTED = { program: findExample('matmul')!.build('f32'), sizes: { M: 37, N: 45, K: 29 } };
 
@@ -147,17 +158,19 @@ describe('in headless Chromium, on navigator.gpu', () => {
   // visit finds it, and a fresh profile on the same machine computes the same fingerprint.
   it('the example page tunes a kernel in the page, shows the table, and finds its winner again on the next visit', async () => {
     const context = await browser.newContext();
+    await context.addInitScript(DOM_HELPERS);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     const settled = async () => {
-      await page.waitForFunction(() => ['tuned', 'kept', 'error'].includes(document.getElementById('status')!.dataset.state!) && document.getElementById('check')!.dataset.maxError !== undefined || document.getElementById('status')!.dataset.state === 'error', undefined, { timeout: 600_000 });
+      // settled: an error, or a schedule chosen and checked against the reference
+      await page.waitForFunction(() => byId('status').dataset.state === 'error' || byId('check').dataset.maxError !== undefined, undefined, { timeout: 600_000 });
       return page.evaluate(() => ({
-        state: document.getElementById('status')!.dataset.state,
-        status: document.getElementById('status')!.textContent,
-        fingerprint: document.getElementById('device')!.dataset.fingerprint,
-        maxError: Number(document.getElementById('check')!.dataset.maxError),
-        rows: [...document.querySelectorAll('#results tbody tr')].map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
+        state: byId('status').dataset.state,
+        status: byId('status').textContent,
+        fingerprint: byId('device').dataset.fingerprint,
+        maxError: Number(byId('check').dataset.maxError),
+        rows: [...all('#results tbody tr')].map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
       }));
     };
     await page.goto(`${url}web/`);
@@ -181,10 +194,11 @@ describe('in headless Chromium, on navigator.gpu', () => {
     await context.close();
 
     const fresh = await browser.newContext();
+    await fresh.addInitScript(DOM_HELPERS);
     const other = await fresh.newPage();
     await other.goto(`${url}web/`);
-    await other.waitForFunction(() => document.getElementById('device')!.dataset.fingerprint !== undefined, undefined, { timeout: 60_000 });
-    expect(await other.evaluate(() => document.getElementById('device')!.dataset.fingerprint)).toBe(first.fingerprint);
+    await other.waitForFunction(() => byId('device').dataset.fingerprint !== undefined, undefined, { timeout: 60_000 });
+    expect(await other.evaluate(() => byId('device').dataset.fingerprint)).toBe(first.fingerprint);
     await fresh.close();
   }, 600_000);
 });
