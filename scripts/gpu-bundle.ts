@@ -12,6 +12,9 @@ import { EXAMPLES, findExample } from '../examples/index.js';
 import { findNvcc } from '../src/codegen-cuda/nvcc.js';
 import { type BundleCase, writeCheckBundle } from '../src/export/check-bundle.js';
 import { type Sizes } from '../src/ir/bind.js';
+import { dot, softmax } from '../src/dsl/ops.js';
+import { program } from '../src/dsl/program.js';
+import { type Program } from '../src/ir/tensor.js';
 
 /** Small sizes, not multiples of the tiles (M for decode is dynamic: run at 50 of 64). */
 const SMALL: Readonly<Record<string, Sizes>> = {
@@ -59,12 +62,32 @@ export function bundleCases(): BundleCase[] {
     { name: 'int4_gemv_warp', program: ex('int4-zp-gemm'), sizes: { M: 1, N: 67, K: 256, G: 32 }, options: rows({ threadsPerRow: 32, workgroupSize: 128, unrollSteps: 32 }) },
     { name: 'decode_split_kv', program: ex('decode-attention'), sizes: { B: 1, H: 4, M: 64, D: 8 }, values: { M: 50 }, options: rows({ splitSteps: 4, threadsPerRow: 16, workgroupSize: 16 }) },
     { name: 'attention_staged', program: ex('attention'), sizes: { B: 1, H: 2, N: 37, M: 53, D: 16 }, options: rows({ threadsPerRow: 1, workgroupSize: 32, stageSteps: 16, rowsPerLane: 4 }) },
+    // a dynamic leading axis: workgroups past its value are not launched (tc_grid)
+    { name: 'matmul_dynamic_m', program: dynamicMatmul(), sizes: { M: 200, N: 45, K: 37 }, values: { M: 23 } },
+    { name: 'softmax_dynamic_rows', program: dynamicSoftmax(), sizes: { N: 300, D: 70 }, values: { N: 41 } },
     // worth timing (checked too)
     { name: 'time_int4_gemv_4096', program: ex('int4-gemm'), sizes: { M: 1, N: 4096, K: 4096, G: 128 }, options: rows({ threadsPerRow: 32, workgroupSize: 128, unrollSteps: 32 }), flops: 2 * 4096 * 4096 },
     { name: 'time_gla_4096', program: ex('gla'), sizes: { B: 1, H: 4, L: 4096, K: 64, V: 64 }, flops: 4 * 4 * 4096 * 64 * 64 },
     { name: 'time_matmul_f16_1024_tensor_cores', program: ex('matmul', 'f16'), sizes: { M: 1024, N: 1024, K: 1024 }, options: contraction({ tensorCores: true, staging: 'shared', blockM: 64, blockN: 64, blockK: 32, threadM: 2, threadN: 2, doubleBuffer: true }), flops: 2 * 1024 ** 3 },
   );
   return out;
+}
+
+/** A GEMM over a dynamic number of rows (tokens), M <= the bound it is compiled for. */
+export function dynamicMatmul(): Program {
+  return program('matmul_dyn', (p) => {
+    const M = p.dynamicSize('M', { max: 200 });
+    const [N, K] = p.sizes('N', 'K');
+    p.output('C', dot(p.input('A', 'f32', { m: M, k: K }), p.input('B', 'f32', { k: K, n: N }), 'k'));
+  });
+}
+
+/** A softmax over a dynamic number of rows. */
+export function dynamicSoftmax(): Program {
+  return program('softmax_dyn', (p) => {
+    const N = p.dynamicSize('N', { max: 300 });
+    p.output('Y', softmax(p.input('X', 'f32', { i: N, j: p.size('D') }), 'j'));
+  });
 }
 
 const cli = new Command('gpu-bundle')

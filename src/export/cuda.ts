@@ -1,6 +1,7 @@
 import { toCuda } from '../codegen-cuda/index.js';
 import { scalarTypeName } from '../codegen-cuda/scalars.js';
 import { type DType, storageBytes } from '../ir/dtype.js';
+import { type IntExpr } from '../ir/intexpr.js';
 import { type Plan } from '../passes/pipeline.js';
 
 /** A tensor's pointer type in the exported header: f32, i32, u32 typed; the rest (f16, bf16, i8, packed 4-bit) void. */
@@ -67,10 +68,13 @@ cudaError_t ${prefix}_launch(const ${prefix}_tensors* tensors, ${dynamic.map((s)
     if (offsets.has(name)) return `(${type})((char*)workspace + ${offsets.get(name)})`;
     return `(${type})tensors->${field(name)}`;
   };
-  const launches = printed.map((c) => {
+  const launches = printed.map((c, i) => {
     const l = c.launch;
     const args = [...l.params.map((p) => arg(p.name, p.dtype)), ...l.sizes.map((s) => field(s))];
-    return `  TC_LAUNCH(${l.entry}, dim3(${l.grid.join(', ')}), dim3(${l.block.join(', ')}), stream, ${args.join(', ')});
+    const live = plan.kernels[i]!.liveGroups;
+    // cut to the workgroups live at the sizes' values (as launchGrid does)
+    const grid = live ? `tc_grid(${l.grid[0]}, ${l.grid[1]}, ${cInt(live, field)})` : `dim3(${l.grid.join(', ')})`;
+    return `  TC_LAUNCH(${l.entry}, ${grid}, dim3(${l.block.join(', ')}), stream, ${args.join(', ')});
   if ((err = cudaGetLastError()) != cudaSuccess) return err;`;
   });
   const checks = dynamic.map((s) => `  if (${field(s)} < 1 || ${field(s)} > ${plan.program.dynamic[s]}) return cudaErrorInvalidValue;`);
@@ -81,7 +85,7 @@ cudaError_t ${prefix}_launch(const ${prefix}_tensors* tensors, ${dynamic.map((s)
 #endif
 
 ${printed.map((c) => c.source).join('\n')}
-
+${launches.some((l) => l.includes('tc_grid(')) ? GRID_HELPERS : ''}
 extern "C" size_t ${prefix}_workspace_bytes(void) { return ${bytes}; }
 
 extern "C" cudaError_t ${prefix}_launch(const ${prefix}_tensors* tensors, ${dynamic.map((s) => `int ${field(s)}, `).join('')}void* workspace, cudaStream_t stream) {
@@ -92,4 +96,36 @@ ${launches.join('\n')}
 }
 `;
   return { header, source, headerName };
+}
+
+/** What a launch expression needs in C: floor division and the grid cut (see `launchGrid`). */
+const GRID_HELPERS = `#ifndef TC_GRID_HELPERS
+#define TC_GRID_HELPERS
+static inline long long tc_floordiv(long long a, long long b) { long long q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+static inline long long tc_mod(long long a, long long b) { return a - tc_floordiv(a, b) * b; }
+static inline long long tc_min(long long a, long long b) { return a < b ? a : b; }
+static inline long long tc_max(long long a, long long b) { return a > b ? a : b; }
+static inline dim3 tc_grid(unsigned x, unsigned y, long long live) {
+  long long g = tc_max(1, tc_min((long long)x * y, live));
+  return y == 1 ? dim3((unsigned)g, 1, 1) : dim3(x, (unsigned)((g + x - 1) / x), 1);
+}
+#endif
+`;
+
+/** An expression over the dynamic sizes in C (64-bit, floor division), sizes named by `name`. */
+function cInt(e: IntExpr, name: (size: string) => string): string {
+  switch (e.op) {
+    case 'int':
+      return `${e.value}LL`;
+    case 'sym':
+      return `(long long)${name(e.name)}`;
+    case 'var':
+      throw new Error(`internal: a launch expression reads the index variable ${e.name}`);
+    case 'add':
+    case 'sub':
+    case 'mul':
+      return `(${cInt(e.a, name)} ${e.op === 'add' ? '+' : e.op === 'sub' ? '-' : '*'} ${cInt(e.b, name)})`;
+    default:
+      return `tc_${e.op}(${cInt(e.a, name)}, ${cInt(e.b, name)})`;
+  }
 }

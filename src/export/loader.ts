@@ -29,12 +29,17 @@ export interface ManifestTensor {
   readonly role: 'input' | 'output' | 'temp';
   readonly bytes: number;
 }
+export type SizeExpr =
+  | { readonly op: 'int'; readonly value: number }
+  | { readonly op: 'sym'; readonly name: string }
+  | { readonly op: 'add' | 'sub' | 'mul' | 'floordiv' | 'mod' | 'min' | 'max'; readonly a: SizeExpr; readonly b: SizeExpr };
 export interface ManifestKernel {
   readonly name: string;
   readonly wgsl: string;
   readonly entryPoint: 'main';
   readonly workgroupSize: readonly [number, number, number];
   readonly grid: readonly [number, number, number];
+  readonly liveGroups: SizeExpr | null;
   readonly bindings: readonly { readonly binding: number; readonly tensor: string; readonly access: 'read' | 'read_write' }[];
   readonly params: readonly string[];
 }
@@ -71,6 +76,16 @@ export declare function createKernels(device: GPUDevice): Promise<Kernels>;
 
 /** The loader, plain JavaScript (it runs where tilecraft is not installed). */
 const LOADER = String.raw`const STORAGE = 0x80, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, COMPUTE = 0x4;
+const OPS = { add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, floordiv: (a, b) => Math.floor(a / b), mod: (a, b) => a - Math.floor(a / b) * b, min: Math.min, max: Math.max };
+const evaluate = (e, v) => (e.op === 'int' ? e.value : e.op === 'sym' ? v[e.name] : OPS[e.op](evaluate(e.a, v), evaluate(e.b, v)));
+
+/** The workgroups to dispatch at these sizes: the grid cut to the kernel's live workgroups (see the manifest). */
+function workgroups(k, v) {
+  const [x, y, z] = k.grid;
+  if (!k.liveGroups || z !== 1) return k.grid;
+  const g = Math.max(1, Math.min(x * y, evaluate(k.liveGroups, v)));
+  return y === 1 ? [g, 1, 1] : [x, Math.ceil(g / x), 1];
+}
 
 export async function createKernels(device) {
   if (manifest.format !== 1) throw new Error('tilecraft kernels of ' + manifest.program + ': manifest format ' + manifest.format + ' is not 1');
@@ -134,7 +149,7 @@ export async function createKernels(device) {
         }
         pass.setPipeline(p.pipeline);
         pass.setBindGroup(0, device.createBindGroup({ layout: p.layout, entries }));
-        pass.dispatchWorkgroups(...p.kernel.grid);
+        pass.dispatchWorkgroups(...workgroups(p.kernel, v));
       }
       pass.end();
     },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TilecraftError } from '../ir/errors.js';
 import { toWgsl } from '../codegen-wgsl/index.js';
 import { type DType, storageBytes } from '../ir/dtype.js';
-import { printInt } from '../ir/intexpr.js';
+import { type IntExpr, intSyms, printInt } from '../ir/intexpr.js';
 import { globals, kernelFeatures, kernelParams } from '../ir/kernel.js';
 import { type Plan } from '../passes/pipeline.js';
 import { type ResolvedSchedule } from '../passes/schedule.js';
@@ -50,13 +50,26 @@ export interface ManifestKernel {
   readonly wgsl: string;
   readonly entryPoint: 'main';
   readonly workgroupSize: readonly [number, number, number];
-  /** Workgroups to dispatch (fixed: kernels guard what lies past a dynamic size's value). */
+  /** Workgroups to dispatch at the dynamic sizes' bounds (kernels guard what lies past a size's value). */
   readonly grid: readonly [number, number, number];
+  /**
+   * How many of those workgroups do any work at given values of the dynamic sizes, as an integer
+   * expression over them (`floordiv` rounds down), or null when all do. Launch
+   * `g = clamp(liveGroups, 1, grid[0] * grid[1])` workgroups: `[g, 1, 1]` where `grid[1]` is 1, else
+   * `[grid[0], ceil(g / grid[0]), 1]` (the kernel computes its flat index with `grid[0]` as pitch).
+   */
+  readonly liveGroups: SizeExpr | null;
   /** Storage bindings 0.. in order; `read` ones may be bound read-only. */
   readonly bindings: readonly { readonly binding: number; readonly tensor: string; readonly access: 'read' | 'read_write' }[];
   /** Dynamic sizes the kernel reads, as i32 fields of one uniform struct at binding `bindings.length`. */
   readonly params: readonly string[];
 }
+
+/** An integer expression over the dynamic sizes, as JSON. */
+export type SizeExpr =
+  | { readonly op: 'int'; readonly value: number }
+  | { readonly op: 'sym'; readonly name: string }
+  | { readonly op: 'add' | 'sub' | 'mul' | 'floordiv' | 'mod' | 'min' | 'max'; readonly a: SizeExpr; readonly b: SizeExpr };
 
 export interface ManifestOptions {
   /** Emit f16 as WGSL's f16 (the device needs `shader-f16`); otherwise as packed halves in u32 words. */
@@ -79,6 +92,7 @@ export function manifestOf(plan: Plan, options: ManifestOptions = {}): Manifest 
       entryPoint: 'main',
       workgroupSize: [...k.workgroup] as [number, number, number],
       grid: [...k.grid] as [number, number, number],
+      liveGroups: k.liveGroups ? sizeExpr(k.liveGroups) : null,
       bindings: globals(kernel).map((b, i) => ({ binding: i, tensor: b.name, access: b.access === 'read' ? 'read' : 'read_write' })),
       params: kernelParams(kernel),
     };
@@ -111,6 +125,27 @@ export function manifestOf(plan: Plan, options: ManifestOptions = {}): Manifest 
   };
 }
 
+/** A kernel's live-group count as manifest JSON: size symbols and arithmetic only. */
+function sizeExpr(e: IntExpr): SizeExpr {
+  switch (e.op) {
+    case 'int':
+    case 'sym':
+      return e;
+    case 'var':
+      throw new TilecraftError(`internal: a launch expression reads the index variable ${e.name}`);
+    default:
+      return { op: e.op, a: sizeExpr(e.a), b: sizeExpr(e.b) };
+  }
+}
+
+const SIZE_EXPR: z.ZodType<SizeExpr> = z.lazy(() =>
+  z.union([
+    z.object({ op: z.literal('int'), value: z.number().int() }),
+    z.object({ op: z.literal('sym'), name: z.string() }),
+    z.object({ op: z.enum(['add', 'sub', 'mul', 'floordiv', 'mod', 'min', 'max']), a: SIZE_EXPR, b: SIZE_EXPR }),
+  ]),
+);
+
 const DTYPE = z.enum(['f32', 'f16', 'bf16', 'i32', 'u32', 'i8', 'u4', 'i4']);
 const TRIPLE = z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]);
 
@@ -139,6 +174,7 @@ const MANIFEST = z.object({
       entryPoint: z.literal('main'),
       workgroupSize: TRIPLE,
       grid: TRIPLE,
+      liveGroups: SIZE_EXPR.nullable(),
       bindings: z.array(z.object({ binding: z.number().int().nonnegative(), tensor: z.string(), access: z.enum(['read', 'read_write']) })),
       params: z.array(z.string()),
     }),
@@ -172,6 +208,9 @@ export function readManifest(text: string, source = 'manifest.json'): Manifest {
   for (const k of r.data.kernels) {
     for (const b of k.bindings) if (!names.has(b.tensor)) throw new ManifestError(`${source}: kernel ${k.name} binds ${b.tensor}, which is not a tensor of the manifest`);
     for (const p of k.params) if (!Object.hasOwn(r.data.dynamic, p)) throw new ManifestError(`${source}: kernel ${k.name} reads ${p}, which is not a dynamic size of the manifest`);
+    for (const p of k.liveGroups ? intSyms(k.liveGroups as IntExpr) : []) {
+      if (!k.params.includes(p)) throw new ManifestError(`${source}: kernel ${k.name}'s liveGroups reads ${p}, which is not one of its params`);
+    }
   }
   return r.data as unknown as Manifest;
 }

@@ -1,5 +1,6 @@
 import type { DType, ValueType } from './dtype.js';
 import { assertNever } from './errors.js';
+import { type IntExpr, evalInt } from './intexpr.js';
 
 /**
  * Kernel IR: how a computation runs. Backend-neutral — no WGSL or CUDA spelling lives here; each
@@ -180,6 +181,24 @@ export interface Kernel {
    * after the storage buffers; CUDA: `int` arguments after the buffers. Absent: none.
    */
   readonly params?: readonly string[];
+  /**
+   * The workgroups that can do anything, as an expression of the dynamic sizes (size symbols):
+   * the rest only test their guards (the grid is laid out at the sizes' bounds). A launch cuts
+   * the grid to it (`launchGrid`). Absent: every workgroup of the grid.
+   */
+  readonly liveGroups?: IntExpr;
+}
+
+/**
+ * The grid to launch at these values of the kernel's dynamic sizes: the flat workgroup count cut
+ * to `liveGroups` (at least 1), keeping the x extent where the grid spills into y (the kernel
+ * computes its flat index with that pitch).
+ */
+export function launchGrid(k: Kernel, values: Readonly<Record<string, number>>): [number, number, number] {
+  const [x, y, z] = k.grid;
+  if (!k.liveGroups || z !== 1) return [x, y, z];
+  const groups = Math.max(1, Math.min(x * y, evalInt(k.liveGroups, values)));
+  return y === 1 ? [groups, 1, 1] : [x, Math.ceil(groups / x), 1];
 }
 
 export const globals = (k: Kernel) => k.buffers.filter((b) => b.scope === 'global');

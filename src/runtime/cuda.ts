@@ -3,7 +3,7 @@ import { type CudaLimits, STATIC_SHARED_LIMIT } from '../codegen-cuda/limits.js'
 import { type Nvcc, NvccNotFoundError, findNvcc, nvccCompile } from '../codegen-cuda/nvcc.js';
 import { DeviceError, DeviceLimitError, DeviceLostError, KernelCompileError, TilecraftError } from '../ir/errors.js';
 import { type Kernel, globals, workgroupInvocations } from '../ir/kernel.js';
-import { type CompiledKernel, type Device, type DeviceBuffer, type DeviceInfo, type DeviceLimits, type Launch, type RunResult, launchParams } from './device.js';
+import { type CompiledKernel, type Device, type DeviceBuffer, type DeviceInfo, type DeviceLimits, type Launch, type RunResult, launchParams, launchWorkgroups } from './device.js';
 import {
   type CuAllocation,
   type CuContext,
@@ -353,7 +353,7 @@ export class CudaDevice implements Device {
         const args = [...l.buffers.map((b) => this.own(b).allocation), ...launchParams(l)];
         const ev = events[i];
         if (ev) this.call(() => this.native.eventRecord(ev[0]), 'recording a timing event');
-        this.call(() => this.native.launch(k.fn, k.grid, k.block, 0, args), `launching ${k.kernel.name}`);
+        this.call(() => this.native.launch(k.fn, launchWorkgroups(l), k.block, 0, args), `launching ${k.kernel.name}`);
         if (ev) this.call(() => this.native.eventRecord(ev[1]), 'recording a timing event');
       });
       this.call(() => this.native.synchronize(this.context), `running ${launches.map((l) => l.kernel.kernel.name).join(', ')}`);

@@ -1,5 +1,5 @@
 import { DeviceError } from '../ir/errors.js';
-import { type Kernel, kernelParams } from '../ir/kernel.js';
+import { type Kernel, kernelParams, launchGrid } from '../ir/kernel.js';
 
 /** Limits a kernel must respect on a device; the search prunes configurations against these. */
 export interface DeviceLimits {
@@ -90,4 +90,11 @@ export function launchParams(l: Launch): readonly number[] {
     }
   });
   return values;
+}
+
+/** The workgroups a launch dispatches: its kernel's grid cut to the workgroups live at the launch's dynamic sizes. */
+export function launchWorkgroups(l: Launch): [number, number, number] {
+  const names = kernelParams(l.kernel.kernel);
+  const values = launchParams(l);
+  return launchGrid(l.kernel.kernel, Object.fromEntries(names.map((n, i) => [n, values[i]!])));
 }

@@ -9,7 +9,7 @@ import {
 } from '../ir/errors.js';
 import { type Kernel, globals, kernelFeatures, kernelParams } from '../ir/kernel.js';
 import { checkKernelLimits } from './limits.js';
-import { type CompiledKernel, type Device, type DeviceBuffer, type DeviceInfo, type DeviceLimits, type Launch, type RunResult, launchParams } from './device.js';
+import { type CompiledKernel, type Device, type DeviceBuffer, type DeviceInfo, type DeviceLimits, type Launch, type RunResult, launchParams, launchWorkgroups } from './device.js';
 
 // WebGPU's enum values, spelled out so the module needs no globals from the host.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
@@ -308,7 +308,7 @@ export class WebGpuDevice implements Device {
         });
         pass.setPipeline((l.kernel as WgCompiled).pipeline);
         pass.setBindGroup(0, bind(l));
-        pass.dispatchWorkgroups(...l.kernel.kernel.grid);
+        pass.dispatchWorkgroups(...launchWorkgroups(l));
         pass.end();
       });
     } else {
@@ -316,7 +316,7 @@ export class WebGpuDevice implements Device {
       for (const l of launches) {
         pass.setPipeline((l.kernel as WgCompiled).pipeline);
         pass.setBindGroup(0, bind(l));
-        pass.dispatchWorkgroups(...l.kernel.kernel.grid);
+        pass.dispatchWorkgroups(...launchWorkgroups(l));
       }
       pass.end();
     }

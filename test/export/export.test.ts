@@ -5,10 +5,13 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findExample } from '../../examples/index.js';
 import { randomInputs } from '../../src/autotune/inputs.js';
+import { dot } from '../../src/dsl/ops.js';
+import { program } from '../../src/dsl/program.js';
 import { ManifestError, manifestOf, readManifest } from '../../src/export/manifest.js';
 import { EXPORT_FILES, writeExport } from '../../src/export/write.js';
 import { actualShape } from '../../src/ir/bind.js';
 import { type HostTensor } from '../../src/ir/host.js';
+import { type IntExpr, evalInt } from '../../src/ir/intexpr.js';
 import { type Program, tensorOf } from '../../src/ir/tensor.js';
 import { type LowerOptions } from '../../src/passes/pipeline.js';
 import { evaluate } from '../../src/reference/evaluate.js';
@@ -119,6 +122,27 @@ describe('autotune export: the loader runs the kernels on a GPUDevice without ti
     expect(r.manifest.dynamic).toEqual({ M: 8192 });
     expect(r.manifest.tensors.some((t) => t.role === 'temp')).toBe(true);
     expect(r.manifest.tensors.find((t) => t.name === 'K')!.extents).toEqual([null, null, 'M', null]);
+  });
+
+  it('a GEMM over a dynamic number of rows: the manifest gives the live workgroups as an expression of M, and the loader launches only those', async () => {
+    const p = program('mm', (b) => {
+      const M = b.dynamicSize('M', { max: 500 });
+      const [N, K] = b.sizes('N', 'K');
+      b.output('C', dot(b.input('A', 'f32', { m: M, k: K }), b.input('B', 'f32', { k: K, n: N }), 'k'));
+    });
+    for (const M of [1, 37, 500]) expect((await exportAndRun(p, { M: 500, N: 45, K: 29 }, { M })).failures, `M = ${M}`).toEqual([]);
+    const { manifest } = await exportAndRun(p, { M: 500, N: 45, K: 29 }, { M: 37 });
+    const k = manifest.kernels[0]!;
+    expect(k.liveGroups).not.toBeNull();
+    const at = (M: number) => evalInt(k.liveGroups as IntExpr, { M });
+    expect(at(37)).toBeLessThan(at(500));
+    expect(at(500)).toBeLessThanOrEqual(k.grid[0] * k.grid[1]);
+    // an expression reading something that is not a size the kernel is given is refused
+    const broken = JSON.parse(JSON.stringify(manifest)) as { kernels: { liveGroups: unknown }[] };
+    broken.kernels[0]!.liveGroups = { op: 'sym', name: 'Q' };
+    expect(() => readManifest(JSON.stringify(broken))).toThrow(/liveGroups reads Q/);
+    broken.kernels[0]!.liveGroups = { op: 'pow', a: 1, b: 2 };
+    expect(() => readManifest(JSON.stringify(broken))).toThrow(ManifestError);
   });
 
   it('an int4 GEMV (packed weights) and f16 tensors as packed halves', async () => {

@@ -1,6 +1,7 @@
 import { shapeOf } from '../../ir/bind.js';
 import { TilecraftError, assertNever } from '../../ir/errors.js';
-import { type IntExpr } from '../../ir/intexpr.js';
+import { type IntExpr, intSyms } from '../../ir/intexpr.js';
+import { liveGroups } from '../live-groups.js';
 import { type KExpr, type KType, type Kernel, kadd, kand, kbuiltin, kcast, kconst, kload, klt, kmul, kparam, kref, kt, kvisit } from '../../ir/kernel.js';
 import { type DType } from '../../ir/dtype.js';
 import { type Limit, type MatrixOperand, type StepInput, type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
@@ -114,7 +115,10 @@ class TileLowering {
     kvisit(kernel.body, (e) => {
       if (e.op === 'param') params.add(e.name);
     });
-    return params.size ? { ...kernel, params: [...params].sort() } : kernel;
+    // evaluated at launch from the values the kernel is given: only sizes it reads
+    const live = liveGroups(t);
+    const usable = live && [...intSyms(live)].every((n) => params.has(n)) ? live : undefined;
+    return { ...kernel, ...(params.size ? { params: [...params].sort() } : {}), ...(usable ? { liveGroups: usable } : {}) };
   }
 
   /** Row-major coordinates of `flat` over the dimensions, each bound to its variable. */
