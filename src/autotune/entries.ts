@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { type DType, isDType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
+import { type Sizes } from '../ir/bind.js';
+import { type Program } from '../ir/tensor.js';
 import type { ResolvedSchedule } from '../passes/schedule.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import type { ScheduleSource, TunedSchedule } from '../runtime/executable.js';
+import { type TuningSource, tunedScheduleFrom } from './lookup.js';
 
 /**
  * The tuning database's entries, without files: the entry format and its check, keys, bucket
- * lookup, and the file format's parsing and writing. Nothing here touches the file system, so the
- * browser entry can use it; `db.ts` adds the file, its lock and its atomic writes.
+ * lookup, the file format's parsing and writing, and a database held in memory. Nothing here
+ * touches the file system, so a browser can look up a database it fetched (`tuningSourceFromJson`);
+ * `db.ts` adds the file, its lock and its atomic writes.
  */
 
 export const DATABASE_FORMAT = 'tilecraft-tuning';
@@ -253,6 +259,90 @@ export function reportInvalidEntry(problem: InvalidStoredEntry, handler: ((probl
   if (handler) handler(problem);
   else if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') process.emitWarning(problem.message, 'TuningDatabaseWarning');
   else console.warn(problem.message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A database in memory, and a shipped one
+
+export interface MemoryDatabaseOptions {
+  /** Defaults to `pow2Bucket`. */
+  readonly bucket?: BucketFunction | undefined;
+  /**
+   * Told of each malformed entry, which is skipped; the rest are used. Defaults to a process
+   * warning (`TuningDatabaseWarning`) in Node, a console warning elsewhere.
+   */
+  readonly onInvalidEntry?: ((problem: InvalidStoredEntry) => void) | undefined;
+}
+
+/**
+ * A tuning database held in memory, read-only: looked up like the file database (exact, else the
+ * nearest entry in the same bucket), never written. What `tuningSourceFromJson` returns.
+ */
+export class MemoryTuningDatabase implements TuningSource, ScheduleSource {
+  private readonly bucketOf: BucketFunction;
+
+  constructor(
+    /** Names the database in messages: a file name or URL. */
+    readonly name: string,
+    private readonly contents: Contents,
+    options: MemoryDatabaseOptions = {},
+  ) {
+    this.bucketOf = options.bucket ?? pow2Bucket;
+  }
+
+  /** See `TuningDatabase.lookup`. */
+  async lookup(key: TuningKey, options: { readonly allowBucket?: boolean | undefined } = {}): Promise<LookupResult | undefined> {
+    return lookupEntry(this.contents.entries, key, this.bucketOf, options);
+  }
+
+  /** What `Executable.create(..., { tuning })` asks: this device's schedule for the program and sizes. */
+  tunedSchedule(info: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined> {
+    return tunedScheduleFrom(this, info, program, sizes);
+  }
+
+  /** See `TuningDatabase.list`. */
+  list(filter: EntryFilter = {}): StoredEntry[] {
+    return listEntries(this.contents, filter);
+  }
+
+  /** The malformed entries that were skipped. */
+  get invalid(): readonly InvalidEntry[] {
+    return this.contents.invalid;
+  }
+}
+
+/** A shipped tuning database cannot be used at all: not a database, or written by a newer tilecraft. */
+export class ShippedDatabaseError extends TuningDatabaseError {
+  override name = 'ShippedDatabaseError';
+  constructor(
+    name: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`shipped tuning database ${name} cannot be used (${reason}); no tuned schedule is read from it`, name);
+    if (options) this.cause = options.cause;
+  }
+}
+
+/**
+ * A read-only tuning source over a database file's contents (what `autotune tune` and
+ * `autotune db export` write), as text or parsed JSON: for tuning results shipped with a package,
+ * fetched by the caller. A file that is not a database throws `ShippedDatabaseError` naming it;
+ * malformed entries are skipped and reported (`onInvalidEntry`), and lookups never throw for them.
+ * Entries of an older format are kept as stale and never used.
+ */
+export function tuningSourceFromJson(json: unknown, options: MemoryDatabaseOptions & { readonly name: string }): MemoryTuningDatabase {
+  const { name } = options;
+  let parsed: Parsed;
+  try {
+    parsed = typeof json === 'string' ? parseDatabase(json.charCodeAt(0) === 0xfeff ? json.slice(1) : json, name) : readDatabase(json, name);
+  } catch (e) {
+    if (!(e instanceof NewerDatabaseVersionError)) throw e;
+    throw new ShippedDatabaseError(name, `format version ${e.version}, written by a newer tilecraft; this one reads version ${DATABASE_VERSION}`, { cause: e });
+  }
+  if (parsed.kind === 'corrupt') throw new ShippedDatabaseError(name, parsed.reason);
+  for (const bad of parsed.contents.invalid) reportInvalidEntry(new InvalidStoredEntry(name, bad.section, bad.key, bad.reason), options.onInvalidEntry);
+  return new MemoryTuningDatabase(name, parsed.contents, options);
 }
 
 // ---------------------------------------------------------------------------------------------
