@@ -16,6 +16,7 @@ import {
   type Parsed,
   type RemoveSelector,
   type StoredEntry,
+  type TuningEntry,
   type TuningKey,
   TuningDatabaseError,
   emptyContents,
@@ -228,14 +229,24 @@ export class TuningDatabase implements ScheduleSource {
     return emptyContents();
   }
 
+  /**
+   * Lets `change` edit the current and stale entries in place under the lock (returning whether it
+   * did), then writes the file atomically: what `autotune db merge`, `prune` and `export` write
+   * through. Malformed entries in the file are written back as they were, unless `replace` says
+   * the edited entries are the whole new database.
+   */
+  edit(change: (entries: Map<string, TuningEntry>, stale: Map<string, TuningEntry>) => boolean, options: { readonly replace?: boolean } = {}): Promise<void> {
+    return this.update((contents) => change(contents.entries, contents.stale), options.replace === true);
+  }
+
   /** Under the lock: re-read, let `change` edit the entries (returning whether it did), write atomically. */
-  private async update(change: (contents: Contents) => boolean): Promise<void> {
+  private async update(change: (contents: Contents) => boolean, replace = false): Promise<void> {
     await ensureDirectory(nodePath.dirname(this.path));
     await this.withLock(async () => {
       // Holding the lock, no writer of ours is mid-write: what is old and ownerless was left by a crash.
       await removeOrphanedTemporaries(this.path);
       const contents = await this.loadLocked();
-      if (change(contents)) await writeAtomically(this.path, serialize(contents));
+      if (change(contents)) await writeAtomically(this.path, serialize(replace ? { ...contents, invalid: [] } : contents));
     });
   }
 
