@@ -30,7 +30,19 @@ export { toWgsl } from './codegen-wgsl/index.js';
 
 export type { Device, DeviceBuffer, DeviceInfo, DeviceLimits, RunResult } from './runtime/device.js';
 export { WebGpuDevice, createWebGpuDevice, type WebGpuOptions } from './runtime/webgpu.js';
-export { Executable, compile, type CompileOptions, type ScheduleSource, type TunedSchedule } from './runtime/executable.js';
+export { Executable, compile, tunedScheduleOf, type CompileOptions, type ScheduleSource, type TunedSchedule } from './runtime/executable.js';
+export {
+  tuningSourceFromJson,
+  MemoryTuningDatabase,
+  ShippedDatabaseError,
+  InvalidStoredEntry,
+  TuningDatabaseError,
+  type MemoryDatabaseOptions,
+  type TuningEntry,
+  type TuningKey,
+  type LookupResult,
+  type StoredEntry,
+} from './autotune/entries.js';
 export { manifestOf, manifestSchema, readManifest, ManifestError, MANIFEST_FORMAT, type Manifest, type ManifestKernel, type ManifestTensor, type ManifestOptions } from './export/manifest.js';
 export { loaderModule } from './export/loader.js';
 export { tuneOnDevice, DeviceMeasurer, type TuneOnDeviceOptions } from './autotune/on-device.js';

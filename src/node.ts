@@ -2,8 +2,10 @@
  * tilecraft for Node: everything in the main entry, plus what needs the file system or native
  * code — the tuning database, the CUDA device, and a `compile` that uses tuned schedules.
  */
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { TuningDatabase, defaultDatabasePath } from './autotune/db.js';
+import { type MemoryDatabaseOptions, type MemoryTuningDatabase, ShippedDatabaseError, tuningSourceFromJson } from './autotune/entries.js';
 import { type Sizes } from './ir/bind.js';
 import { type Program } from './ir/tensor.js';
 import type { Device } from './runtime/device.js';
@@ -23,9 +25,28 @@ export function openDefaultTuningDatabase(): Promise<TuningDatabase> {
 }
 
 /**
+ * Reads a tuning database shipped with a package (a file `autotune db export` or `autotune tune`
+ * wrote), read-only: nothing is ever written to it. A file that cannot be read or is not a
+ * database throws `ShippedDatabaseError` naming it; malformed entries are skipped and reported.
+ * Give it after your own database: `compile(device, p, sizes, { tuning: [await
+ * openDefaultTuningDatabase(), shipped] })`.
+ */
+export async function readTuningSourceFile(path: string | URL, options: MemoryDatabaseOptions & { readonly name?: string } = {}): Promise<MemoryTuningDatabase> {
+  const name = options.name ?? (path instanceof URL ? path.href : path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ShippedDatabaseError(name, `cannot be read: ${(e as Error).message}`, { cause: e });
+  }
+  return tuningSourceFromJson(text, { ...options, name });
+}
+
+/**
  * Compiles a program for a device using its tuned schedule when `autotune tune` recorded one for
  * this device, program and sizes (or sizes in the same bucket), else the default schedule.
- * `tuning: false` skips the lookup.
+ * `tuning: false` skips the lookup; `tuning: [own, shipped]` asks several sources in order (see
+ * `tunedScheduleOf`), the default database only when named.
  */
 export async function compile(
   device: Device,

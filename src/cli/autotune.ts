@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { KnobError } from '../autotune/knobs.js';
 import { TilecraftError } from '../ir/errors.js';
 import { benchCommand } from './bench.js';
+import { dbExportCommand, dbMergeCommand, dbPruneCommand } from './db-command.js';
 import { devicesCommand } from './devices.js';
 import { loadExamples } from './examples.js';
 import { EXIT } from './exit-codes.js';
@@ -146,6 +147,43 @@ function workCommands(cli: Command, done: Done): void {
     });
 }
 
+/** `autotune db merge|prune|export`: tuning database files moved between machines and shipped. */
+function databaseCommands(cli: Command, done: Done): void {
+  const db = cli.command('db').description('merge, prune and export tuning database files');
+  db.command('merge')
+    .description('merge databases from several machines into <out>: for a key in more than one, the lowest median, then spread, then schedule wins, whatever the order of the inputs')
+    .argument('<out>', 'the database to write (name it among the inputs too to merge into it)')
+    .argument('<in...>', 'the databases to merge')
+    .option('--force', 'replace <out> when it exists and is not an input', false)
+    .option('--json', 'machine-readable output', false)
+    .action(async (out: string, inputs: string[], o) => {
+      done(await dbMergeCommand(out, inputs, o));
+    });
+  db.command('prune')
+    .description('drop the entries that meet any criterion given, printing each')
+    .option('--db <path>', 'tuning database file (default: $TILECRAFT_TUNING_DB, else the user cache folder)')
+    .option('--older-than <age|date>', 'entries recorded before this: 30d, 12h, 2w, or a date (2026-11-01)')
+    .option('--version-mismatch', `entries recorded by a tilecraft other than this one (${VERSION}), which are never used`, false)
+    .option('--device <fingerprint>', 'entries of this device (see autotune show --json)')
+    .option('--dry-run', 'print what would be dropped, write nothing', false)
+    .option('--json', 'machine-readable output', false)
+    .action(async (o) => {
+      done(await dbPruneCommand(o));
+    });
+  db.command('export')
+    .description('write the entries matching every filter given as a database file to ship (read with tuningSourceFromJson or readTuningSourceFile)')
+    .requiredOption('--out <file>', 'the database file to write')
+    .option('--db <path>', 'tuning database file to export from')
+    .option('--program <name>', 'only this program')
+    .option('--device <fingerprint>', 'only this device')
+    .option('--shape <N=value>', 'only these sizes, e.g. --shape M=1024,N=1024 (repeatable; sizes left out match any)', collect, [])
+    .option('--force', 'replace --out when it exists', false)
+    .option('--json', 'machine-readable output', false)
+    .action(async (o) => {
+      done(await dbExportCommand(o));
+    });
+}
+
 async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   const cli = new Command('autotune')
@@ -156,6 +194,7 @@ async function main(argv: string[]): Promise<number> {
   const done = (c: number) => (code = c);
   lookCommands(cli, done);
   workCommands(cli, done);
+  databaseCommands(cli, done);
 
   try {
     await cli.parseAsync(argv);

@@ -18,12 +18,20 @@ function sizeValue(name: string, digits: string): number {
 
 /** Parses `N=1024,D=512` (and repeated `--size` values) into sizes, over a set of defaults. */
 export function parseSizes(specs: readonly string[], defaults: Sizes): Sizes {
-  const out: Record<string, number> = { ...defaults };
+  return parseSizeList(specs, defaults);
+}
+
+/**
+ * Parses sizes of any names where no program says which exist (`autotune db export --shape`);
+ * with `known`, a name outside it is an error and its values are the defaults.
+ */
+export function parseSizeList(specs: readonly string[], known?: Sizes): Sizes {
+  const out: Record<string, number> = { ...known };
   for (const spec of specs.flatMap((s) => s.split(','))) {
     const m = /^\s*([A-Za-z][A-Za-z0-9_]*)\s*=\s*(\d+)\s*$/.exec(spec);
     if (!m) throw new UsageError(`size ${JSON.stringify(spec)} should look like N=1024`);
-    if (!(m[1]! in defaults)) {
-      throw new UsageError(`unknown size ${m[1]}; this program's sizes are ${Object.keys(defaults).join(', ')}`);
+    if (known !== undefined && !(m[1]! in known)) {
+      throw new UsageError(`unknown size ${m[1]}; this program's sizes are ${Object.keys(known).join(', ')}`);
     }
     out[m[1]!] = sizeValue(m[1]!, m[2]!);
   }

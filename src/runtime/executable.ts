@@ -31,15 +31,35 @@ export interface ScheduleSource {
 export interface CompileOptions extends LowerOptions {
   /**
    * Tuned schedules to use when no schedule is given: an exact match for this device, program and
-   * sizes, else one tuned for sizes in the same bucket; else the default schedule.
+   * sizes, else one tuned for sizes in the same bucket; else the default schedule. Several sources
+   * (the user's own database, then one shipped with a package) are asked in order: the first
+   * exact match in any of them wins, else the first bucket match (see `tunedScheduleOf`).
    */
-  readonly tuning?: ScheduleSource;
+  readonly tuning?: ScheduleSource | readonly ScheduleSource[];
   /**
    * Run every kernel once before returning (see `warmup`), so the first real run does not pay
    * for the device's deferred shader compilation.
    */
   readonly warmup?: boolean;
 }
+
+/**
+ * A tuned schedule from one source or several asked in order: an exact match (tuned for these
+ * very sizes) in any source beats a bucket match in an earlier one; among matches of one kind,
+ * the earlier source wins, so the user's own database goes first and a shipped one after it.
+ */
+export async function tunedScheduleOf(
+  sources: ScheduleSource | readonly ScheduleSource[],
+  device: DeviceInfo,
+  program: Program,
+  sizes: Sizes,
+): Promise<TunedSchedule | undefined> {
+  const all: readonly ScheduleSource[] = isScheduleSourceList(sources) ? sources : [sources];
+  const hits = await Promise.all(all.map((s) => s.tunedSchedule(device, program, sizes)));
+  return hits.find((h) => h?.match === 'exact') ?? hits.find((h) => h !== undefined);
+}
+
+const isScheduleSourceList = (s: ScheduleSource | readonly ScheduleSource[]): s is readonly ScheduleSource[] => Array.isArray(s);
 
 /** Where an executable's schedule came from. */
 export type ScheduleOrigin = 'given' | 'tuned' | 'tuned-bucket' | 'default';
@@ -65,7 +85,7 @@ export class Executable {
     let origin: ScheduleOrigin = options.schedule ? 'given' : 'default';
     let plan: Plan | undefined;
     if (!options.schedule && tuning) {
-      const hit = await tuning.tunedSchedule(device.info, program, sizes);
+      const hit = await tunedScheduleOf(tuning, device.info, program, sizes);
       if (hit) {
         try {
           plan = planFor(device.info, program, sizes, { ...lowering, schedule: hit.schedule });
