@@ -389,11 +389,12 @@ export class WebGpuDevice implements Device {
 
 /**
  * What a compiled pipeline is cached under: the WGSL, and what binding it and launching it take
- * from the kernel (its buffers' names, dtypes and access in binding order, its params, its grid).
+ * from the kernel (its buffers' names, dtypes and access in binding order, its params, its grid
+ * and the live part of the grid).
  * Generated code spells names with only ASCII letters, digits and _, so kernels whose buffers are
  * named differently can print the same WGSL; each must get back its own buffers to bind.
  */
 function pipelineKey(source: string, kernel: Kernel): string {
   const layout = globals(kernel).map((b) => [b.name, b.dtype, b.access ?? 'read_write', b.atomic ?? false]);
-  return JSON.stringify([layout, kernelParams(kernel), kernel.grid, source]);
+  return JSON.stringify([layout, kernelParams(kernel), kernel.grid, kernel.liveGroups ?? null, source]);
 }
