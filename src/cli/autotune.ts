@@ -137,6 +137,7 @@ function workCommands(cli: Command, done: Done): void {
     .requiredOption('--out <dir>', 'folder to write (created if missing)')
     .option('--dtype <dtype>', 'element type (default: the example\'s first)')
     .option('--shape <N=value>', 'sizes, e.g. --shape N=1024,D=512 (repeatable); a dynamic size is exported at its bound', collect, [])
+    .option('--dynamic <N<=bound>', 'make a size dynamic: compiled at the bound, run at any value up to it (e.g. --dynamic N<=8192; repeatable)', collect, [])
     .option('--db <path>', 'tuning database file to take a tuned schedule from')
     .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
     .option('--shader-f16', 'emit f16 as WGSL f16 (the device needs shader-f16); default: packed halves any device runs', false)

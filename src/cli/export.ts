@@ -4,7 +4,7 @@ import { cudaExport } from '../export/cuda.js';
 import { manifestOf } from '../export/manifest.js';
 import { EXPORT_FILES, writeExport } from '../export/write.js';
 import { InvalidScheduleError } from '../passes/schedule.js';
-import { DeviceLimitError } from '../ir/errors.js';
+import { DeviceLimitError, ShapeError } from '../ir/errors.js';
 import { atBounds } from '../runtime/executable.js';
 import { planFor } from '../runtime/target.js';
 import { openDatabase } from './database.js';
@@ -12,10 +12,15 @@ import { EXIT } from './exit-codes.js';
 import { openDevice } from './open-device.js';
 import { resolveProgram } from './program-source.js';
 import { checkFitsDevice, programTensors } from './run.js';
+import { UsageError, parseDynamicBounds } from './sizes.js';
+import { type Program } from '../ir/tensor.js';
+import { withDynamicSizes } from '../ir/bind.js';
 
 export interface ExportOptions {
   readonly dtype?: string;
   readonly shape: readonly string[];
+  /** Sizes to make dynamic, `N<=8192`: exported at the bound, run at any value up to it. */
+  readonly dynamic?: readonly string[];
   readonly out: string;
   readonly db?: string;
   readonly tuned: boolean;
@@ -31,7 +36,9 @@ export interface ExportOptions {
  * with its manifest, WGSL and a dependency-free loader (see src/export/).
  */
 export async function exportCommand(name: string, o: ExportOptions): Promise<number> {
-  const src = await resolveProgram(name, o.dtype, o.shape);
+  const resolved = await resolveProgram(name, o.dtype, o.shape);
+  const bounds = parseDynamicBounds(o.dynamic ?? []);
+  const src = { ...resolved, program: dynamicProgram(resolved.program, bounds), sizes: { ...resolved.sizes, ...bounds } };
   const device = await openDevice('webgpu');
   try {
     const sizes = atBounds(src.program, src.sizes);
@@ -64,5 +71,14 @@ export async function exportCommand(name: string, o: ExportOptions): Promise<num
     return EXIT.ok;
   } finally {
     device.destroy();
+  }
+}
+
+/** The program with the sizes `--dynamic` names made dynamic: one it lacks is the user's mistake. */
+function dynamicProgram(program: Program, bounds: Readonly<Record<string, number>>): Program {
+  try {
+    return withDynamicSizes(program, bounds);
+  } catch (e) {
+    throw e instanceof ShapeError ? new UsageError(e.message) : e;
   }
 }

@@ -37,3 +37,14 @@ export function parseSizeList(specs: readonly string[], known?: Sizes): Sizes {
   }
   return out;
 }
+
+/** Parses `N<=8192` (and repeated or comma-separated ones) into dynamic sizes' bounds. */
+export function parseDynamicBounds(specs: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const spec of specs.flatMap((s) => s.split(','))) {
+    const m = /^\s*([A-Za-z][A-Za-z0-9_]*)\s*<=\s*(\d+)\s*$/.exec(spec);
+    if (!m) throw new UsageError(`dynamic size ${JSON.stringify(spec)} should look like N<=8192`);
+    out[m[1]!] = sizeValue(m[1]!, m[2]!);
+  }
+  return out;
+}

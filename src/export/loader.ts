@@ -50,6 +50,8 @@ export declare const manifest: {
   readonly sizes: Readonly<Record<string, number>>;
   readonly dynamic: Readonly<Record<DynamicSize, number>>;
   readonly requiredFeatures: readonly string[];
+  /** Limits above WebGPU's defaults: pass them as \`requiredLimits\` to \`requestDevice\`. */
+  readonly requiredLimits: Readonly<Record<string, number>>;
   readonly tensors: readonly ManifestTensor[];
   readonly kernels: readonly ManifestKernel[];
   readonly schedule: Readonly<Record<string, unknown>>;
@@ -91,6 +93,11 @@ export async function createKernels(device) {
   if (manifest.format !== 1) throw new Error('tilecraft kernels of ' + manifest.program + ': manifest format ' + manifest.format + ' is not 1');
   for (const f of manifest.requiredFeatures) {
     if (!device.features.has(f)) throw new Error('tilecraft kernels of ' + manifest.program + ' need the WebGPU feature ' + f + ', which this device lacks');
+  }
+  for (const [limit, need] of Object.entries(manifest.requiredLimits)) {
+    if (device.limits[limit] < need) {
+      throw new Error('tilecraft kernels of ' + manifest.program + ' need ' + limit + ' >= ' + need + '; this device has ' + device.limits[limit] + ': request manifest.requiredLimits in requestDevice() where the adapter allows them');
+    }
   }
   const pipelines = await Promise.all(
     manifest.kernels.map(async (k) => {

@@ -3,7 +3,8 @@ import { TilecraftError } from '../ir/errors.js';
 import { toWgsl } from '../codegen-wgsl/index.js';
 import { type DType, storageBytes } from '../ir/dtype.js';
 import { type IntExpr, intSyms, printInt } from '../ir/intexpr.js';
-import { globals, kernelFeatures, kernelParams } from '../ir/kernel.js';
+import { globals, kernelFeatures, kernelParams, workgroupInvocations } from '../ir/kernel.js';
+import { workgroupBytes } from '../runtime/limits.js';
 import { type Plan } from '../passes/pipeline.js';
 import { type ResolvedSchedule } from '../passes/schedule.js';
 import { VERSION } from '../version.js';
@@ -26,6 +27,11 @@ export interface Manifest {
   readonly dynamic: Readonly<Record<string, number>>;
   /** WebGPU features the device must have. */
   readonly requiredFeatures: readonly string[];
+  /**
+   * WebGPU limits the kernels need above the defaults every device gives (the values to pass as
+   * `requiredLimits` to `requestDevice`, where the adapter allows them); empty when the defaults do.
+   */
+  readonly requiredLimits: Readonly<Record<string, number>>;
   readonly tensors: readonly ManifestTensor[];
   /** In launch order. */
   readonly kernels: readonly ManifestKernel[];
@@ -118,11 +124,43 @@ export function manifestOf(plan: Plan, options: ManifestOptions = {}): Manifest 
     sizes: { ...p.bound },
     dynamic: { ...p.dynamic },
     requiredFeatures: [...features].sort(),
+    requiredLimits: requiredLimits(plan),
     tensors,
     kernels,
     schedule: plan.schedule,
     provenance: options.provenance ?? { origin: 'default' },
   };
+}
+
+/** WebGPU's default limits, what `requestDevice()` gives without `requiredLimits`. */
+const DEFAULT_LIMITS = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBufferBindingSize: 134217728,
+  maxBufferSize: 268435456,
+} as const;
+
+/** What the plan's kernels and tensors need of each limit, where that is above the default. */
+function requiredLimits(plan: Plan): Record<string, number> {
+  const most = (f: (k: Plan['kernels'][number]) => number) => Math.max(0, ...plan.kernels.map(f));
+  const bytes = Math.max(0, ...plan.tensors.map((t) => storageBytes(t.dtype, t.shape)));
+  const need: Record<keyof typeof DEFAULT_LIMITS, number> = {
+    maxComputeInvocationsPerWorkgroup: most(workgroupInvocations),
+    maxComputeWorkgroupSizeX: most((k) => k.workgroup[0]),
+    maxComputeWorkgroupSizeY: most((k) => k.workgroup[1]),
+    maxComputeWorkgroupSizeZ: most((k) => k.workgroup[2]),
+    maxComputeWorkgroupStorageSize: most(workgroupBytes),
+    maxStorageBuffersPerShaderStage: most((k) => globals(k).length),
+    maxComputeWorkgroupsPerDimension: most((k) => Math.max(...k.grid)),
+    maxStorageBufferBindingSize: bytes,
+    maxBufferSize: bytes,
+  };
+  return Object.fromEntries(Object.entries(need).filter(([name, v]) => v > DEFAULT_LIMITS[name as keyof typeof DEFAULT_LIMITS]));
 }
 
 /** A kernel's live-group count as manifest JSON: size symbols and arithmetic only. */
@@ -157,6 +195,7 @@ const MANIFEST = z.object({
   sizes: z.record(z.string(), z.number().int().positive()),
   dynamic: z.record(z.string(), z.number().int().positive()),
   requiredFeatures: z.array(z.string()),
+  requiredLimits: z.record(z.string(), z.number().int().positive()),
   tensors: z.array(
     z.object({
       name: z.string(),

@@ -45,6 +45,19 @@ export interface BindOptions {
   readonly dynamic?: 'bound' | 'value';
 }
 
+/**
+ * The program with some of its sizes made dynamic up to a bound (`{ N: 8192 }`): what
+ * `p.dynamicSize` declares, applied from outside (`autotune export --dynamic N<=8192`). A size the
+ * program lacks, or a bound that is not a positive integer, is a ShapeError naming it.
+ */
+export function withDynamicSizes(p: Program, bounds: Readonly<Record<string, number>>): Program {
+  for (const [name, bound] of Object.entries(bounds)) {
+    if (!p.sizes.includes(name)) throw new ShapeError(`program ${p.name} has no size ${name} to make dynamic; its sizes are ${p.sizes.join(', ') || 'none'}`, undefined, name);
+    if (!Number.isSafeInteger(bound) || bound < 1) throw new ShapeError(`dynamic size ${name} needs a positive integer bound, got ${bound}`, undefined, name);
+  }
+  return { ...p, dynamic: { ...p.dynamic, ...bounds } };
+}
+
 /** Checks that sizes were given as an object of numbers by name (a ProgramError naming the program otherwise). */
 export function checkSizesObject(p: Pick<Program, 'name'>, sizes: unknown, what = 'sizes'): asserts sizes is Sizes {
   if (sizes === null || typeof sizes !== 'object' || Array.isArray(sizes)) {

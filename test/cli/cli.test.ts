@@ -80,6 +80,20 @@ describe('autotune export', () => {
     expect(manifest.kernels.map((k) => k.name)).toEqual(res.kernels);
     expect(autotune('export', 'softmax').status).toBe(EXIT.usage);
   });
+
+  it('--dynamic makes a size dynamic: exported at its bound, the live workgroups an expression of it', () => {
+    const out = mkdtempSync(join(tmpdir(), 'tilecraft-export-'));
+    const r = autotune('export', 'softmax', '--shape', 'D=70', '--dynamic', 'N<=300', '--out', out, '--no-tuned', '--json');
+    expect(r.status, r.stderr).toBe(EXIT.ok);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { dynamic: Record<string, number>; sizes: Record<string, number>; kernels: { liveGroups: unknown }[] };
+    expect(manifest.dynamic).toEqual({ N: 300 });
+    expect(manifest.sizes.N).toBe(300);
+    expect(manifest.kernels.some((k) => k.liveGroups !== null)).toBe(true);
+    const bad = autotune('export', 'softmax', '--dynamic', 'Q<=8', '--out', out);
+    expect(bad.status).toBe(EXIT.usage);
+    expect(bad.stderr).toMatch(/has no size Q to make dynamic; its sizes are N, D/);
+    expect(autotune('export', 'softmax', '--dynamic', 'N=8', '--out', out).stderr).toMatch(/should look like N<=8192/);
+  });
 });
 
 describe('autotune run', () => {
