@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attention } from '../../examples/attention.js';
 import { findExample } from '../../examples/index.js';
+import { canonicalJson } from '../../src/ir/hash.js';
 import { matmul } from '../../examples/matmul.js';
 import { type Measurement, summarize } from '../../src/autotune/measure.js';
 import { searchSpace, spaceSize } from '../../src/autotune/space.js';
@@ -411,7 +412,7 @@ describe('a speed-up over the default is reported only on confirmed, quiet timin
   const space = searchSpace(info, program, sizes, restrict);
   /** Samples around `ms` spread ±180% (half the interquartile range over the median). */
   const noisy = (ms: number): Measurement => summarize([ms * 0.2, ms * 0.3, ms, ms * 4, ms * 6], 'device');
-  const isDefault = (s: Schedule) => JSON.stringify(s) === JSON.stringify(space.defaults);
+  const isDefault = (s: Schedule) => canonicalJson(s) === canonicalJson(space.defaults);
 
   it('a default that stays noisy after measuring again gives no confident ratio, and says why', async () => {
     const measuredDefault: number[] = [];
