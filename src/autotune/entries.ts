@@ -56,6 +56,12 @@ export interface TuningEntry extends TuningKey {
   readonly medianMs: number;
   /** Relative ± spread of the winner's samples (half the interquartile range over the median). */
   readonly spread: number;
+  /**
+   * Which measurement `medianMs` and `spread` come from: `final` when the winner was measured
+   * again (warm-up, more repeats), `screen` when only its first, cheap measurement stands (an
+   * interrupted run, a budget that ran out). Left out by older versions: not known.
+   */
+  readonly measuredBy?: 'screen' | 'final';
   /** Candidates measured (those that compiled and matched the reference). */
   readonly candidates: number;
   /** The search strategy, e.g. `exhaustive` or `random(64, seed=1)`. */
@@ -432,6 +438,7 @@ export function normalizeEntry(e: NewTuningEntry, recordedAt: string): TuningEnt
     schedule: e.schedule,
     medianMs: e.medianMs,
     spread: e.spread,
+    ...(e.measuredBy !== undefined && { measuredBy: e.measuredBy }),
     candidates: e.candidates,
     strategy: e.strategy,
     tieBreak: e.tieBreak,
@@ -465,6 +472,7 @@ export const entrySchema = keySchema.extend({
   schedule: scheduleSchema,
   medianMs: durationSchema,
   spread: durationSchema,
+  measuredBy: z.enum(['screen', 'final']).optional(),
   toleranceBand: durationSchema,
   candidates: z.number().int().positive(),
   strategy: nonEmpty,

@@ -101,7 +101,13 @@ export class MeasuringWorker {
   async measure(plan: SentPlan, request: MeasureRequest): Promise<CandidateOutcome> {
     const { warmup, repeat, cutoffMs } = request;
     const timeoutMs = request.timeoutMs ?? this.opts.candidateTimeoutMs;
-    await this.start();
+    const t0 = performance.now();
+    // the time-out covers restarting a worker that died or was killed for the last candidate:
+    // a restart (opening the device, computing the reference) can take seconds
+    if (!(await this.startWithin(timeoutMs))) {
+      this.kill();
+      return { status: 'timeout', detail: `no result within ${Math.round(timeoutMs)} ms (the worker was still starting); worker restarted` };
+    }
     const child = this.child;
     if (!child) return { status: 'crash', detail: 'worker is not running' };
     const id = this.nextId++;
@@ -111,7 +117,7 @@ export class MeasuringWorker {
         this.pending = undefined;
         this.kill();
         resolve({ status: 'timeout', detail: `no result within ${Math.round(timeoutMs)} ms; worker restarted` });
-      }, timeoutMs);
+      }, Math.max(0, timeoutMs - (performance.now() - t0)));
       this.pending = {
         id,
         resolve: (o) => {
@@ -122,6 +128,17 @@ export class MeasuringWorker {
       const msg: ToWorker = { type: 'measure', id, plan: sentPlan(plan), warmup, repeat, cutoffMs };
       child.send(msg);
     });
+  }
+
+  /** Starts the worker if needed; false when it is not ready within `ms` (a start that fails throws). */
+  private async startWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    try {
+      return await Promise.race([this.start().then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private kill(): void {

@@ -6,7 +6,7 @@ import { type Plan } from '../passes/pipeline.js';
 import { InvalidScheduleError, type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
 import { planFor, planKey } from '../runtime/target.js';
-import { type Measurement, impossibleTiming } from './measure.js';
+import { type Measurement, impossibleTiming, summarize } from './measure.js';
 import { deviceSeeds } from './seeds.js';
 import type { CandidateOutcome, CandidateStatus, MeasureRequest } from './protocol.js';
 import { type Point, type SearchSpace, allPoints, defaultPoint, pointOf, scheduleAt, spaceSize } from './space.js';
@@ -17,11 +17,27 @@ export interface TuneOptions {
   readonly strategy: StrategyName;
   /**
    * Stop after this many distinct candidates measured, or this many seconds, whichever first; a
-   * limit left out is no limit. The seconds cover the whole run: screening stops early enough to
-   * leave time for measuring the leaders again, and no candidate is given more time than is left
+   * limit left out is no limit. The seconds cover the whole run, counted from `startedAt`:
+   * screening stops early enough to leave time for measuring the leaders again (at their screened
+   * speeds plus what compiling and checking a candidate has cost so far), a leader is measured
+   * again only where that fits in the time left, and no candidate is given more time than is left
    * (plus BUDGET_MARGIN_MS). The default schedule is measured whatever the budget, even a zero one.
    */
   readonly budget: { readonly trials?: number | undefined; readonly seconds?: number | undefined };
+  /**
+   * The `performance.now()` the time budget counts from (default: when `tune` is called). The
+   * command line counts from its process's start (0), so starting the measuring worker counts.
+   */
+  readonly startedAt?: number | undefined;
+  /** Seconds of the time budget kept back for the caller's own work after the search (saving, printing). */
+  readonly reserveSeconds: number;
+  /**
+   * The widest relative ± spread (half the interquartile range over the median) a timing may have
+   * for a speed-up over the default to be reported as reliable. A winner or default wider than
+   * this is measured again, up to `confirmRounds` more times while the time budget allows.
+   */
+  readonly maxSpread: number;
+  readonly confirmRounds: number;
   /** Repeats of the cheap first measurement every candidate gets. */
   readonly screenRepeat: number;
   /** Warm-up and repeats when the leaders are measured again. */
@@ -59,6 +75,9 @@ export const DEFAULT_TUNE: TuneOptions = {
   compileMs: 15_000,
   cutoffFactor: 2,
   seeds: [],
+  reserveSeconds: 0,
+  maxSpread: 0.2,
+  confirmRounds: 2,
 };
 
 /** How far past its time budget a run may go: a candidate's time-out is the time left plus this. */
@@ -99,7 +118,31 @@ export interface TuneResult {
   /** `error`: measuring failed for good (say the worker could not restart); `error` says why. */
   readonly stoppedBy: 'budget' | 'exhausted' | 'interrupted' | 'converged' | 'error';
   readonly error?: string;
+  /** Seconds from `startedAt` to the end of the search. */
   readonly seconds: number;
+  /** The winner against the default, when both ran correctly. */
+  readonly speedup?: Speedup;
+}
+
+/** A timing as a speed-up rests on it. */
+export interface TimingSummary {
+  readonly medianMs: number;
+  readonly spread: number;
+  /** Measured again after screening (with warm-up and more repeats), not the first measurement alone. */
+  readonly confirmed: boolean;
+}
+
+/**
+ * How many times faster the winner ran than the default schedule. `reliable` only where both
+ * were measured again after screening and both spreads are within `TuneOptions.maxSpread`;
+ * otherwise `reason` says why the ratio should not be trusted.
+ */
+export interface Speedup {
+  readonly ratio: number;
+  readonly reliable: boolean;
+  readonly reason?: string;
+  readonly best: TimingSummary;
+  readonly default: TimingSummary;
 }
 
 /**
@@ -122,6 +165,8 @@ function checked(o: CandidateOutcome): CandidateOutcome {
 }
 
 const median = (c: Candidate) => c.final?.medianMs ?? c.screen?.medianMs ?? Infinity;
+const spreadOf = (c: Candidate) => (c.final ?? c.screen)?.spread ?? Infinity;
+const fastestFirst = (cs: readonly Candidate[]) => [...cs].sort((a, b) => median(a) - median(b));
 
 class Search {
   readonly candidates: Candidate[] = [];
@@ -129,8 +174,15 @@ class Search {
   private readonly seen = new Set<string>();
   /** The plans of candidates measured ok: the leaders are measured again from these. */
   private readonly plans = new Map<Candidate, Plan>();
-  readonly start = performance.now();
+  /**
+   * What each measurement cost beyond the runs it timed (starting a worker, compiling, checking
+   * against the reference, messaging), in ms: measuring a leader again costs it once more.
+   */
+  private readonly overheads: number[] = [];
+  readonly start: number;
   stopped: TuneResult['stoppedBy'] | undefined;
+  /** Why measuring failed for good, once it has. */
+  error: string | undefined;
 
   constructor(
     readonly info: DeviceInfo,
@@ -142,7 +194,9 @@ class Search {
     readonly onProgress: (p: TuneProgress) => void,
     readonly signal: AbortSignal | undefined,
     readonly total: number,
-  ) {}
+  ) {
+    this.start = opts.startedAt ?? performance.now();
+  }
 
   get measured(): number {
     return this.candidates.length;
@@ -158,7 +212,7 @@ class Search {
       this.stopped = 'budget';
       return false;
     }
-    if (seconds !== undefined && this.elapsed() + this.finalSeconds() >= seconds) {
+    if (seconds !== undefined && this.elapsed() + this.finalSeconds() >= this.deadline()!) {
       this.stopped = 'budget';
       return false;
     }
@@ -169,16 +223,53 @@ class Search {
     return (performance.now() - this.start) / 1000;
   }
 
-  /** What measuring the leaders again should take at their screened speeds, with a fifth to spare. */
-  finalSeconds(): number {
-    const leaders = this.ok()
-      .sort((a, b) => median(a) - median(b))
-      .slice(0, this.opts.finalists);
+  /** Seconds from the start by which the search must be done, the caller's reserve kept back. */
+  deadline(): number | undefined {
+    const { seconds } = this.opts.budget;
+    return seconds === undefined ? undefined : seconds - this.opts.reserveSeconds;
+  }
+
+  /** Seconds left before the deadline (Infinity without a time budget). */
+  left(): number {
+    const d = this.deadline();
+    return d === undefined ? Infinity : d - this.elapsed();
+  }
+
+  /** The leaders to measure again: the fastest few, then the default, fastest first. */
+  leaders(): Candidate[] {
+    const leaders = fastestFirst(this.ok()).slice(0, this.opts.finalists);
     const dflt = this.candidates.find((c) => c.isDefault && c.status === 'ok');
     if (dflt && !leaders.includes(dflt)) leaders.push(dflt);
-    // the correctness run, the warm-up and the timed runs
+    return leaders;
+  }
+
+  /** What measuring the leaders again should take, with a fifth to spare. */
+  finalSeconds(): number {
+    return this.leaders().reduce((t, c) => t + this.remeasureSeconds(c), 0);
+  }
+
+  /**
+   * What measuring a candidate again should take, with a fifth to spare: the correctness run, the
+   * warm-up and the timed runs at its screened speed, and what a measurement has cost beyond its
+   * runs so far (the median of those seen).
+   */
+  remeasureSeconds(c: Candidate): number {
     const runs = 1 + this.opts.finalWarmup + this.opts.finalRepeat;
-    return (1.2 * leaders.reduce((t, c) => t + (c.screen?.medianMs ?? 0) * runs, 0)) / 1000;
+    const o = [...this.overheads].sort((a, b) => a - b);
+    const overheadMs = o.length ? o[Math.floor(o.length / 2)]! : 0;
+    return (1.2 * ((c.screen?.medianMs ?? 0) * runs + overheadMs)) / 1000;
+  }
+
+  /** Measures a plan, noting what the measurement cost beyond the runs it timed. */
+  async timed(plan: Plan, request: Parameters<Measurer>[1]): Promise<CandidateOutcome> {
+    const t0 = performance.now();
+    const o = checked(await this.measure(plan, request));
+    if (o.status === 'ok' && o.measurement) {
+      // the correctness run, then the warm-up and the timed runs
+      const runs = 1 + request.warmup + o.measurement.samples.length;
+      this.overheads.push(Math.max(0, performance.now() - t0 - o.measurement.medianMs * runs));
+    }
+    return o;
   }
 
   /**
@@ -228,9 +319,8 @@ class Search {
     const base = this.candidates.find((c) => c.isDefault && c.screen)?.screen;
     const runMs = base ? base.medianMs * this.opts.slowdownLimit * (warmup + repeat + 1) : Infinity;
     const own = Math.min(this.opts.candidateTimeoutMs, this.opts.compileMs + runMs);
-    const seconds = this.opts.budget.seconds;
-    if (seconds === undefined) return { timeoutMs: own, limitedByBudget: false };
-    const leftMs = (seconds - this.elapsed() - (phase === 'screen' ? this.finalSeconds() : 0)) * 1000;
+    if (this.deadline() === undefined) return { timeoutMs: own, limitedByBudget: false };
+    const leftMs = (this.left() - (phase === 'screen' ? this.finalSeconds() : 0)) * 1000;
     const budgetMs = Math.max(0, leftMs) + BUDGET_MARGIN_MS;
     return budgetMs < own ? { timeoutMs: budgetMs, limitedByBudget: true } : { timeoutMs: own, limitedByBudget: false };
   }
@@ -241,7 +331,7 @@ class Search {
     const best = this.best();
     const cutoffMs = best?.screen ? best.screen.medianMs * this.opts.cutoffFactor : undefined;
     const { timeoutMs, limitedByBudget } = this.timeoutFor(0, this.opts.screenRepeat, 'screen');
-    const o = checked(await this.measure(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs, cutoffMs }));
+    const o = await this.timed(plan, { warmup: 0, repeat: this.opts.screenRepeat, timeoutMs, cutoffMs });
     c.status = o.status;
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
@@ -294,6 +384,45 @@ class Search {
   best(): Candidate | undefined {
     return this.ok().reduce<Candidate | undefined>((b, c) => (!b || median(c) < median(b) ? c : b), undefined);
   }
+
+  /** The winner so far: among the leaders measured again where any were, else among all screened. */
+  winner(): Candidate | undefined {
+    const finals = this.ok().filter((c) => c.final);
+    return pickWinner(finals.length ? finals : this.ok(), this.opts.band);
+  }
+
+  /**
+   * Measures a leader again from the plan it screened with (as it was lowered then), its samples
+   * pooled with an earlier second measurement. `cut`: the time budget cut it short (its timings
+   * so far stand, measuring ends); `error`: the measurer failed for good (`error` says why).
+   */
+  async remeasure(c: Candidate): Promise<'done' | 'cut' | 'error'> {
+    const { finalWarmup: warmup, finalRepeat: repeat } = this.opts;
+    const { timeoutMs, limitedByBudget } = this.timeoutFor(warmup, repeat, 'final');
+    let o: CandidateOutcome;
+    try {
+      o = await this.timed(this.plans.get(c)!, { warmup, repeat, timeoutMs });
+    } catch (e) {
+      this.error = errorText(e);
+      return 'error';
+    }
+    if (o.status === 'timeout' && limitedByBudget) {
+      this.stopped = 'budget';
+      return 'cut';
+    }
+    if (o.status === 'ok') c.final = c.final ? pooled(c.final, o.measurement!) : o.measurement!;
+    else {
+      c.status = o.status;
+      if (o.detail) c.detail = o.detail;
+    }
+    return 'done';
+  }
+}
+
+/** Two measurements of one candidate as one: their samples together, the per-kernel times of the later. */
+function pooled(a: Measurement, b: Measurement): Measurement {
+  const m = summarize([...a.samples, ...b.samples], a.clock === b.clock ? a.clock : 'wall');
+  return b.kernelMs ? { ...m, kernelMs: b.kernelMs } : m;
 }
 
 /** Picks the winner among finalists deterministically: a tolerance band, then a stable rule. */
@@ -311,7 +440,8 @@ export function pickWinner(finalists: readonly Candidate[], band: number): Candi
  * Searches a program's schedule space on a device. Every candidate is lowered and checked
  * against the device limits first (invalid ones never compile), measured once cheaply (the
  * measurer checks its result against the CPU reference before its time counts), and the leaders
- * are measured again with more repeats before the winner is picked.
+ * are measured again with more repeats before the winner is picked; a winner or default whose
+ * timing is still too noisy to compare is measured again while the budget allows.
  */
 export async function tune(
   info: DeviceInfo,
@@ -325,93 +455,20 @@ export async function tune(
   // a budget given replaces the default one: { trials: 100 } means no time limit
   const opts: TuneOptions = { ...DEFAULT_TUNE, ...options };
   const size = spaceSize(space);
-  let strategy: Exclude<StrategyName, 'auto'> = opts.strategy === 'auto' ? 'guided' : opts.strategy;
-  let valid: Candidate[] | undefined;
-  if (opts.strategy !== 'guided' && size <= 20_000) {
-    // small enough to enumerate: count the valid, distinct candidates
-    const probe = new Search(info, program, sizes, space, opts, measure, () => undefined, undefined, 0);
-    valid = [];
-    for (const p of allPoints(space)) {
-      const c = probe.prepare(p);
-      if (c) valid.push(c.c);
-    }
-    if (opts.strategy === 'auto') strategy = valid.length <= (opts.budget.trials ?? Infinity) ? 'exhaustive' : 'guided';
-  }
+  const { strategy, valid } = chooseStrategy(info, program, sizes, space, opts, measure);
   const total = strategy === 'exhaustive' && valid ? Math.min(valid.length, opts.budget.trials ?? Infinity) : (opts.budget.trials ?? 0);
   const search = new Search(info, program, sizes, space, opts, measure, hooks.onProgress ?? (() => undefined), hooks.signal, total);
-
-  // the default schedule is always measured, whatever the budget: the baseline every result is
-  // compared with
-  const dfltPrepared = search.prepare(defaultPoint(space));
-  const dflt = dfltPrepared?.c;
-  // a measurer that fails for good (its worker cannot restart) or a candidate that cannot be
-  // lowered for an unexpected reason ends the search, never the run: what was measured stands
-  let error: string | undefined;
-  try {
-    if (dfltPrepared && !hooks.signal?.aborted) await search.screen(dfltPrepared);
-    for (const seed of [...opts.seeds, ...deviceSeeds(info, space)]) {
-      if (!search.budgetLeft()) break;
-      const c = search.prepare(pointOf(space, seed));
-      if (c) await search.screen(c);
-    }
-
-    if (strategy === 'exhaustive') {
-      for (const p of allPoints(space)) {
-        if (!search.budgetLeft()) break;
-        const c = search.prepare(p);
-        if (c) await search.screen(c);
-      }
-      search.stopped ??= 'exhausted';
-    } else {
-      await guided(search);
-    }
-  } catch (e) {
-    error = errorText(e);
-  }
-
-  // measure the leaders again, longer, then pick deterministically
-  const leaders = search
-    .ok()
-    .sort((a, b) => median(a) - median(b))
-    .slice(0, opts.finalists);
-  if (dflt && dflt.status === 'ok' && !leaders.includes(dflt)) leaders.push(dflt);
-  let done = 0;
-  const seconds = opts.budget.seconds;
-  for (const c of error === undefined ? leaders : []) {
-    if (hooks.signal?.aborted) break;
-    // past the time budget (a slow machine, a bad estimate), keep what was re-measured so far
-    if (seconds !== undefined && done > 0 && search.elapsed() >= seconds) break;
-    // the plan screened, as it was lowered then
-    const { timeoutMs, limitedByBudget } = search.timeoutFor(opts.finalWarmup, opts.finalRepeat, 'final');
-    let o: CandidateOutcome;
-    try {
-      o = checked(await measure(search.planOf(c)!, { warmup: opts.finalWarmup, repeat: opts.finalRepeat, timeoutMs }));
-    } catch (e) {
-      error = errorText(e);
-      break;
-    }
-    // cut short by the budget, not by its own slowness: its screening stands, re-measuring ends
-    if (o.status === 'timeout' && limitedByBudget) {
-      search.stopped = 'budget';
-      break;
-    }
-    if (o.status === 'ok') c.final = o.measurement!;
-    else {
-      c.status = o.status;
-      if (o.detail) c.detail = o.detail;
-    }
-    const remeasured = leaders.filter((x) => x.final && x.status === 'ok');
-    const bestSoFar = remeasured.reduce<Candidate | undefined>((b, x) => (!b || median(x) < median(b) ? x : b), undefined);
-    hooks.onProgress?.({ phase: 'final', measured: ++done, total: leaders.length, best: bestSoFar, last: c });
-  }
+  const dflt = search.prepare(defaultPoint(space));
+  let error = await screening(search, strategy, dflt);
+  if (error === undefined) error = await remeasureLeaders(search);
+  if (error === undefined) error = await confirm(search);
   if (hooks.signal?.aborted) search.stopped = 'interrupted';
   if (error !== undefined) search.stopped = 'error';
-  // a leader that failed its second measurement is out; the others screened remain
-  const finals = leaders.filter((c) => c.final && c.status === 'ok');
-  const best = pickWinner(finals.length ? finals : search.ok(), opts.band);
+  const best = search.winner();
+  const speedup = best && dflt?.c.status === 'ok' ? speedupOf(best, dflt.c, opts.maxSpread) : undefined;
   return {
     best,
-    default: dflt,
+    default: dflt?.c,
     candidates: search.candidates,
     strategy,
     spaceSize: size,
@@ -421,7 +478,111 @@ export async function tune(
     stoppedBy: search.stopped ?? 'exhausted',
     ...(error !== undefined ? { error } : {}),
     seconds: search.elapsed(),
+    ...(speedup ? { speedup } : {}),
   };
+}
+
+/** The strategy `auto` resolves to, and the valid distinct candidates where the space is small enough to count. */
+function chooseStrategy(info: DeviceInfo, program: Program, sizes: Sizes, space: SearchSpace, opts: TuneOptions, measure: Measurer): { strategy: Exclude<StrategyName, 'auto'>; valid?: Candidate[] } {
+  let strategy: Exclude<StrategyName, 'auto'> = opts.strategy === 'auto' ? 'guided' : opts.strategy;
+  if (opts.strategy === 'guided' || spaceSize(space) > 20_000) return { strategy };
+  // small enough to enumerate: count the valid, distinct candidates
+  const probe = new Search(info, program, sizes, space, opts, measure, () => undefined, undefined, 0);
+  const valid: Candidate[] = [];
+  for (const p of allPoints(space)) {
+    const c = probe.prepare(p);
+    if (c) valid.push(c.c);
+  }
+  if (opts.strategy === 'auto') strategy = valid.length <= (opts.budget.trials ?? Infinity) ? 'exhaustive' : 'guided';
+  return { strategy, valid };
+}
+
+/**
+ * Measures every candidate once: the default first, whatever the budget (the baseline every
+ * result is compared with), then the seeds, then the search. A measurer that fails for good (its
+ * worker cannot restart) or a candidate that cannot be lowered for an unexpected reason ends the
+ * search, never the run: what was measured stands, and the error is returned.
+ */
+async function screening(search: Search, strategy: Exclude<StrategyName, 'auto'>, dflt: Prepared | undefined): Promise<string | undefined> {
+  const { opts, space } = search;
+  try {
+    if (dflt && !search.signal?.aborted) await search.screen(dflt);
+    for (const seed of [...opts.seeds, ...deviceSeeds(search.info, space)]) {
+      if (!search.budgetLeft()) break;
+      const c = search.prepare(pointOf(space, seed));
+      if (c) await search.screen(c);
+    }
+    if (strategy === 'guided') return void (await guided(search));
+    for (const p of allPoints(space)) {
+      if (!search.budgetLeft()) break;
+      const c = search.prepare(p);
+      if (c) await search.screen(c);
+    }
+    search.stopped ??= 'exhausted';
+  } catch (e) {
+    return errorText(e);
+  }
+  return undefined;
+}
+
+/**
+ * Measures the leaders again, longer: the fastest first, then the default (so the two a speed-up
+ * compares are confirmed before the others), then the rest. Under a time budget, a leader is
+ * measured again only where its estimate fits in the time left; one cut short by the budget keeps
+ * its screening. A leader that fails its second measurement is out.
+ */
+async function remeasureLeaders(search: Search): Promise<string | undefined> {
+  const ranked = search.leaders();
+  const dflt = ranked.find((c) => c.isDefault);
+  const leaders = [...new Set([...ranked.slice(0, 1), ...(dflt ? [dflt] : []), ...ranked])];
+  let done = 0;
+  for (const c of leaders) {
+    if (search.signal?.aborted) break;
+    if (search.remeasureSeconds(c) > search.left()) continue;
+    const o = await search.remeasure(c);
+    if (o === 'error' || o === 'cut') return o === 'error' ? search.error : undefined;
+    search.onProgress({ phase: 'final', measured: ++done, total: leaders.length, best: search.winner(), last: c });
+  }
+  return undefined;
+}
+
+/**
+ * Measures the winner and the default again while either's spread is wider than `maxSpread` (up
+ * to `confirmRounds` more times each, while the budget allows), their samples pooled: a speed-up
+ * is only as good as the noisier of the two timings it divides.
+ */
+async function confirm(search: Search): Promise<string | undefined> {
+  const { opts } = search;
+  const tries = new Map<Candidate, number>();
+  for (;;) {
+    const best = search.winner();
+    const dflt = search.candidates.find((c) => c.isDefault && c.status === 'ok');
+    const noisy = [...new Set([best, dflt])].filter(
+      (c): c is Candidate => c !== undefined && !!c.final && c.final.spread > opts.maxSpread && (tries.get(c) ?? 0) < opts.confirmRounds && search.remeasureSeconds(c) <= search.left(),
+    );
+    if (noisy.length === 0 || search.signal?.aborted) return undefined;
+    for (const c of noisy) {
+      tries.set(c, (tries.get(c) ?? 0) + 1);
+      const o = await search.remeasure(c);
+      if (o === 'error' || o === 'cut') return o === 'error' ? search.error : undefined;
+    }
+  }
+}
+
+/** The winner against the default: a ratio, and whether the timings it rests on can bear it. */
+export function speedupOf(best: Candidate, dflt: Candidate, maxSpread: number): Speedup {
+  const summary = (c: Candidate): TimingSummary => ({ medianMs: median(c), spread: spreadOf(c), confirmed: !!c.final });
+  const b = summary(best);
+  const d = summary(dflt);
+  const pct = (x: number) => `±${(x * 100).toFixed(0)}%`;
+  const unconfirmed = [!b.confirmed && 'the winner', !d.confirmed && 'the default'].filter(Boolean);
+  const noisy = [b.spread > maxSpread && `the winner ${pct(b.spread)}`, d.spread > maxSpread && `the default ${pct(d.spread)}`].filter(Boolean);
+  const reason = unconfirmed.length
+    ? `${unconfirmed.join(' and ')} measured by screening only`
+    : noisy.length
+      ? `spread wider than ${pct(maxSpread)} after measuring again: ${noisy.join(', ')}`
+      : undefined;
+  return { ratio: d.medianMs / b.medianMs, reliable: reason === undefined, ...(reason ? { reason } : {}), best: b, default: d };
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));

@@ -65,10 +65,11 @@ function lookCommands(cli: Command, done: Done): void {
 
   cli
     .command('report')
-    .description('one self-contained HTML page for a tuning run: search progress, time against each knob, the winner and its kernels')
-    .argument('<tune.json>', 'what autotune tune --json printed')
+    .description('one self-contained HTML page for a tuning run (search progress, time against each knob, the winner and its kernels) or for a tuning database (every entry by device and program)')
+    .argument('[tune.json]', 'what autotune tune --json printed, or a tuning database file')
+    .option('--db <file>', 'report on this tuning database')
     .option('--out <file>', 'the page to write (default: the JSON file with .html)')
-    .action(async (file: string, o) => {
+    .action(async (file: string | undefined, o) => {
       done(await reportCommand(file, o));
     });
 }

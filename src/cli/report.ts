@@ -1,8 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import type { TopLevelSpec } from 'vega-lite';
 import { z } from 'zod';
+import { DATABASE_FORMAT } from '../autotune/db.js';
 import { describeSchedule } from '../passes/schedule.js';
 import { EXIT } from './exit-codes.js';
+import { databaseReport } from './report-db.js';
+import { PAGE_STYLE, esc, svgOf } from './report-page.js';
 import { UsageError } from './sizes.js';
 
 /** What `autotune tune --json` prints, as far as the report reads it. */
@@ -16,9 +18,10 @@ const TUNE_RESULT = z.object({
   seconds: z.number(),
   spaceSize: z.number(),
   measured: z.number(),
-  best: z.object({ schedule: z.record(z.string(), z.record(z.string(), z.unknown())), medianMs: z.number() }).nullable(),
+  best: z.object({ schedule: z.record(z.string(), z.record(z.string(), z.unknown())), medianMs: z.number(), measuredBy: z.enum(['screen', 'final']).optional() }).nullable(),
   default: z.object({ schedule: z.record(z.string(), z.record(z.string(), z.unknown())), medianMs: z.number().nullable() }).nullable(),
   speedupOverDefault: z.number().nullable(),
+  speedup: z.object({ ratio: z.number(), reliable: z.boolean(), reason: z.string().optional() }).nullable().optional(),
   candidates: z.array(z.object({ order: z.number().optional(), schedule: z.record(z.string(), z.record(z.string(), z.unknown())), medianMs: z.number(), spread: z.number().optional() })),
   failures: z.array(z.object({ status: z.string(), detail: z.string().optional() })),
   bestKernels: z.array(z.object({ name: z.string(), source: z.string() })).optional(),
@@ -27,33 +30,49 @@ type TuneResult = z.infer<typeof TUNE_RESULT>;
 
 export interface ReportOptions {
   readonly out?: string;
+  /** A tuning database to report on, instead of a tuning run. */
+  readonly db?: string;
 }
+
+const WHAT = 'give the output of autotune tune --json, or a tuning database';
 
 /**
  * `autotune report <tune.json>`: one self-contained HTML page for a tuning run (what `tune --json`
  * printed): the search's progress over the candidates, each knob's values against the time they
- * gave, the winner's schedule and its kernels' WGSL, and the device.
- * Plots are SVG made by Vega-Lite, rendered here; the page needs nothing else.
+ * gave, the winner's schedule and its kernels' WGSL, and the device. Given a tuning database
+ * (`--db <file>`, or a database file as the argument), a page of every entry instead.
+ * Plots are SVG made by Vega-Lite, rendered here; the page needs nothing else. Only the page is written.
  */
-export async function reportCommand(file: string, o: ReportOptions): Promise<number> {
+export async function reportCommand(arg: string | undefined, o: ReportOptions): Promise<number> {
+  if (arg !== undefined && o.db !== undefined) throw new UsageError(`give a tuning run or --db ${o.db}, not both`);
+  const file = o.db ?? arg;
+  if (file === undefined) throw new UsageError(`nothing to report on: ${WHAT} (--db <file>)`);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message} (give the output of autotune tune --json)`);
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message} (${WHAT})`);
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // a byte order mark is allowed, as the database allows it
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    throw new UsageError(`${file} is not JSON (${(e as Error).message}); give the output of autotune tune --json`);
+    throw new UsageError(`${file} is not JSON (${(e as Error).message}); ${WHAT}`);
+  }
+  const out = o.out ?? file.replace(/\.json$/, '') + '.html';
+  const isDatabase = typeof parsed === 'object' && parsed !== null && (parsed as { format?: unknown }).format === DATABASE_FORMAT;
+  if (o.db !== undefined && !isDatabase) throw new UsageError(`--db ${file} is not a tuning database (its "format" is not "${DATABASE_FORMAT}")`);
+  if (isDatabase) {
+    await writeFile(out, await databaseReport(file));
+    console.log(`report written to ${out}`);
+    return EXIT.ok;
   }
   const r = TUNE_RESULT.safeParse(parsed);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw new UsageError(`${file} is not a tuning run (autotune tune --json): ${issue.path.join('.') || '(top)'}: ${issue.message}`);
   }
-  const out = o.out ?? file.replace(/\.json$/, '') + '.html';
   await writeFile(out, await renderReport(r.data));
   console.log(`report written to ${out}`);
   return EXIT.ok;
@@ -68,13 +87,6 @@ function knobs(schedule: Readonly<Record<string, Readonly<Record<string, unknown
 
 /** A knob value as plotted: numbers as numbers (so 4 sorts before 16), the rest as written. */
 const valueOf = (v: string | undefined): string | number => (v === undefined ? '(none)' : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
-
-/** A Vega-Lite plot as SVG, rendered here (the charting libraries load only for a report). */
-async function svgOf(spec: TopLevelSpec): Promise<string> {
-  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  return view.toSVG();
-}
 
 export async function renderReport(r: TuneResult): Promise<string> {
   const runs = r.candidates.map((c, i) => ({ order: c.order ?? i, ms: c.medianMs, ...knobs(c.schedule) })).sort((a, b) => a.order - b.order);
@@ -107,18 +119,22 @@ export async function renderReport(r: TuneResult): Promise<string> {
     ),
   );
   const kernels = r.bestKernels ?? [];
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const fmt = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'n/a' : `${ms.toFixed(4)} ms`);
+  const against = r.speedupOverDefault
+    ? ` (best is ${r.speedupOverDefault.toFixed(2)}x)`
+    : r.speedup && !r.speedup.reliable
+      ? ` (no reliable speed-up: ${esc(r.speedup.reason ?? 'timings too noisy')})`
+      : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tilecraft tuning: ${esc(r.program)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:24px;max-width:1200px}h1{font-size:20px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.knobs{display:flex;flex-wrap:wrap;gap:12px}pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px;font-size:12px}</style></head>
+<style>${PAGE_STYLE}</style></head>
 <body>
 <h1>Tuning ${esc(r.program)} (${esc(r.dtype)}) ${esc(Object.entries(r.sizes).map(([k, v]) => `${k}=${v}`).join(' '))}</h1>
 <table>
 <tr><th>device</th><td>${esc(r.device?.summary ?? 'not recorded')}</td></tr>
 <tr><th>search</th><td>${esc(r.strategy)}: ${r.measured} candidates measured of ${r.spaceSize} in the space, ${r.seconds.toFixed(1)} s, stopped by ${esc(r.stoppedBy)}; ${r.failures.length} failed</td></tr>
-<tr><th>best</th><td>${fmt(r.best?.medianMs)}: ${r.best ? esc(describeSchedule(r.best.schedule as never)) : 'none'}</td></tr>
-<tr><th>default</th><td>${fmt(r.default?.medianMs)}${r.speedupOverDefault ? ` (best is ${r.speedupOverDefault.toFixed(2)}x)` : ''}</td></tr>
+<tr><th>best</th><td>${fmt(r.best?.medianMs)}${r.best?.measuredBy === 'screen' ? ' (first measurement only, not confirmed)' : ''}: ${r.best ? esc(describeSchedule(r.best.schedule as never)) : 'none'}</td></tr>
+<tr><th>default</th><td>${fmt(r.default?.medianMs)}${against}</td></tr>
 </table>
 <h2>Progress</h2>
 <figure id="progress">${progressSvg}</figure>

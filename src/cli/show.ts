@@ -22,12 +22,15 @@ export async function showCommand(o: { program?: string; db?: string; json: bool
       Object.entries(e.sizes ?? e.shape).map(([k, v]) => `${k}=${v}`).join(' '),
       (e.deviceSummary ?? e.fingerprint).slice(0, 40),
       describeSchedule(e.schedule),
-      `${e.medianMs.toFixed(3)} ms ±${(e.spread * 100).toFixed(1)}%`,
+      `${e.medianMs.toFixed(3)} ms ±${(e.spread * 100).toFixed(1)}%${e.measuredBy === 'screen' ? ' ~' : ''}`,
       String(e.candidates),
       e.recordedAt.replace('T', ' ').slice(0, 19),
     ]);
   }
   console.log(t.toString());
+  if (entries.some((e) => e.entry.measuredBy === 'screen')) {
+    console.log('~ = not confirmed: the winner rests on its first (screening) measurement; the run was interrupted or ran out of time before measuring it again');
+  }
   const stale = entries.filter((e) => e.stale).length;
   if (stale > 0) console.log(`${stale} stale: recorded by an older tilecraft under other keys, never used; tune again to replace them`);
   return EXIT.ok;

@@ -7,10 +7,11 @@ import { toWgsl } from '../codegen-wgsl/index.js';
 import { planFor } from '../runtime/target.js';
 import { MeasuringWorker } from '../autotune/pool.js';
 import { type KnobValue, type Restrictions, checkRestrictions } from '../autotune/knobs.js';
-import { searchSpace, spaceSize } from '../autotune/space.js';
+import { type SearchSpace, searchSpace, spaceSize } from '../autotune/space.js';
 import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
-import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
+import { BUDGET_MARGIN_MS, type Candidate, DEFAULT_TUNE, type StrategyName, type TuneProgress, type TuneResult, tune } from '../autotune/tuner.js';
+import type { NewTuningEntry, TuningKey } from '../autotune/db.js';
 import { serializeProgram } from '../ir/serialize.js';
 import { describeSchedule, type ResolvedSchedule } from '../passes/schedule.js';
 import { openDatabase } from './database.js';
@@ -72,6 +73,14 @@ function parseStrategy(s: string): StrategyName {
 }
 
 const ms = (c: Candidate | undefined) => c?.final?.medianMs ?? c?.screen?.medianMs;
+const spreadOf = (c: Candidate | undefined) => (c?.final ?? c?.screen)?.spread;
+const pct = (x: number | undefined) => `±${((x ?? 0) * 100).toFixed(1)}%`;
+
+/**
+ * Seconds of `--budget` kept back for what follows the search (saving, printing, closing the
+ * worker): the last candidate may run up to BUDGET_MARGIN_MS past the search's own deadline.
+ */
+const RESERVE_SECONDS = BUDGET_MARGIN_MS / 1000 + 0.5;
 
 /** `autotune tune`: search a program's schedules on a device, record the winner. */
 export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<number> {
@@ -96,138 +105,163 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
     } else process.exit(EXIT.interrupted);
   };
   process.on('SIGINT', onSigint);
-  let bar: cliProgress.SingleBar | undefined;
-  let lastLine = -Infinity;
-  let lastPhase = '';
-  let dflt = '-';
+  const progress = new Progress(o.json);
   try {
+    // the time budget counts from the process's start: starting the worker (opening the device,
+    // computing the reference) is part of the run
     const info = await worker.start();
     const space = searchSpace(info, src.program, src.sizes, restrict);
     const key = tuningKeyFor(info, src.program, src.sizes);
     const seeds = db ? await seedsFromDatabase(db, key) : [];
-    if (!o.json) {
-      console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-      console.log(`device ${deviceSummary(info)}`);
-      console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
-      if (seeds.length) console.log(`seeds  ${seeds.length} schedules recorded for this program at other sizes`);
-      // piped, redirected or NO_COLOR: plain lines instead (see onProgress)
-      if (fancyOutput(process.stderr)) {
-        bar = new cliProgress.SingleBar(
-          { format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}', hideCursor: true, etaBuffer: 20 },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(budget.trials ?? 1, 0, { phase: 'screen', best: '-', dflt: '-' });
-      }
-    }
+    if (!o.json) printHeader(src, info, space, seeds.length);
+    progress.start(budget.trials);
     const result = await tune(
       info,
       src.program,
       src.sizes,
       space,
       (plan, request) => worker.measure(plan, request),
-      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds },
-      {
-        signal: abort.signal,
-        onProgress: (p) => {
-          if (p.last?.isDefault) dflt = ms(p.last) !== undefined ? `${ms(p.last)!.toFixed(3)} ms` : p.last.status;
-          const phase = p.phase === 'screen' ? 'search' : 'verify';
-          const best = p.best ? `${ms(p.best)!.toFixed(3)} ms` : '-';
-          if (bar) {
-            bar.setTotal(Math.max(p.total, 1));
-            bar.update(p.measured, { phase, best, dflt });
-          } else if (!o.json && (performance.now() - lastLine > 5000 || phase !== lastPhase)) {
-            // piped: a plain line now and then, no redraws
-            lastLine = performance.now();
-            lastPhase = phase;
-            console.error(`${phase} ${p.measured}/${Math.max(p.total, 1)} | best ${best} | default ${dflt}`);
-          }
-        },
-      },
+      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds, startedAt: 0, reserveSeconds: RESERVE_SECONDS },
+      { signal: abort.signal, onProgress: (p) => progress.update(p) },
     );
-    bar?.stop();
+    progress.stop();
     // whatever stopped the run (budget, Ctrl-C, a worker that could not restart), the best of
     // what was measured is recorded
-    const ok = result.best !== undefined;
-    if (ok && db) {
-      const runnersUp = result.candidates
-        .filter((c) => c !== result.best && c.status === 'ok')
-        .sort((a, b) => ms(a)! - ms(b)!)
-        .slice(0, 5)
-        .map((c) => ({ schedule: c.schedule, medianMs: ms(c)! }));
-      await db.record({
-        ...key,
-        deviceSummary: deviceSummary(info),
-        program: src.name,
-        sizes: src.sizes,
-        schedule: result.best!.schedule,
-        medianMs: ms(result.best)!,
-        spread: (result.best!.final ?? result.best!.screen)!.spread,
-        candidates: result.candidates.filter((c) => c.status === 'ok').length,
-        strategy: `${result.strategy}(seed=${o.seed})`,
-        tieBreak: result.tieBreak,
-        toleranceBand: result.band,
-        runnersUp,
-      });
-    }
-    report(src, result, o.json, db?.path, info);
-    if (!ok || result.stoppedBy === 'error') return EXIT.failure;
+    if (result.best && db) await db.record(entryFor(result, key, src, info, o.seed));
+    if (o.json) jsonReport(src, result, db?.path, info);
+    else textReport(src, result, db?.path);
+    if (!result.best || result.stoppedBy === 'error') return EXIT.failure;
     return result.stoppedBy === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
-    bar?.stop();
+    progress.stop();
     process.off('SIGINT', onSigint);
     worker.close();
   }
 }
 
-function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string | undefined, info: DeviceInfo): void {
-  const flops = src.flops?.(src.sizes);
-  const best = ms(r.best);
-  const dflt = ms(r.default);
+function printHeader(src: ProgramSource, info: DeviceInfo, space: SearchSpace, seeds: number): void {
+  console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(`device ${deviceSummary(info)}`);
+  console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
+  if (seeds) console.log(`seeds  ${seeds} schedules recorded for this program at other sizes`);
+}
+
+/** The search's progress on stderr: a bar on a terminal; piped, redirected or NO_COLOR, a plain line now and then. */
+class Progress {
+  private bar: cliProgress.SingleBar | undefined;
+  private lastLine = -Infinity;
+  private lastPhase = '';
+  private dflt = '-';
+
+  constructor(private readonly quiet: boolean) {}
+
+  start(trials: number | undefined): void {
+    if (this.quiet || !fancyOutput(process.stderr)) return;
+    this.bar = new cliProgress.SingleBar(
+      { format: '{phase} [{bar}] {value}/{total} | best {best} | default {dflt} | {duration_formatted}', hideCursor: true, etaBuffer: 20 },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(trials ?? 1, 0, { phase: 'screen', best: '-', dflt: '-' });
+  }
+
+  update(p: TuneProgress): void {
+    if (p.last?.isDefault) this.dflt = ms(p.last) !== undefined ? `${ms(p.last)!.toFixed(3)} ms` : p.last.status;
+    const phase = p.phase === 'screen' ? 'search' : 'verify';
+    const best = p.best ? `${ms(p.best)!.toFixed(3)} ms` : '-';
+    if (this.bar) {
+      this.bar.setTotal(Math.max(p.total, 1));
+      this.bar.update(p.measured, { phase, best, dflt: this.dflt });
+    } else if (!this.quiet && (performance.now() - this.lastLine > 5000 || phase !== this.lastPhase)) {
+      this.lastLine = performance.now();
+      this.lastPhase = phase;
+      console.error(`${phase} ${p.measured}/${Math.max(p.total, 1)} | best ${best} | default ${this.dflt}`);
+    }
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}
+
+/** The database entry for a run's winner: `measuredBy` says whether it was measured again or rests on screening. */
+export function entryFor(r: TuneResult, key: TuningKey, src: Pick<ProgramSource, 'name' | 'sizes'>, info: DeviceInfo, seed: number): NewTuningEntry {
+  const best = r.best!;
+  const runnersUp = r.candidates
+    .filter((c) => c !== best && c.status === 'ok')
+    .sort((a, b) => ms(a)! - ms(b)!)
+    .slice(0, 5)
+    .map((c) => ({ schedule: c.schedule, medianMs: ms(c)! }));
+  return {
+    ...key,
+    deviceSummary: deviceSummary(info),
+    program: src.name,
+    sizes: src.sizes,
+    schedule: best.schedule,
+    medianMs: ms(best)!,
+    spread: spreadOf(best)!,
+    measuredBy: best.final ? 'final' : 'screen',
+    candidates: r.candidates.filter((c) => c.status === 'ok').length,
+    strategy: `${r.strategy}(seed=${seed})`,
+    tieBreak: r.tieBreak,
+    toleranceBand: r.band,
+    runnersUp,
+  };
+}
+
+const timing = (c: Candidate | undefined) => (c ? { medianMs: ms(c) ?? null, spread: spreadOf(c) ?? null, measuredBy: c.final ? 'final' : 'screen' } : {});
+
+function jsonReport(src: ProgramSource, r: TuneResult, dbPath: string | undefined, info: DeviceInfo): void {
   const counts: Record<string, number> = {};
   for (const c of r.candidates) counts[c.status] = (counts[c.status] ?? 0) + 1;
   const ranked = r.candidates.filter((c) => c.status === 'ok').sort((a, b) => ms(a)! - ms(b)!);
-  if (json) {
-    console.log(
-      JSON.stringify(
-        {
-          program: src.name,
-          dtype: src.dtype,
-          sizes: src.sizes,
-          device: { backend: info.backend, name: info.name, vendor: info.vendor, architecture: info.architecture, summary: deviceSummary(info) },
-          strategy: r.strategy,
-          stoppedBy: r.stoppedBy,
-          error: r.error ?? null,
-          seconds: r.seconds,
-          spaceSize: r.spaceSize,
-          validCount: r.validCount ?? null,
-          measured: r.candidates.length,
-          statuses: counts,
-          band: r.band,
-          tieBreak: r.tieBreak,
-          best: r.best ? { schedule: r.best.schedule, medianMs: best, spread: (r.best.final ?? r.best.screen)?.spread } : null,
-          default: r.default ? { schedule: r.default.schedule, medianMs: dflt } : null,
-          speedupOverDefault: best && dflt ? dflt / best : null,
-          bestKernels: r.best ? kernelSources(src, r.best.schedule, info) : [],
-          candidates: ranked.map((c) => ({ order: r.candidates.indexOf(c), schedule: c.schedule, medianMs: ms(c), spread: (c.final ?? c.screen)?.spread, remeasured: !!c.final })),
-          failures: r.candidates.filter((c) => c.status !== 'ok').map((c) => ({ status: c.status, detail: c.detail, schedule: c.schedule })),
-          database: dbPath ?? null,
-        },
-        null,
-        2,
-      ),
-    );
-    return;
-  }
+  const out = {
+    program: src.name,
+    dtype: src.dtype,
+    sizes: src.sizes,
+    device: { backend: info.backend, name: info.name, vendor: info.vendor, architecture: info.architecture, summary: deviceSummary(info) },
+    strategy: r.strategy,
+    stoppedBy: r.stoppedBy,
+    error: r.error ?? null,
+    seconds: r.seconds,
+    spaceSize: r.spaceSize,
+    validCount: r.validCount ?? null,
+    measured: r.candidates.length,
+    statuses: counts,
+    band: r.band,
+    tieBreak: r.tieBreak,
+    best: r.best ? { schedule: r.best.schedule, ...timing(r.best) } : null,
+    default: r.default ? { schedule: r.default.schedule, ...timing(r.default) } : null,
+    // a ratio only where it can be trusted; `speedup` says why not otherwise
+    speedupOverDefault: r.speedup?.reliable ? r.speedup.ratio : null,
+    speedup: r.speedup ?? null,
+    bestKernels: r.best ? kernelSources(src, r.best.schedule, info) : [],
+    candidates: ranked.map((c) => ({ order: r.candidates.indexOf(c), schedule: c.schedule, medianMs: ms(c), spread: spreadOf(c), remeasured: !!c.final })),
+    failures: r.candidates.filter((c) => c.status !== 'ok').map((c) => ({ status: c.status, detail: c.detail, schedule: c.schedule })),
+    database: dbPath ?? null,
+  };
+  console.log(JSON.stringify(out, null, 2));
+}
+
+export function textReport(src: ProgramSource, r: TuneResult, dbPath: string | undefined): void {
+  const flops = src.flops?.(src.sizes);
+  const best = ms(r.best);
+  const dflt = ms(r.default);
+  // ratios against a default that was not measured again, or stays noisy, are marked
+  const shaky = !r.default?.final || r.default.final.spread > DEFAULT_TUNE.maxSpread ? '?' : '';
+  const counts: Record<string, number> = {};
+  for (const c of r.candidates) counts[c.status] = (counts[c.status] ?? 0) + 1;
   const t = new Table({ head: ['#', 'configuration', 'median', 'spread', ...(flops ? ['GFLOP/s'] : []), 'vs default', 'vs best'], ...tableStyle() });
+  const ranked = r.candidates.filter((c) => c.status === 'ok').sort((a, b) => ms(a)! - ms(b)!);
   ranked.slice(0, 12).forEach((c, i) => {
     const m = ms(c)!;
     t.push([
       String(i + 1) + (c === r.best ? ' *' : ''),
       describeSchedule(c.schedule) + (c.isDefault ? ' (default)' : ''),
       `${m.toFixed(3)} ms${c.final ? '' : ' ~'}`,
-      `±${(((c.final ?? c.screen)?.spread ?? 0) * 100).toFixed(1)}%`,
+      pct(spreadOf(c)),
       ...(flops ? [(flops / (m * 1e-3) / 1e9).toFixed(2)] : []),
-      dflt ? `${(dflt / m).toFixed(2)}x` : '-',
+      dflt ? `${(dflt / m).toFixed(2)}x${shaky}` : '-',
       best ? `${(best / m).toFixed(2)}x` : '-',
     ]);
   });
@@ -239,11 +273,19 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
   const failures = failureSummary(r.candidates);
   if (failures.length) console.log(`not counted: ${failures.join('; ')}`);
   if (r.error) console.log(`measuring stopped early: ${r.error}`);
-  console.log('~ = first (cheap) measurement only; * = winner: ' + r.tieBreak + ` (band ${(r.band * 100).toFixed(0)}%)`);
-  if (r.best) {
-    console.log(`winner ${describeSchedule(r.best.schedule)}: ${best!.toFixed(3)} ms${dflt ? `, ${(dflt / best!).toFixed(2)}x the default schedule` : ''}`);
-    if (dbPath) console.log(`saved to ${dbPath}`);
-  } else console.log('no candidate ran correctly; nothing saved');
+  console.log('~ = first (cheap) measurement only; * = winner: ' + r.tieBreak + ` (band ${(r.band * 100).toFixed(0)}%)` + (shaky && dflt ? `; ? = against a default ${r.default?.final ? 'whose spread stays wide' : 'measured once only'}` : ''));
+  if (!r.best) return console.log('no candidate ran correctly; nothing saved');
+  console.log(winnerLine(r));
+  if (dbPath) console.log(`saved to ${dbPath}${r.best.final ? '' : ' (as measured by screening only, not confirmed)'}`);
+}
+
+/** The winner, and its speed-up over the default only where the timings bear it. */
+export function winnerLine(r: Pick<TuneResult, 'best' | 'speedup'>): string {
+  const head = `winner ${describeSchedule(r.best!.schedule)}: ${ms(r.best)!.toFixed(3)} ms ${pct(spreadOf(r.best))}${r.best!.final ? '' : ' (first measurement only, not confirmed)'}`;
+  const s = r.speedup;
+  if (!s) return head;
+  if (s.reliable) return `${head}, ${s.ratio.toFixed(2)}x the default schedule (${s.default.medianMs.toFixed(3)} ms ${pct(s.default.spread)})`;
+  return `${head}; the default measured ${s.default.medianMs.toFixed(3)} ms ${pct(s.default.spread)}: no reliable speed-up (${s.reason})`;
 }
 
 /**

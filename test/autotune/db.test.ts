@@ -139,6 +139,17 @@ describe('TuningDatabase', () => {
     expect(await reader.lookup({ ...keyOf(e), tilecraftVersion: '0.2.0' }, { allowBucket: true })).toBeUndefined();
   });
 
+  it('keeps which measurement a winner rests on, and reads entries that do not say', async () => {
+    const db = await TuningDatabase.open(file);
+    const screened = entry({ measuredBy: 'screen' });
+    const older = entry({ dtype: 'f16' }); // as older versions wrote it: no measuredBy
+    await db.record(screened, older);
+    const reader = await TuningDatabase.open(file);
+    expect((await reader.lookup(keyOf(screened)))!.entry.measuredBy).toBe('screen');
+    expect((await reader.lookup(keyOf(older)))!.entry).not.toHaveProperty('measuredBy');
+    await expect(db.record(entry({ measuredBy: 'guessed' as never }))).rejects.toThrow(InvalidTuningEntryError);
+  });
+
   it('keeps a given recordedAt, replaces an entry with the same key, and keeps the fastest runners-up', async () => {
     const db = await TuningDatabase.open(file);
     await db.record(entry({ recordedAt: '2024-01-02T03:04:05.000Z' }));

@@ -5,7 +5,8 @@
  *
  * The program text of `init`, when it is `{"crashAfter": n, "marker": path}`, makes it crash on
  * the measurement after n good ones and leave the marker file, and refuse to start while the
- * marker exists: a device lost for good.
+ * marker exists: a device lost for good. With `{"startDelayMs": n}` it takes n ms to start (a
+ * slow device or reference).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import type { FromWorker, ToWorker } from '../../src/autotune/protocol.js';
@@ -13,7 +14,7 @@ import { syntheticDeviceInfo } from './fixtures.js';
 
 const send = (m: FromWorker) => process.send?.(m);
 const info = syntheticDeviceInfo;
-let config: { crashAfter?: number; marker?: string } = {};
+let config: { crashAfter?: number; marker?: string; startDelayMs?: number } = {};
 let measured = 0;
 
 process.on('message', (raw) => {
@@ -21,7 +22,7 @@ process.on('message', (raw) => {
   if (m.type === 'init') {
     config = JSON.parse(m.program) as typeof config;
     if (config.marker && existsSync(config.marker)) send({ type: 'init-failed', error: 'device lost' });
-    else send({ type: 'ready', info });
+    else setTimeout(() => send({ type: 'ready', info }), config.startDelayMs ?? 0);
     return;
   }
   if (config.crashAfter !== undefined && ++measured > config.crashAfter) {

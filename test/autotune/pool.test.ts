@@ -52,6 +52,15 @@ describe('the measuring worker isolates candidates', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
   });
 
+  it('the time-out covers starting the worker: a slow start cannot hold a candidate past it', async () => {
+    const w = worker(60_000, JSON.stringify({ startDelayMs: 20_000 }));
+    const t0 = performance.now();
+    const r = await w.measure(knobs(150), { warmup: 1, repeat: 1, timeoutMs: 500 });
+    expect(r.status).toBe('timeout');
+    expect(r.detail).toMatch(/still starting/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
   it('reports a result that disagrees with the reference', async () => {
     const r = await worker().measure(knobs(3), { warmup: 1, repeat: 1 });
     expect(r).toEqual({ status: 'mismatch', detail: 'Y[0] = 1, reference 2' });

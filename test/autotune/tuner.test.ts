@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { attention } from '../../examples/attention.js';
 import { findExample } from '../../examples/index.js';
+import { canonicalJson } from '../../src/ir/hash.js';
 import { matmul } from '../../examples/matmul.js';
-import { type Measurement } from '../../src/autotune/measure.js';
+import { type Measurement, summarize } from '../../src/autotune/measure.js';
 import { searchSpace, spaceSize } from '../../src/autotune/space.js';
 import { type Candidate, type Measurer, pickWinner, tune } from '../../src/autotune/tuner.js';
 import { type Plan, lower } from '../../src/passes/pipeline.js';
@@ -366,5 +367,90 @@ describe('the tuner over chunk sizes', () => {
     expect(r.best!.schedule['chunk:o']).toEqual({ kind: 'chunk', chunk: 16 });
     expect(r.best!.schedule['elementwise:o_keysub']).toBeUndefined();
     expect([...seen]).toEqual([16]);
+  });
+});
+
+describe('the time budget counts everything the search does', () => {
+  const space = searchSpace(info, program, sizes, restrict);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('measuring the leaders again is estimated with what compiling and checking a candidate costs', async () => {
+    // each measurement costs 200 ms beyond its runs (a slow compile), each run 5 ms: re-measuring
+    // six leaders takes about 1.6 s, not the 0.4 s their runs alone would
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      await sleep(200 + 5 * (1 + req.warmup + req.repeat));
+      return { status: 'ok', measurement: m(5 + cost(s) / 1000) };
+    }, { strategy: 'guided', budget: { seconds: 3 } });
+    expect(r.seconds).toBeLessThan(3);
+    expect(r.candidates.filter((c) => c.final).length).toBeGreaterThanOrEqual(3);
+    expect(r.best!.final).toBeDefined();
+  });
+
+  it('counts from startedAt, and measures a leader again only where it fits in what is left', async () => {
+    const startedAt = performance.now() - 1500;
+    const r = await tune(info, program, sizes, space, async (_plan, req) => {
+      await sleep(100 + 20 * (1 + req.warmup + req.repeat));
+      return { status: 'ok', measurement: m(20) };
+    }, { strategy: 'guided', budget: { seconds: 2 }, startedAt });
+    // the default is measured whatever the budget; there is no time left to measure it again
+    expect(r.candidates.length).toBe(1);
+    expect(r.best!.final).toBeUndefined();
+    expect(r.seconds).toBeGreaterThan(1.5);
+    expect(r.seconds).toBeLessThan(2.5);
+  });
+
+  it('keeps back the reserve the caller asks for', async () => {
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      await sleep(10 * (1 + req.warmup + req.repeat));
+      return { status: 'ok', measurement: m(10 + cost(s) / 1000) };
+    }, { strategy: 'guided', budget: { seconds: 2.5 }, reserveSeconds: 1 });
+    expect(r.seconds).toBeLessThan(1.5 + 0.3);
+  });
+});
+
+describe('a speed-up over the default is reported only on confirmed, quiet timings', () => {
+  const space = searchSpace(info, program, sizes, restrict);
+  /** Samples around `ms` spread ±180% (half the interquartile range over the median). */
+  const noisy = (ms: number): Measurement => summarize([ms * 0.2, ms * 0.3, ms, ms * 4, ms * 6], 'device');
+  const isDefault = (s: Schedule) => canonicalJson(s) === canonicalJson(space.defaults);
+
+  it('a default that stays noisy after measuring again gives no confident ratio, and says why', async () => {
+    const measuredDefault: number[] = [];
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      if (!isDefault(s)) return { status: 'ok', measurement: m(cost(s) / 20) };
+      measuredDefault.push(req.repeat);
+      return { status: 'ok', measurement: noisy(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 12 } });
+    expect(r.default!.screen!.spread).toBeGreaterThan(1.5);
+    // screened, measured again, then twice more to confirm it: still ±180%
+    expect(measuredDefault).toEqual([3, 10, 10, 10]);
+    expect(r.default!.final!.samples.length).toBe(15); // three measurements of five samples, pooled
+    expect(r.speedup).toMatchObject({ reliable: false, default: { confirmed: true }, best: { confirmed: true, spread: 0 } });
+    expect(r.speedup!.default.spread).toBeGreaterThan(0.2);
+    expect(r.speedup!.reason).toMatch(/spread wider than ±20% after measuring again: the default ±\d+%/);
+  });
+
+  it('a default noisy only at its first measurement is confirmed by the second, and the ratio rests on that', async () => {
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }, req) => {
+      if (!isDefault(s)) return { status: 'ok', measurement: m(cost(s) / 2) };
+      return { status: 'ok', measurement: req.repeat === 3 ? noisy(cost(s) / 20) : m(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 12 } });
+    expect(r.speedup!.reliable).toBe(true);
+    expect(r.speedup!.reason).toBeUndefined();
+    expect(r.speedup!.default.medianMs).toBe(cost(space.defaults));
+    expect(r.speedup!.ratio).toBeCloseTo(cost(space.defaults) / r.best!.final!.medianMs);
+  });
+
+  it('after an interrupt the winner may rest on screening alone: not confirmed, not reliable', async () => {
+    const abort = new AbortController();
+    let n = 0;
+    const r = await tune(info, program, sizes, space, async ({ schedule: s }) => {
+      if (++n === 4) abort.abort();
+      return { status: 'ok', measurement: m(cost(s)) };
+    }, { strategy: 'guided', budget: { trials: 100 } }, { signal: abort.signal });
+    expect(r.stoppedBy).toBe('interrupted');
+    expect(r.best!.final).toBeUndefined();
+    expect(r.speedup).toMatchObject({ reliable: false, best: { confirmed: false } });
+    expect(r.speedup!.reason).toMatch(/measured by screening only/);
   });
 });
