@@ -60,7 +60,7 @@ export async function exportCommand(name: string, o: ExportOptions): Promise<num
     const manifest = manifestOf(plan, { shaderF16: o.shaderF16, provenance });
     const dir = resolve(o.out);
     const files = await writeExport(dir, manifest, o.cuda !== undefined ? cudaExport(plan, o.cuda) : undefined);
-    if (o.json) console.log(JSON.stringify({ program: src.name, out: dir, files, kernels: manifest.kernels.map((k) => k.name), provenance }, null, 2));
+    if (o.json) console.log(JSON.stringify({ program: src.name, device: deviceSummary(device.info), out: dir, files, kernels: manifest.kernels.map((k) => k.name), provenance }, null, 2));
     else {
       console.log(`exported ${src.name} (${src.dtype}) ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')} to ${dir}`);
       console.log(`kernels   ${manifest.kernels.map((k) => k.name).join(', ')}`);

@@ -73,7 +73,8 @@ describe('autotune export', () => {
     const out = mkdtempSync(join(tmpdir(), 'tilecraft-export-'));
     const r = autotune('export', 'softmax', '--shape', 'N=4,D=8', '--out', out, '--no-tuned', '--json');
     expect(r.status, r.stderr).toBe(EXIT.ok);
-    const res = JSON.parse(r.stdout) as { files: string[]; kernels: string[] };
+    const res = JSON.parse(r.stdout) as { files: string[]; kernels: string[]; device: string };
+    expect(res.device).toMatch(/webgpu/);
     expect(res.files).toEqual(expect.arrayContaining(['manifest.json', 'tilecraft-kernels.js', 'tilecraft-kernels.d.ts']));
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { format: number; kernels: { name: string }[] };
     expect(manifest.format).toBe(1);
