@@ -78,6 +78,12 @@ ${CHUNK_BASES.map((b) => `  input o_${b}: f32[b: B, h: H, t: L, e: V]`).join('\n
   output y1 = o + ${CHUNK_BASES.slice(0, 7).map((b) => `o_${b}`).join(' + ')}
   output y2 = o + ${[...CHUNK_BASES.slice(7).map((b) => `o_${b}`), 'o_scores2'].join(' + ')}
 }`;
+// Elementwise loops are e_<axis>; vectorizing the innermost adds e_<axis>_q and e_<axis>_v.
+const vectorized = `program ew(N, D) {
+  input X: f32[x_q: N, x_v: N, x: D]
+  output Y = X * 2 + 1
+}`;
+
 const splitRows = `program rs(N, D) {
   input X: f32[row: N, lane: D]
   input rs_0_rows_f0_parts: f32[row: N]
@@ -121,6 +127,17 @@ const attentionText = `program attention(B, H, N, M, D) {
   output P = O_max + O_sum + O_sum2
 }`;
 
+// Staged operands are workgroup arrays named <tensor>_s<k>, read by name as tensors are.
+const staged = `program st(B, H, N, M, D) {
+  input Q: f32[b: B, h: H, x: N, d: D]
+  input K: f32[b: B, h: H, m: M, d: D]
+  input V: f32[b: B, h: H, m: M, l: D]
+  input K_s0: f32[b: B, h: H, m: M, d: D]
+  input K_s1: f32[b: B, h: H, m: M, d: D]
+  scores = dot[d](Q, K + K_s0 * K_s1)
+  output O[b, h, x, l] = dot[m](softmax[m](scores), V)
+}`;
+
 /** The same attention in the TypeScript DSL: axes named as the online-softmax fold's state and locals. */
 function attentionDsl(): Program {
   return program('attention', (p) => {
@@ -142,12 +159,14 @@ const attentionSizes = { B: 1, H: 2, N: 8, M: 16, D: 4 };
 const cases: { name: string; program: () => Program; sizes: Sizes; options?: LowerOptions }[] = [
   { name: 'split-K contractions (<out>_splitk, <stmt>_sum, kernel names, t_ and tc_ names)', program: () => parseProgram(splitK), sizes: { M: 16, N: 16, K: 64 }, options: { defaults: { contraction: { splitK: 2 } } } },
   { name: 'a softmax (<stmt>_max, <stmt>_sum, kernel names, locals, t_, s_, p_ and tc_ names)', program: () => parseProgram(rows), sizes: { N: 8, D: 300 } },
+  { name: 'a vectorized elementwise kernel (e_<axis>_q, e_<axis>_v)', program: () => parseProgram(vectorized), sizes: { N: 3, D: 8 }, options: { defaults: { elementwise: { vectorWidth: 4 } } } },
   { name: 'a row sum split across workgroups (<kernel>_<fold>_parts)', program: () => parseProgram(splitRows), sizes: { N: 8, D: 300 }, options: { defaults: { rows: { splitSteps: 2 } } } },
   { name: 'chunked GLA, a decay per key dimension (chunk-scan temporaries)', program: () => parseProgram(gla), sizes: chunkSizes },
   { name: 'chunked GLA in chunks of 8 (chunk-scan temporaries)', program: () => parseProgram(gla), sizes: chunkSizes, options: { defaults: { chunk: { chunk: 8 } } } },
   { name: 'chunked retention, a decay per head (chunk-scan temporaries)', program: () => parseProgram(retention), sizes: chunkSizes },
   { name: 'fold locals a counter would spell f32 (WGSL) or float4 (CUDA)', program: () => parseProgram(foldLocals), sizes: { N: 4, M: 64 }, options: { defaults: { rows: { unrollSteps: 16 } } } },
   { name: 'streamed attention, text (<stmt>_max, <stmt>_sum; axes named m, l, x)', program: () => parseProgram(attentionText), sizes: attentionSizes },
+  { name: 'attention with staged operands (<tensor>_s<k>)', program: () => parseProgram(staged), sizes: attentionSizes, options: { defaults: { rows: { stageSteps: 8 } } } },
   { name: 'streamed attention, DSL (the same program)', program: attentionDsl, sizes: attentionSizes },
 ];
 
