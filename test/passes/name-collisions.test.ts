@@ -40,6 +40,16 @@ const splitK = `program mm(M, N, K) {
   output E = C_splitk + C_splitk2 + mm_0_contraction + tc_params + t_A
 }`;
 
+// A contraction stages its operands in workgroup arrays As and Bs (Cs for a tensor-core epilogue).
+const stagedGemm = `program gemm(M, N, K) {
+  input A: f32[m: M, k: K]
+  input B: f32[k: K, n: N]
+  input As: f32[m: M, n: N]
+  input Bs: f32[m: M, n: N]
+  input Cs: f32[m: M, n: N]
+  output C = sum[k](A * B) + As + Bs + Cs
+}`;
+
 const rows = `program sm(N, D) {
   input X: f32[row: N, lane: D]
   input Y_max: f32[row: N]
@@ -158,6 +168,7 @@ const attentionSizes = { B: 1, H: 2, N: 8, M: 16, D: 4 };
 
 const cases: { name: string; program: () => Program; sizes: Sizes; options?: LowerOptions }[] = [
   { name: 'split-K contractions (<out>_splitk, <stmt>_sum, kernel names, t_ and tc_ names)', program: () => parseProgram(splitK), sizes: { M: 16, N: 16, K: 64 }, options: { defaults: { contraction: { splitK: 2 } } } },
+  { name: 'a contraction staging its operands (As, Bs, Cs)', program: () => parseProgram(stagedGemm), sizes: { M: 32, N: 32, K: 32 }, options: { defaults: { contraction: { staging: 'shared' } } } },
   { name: 'a softmax (<stmt>_max, <stmt>_sum, kernel names, locals, t_, s_, p_ and tc_ names)', program: () => parseProgram(rows), sizes: { N: 8, D: 300 } },
   { name: 'a vectorized elementwise kernel (e_<axis>_q, e_<axis>_v)', program: () => parseProgram(vectorized), sizes: { N: 3, D: 8 }, options: { defaults: { elementwise: { vectorWidth: 4 } } } },
   { name: 'a row sum split across workgroups (<kernel>_<fold>_parts)', program: () => parseProgram(splitRows), sizes: { N: 8, D: 300 }, options: { defaults: { rows: { splitSteps: 2 } } } },
