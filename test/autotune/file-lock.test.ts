@@ -23,9 +23,7 @@ describe('the lock file', () => {
     writeFileSync(lock, '');
     const past = (Date.now() - 3000) / 1000;
     utimesSync(lock, past, past);
-    const started = Date.now();
     await acquireLock(lock, { staleMs: 30_000, timeoutMs: 20_000 }, timedOut);
-    expect(Date.now() - started).toBeLessThan(1500);
   });
 });
 
@@ -42,6 +40,8 @@ describe('ensureDirectory', () => {
   });
 });
 
+// A time-out shorter than the stale time: taking the lock at all proves the owner was judged
+// gone, with no clock in the test to make a slow machine fail it.
 describe('locks whose owner is gone or cannot be asked', () => {
   const fresh = () => join(mkdtempSync(join(tmpdir(), 'tc-lock-')), 'db.json.lock');
   const record = (pid: number, host: string, time: number) => JSON.stringify({ pid, host, time, token: 'theirs' });
@@ -53,35 +53,27 @@ describe('locks whose owner is gone or cannot be asked', () => {
   it('an empty lock just created is broken within seconds, not after the 30 s stale time', async () => {
     const lock = fresh();
     writeFileSync(lock, '');
-    const started = Date.now();
     await acquireLock(lock, { staleMs: 30_000, timeoutMs: 20_000 }, timedOut);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('a lock of a dead process on this host is broken at once, however fresh', async () => {
     const lock = fresh();
     writeFileSync(lock, record(await deadPid(), hostname(), Date.now()));
-    const started = Date.now();
     await acquireLock(lock, { staleMs: 600_000, timeoutMs: 20_000 }, timedOut);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('a lock from another host stamped in the future ages by its file: an old one is broken', async () => {
     const lock = fresh();
     writeFileSync(lock, record(12345, 'other-host.example', Date.now() + 24 * 3600_000));
     age(lock, 120_000);
-    const started = Date.now();
     await acquireLock(lock, { staleMs: 30_000, timeoutMs: 20_000 }, timedOut);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('a fresh lock from another host is waited for only up to the time-out, and the error says why it was not broken', async () => {
     const lock = fresh();
     const text = record(12345, 'other-host.example', Date.now() + 24 * 3600_000);
     writeFileSync(lock, text);
-    const started = Date.now();
     const err = await acquireLock(lock, { staleMs: 30_000, timeoutMs: 300 }, timedOut).catch((e: unknown) => e as Error);
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/pid 12345 on other-host\.example .*another machine.*in the future/);
     expect(readFileSync(lock, 'utf8')).toBe(text);
