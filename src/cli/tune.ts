@@ -13,6 +13,7 @@ import { seedsFromDatabase } from '../autotune/seeds.js';
 import { type Candidate, type StrategyName, type TuneResult, tune } from '../autotune/tuner.js';
 import { serializeProgram } from '../ir/serialize.js';
 import { describeSchedule, type ResolvedSchedule } from '../passes/schedule.js';
+import { TuningDatabaseError } from '../autotune/db.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import type { DeviceKind } from './open-device.js';
@@ -148,13 +149,14 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
     // whatever stopped the run (budget, Ctrl-C, a worker that could not restart), the best of
     // what was measured is recorded
     const ok = result.best !== undefined;
+    let notSaved: string | undefined;
     if (ok && db) {
       const runnersUp = result.candidates
         .filter((c) => c !== result.best && c.status === 'ok')
         .sort((a, b) => ms(a)! - ms(b)!)
         .slice(0, 5)
         .map((c) => ({ schedule: c.schedule, medianMs: ms(c)! }));
-      await db.record({
+      notSaved = await saveBest(() => db.record({
         ...key,
         deviceSummary: deviceSummary(info),
         program: src.name,
@@ -167,10 +169,10 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
         tieBreak: result.tieBreak,
         toleranceBand: result.band,
         runnersUp,
-      });
+      }));
     }
-    report(src, result, o.json, db?.path, info);
-    if (!ok || result.stoppedBy === 'error') return EXIT.failure;
+    report(src, result, o.json, notSaved === undefined ? db?.path : undefined, info, notSaved);
+    if (!ok || result.stoppedBy === 'error' || notSaved !== undefined) return EXIT.failure;
     return result.stoppedBy === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
     bar?.stop();
@@ -179,7 +181,22 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
   }
 }
 
-function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string | undefined, info: DeviceInfo): void {
+/**
+ * Records the best of a run. Where the database cannot take it (its lock held past the time-out
+ * by a process on another machine, a disk error), nothing measured is lost: the reason is
+ * returned for the report, which still shows the winner and its schedule to replay.
+ */
+export async function saveBest(record: () => Promise<void>): Promise<string | undefined> {
+  try {
+    await record();
+    return undefined;
+  } catch (e) {
+    if (e instanceof TuningDatabaseError || (e instanceof Error && typeof (e as { code?: unknown }).code === 'string')) return e.message;
+    throw e;
+  }
+}
+
+function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string | undefined, info: DeviceInfo, notSaved?: string): void {
   const flops = src.flops?.(src.sizes);
   const best = ms(r.best);
   const dflt = ms(r.default);
@@ -211,6 +228,7 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
           candidates: ranked.map((c) => ({ order: r.candidates.indexOf(c), schedule: c.schedule, medianMs: ms(c), spread: (c.final ?? c.screen)?.spread, remeasured: !!c.final })),
           failures: r.candidates.filter((c) => c.status !== 'ok').map((c) => ({ status: c.status, detail: c.detail, schedule: c.schedule })),
           database: dbPath ?? null,
+          notSaved: notSaved ?? null,
         },
         null,
         2,
@@ -243,6 +261,7 @@ function report(src: ProgramSource, r: TuneResult, json: boolean, dbPath: string
   if (r.best) {
     console.log(`winner ${describeSchedule(r.best.schedule)}: ${best!.toFixed(3)} ms${dflt ? `, ${(dflt / best!).toFixed(2)}x the default schedule` : ''}`);
     if (dbPath) console.log(`saved to ${dbPath}`);
+    if (notSaved) console.log(`not saved: ${notSaved}\nits schedule, for autotune run --schedule: ${JSON.stringify(r.best.schedule)}`);
   } else console.log('no candidate ran correctly; nothing saved');
 }
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { failureSummary, parseBudget } from '../../src/cli/tune.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { failureSummary, parseBudget, saveBest } from '../../src/cli/tune.js';
+import { TuningDatabase } from '../../src/autotune/db.js';
+import { tuningEntry } from '../autotune/fixtures.js';
 import type { Candidate } from '../../src/autotune/tuner.js';
 
 const c = (status: Candidate['status'], detail?: string) => ({ status, detail }) as Candidate;
@@ -30,5 +35,17 @@ describe('--budget', () => {
   it('a budget of nothing is a usage error', () => {
     for (const b of ['0', '0s', '0,30s', '10,0m']) expect(() => parseBudget(b), b).toThrow(/UsageError|budget/);
     expect(parseBudget('8,30s')).toEqual({ trials: 8, seconds: 30 });
+  });
+});
+
+describe('saving the winner', () => {
+  it('a database whose lock another machine holds past the time-out is reported, not thrown, so the run keeps what it measured', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tc-save-')), 'tuning.json');
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 12345, host: 'other-host.example', time: Date.now(), token: 'theirs' }));
+    const db = await TuningDatabase.open(file, { lock: { timeoutMs: 200 } });
+    const why = await saveBest(() => db.record(tuningEntry()));
+    expect(why).toMatch(/could not lock tuning database .* other-host\.example \(another machine/);
+    expect(await saveBest(async () => undefined)).toBeUndefined();
+    await expect(saveBest(() => Promise.reject(new TypeError('a bug')))).rejects.toThrow('a bug');
   });
 });
