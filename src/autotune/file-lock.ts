@@ -215,13 +215,14 @@ async function tryCreateLock(lockPath: string, token: string): Promise<boolean> 
 
 /**
  * Removes the lock records of writers on this host that died between writing their record and
- * linking it into place (their process is gone; a record of another host is left alone).
+ * linking it into place, and the stale locks they were breaking (their process is gone; those of
+ * another host are left alone).
  */
 async function removeDeadLockRecords(lockPath: string): Promise<void> {
   const base = `${nodePath.basename(lockPath)}.${hostname()}.`;
   const names = await fs.readdir(nodePath.dirname(lockPath)).catch(() => [] as string[]);
   for (const name of names) {
-    if (!name.startsWith(base) || !name.endsWith('.new')) continue;
+    if (!name.startsWith(base) || !/\.(?:new|stale)$/.test(name)) continue;
     const pid = Number(name.slice(base.length).split('.')[0]);
     if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
       await fs.rm(nodePath.join(nodePath.dirname(lockPath), name), { force: true });
@@ -252,15 +253,19 @@ async function readLock(lockPath: string): Promise<Holder | undefined> {
   try {
     const raw = await fs.readFile(lockPath, 'utf8');
     const content = parseLock(raw);
-    if (content) return { raw, content, time: content.time };
-    // Empty or partial: its creator is between creating and writing it. Age it by the file's time.
     const stat = await fs.stat(lockPath);
+    // A record stamped in the future (another machine's clock) would never age: the file's time stands in.
+    if (content) return { raw, content, time: content.time > Date.now() + CLOCK_SKEW_MS ? Math.min(content.time, stat.mtimeMs) : content.time };
+    // Empty or partial: its creator is between creating and writing it. Age it by the file's time.
     return { raw, time: stat.mtimeMs };
   } catch (e) {
     if (errorCode(e) === 'ENOENT') return undefined;
     throw e;
   }
 }
+
+/** How far a lock's time may run ahead of this machine's clock before it is not believed. */
+const CLOCK_SKEW_MS = 60_000;
 
 function parseLock(raw: string): LockContent | undefined {
   try {
@@ -304,7 +309,8 @@ function processAlive(pid: number): boolean {
  * fresh lock, which we would then delete. If we did grab a fresh lock, it is put back.
  */
 async function breakLock(lockPath: string, seen: Holder): Promise<void> {
-  const aside = `${lockPath}.stale-${process.pid}-${randomUUID().slice(0, 8)}`;
+  // named for its breaker, as lock records are, so one killed mid-break leaves nothing for good
+  const aside = `${lockPath}.${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}.stale`;
   try {
     await fs.rename(lockPath, aside);
   } catch (e) {
@@ -335,7 +341,11 @@ export async function releaseLock(lockPath: string, token: string): Promise<void
 
 function describeHolder(h: Holder): string {
   const since = new Date(h.time).toISOString();
-  return h.content ? `pid ${h.content.pid} on ${h.content.host} since ${since}` : `an unknown process since ${since}`;
+  const c = h.content;
+  if (!c) return `an unknown process since ${since}`;
+  const elsewhere = c.host === hostname() ? '' : ' (another machine, so whether it still runs cannot be checked from here)';
+  const ahead = c.time > Date.now() + CLOCK_SKEW_MS ? `; its record is stamped ${new Date(c.time).toISOString()}, in the future: the two machines' clocks disagree` : '';
+  return `pid ${c.pid} on ${c.host}${elsewhere} since ${since}${ahead}`;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -14,6 +14,7 @@ import { BUDGET_MARGIN_MS, type Candidate, DEFAULT_TUNE, type StrategyName, type
 import type { NewTuningEntry, TuningKey } from '../autotune/db.js';
 import { serializeProgram } from '../ir/serialize.js';
 import { describeSchedule, type ResolvedSchedule } from '../passes/schedule.js';
+import { TuningDatabaseError } from '../autotune/db.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
 import type { DeviceKind } from './open-device.js';
@@ -127,15 +128,31 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
     progress.stop();
     // whatever stopped the run (budget, Ctrl-C, a worker that could not restart), the best of
     // what was measured is recorded
-    if (result.best && db) await db.record(entryFor(result, key, src, info, o.seed));
-    if (o.json) jsonReport(src, result, db?.path, info);
-    else textReport(src, result, db?.path);
-    if (!result.best || result.stoppedBy === 'error') return EXIT.failure;
+    const notSaved = result.best && db ? await saveBest(() => db.record(entryFor(result, key, src, info, o.seed))) : undefined;
+    const savedTo = notSaved === undefined ? db?.path : undefined;
+    if (o.json) jsonReport(src, result, savedTo, info, notSaved);
+    else textReport(src, result, savedTo, notSaved);
+    if (!result.best || result.stoppedBy === 'error' || notSaved !== undefined) return EXIT.failure;
     return result.stoppedBy === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
     worker.close();
+  }
+}
+
+/**
+ * Records the best of a run. Where the database cannot take it (its lock held past the time-out
+ * by a process on another machine, a disk error), nothing measured is lost: the reason is
+ * returned for the report, which still shows the winner and its schedule to replay.
+ */
+export async function saveBest(record: () => Promise<void>): Promise<string | undefined> {
+  try {
+    await record();
+    return undefined;
+  } catch (e) {
+    if (e instanceof TuningDatabaseError || (e instanceof Error && typeof (e as { code?: unknown }).code === 'string')) return e.message;
+    throw e;
   }
 }
 
@@ -211,7 +228,7 @@ export function entryFor(r: TuneResult, key: TuningKey, src: Pick<ProgramSource,
 
 const timing = (c: Candidate | undefined) => (c ? { medianMs: ms(c) ?? null, spread: spreadOf(c) ?? null, measuredBy: c.final ? 'final' : 'screen' } : {});
 
-function jsonReport(src: ProgramSource, r: TuneResult, dbPath: string | undefined, info: DeviceInfo): void {
+function jsonReport(src: ProgramSource, r: TuneResult, dbPath: string | undefined, info: DeviceInfo, notSaved?: string): void {
   const counts: Record<string, number> = {};
   for (const c of r.candidates) counts[c.status] = (counts[c.status] ?? 0) + 1;
   const ranked = r.candidates.filter((c) => c.status === 'ok').sort((a, b) => ms(a)! - ms(b)!);
@@ -239,11 +256,12 @@ function jsonReport(src: ProgramSource, r: TuneResult, dbPath: string | undefine
     candidates: ranked.map((c) => ({ order: r.candidates.indexOf(c), schedule: c.schedule, medianMs: ms(c), spread: spreadOf(c), remeasured: !!c.final })),
     failures: r.candidates.filter((c) => c.status !== 'ok').map((c) => ({ status: c.status, detail: c.detail, schedule: c.schedule })),
     database: dbPath ?? null,
+    notSaved: notSaved ?? null,
   };
   console.log(JSON.stringify(out, null, 2));
 }
 
-export function textReport(src: ProgramSource, r: TuneResult, dbPath: string | undefined): void {
+export function textReport(src: ProgramSource, r: TuneResult, dbPath: string | undefined, notSaved?: string): void {
   const flops = src.flops?.(src.sizes);
   const best = ms(r.best);
   const dflt = ms(r.default);
@@ -277,6 +295,7 @@ export function textReport(src: ProgramSource, r: TuneResult, dbPath: string | u
   if (!r.best) return console.log('no candidate ran correctly; nothing saved');
   console.log(winnerLine(r));
   if (dbPath) console.log(`saved to ${dbPath}${r.best.final ? '' : ' (as measured by screening only, not confirmed)'}`);
+  if (notSaved) console.log(`not saved: ${notSaved}\nits schedule, for autotune run --schedule: ${JSON.stringify(r.best.schedule)}`);
 }
 
 /** The winner, and its speed-up over the default only where the timings bear it. */

@@ -32,6 +32,13 @@ export class DTypeError extends TilecraftError {
 /** A program is malformed: undefined tensor, unbound size, a name used twice. */
 export class ProgramError extends TilecraftError {
   override name = 'ProgramError';
+  constructor(
+    message: string,
+    /** The tensor whose definition is at fault, where one is. */
+    readonly tensor?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A kernel needs a device feature or exceeds a device limit. */

@@ -1,6 +1,7 @@
 import { type ValueType } from './dtype.js';
 import { assertNever } from './errors.js';
 import { type IntExpr, printInt, substInt } from './intexpr.js';
+import { NameAllocator } from './names.js';
 import { printExpr } from './print.js';
 import { type Expr, type FoldDef, substIndex } from './tensor.js';
 
@@ -262,6 +263,23 @@ export function visitNodes(body: readonly TNode[], f: (n: TNode) => void): void 
     f(n);
     if (n.op === 'loop' || n.op === 'guard') visitNodes(n.body, f);
   }
+}
+
+/**
+ * The names a tile kernel binds (grid and lane variables, loops, lets, folds and their tile
+ * points, fetched locals, arrays), for a transform to add its own (`row_g`, `e_x_q`) without
+ * shadowing one: an axis named `x_q` beside `x` is a loop `e_x_q` of its own.
+ */
+export function tileNames(k: TileKernel): NameAllocator {
+  const names = new NameAllocator([...k.grid, ...k.lanes].map((d) => d.var));
+  for (const f of k.folds) [f.name, ...(f.tile ?? []).map((d) => d.var)].forEach((n) => names.reserve(n));
+  for (const a of [...(k.shared ?? []), ...(k.private ?? []), ...(k.scratch ?? [])]) names.reserve(a.name);
+  visitNodes(k.body, (n) => {
+    if (n.op === 'loop' || n.op === 'let') names.reserve(n.var);
+    else if (n.op === 'fetch') names.reserve(n.name);
+    else if (n.op === 'store' && n.vector) names.reserve(n.vector.var);
+  });
+  return names;
 }
 
 /** The loop nest as a person would write it. */

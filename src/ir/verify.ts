@@ -31,6 +31,7 @@ export function checkExprDepth(p: Program): void {
     if (depth > MAX_EXPR_DEPTH) {
       throw new ProgramError(
         `the expression for ${s.target.name} in program ${p.name} nests ${depth} operations deep; the limit is ${MAX_EXPR_DEPTH}: name intermediate results (let) to split it`,
+        s.target.name,
       );
     }
   }

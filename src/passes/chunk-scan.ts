@@ -1,5 +1,6 @@
 import { type Sizes } from '../ir/bind.js';
 import { TilecraftError } from '../ir/errors.js';
+import { NameAllocator } from '../ir/names.js';
 import { stateRead } from '../ir/fold.js';
 import { type IntExpr, evalInt, iadd, ibin, imul, int, intSyms, intVars, ivar } from '../ir/intexpr.js';
 import { printExpr } from '../ir/print.js';
@@ -72,6 +73,8 @@ export interface ChunkScanOptions {
   readonly chunkFor?: (stmt: string) => number;
   /** Throw a `ChunkScanError` for a recurrence that cannot be chunked instead of leaving it as written. */
   readonly required?: boolean;
+  /** Where the new statements' names come from; by default one that knows the program's names. */
+  readonly names?: NameAllocator;
 }
 
 export interface ChunkScanReport {
@@ -121,15 +124,10 @@ interface Readout {
 export function chunkScan(p: Program, sizes: Sizes, options: ChunkScanOptions = {}): ChunkScanReport {
   const rewritten: { stmt: string; chunk: number; used: number; length: number }[] = [];
   const declined: { stmt: string; reason: string }[] = [];
-  const taken = new Set([...p.inputs.map((t) => t.name), ...p.stmts.map((s) => s.target.name)]);
   const out: Stmt[] = [];
   const memo = new Map<string, TensorDecl>();
-  const fresh = (base: string) => {
-    let name = base;
-    for (let k = 2; taken.has(name); k++) name = `${base}${k}`;
-    taken.add(name);
-    return name;
-  };
+  const names = options.names ?? NameAllocator.forProgram(p);
+  const fresh = (base: string) => names.fresh(base);
   for (const s of p.stmts) {
     if (s.expr.op !== 'fold' || (s.expr.def.kind !== 'scan' && !isFinalState(s.expr.def, s.expr.output))) {
       out.push(s);

@@ -1,5 +1,6 @@
 import { structuralHash } from '../ir/hash.js';
 import { type IntExpr, ivar, substInt } from '../ir/intexpr.js';
+import { NameAllocator } from '../ir/names.js';
 import {
   type Axis,
   type Expr,
@@ -29,20 +30,11 @@ import {
  * of their variables are the same reduction (the DSL builds expression trees, so a value used
  * twice appears twice).
  */
-export function hoistReductions(p: Program): Program {
-  const taken = new Set<string>([...p.inputs.map((t) => t.name), ...p.stmts.map((s) => s.target.name)]);
+export function hoistReductions(p: Program, names: NameAllocator = NameAllocator.forProgram(p)): Program {
   const stmts: Stmt[] = [];
   const known = new Map<string, TensorDecl>();
   for (const s of p.stmts) {
-    const name = (fn: string) => {
-      for (let count = 1; ; count++) {
-        const n = `${s.target.name}_${fn}${count === 1 ? '' : count}`;
-        if (!taken.has(n)) {
-          taken.add(n);
-          return n;
-        }
-      }
-    };
+    const name = (fn: string) => names.fresh(`${s.target.name}_${fn}`);
     const hoist = (e: Expr, scope: readonly Axis[], isRoot: boolean): Expr => {
       // a fold's reductions are per-step values of its definition (a score per step, read by
       // its locals and updates): they stay inside it, where the fold's own loop evaluates them

@@ -1,11 +1,13 @@
 import { type DType, isPacked4 } from '../ir/dtype.js';
+import { NameAllocator } from '../ir/names.js';
 import { type KBuffer, type KExpr, type KStmt, type KType, I32, kadd, kbuiltin, kconst, kdiv, kmod, kmul, kref } from '../ir/kernel.js';
 
 /** Accumulates one kernel's statements and buffers, handing out fresh local names. */
 export class KernelBuilder {
   private readonly stack: KStmt[][] = [[]];
   readonly buffers = new Map<string, KBuffer>();
-  private count = 0;
+  /** Every local's name: see NameAllocator.numbered. */
+  private readonly names = new NameAllocator();
 
   get body(): KStmt[] {
     return this.stack[0]!;
@@ -31,7 +33,7 @@ export class KernelBuilder {
   }
 
   fresh(base: string): string {
-    return `${base}${this.count++}`;
+    return this.names.numbered(base);
   }
 
   /** Runs `f` collecting the statements it emits, and returns them. */

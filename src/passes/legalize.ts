@@ -1,5 +1,6 @@
 import { type DType, type ValueType, isFloat, isPacked4 } from '../ir/dtype.js';
 import { assertNever } from '../ir/errors.js';
+import { NameAllocator } from '../ir/names.js';
 import { type LetValues, kdivNonneg, kmodNonneg, letValues } from './affine.js';
 import {
   type KBuffer,
@@ -37,19 +38,15 @@ import {
  * kernel already uses is skipped.
  */
 export function namer(prefix: string, k: Kernel): () => string {
-  const taken = new Set(k.buffers.map((b) => b.name));
+  const names = new NameAllocator(k.buffers.map((b) => b.name));
   kmapStmts(k.body, (s) => {
-    if (s.op === 'let' || s.op === 'var') taken.add(s.name);
-    else if (s.op === 'for') taken.add(s.var);
-    else if (s.op === 'atomic' && s.result) taken.add(s.result);
-    else if (s.op === 'matrixDecl') taken.add(s.name);
+    if (s.op === 'let' || s.op === 'var') names.reserve(s.name);
+    else if (s.op === 'for') names.reserve(s.var);
+    else if (s.op === 'atomic' && s.result) names.reserve(s.result);
+    else if (s.op === 'matrixDecl') names.reserve(s.name);
     return [s];
   });
-  let n = 0;
-  return () => {
-    while (taken.has(`${prefix}${n}`)) n++;
-    return `${prefix}${n++}`;
-  };
+  return () => names.numbered(prefix);
 }
 
 /**

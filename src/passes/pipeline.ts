@@ -1,6 +1,7 @@
 import { type BoundProgram, type Sizes, bindProgram, boundShape, numel, shapeOf } from '../ir/bind.js';
 import { type DType } from '../ir/dtype.js';
 import { TilecraftError } from '../ir/errors.js';
+import { NameAllocator } from '../ir/names.js';
 import { type Kernel } from '../ir/kernel.js';
 import { checkExprDepth } from '../ir/verify.js';
 import { type Axis, type Program, type TensorDecl } from '../ir/tensor.js';
@@ -103,11 +104,11 @@ function checkOptions(options: LowerOptions): void {
  * The tensor-IR rewrites before sizes are bound: hoisting reductions, online softmax, chunked
  * scans (with the steps per chunk of each scan it takes, a knob keyed by the statement).
  */
-function rewriteTensors(p: Program, sizes: Sizes, options: LowerOptions, trace: { pass: string; note: string }[]) {
+function rewriteTensors(p: Program, sizes: Sizes, options: LowerOptions, names: NameAllocator, trace: { pass: string; note: string }[]) {
   const given: Schedule = options.schedule ?? {};
   // before the first recursive pass, so that a program built by hand is refused as the builder would
   checkExprDepth(p);
-  const hoisted = hoistReductions(p);
+  const hoisted = hoistReductions(p, names);
   trace.push({ pass: 'hoist-reductions', note: `${hoisted.stmts.length} statements` });
   // after hoisting: a softmax contraction under an epilogue (O = P·V + X) has its own statement
   const streamed = options.rewrites?.onlineSoftmax === false ? undefined : onlineSoftmax(hoisted);
@@ -117,7 +118,7 @@ function rewriteTensors(p: Program, sizes: Sizes, options: LowerOptions, trace: 
     return resolveKnobs('chunk', id, given[id], resolveKnobs('chunk', id, options.defaults?.chunk, DEFAULT_KNOBS.chunk));
   };
   const mode = options.rewrites?.chunkScan;
-  const chunked = mode === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, { chunkFor: (stmt) => chunkKnobs(stmt).chunk, required: mode === 'required' });
+  const chunked = mode === false ? undefined : chunkScan(streamed?.program ?? hoisted, sizes, { chunkFor: (stmt) => chunkKnobs(stmt).chunk, required: mode === 'required', names });
   if (chunked && (chunked.rewritten.length || chunked.declined.length)) trace.push({ pass: 'chunk-scan', note: describeChunks(chunked) });
   return { program: chunked?.program ?? streamed?.program ?? hoisted, chunked, chunkKnobs };
 }
@@ -160,7 +161,9 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   const defaults: KnobDefaults = options.defaults ?? {};
   const grouping: GroupOptions = { ...DEFAULT_GROUP_OPTIONS, ...options.grouping };
   const trace: { pass: string; note: string }[] = [];
-  const rewritten = rewriteTensors(p, sizes, options, trace);
+  // every name a pass makes (tensors, kernels) comes from here, so none can take a user's
+  const names = NameAllocator.forProgram(p);
+  const rewritten = rewriteTensors(p, sizes, options, names, trace);
   const { chunked, chunkKnobs } = rewritten;
   const bound = bindProgram(rewritten.program, sizes);
   trace.push({ pass: 'bind-sizes', note: Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ') });
@@ -177,7 +180,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   const schedule: Record<string, GroupKnobs> = {};
   const temps: PlanTensor[] = [];
   const tiles: TileKernel[] = [];
-  const target = { scope, maxWorkgroupsPerDimension: limits.maxWorkgroupsPerDimension, maxWorkgroupStorageBytes: limits.maxWorkgroupStorageBytes };
+  const target = { scope, maxWorkgroupsPerDimension: limits.maxWorkgroupsPerDimension, maxWorkgroupStorageBytes: limits.maxWorkgroupStorageBytes, names };
   const viaTile = (s: Scheduled): Kernel[] => {
     tiles.push(...s.tiles);
     for (const t of s.temps) temps.push({ ...t, role: 'temp' });
@@ -204,7 +207,7 @@ export function lower(p: Program, sizes: Sizes, options: LowerOptions = {}, limi
   });
   function groupKernels(g: KernelGroup, i: number): Kernel[] {
     const id = ids[i]!;
-    const name = `${p.name}_${i}_${g.kind}`;
+    const name = names.fresh(`${p.name}_${i}_${g.kind}`);
     // a schedule's entry over the defaults for the kind over DEFAULT_KNOBS
     const knobs = <K extends GroupKind>(kind: K, base: KnobsOf<K> = DEFAULT_KNOBS[kind] as KnobsOf<K>): KnobsOf<K> => {
       const k = resolveKnobs(kind, id, given[id], resolveKnobs(kind, id, defaults[kind] as Partial<GroupKnobs> | undefined, base));

@@ -4,6 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tuningEntry as entry } from './fixtures.js';
 import {
   CorruptDatabaseError,
   DATABASE_FORMAT,
@@ -31,27 +32,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function entry(over: Partial<NewTuningEntry> = {}): NewTuningEntry {
-  return {
-    fingerprint: '0123456789abcdef',
-    deviceSummary: 'Test GPU (webgpu, test, none)',
-    program: 'softmax',
-    programHash: 'aaaabbbbccccdddd',
-    dtype: 'f32',
-    shape: { N: 1000, B: 4 },
-    tilecraftVersion: '0.1.0',
-    schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } },
-    medianMs: 0.5,
-    spread: 0.02,
-    candidates: 12,
-    strategy: 'exhaustive',
-    tieBreak: 'smallest-canonical-schedule',
-    toleranceBand: 0.02,
-    runnersUp: [{ schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } }, medianMs: 0.51 }],
-    ...over,
-  };
-}
 
 const keyOf = (e: NewTuningEntry) => ({
   fingerprint: e.fingerprint,

@@ -1,4 +1,5 @@
 import type { DeviceInfo } from '../../src/runtime/device.js';
+import type { NewTuningEntry } from '../../src/autotune/db.js';
 
 /** A device that exists only in tests: WebGPU-like limits, no optional features. */
 export const syntheticDeviceInfo: DeviceInfo = {
@@ -19,3 +20,25 @@ export const syntheticDeviceInfo: DeviceInfo = {
   },
   extra: {},
 };
+
+/** A well-formed tuning database entry (a softmax's schedule), with `over` changed. */
+export function tuningEntry(over: Partial<NewTuningEntry> = {}): NewTuningEntry {
+  return {
+    fingerprint: '0123456789abcdef',
+    deviceSummary: 'Test GPU (webgpu, test, none)',
+    program: 'softmax',
+    programHash: 'aaaabbbbccccdddd',
+    dtype: 'f32',
+    shape: { N: 1000, B: 4 },
+    tilecraftVersion: '0.1.0',
+    schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 64, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } },
+    medianMs: 0.5,
+    spread: 0.02,
+    candidates: 12,
+    strategy: 'exhaustive',
+    tieBreak: 'smallest-canonical-schedule',
+    toleranceBand: 0.02,
+    runnersUp: [{ schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 32, workgroupSize: 256, subgroups: false, splitSteps: 1, stageSteps: 0, rowsPerLane: 1, unrollSteps: 0 } }, medianMs: 0.51 }],
+    ...over,
+  };
+}

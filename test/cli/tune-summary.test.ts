@@ -3,9 +3,13 @@ import { matmul } from '../../examples/matmul.js';
 import { canonicalJson } from '../../src/ir/hash.js';
 import { type Measurement, summarize } from '../../src/autotune/measure.js';
 import { searchSpace } from '../../src/autotune/space.js';
-import { entryFor, failureSummary, parseBudget, textReport, winnerLine } from '../../src/cli/tune.js';
+import { entryFor, failureSummary, parseBudget, saveBest, textReport, winnerLine } from '../../src/cli/tune.js';
 import { type Candidate, type Measurer, tune } from '../../src/autotune/tuner.js';
-import { syntheticDeviceInfo as info } from '../autotune/fixtures.js';
+import { syntheticDeviceInfo as info, tuningEntry } from '../autotune/fixtures.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TuningDatabase } from '../../src/autotune/db.js';
 
 const c = (status: Candidate['status'], detail?: string) => ({ status, detail }) as Candidate;
 
@@ -84,5 +88,17 @@ describe('the summary of a run against a noisy default', () => {
     expect(winnerLine(r)).toMatch(/\(first measurement only, not confirmed\); the default .* no reliable speed-up \(the winner and the default measured by screening only\)/);
     const done = await tune(info, program, sizes, space, noisyDefault, { strategy: 'guided', budget: { trials: 4 } });
     expect(entryFor(done, key, src, info, 1).measuredBy).toBe('final');
+  });
+});
+
+describe('saving the winner', () => {
+  it('a database whose lock another machine holds past the time-out is reported, not thrown, so the run keeps what it measured', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tc-save-')), 'tuning.json');
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 12345, host: 'other-host.example', time: Date.now(), token: 'theirs' }));
+    const db = await TuningDatabase.open(file, { lock: { timeoutMs: 200 } });
+    const why = await saveBest(() => db.record(tuningEntry()));
+    expect(why).toMatch(/could not lock tuning database .* other-host\.example \(another machine/);
+    expect(await saveBest(async () => undefined)).toBeUndefined();
+    await expect(saveBest(() => Promise.reject(new TypeError('a bug')))).rejects.toThrow('a bug');
   });
 });

@@ -1,5 +1,5 @@
 import { DTYPES, type DType, isDType } from '../../ir/dtype.js';
-import { DTypeError, ShapeError, TilecraftError } from '../../ir/errors.js';
+import { DTypeError, ProgramError, ShapeError, TilecraftError } from '../../ir/errors.js';
 import { type IntBinOp, type IntExpr, ibin, int, sym } from '../../ir/intexpr.js';
 import type { Program } from '../../ir/tensor.js';
 import { dot, gelu, geluTanh, layernorm, logSoftmax, rmsnorm, silu, softmax } from '../ops.js';
@@ -98,7 +98,7 @@ class ProgramEvaluator {
       return this.p.build();
     } catch (e) {
       // the verifier names the tensor at fault; point at the statement that defined it
-      const tensor = e instanceof ShapeError || e instanceof DTypeError ? e.tensor : undefined;
+      const tensor = e instanceof ShapeError || e instanceof DTypeError || e instanceof ProgramError ? e.tensor : undefined;
       const def = tensor === undefined ? undefined : this.env.get(tensor);
       throw this.located(e, def?.span ?? this.ast.name.span);
     }

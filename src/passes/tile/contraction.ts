@@ -1,4 +1,5 @@
 import { numel, shapeOf } from '../../ir/bind.js';
+import { NameAllocator } from '../../ir/names.js';
 import { type ValueType } from '../../ir/dtype.js';
 import { type IntExpr, iadd, ibin, imul, int, ivar } from '../../ir/intexpr.js';
 import { type Limit, type MatrixOperand, type StepInput, type TFold, type TNode, type TShared, type TileKernel } from '../../ir/tile.js';
@@ -78,12 +79,13 @@ export function contractionTile(
   const tc = c.tensorCores;
   const fold = contractionFold(g, c, target.axes.map((a) => clamped[a.name]!));
   const { lanes, T, tid } = lanesOf(c);
+  const arrays = stagingArrays(tensors);
   const operands =
     c.staging === 'shared'
       ? staged(g, c, {
-          M: mLimit, N: nLimit, kEnd, guardM, guardN, guardK, kStart, steps, tensors, tid, lanes: T,
+          M: mLimit, N: nLimit, kEnd, guardM, guardN, guardK, kStart, steps, tensors, tid, lanes: T, arrays,
           stage: tc ? matrixType(g) : acc,
-          compute: tc ? matrixReads(c) : registerReads(g, c, N, kStart, acc),
+          compute: tc ? matrixReads(c, arrays) : registerReads(g, c, N, kStart, acc, arrays),
         })
       : direct(g, c, { N, nLimit, K, dynamicK: !!dyn.K, kEnd, guardN, guardK, kStart, steps, acc, clamped, exact, tensors, subgroupSize });
   const outShape = shapeOf(target);
@@ -97,7 +99,7 @@ export function contractionTile(
       return { op: 'store', tensor: st.target.name, index: target.axes.map((a) => coords[a.name]!), value: substIndex(value, at) };
     });
   const finish = tc
-    ? matrixFinish(c, { M: mLimit, N: nLimit, guardM, guardN, tid, T, S, coordsAt, slotOf, storesAt, scratch, result: target.dtype })
+    ? matrixFinish(c, { M: mLimit, N: nLimit, guardM, guardN, tid, T, S, coordsAt, slotOf, storesAt, scratch, result: target.dtype, spillTo: arrays.c })
     : registerFinish(c, { M: mLimit, N: nLimit, guardM, guardN, mAt, nAt, S, exact, slotOf, storesAt, scratch });
   const grid = [
     ...(S > 1 ? [{ var: 'split', extent: S }] : []),
@@ -105,7 +107,7 @@ export function contractionTile(
     { var: 'tm', extent: Math.ceil(M / c.blockM) },
     { var: 'tn', extent: Math.ceil(N / c.blockN) },
   ];
-  const shared = [...operands.shared, ...(tc ? [{ name: 'Cs', dtype: 'f32' as const, length: c.blockM * c.blockN }] : [])];
+  const shared = [...operands.shared, ...(tc ? [{ name: arrays.c, dtype: 'f32' as const, length: c.blockM * c.blockN }] : [])];
   const tile: TileKernel = {
     name,
     grid,
@@ -148,11 +150,12 @@ function matrixFinish(
     storesAt: (coords: Record<string, IntExpr>, result: Expr) => TNode[];
     scratch: string;
     result: ValueType;
+    spillTo: string;
   },
 ): TNode[] {
   const offset = iadd(imul(iadd(imul(ivar('wr'), 16 * c.threadM), imul(ivar('i'), 16)), c.blockN), iadd(imul(ivar('wc'), 16 * c.threadN), imul(ivar('j'), 16)));
-  const spill: TNode = unrolled('i', c.threadM, [unrolled('j', c.threadN, [{ op: 'spill', fold: 'f0', to: 'Cs', offset, stride: c.blockN }])]);
-  const Cs: TensorDecl = { name: 'Cs', dtype: 'f32', axes: [{ name: 'x', size: int(c.blockM * c.blockN) }] };
+  const spill: TNode = unrolled('i', c.threadM, [unrolled('j', c.threadN, [{ op: 'spill', fold: 'f0', to: d.spillTo, offset, stride: c.blockN }])]);
+  const Cs: TensorDecl = { name: d.spillTo, dtype: 'f32', axes: [{ name: 'x', size: int(c.blockM * c.blockN) }] };
   const value = load(Cs, [ivar('o')]);
   const [gm, gn] = [iadd(imul(ivar('tm'), c.blockM), ibin('floordiv', ivar('o'), c.blockN)), iadd(imul(ivar('tn'), c.blockN), ibin('mod', ivar('o'), c.blockN))];
   const coords = d.coordsAt(ivar('gm'), ivar('gn'));
@@ -364,7 +367,7 @@ function packingAlong(k: string, sides: readonly Expr[], tensors: ReadonlyMap<st
 
 /** Operand tiles staged in workgroup memory by all lanes, then read by every step from there. */
 /** A staged step read by the register tile: each point's operands from As and Bs, in vectors of four where aligned. */
-function registerReads(g: ContractionGroup, c: ContractionKnobs, N: number, kStart: IntExpr, acc: ValueType) {
+function registerReads(g: ContractionGroup, c: ContractionKnobs, N: number, kStart: IntExpr, acc: ValueType, arrays: StagingArrays) {
   const { n, k: kAxes } = g.shape;
   const vecM = c.vectorWidth === 4 && c.threadM % 4 === 0;
   const vecN = c.vectorWidth === 4 && c.threadN % 4 === 0 && n.length === 1 && N % 4 === 0;
@@ -373,8 +376,8 @@ function registerReads(g: ContractionGroup, c: ContractionKnobs, N: number, kSta
     const aAt = iadd(imul(slot, aTile), iadd(iadd(imul(ivar('kk'), c.blockM), imul(ivar('ty'), c.threadM)), ivar('i')));
     const bAt = iadd(imul(slot, bTile), iadd(iadd(imul(ivar('kk'), c.blockN), imul(ivar('tx'), c.threadN)), ivar('j')));
     const inputs: StepInput[] = [
-      { name: 'a', value: load(buffer('As', aTile), [aAt]), ...(vecM ? { vector: { var: 'i', width: 4 as const } } : {}) },
-      { name: 'b', value: load(buffer('Bs', bTile), [bAt]), ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}) },
+      { name: 'a', value: load(buffer(arrays.a, aTile), [aAt]), ...(vecM ? { vector: { var: 'i', width: 4 as const } } : {}) },
+      { name: 'b', value: load(buffer(arrays.b, bTile), [bAt]), ...(vecN ? { vector: { var: 'j', width: 4 as const } } : {}) },
     ];
     const kAt = iadd(kStart, iadd(imul(ivar('kt'), c.blockK), ivar('kk')));
     const step: TNode = { op: 'step', fold: 'f0', at: decodeIndex(kAt, kAxes.map(sizeOf)), inputs };
@@ -383,13 +386,13 @@ function registerReads(g: ContractionGroup, c: ContractionKnobs, N: number, kSta
 }
 
 /** A staged step on matrix units: per 16-deep slice, each warp's fragments of A and B, multiplied into its accumulators. */
-function matrixReads(c: ContractionKnobs) {
+function matrixReads(c: ContractionKnobs, arrays: StagingArrays) {
   return (slot: IntExpr, aTile: number, bTile: number): TNode => {
     // staged tiles are k-major: As[kk][m] is a column-major 16x16 A tile, Bs[kk][n] row-major
     const rowBase = imul(ivar('wr'), 16 * c.threadM);
     const colBase = imul(ivar('wc'), 16 * c.threadN);
-    const a: MatrixOperand = { from: 'As', offset: iadd(imul(slot, aTile), iadd(imul(ivar('k16'), 16 * c.blockM), iadd(rowBase, imul(ivar('i'), 16)))), stride: c.blockM, layout: 'col', per: 'i' };
-    const b: MatrixOperand = { from: 'Bs', offset: iadd(imul(slot, bTile), iadd(imul(ivar('k16'), 16 * c.blockN), iadd(colBase, imul(ivar('j'), 16)))), stride: c.blockN, layout: 'row', per: 'j' };
+    const a: MatrixOperand = { from: arrays.a, offset: iadd(imul(slot, aTile), iadd(imul(ivar('k16'), 16 * c.blockM), iadd(rowBase, imul(ivar('i'), 16)))), stride: c.blockM, layout: 'col', per: 'i' };
+    const b: MatrixOperand = { from: arrays.b, offset: iadd(imul(slot, bTile), iadd(imul(ivar('k16'), 16 * c.blockN), iadd(colBase, imul(ivar('j'), 16)))), stride: c.blockN, layout: 'row', per: 'j' };
     return unrolled('k16', c.blockK / 16, [unrolled('i', c.threadM, [unrolled('j', c.threadN, [{ op: 'mma', fold: 'f0', a, b }])])]);
   };
 }
@@ -411,6 +414,20 @@ interface StagedContext {
   readonly lanes: number;
   /** The reads of one staged step from slot `slot` of As and Bs (of `aTile` and `bTile` elements). */
   readonly compute: (slot: IntExpr, aTile: number, bTile: number) => TNode;
+  readonly arrays: StagingArrays;
+}
+
+/** The workgroup arrays operand tiles are staged in (As, Bs) and tensor cores spill to (Cs). */
+interface StagingArrays {
+  readonly a: string;
+  readonly b: string;
+  readonly c: string;
+}
+
+/** Array names no tensor has: a load names an array or a tensor alike, so `As` would shadow a tensor As. */
+function stagingArrays(tensors: ReadonlyMap<string, TensorDecl>): StagingArrays {
+  const names = new NameAllocator(tensors.keys());
+  return { a: names.fresh('As'), b: names.fresh('Bs'), c: names.fresh('Cs') };
 }
 
 function staged(g: ContractionGroup, c: ContractionKnobs, d: StagedContext): Loop {
@@ -419,14 +436,14 @@ function staged(g: ContractionGroup, c: ContractionKnobs, d: StagedContext): Loo
   const aTile = c.blockK * c.blockM;
   const bTile = c.blockK * c.blockN;
   const shared: TShared[] = [
-    { name: 'As', dtype: d.stage, length: aTile * stages },
-    { name: 'Bs', dtype: d.stage, length: bTile * stages },
+    { name: d.arrays.a, dtype: d.stage, length: aTile * stages },
+    { name: d.arrays.b, dtype: d.stage, length: bTile * stages },
   ];
   const [T, tid] = [d.lanes, d.tid];
   const batchAt = named(batch, decodeIndex(extent(batch) > 1 ? ivar('bt') : int(0), batch.map(sizeOf)));
   const bufferOf = (name: string, length: number): TensorDecl => ({ name, dtype: d.stage as TensorDecl['dtype'], axes: [{ name: 'x', size: int(length) }] });
-  const As = bufferOf('As', aTile * stages);
-  const Bs = bufferOf('Bs', bTile * stages);
+  const As = bufferOf(d.arrays.a, aTile * stages);
+  const Bs = bufferOf(d.arrays.b, bTile * stages);
 
   /** One side's tile at reduction offset k0 into slot `slot`: element e of the tile per lane and pass. */
   const copy = (isA: boolean, k0: IntExpr, slot: IntExpr): TNode[] => {

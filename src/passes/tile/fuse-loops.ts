@@ -1,12 +1,13 @@
 import { ivar } from '../../ir/intexpr.js';
-import { type TNode, type TileKernel } from '../../ir/tile.js';
+import { type TNode, type TileKernel, tileNames } from '../../ir/tile.js';
 import { decodeIndex } from './from-group.js';
 
 /**
  * Fuses a perfect nest of loops at the top of a kernel (each from 0 in steps of 1 to a constant)
  * (none: a scalar) into one loop over their product: `for i < 3: for j < 2: S` -> `for f < 6: i = f / 2; j = f % 2; S`.
  */
-export function fuseLoops(k: TileKernel, fused: string): TileKernel {
+export function fuseLoops(k: TileKernel, base: string): TileKernel {
+  const fused = tileNames(k).fresh(base);
   const nest: Extract<TNode, { op: 'loop' }>[] = [];
   let body = k.body;
   for (;;) {

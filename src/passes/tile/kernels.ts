@@ -1,5 +1,6 @@
 import { numel, shapeOf } from '../../ir/bind.js';
 import { type Kernel } from '../../ir/kernel.js';
+import type { NameAllocator } from '../../ir/names.js';
 import { type TileKernel } from '../../ir/tile.js';
 import { type Stmt, foldExprs, loadedTensors } from '../../ir/tensor.js';
 import { type EmitScope } from '../emit.js';
@@ -34,6 +35,8 @@ export interface TileTarget {
   readonly scope: EmitScope;
   readonly maxWorkgroupsPerDimension: number;
   readonly maxWorkgroupStorageBytes: number;
+  /** Where the scratch tensors' names come from (the plan's one allocator). */
+  readonly names: NameAllocator;
 }
 
 /** Elementwise: vectorize the innermost axis → fuse the nest → split across workgroups. */
@@ -95,7 +98,7 @@ export function rowsKernel(name: string, rowShape: readonly number[], stmts: rea
   const useSubgroups = knobs.subgroups && T > 1;
   let R = useSubgroups ? 1 : Math.max(1, Math.floor(knobs.workgroupSize / T));
   const rows = unrollSteps(rowsTile(name, rowShape, stmts, target.scope.stored, target.scope.dynamic, 1, steps), block);
-  const pieces = splitSteps(rows, knobs.splitSteps, (f) => freshName(`${name}_${f.name}_parts`, target.scope.tensors));
+  const pieces = splitSteps(rows, knobs.splitSteps, (f) => target.names.fresh(`${name}_${f.name}_parts`));
   // the kernel whose lanes run the steps: the row kernel, or the one computing the parts
   let t = pieces.length === 1 ? rows : fuseLoops(pieces[0]!, 'rp');
   // a team merges its states through workgroup memory: every lane publishes its whole state
@@ -170,20 +173,13 @@ function tiledRowsKernel(name: string, rowShape: readonly number[], stmts: reado
   return { tiles: [t], kernels: [lowerTile(t, target.scope, target.maxWorkgroupsPerDimension)], temps: [] };
 }
 
-/** `base`, or `base_2`, `base_3`, ... : the first name no tensor of the program has. */
-function freshName(base: string, taken: ReadonlyMap<string, unknown>): string {
-  let name = base;
-  for (let n = 2; taken.has(name); n++) name = `${base}_${n}`;
-  return name;
-}
-
 /**
  * A tiled contraction (see contraction.ts); with split-K, the parts are merged by a combine kernel
  * built from the row form of the same statements, which also applies the epilogue.
  */
 export function contractionKernel(name: string, id: string, g: ContractionGroup, knobs: ContractionKnobs, target: TileTarget, limits: TargetLimits): Scheduled {
   validateContraction(id, knobs, limits, g);
-  const scratch = freshName(`${g.stmt.target.name}_splitk`, target.scope.tensors);
+  const scratch = target.names.fresh(`${g.stmt.target.name}_splitk`);
   const { tile, parts, stores } = contractionTile(name, g, knobs, { ...target.scope, subgroupSize: limits.subgroupSize }, scratch);
   const tiles = [tile];
   if (parts > 1) {

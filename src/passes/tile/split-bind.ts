@@ -1,6 +1,6 @@
 import { TilecraftError } from '../../ir/errors.js';
 import { iadd, imul, ivar } from '../../ir/intexpr.js';
-import { type TNode, type TileKernel } from '../../ir/tile.js';
+import { type TNode, type TileKernel, tileNames } from '../../ir/tile.js';
 
 /**
  * Splits the kernel's one top-level loop `for v < n` into workgroups of `lanes` invocations:
@@ -13,8 +13,9 @@ export function splitBind(k: TileKernel, lanes: number): TileKernel {
     throw new TilecraftError(`internal: kernel ${k.name} has no plain top-level loop to bind`);
   }
   const n = top.to.value;
-  const g = `${top.var}_g`;
-  const l = `${top.var}_l`;
+  const names = tileNames(k);
+  const g = names.fresh(`${top.var}_g`);
+  const l = names.fresh(`${top.var}_l`);
   const v: TNode = { op: 'let', var: top.var, value: iadd(imul(ivar(g), lanes), ivar(l)) };
   const body: TNode[] = n % lanes === 0 ? [v, ...top.body] : [v, { op: 'guard', index: ivar(top.var), below: n, body: top.body }];
   return {

@@ -1,7 +1,8 @@
 import { numel } from '../../ir/bind.js';
 import { type DType } from '../../ir/dtype.js';
+import type { NameAllocator } from '../../ir/names.js';
 import { type IntExpr, iadd, ibin, idiv, imod, imul, int, intVars, ivar, substInt } from '../../ir/intexpr.js';
-import { type TDim, type TFold, type TNode, type TShared, type TileKernel, substKernel, visitNodes } from '../../ir/tile.js';
+import { type TDim, type TFold, type TNode, type TShared, type TileKernel, substKernel, tileNames, visitNodes } from '../../ir/tile.js';
 import { TilecraftError } from '../../ir/errors.js';
 import { type Expr, type FoldDef, type TensorDecl, mapExpr, visitExpr } from '../../ir/tensor.js';
 import { InvalidScheduleError } from '../schedule.js';
@@ -79,7 +80,9 @@ export function bindRows(t: TileKernel, lanes: number, rowsPerLane: number): Til
     throw new TilecraftError(`internal: kernel ${t.name} has no padded loop over its rows to bind`);
   }
   const point = rowsPerLane > 1 ? imul(ivar(POINT), lanes) : int(0);
-  const map: Record<string, IntExpr> = { [top.var]: iadd(iadd(imul(ivar(`${top.var}_g`), lanes * rowsPerLane), point), ivar(`${top.var}_l`)) };
+  const names = tileNames(t);
+  const [g, l] = [names.fresh(`${top.var}_g`), names.fresh(`${top.var}_l`)];
+  const map: Record<string, IntExpr> = { [top.var]: iadd(iadd(imul(ivar(g), lanes * rowsPerLane), point), ivar(l)) };
   const body: TNode[] = [];
   for (const n of top.body) {
     if (n.op === 'let') map[n.var] = substInt(n.value, map);
@@ -88,8 +91,8 @@ export function bindRows(t: TileKernel, lanes: number, rowsPerLane: number): Til
   const bound = substKernel({ ...t, body }, map);
   return {
     ...bound,
-    grid: [...t.grid, { var: `${top.var}_g`, extent: top.to.value / (lanes * rowsPerLane) }],
-    lanes: [...t.lanes, { var: `${top.var}_l`, extent: lanes }],
+    grid: [...t.grid, { var: g, extent: top.to.value / (lanes * rowsPerLane) }],
+    lanes: [...t.lanes, { var: l, extent: lanes }],
     folds: bound.folds.map((f) => (rowsPerLane > 1 ? { ...f, tile: [...(f.tile ?? []), { var: POINT, extent: rowsPerLane }] } : f)),
   };
 }
@@ -126,7 +129,10 @@ export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
   const fold = t.folds[0]!;
   const def = fold.def;
   if (def.kind !== 'fold' || def.over.length !== 1) throw invalid(t, 'staging needs a fold (not a scan) over one axis');
-  const staged = operandsOf(fold, o);
+  // staged arrays are read by name like tensors, so theirs must be no tensor's (nor a variable's)
+  const names = tileNames(t);
+  for (const n of o.tensors.keys()) names.reserve(n);
+  const staged = operandsOf(fold, o, names);
   if (!staged.some((s) => s.kind === 'tile')) throw invalid(t, `no operand of fold ${fold.name} is shared by the rows of a workgroup`);
   const bytes = staged.filter((s) => s.kind !== 'row').reduce((a, s) => a + s.shared.length * (BYTES[s.shared.dtype as DType] ?? 4), 0);
   if (bytes > o.maxWorkgroupStorageBytes) {
@@ -151,7 +157,7 @@ export function stageOperands(t: TileKernel, o: StageOptions): TileKernel {
 const invalid = (t: TileKernel, why: string) => new InvalidScheduleError(`${t.name}: ${why}`, t.name, 'stageSteps');
 
 /** The operands worth staging: loads in the steps' locals and updates that qualify (see above). */
-function operandsOf(fold: TFold, o: StageOptions): Staged[] {
+function operandsOf(fold: TFold, o: StageOptions, names: NameAllocator): Staged[] {
   const def = fold.def;
   const j = def.over[0]!.name;
   const row = def.outer.at(-1)?.name;
@@ -190,7 +196,7 @@ function operandsOf(fold: TFold, o: StageOptions): Staged[] {
       if (!ok) return;
       const per = numel(rest.map((r) => r.size));
       const dtype = o.tensors.get(n.tensor)!.dtype;
-      const name = `${n.tensor}_s${out.length}`;
+      const name = names.fresh(`${n.tensor}_s${out.length}`);
       if (step === 1 && !readsRow) out.push({ kind: 'tile', load: n, rest, shared: { name, dtype, length: o.steps * per } });
       else if (step === 0 && readsRow) {
         // in registers where it fits beside the state (a wide state and a wide row would spill)

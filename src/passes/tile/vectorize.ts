@@ -1,6 +1,6 @@
 import { shapeOf } from '../../ir/bind.js';
 import { iadd, imul, ivar } from '../../ir/intexpr.js';
-import { type TNode, type TileKernel, substNodes } from '../../ir/tile.js';
+import { type TNode, type TileKernel, substNodes, tileNames } from '../../ir/tile.js';
 import { type TensorDecl } from '../../ir/tensor.js';
 
 /** Element types every backend loads and stores as vectors. */
@@ -16,6 +16,7 @@ export function vectorize(k: TileKernel, width: 1 | 2 | 4, target: TensorDecl): 
   if (width === 1 || !VECTOR_TYPES.has(target.dtype)) return k;
   const inner = (shapeOf(target).at(-1) ?? 1);
   if (inner % width !== 0) return k;
+  const names = tileNames(k);
   const rewrite = (body: readonly TNode[]): TNode[] | undefined => {
     const only = body.length === 1 ? body[0] : undefined;
     if (only?.op !== 'loop') return undefined;
@@ -24,8 +25,8 @@ export function vectorize(k: TileKernel, width: 1 | 2 | 4, target: TensorDecl): 
     const store = only.body.length === 1 ? only.body[0] : undefined;
     const last = store?.op === 'store' ? store.index.at(-1) : undefined;
     if (store?.op !== 'store' || store.tensor !== target.name || last?.op !== 'var' || last.name !== only.var) return undefined;
-    const lane = `${only.var}_v`;
-    const vectorVar = `${only.var}_q`;
+    const lane = names.fresh(`${only.var}_v`);
+    const vectorVar = names.fresh(`${only.var}_q`);
     const [stored] = substNodes([store], { [only.var]: iadd(imul(ivar(vectorVar), width), ivar(lane)) });
     const to = only.to.op === 'int' ? only.to.value / width : 0;
     return [{ ...only, var: vectorVar, to: { op: 'int', value: to }, body: [{ ...(stored as Extract<TNode, { op: 'store' }>), vector: { var: lane, width } }] }];

@@ -32,4 +32,11 @@ describe('nesting limits point at the deep construct', () => {
     expect(e.reason).toMatch(/nests too deeply/);
     expect([e.line, e.column]).toEqual([4, 3]);
   });
+
+  it('reports an expression made too deep by substituted names at the statement that defines it', () => {
+    const names = Array.from({ length: 1200 }, (_, k) => `  t${k + 1} = t${k} * 1.0001\n`).join('');
+    const e = errorOf(`${head}  t0 = X + 1\n${names}  output Y = t1200\n}\n`);
+    expect(e.reason).toMatch(/the expression for Y .* nests 120\d operations deep; the limit is 1000/);
+    expect([e.line, e.column]).toEqual([1204, 10]);
+  });
 });

@@ -460,7 +460,7 @@ describe('mutated programs give typed errors, never a crash or a hang', () => {
     const r = rng(20240607);
     let ok = 0;
     const kinds = new Set<string>();
-    let slowest = 0;
+    const times: number[] = [];
     for (let n = 0; n < 1500; n++) {
       let src = sources[n % sources.length]!;
       const rounds = 1 + Math.floor(r() * 3);
@@ -480,14 +480,17 @@ describe('mutated programs give typed errors, never a crash or a hang', () => {
         kinds.add(e.kind);
         if (e.cause) kinds.add((e.cause as Error).name);
       }
-      slowest = Math.max(slowest, performance.now() - start);
+      times.push(performance.now() - start);
     }
     // the mutations reach both the parser and the builder, and some survive
     expect(ok).toBeGreaterThan(0);
     expect(kinds).toContain('syntax');
     expect(kinds).toContain('semantic');
     expect(kinds).toContain('ShapeError');
-    expect(slowest).toBeLessThan(2000);
+    // no input is pathologically slow: measured against the typical input on the same machine,
+    // not against a clock, so a busy machine is no reason to fail
+    times.sort((a, b) => a - b);
+    expect(times.at(-1)!).toBeLessThan(1000 * Math.max(times[times.length >> 1]!, 0.05));
   });
 });
 

@@ -49,16 +49,25 @@ describe('"did you mean" suggestions', () => {
     expect(suggest(`${long}B`, [long, 'X'])).toBe(`; did you mean ${long}?`);
   });
 
-  it('a 40 KB program with two 20 000-character names is reported in linear time', () => {
-    const a = 'A'.repeat(20000);
-    const b = 'B'.repeat(20000);
-    const source = `program p(N) {\n  input ${a}: f32[i: N]\n  output Y = exp(${b})\n}\n`;
-    const start = performance.now();
-    const e = caught(() => parseProgram(source, 'big.tc'));
-    const ms = performance.now() - start;
-    expect(e.reason).toBe(`unknown tensor or size ${b}`);
-    expect(e.line).toBe(3);
-    // the full edit-distance table took seconds here (20 000 x 20 000 cells)
-    expect(ms).toBeLessThan(2000);
+  it('a 40 KB program with two 20 000-character names is reported in linear time', { timeout: 600_000 }, () => {
+    const report = (n: number) => {
+      const b = 'B'.repeat(n);
+      const source = `program p(N) {\n  input ${'A'.repeat(n)}: f32[i: N]\n  output Y = exp(${b})\n}\n`;
+      let best = Infinity;
+      for (let run = 0; run < 2; run++) {
+        const start = performance.now();
+        const e = caught(() => parseProgram(source, 'big.tc'));
+        best = Math.min(best, performance.now() - start);
+        expect(e.reason).toBe(`unknown tensor or size ${b}`);
+        expect(e.line).toBe(3);
+      }
+      return best;
+    };
+    // A ratio of times, not a time, so a slower machine is no reason to fail: four times the
+    // name length is four times the work, where the full edit-distance table (20 000 x 20 000
+    // cells, seconds here) was sixteen.
+    report(5000); // warm up the parser
+    expect(report(80_000) / report(20_000)).toBeLessThan(10);
   });
+
 });
