@@ -1,31 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalEntry, compareEntries, mergeDatabases, type Sections, selectExported, selectPruned } from '../../src/autotune/db-tools.js';
 import { type StoredEntry, type TuningEntry, listEntries, serialize, tuningKey } from '../../src/autotune/entries.js';
+import { storedEntry } from './fixtures.js';
 
 const rows = (threadsPerRow: number) => ({ 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow, workgroupSize: 256 } }) as unknown as TuningEntry['schedule'];
 
-function entry(over: Partial<TuningEntry> = {}): TuningEntry {
-  return {
-    fingerprint: '1111111111111111',
-    deviceSummary: 'Test GPU (webgpu, test)',
-    program: 'softmax',
-    sizes: { N: 1024 },
-    programHash: 'aaaabbbbccccdddd',
-    dtype: 'f32',
-    shape: { '%s0': 1024 },
-    tilecraftVersion: '0.1.0',
-    schedule: rows(64),
-    medianMs: 0.5,
-    spread: 0.02,
-    candidates: 12,
-    strategy: 'exhaustive',
-    tieBreak: 'smallest-canonical-schedule',
-    toleranceBand: 0.03,
-    recordedAt: '2026-11-20T10:00:00.000Z',
-    runnersUp: [],
-    ...over,
-  };
-}
+const entry = (over: Partial<TuningEntry> = {}): TuningEntry => storedEntry({ schedule: rows(64), ...over });
 
 const sections = (entries: readonly TuningEntry[], stale: readonly TuningEntry[] = []): Sections => ({
   entries: new Map(entries.map((e) => [tuningKey(e), e])),

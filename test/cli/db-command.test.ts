@@ -5,32 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DATABASE_FORMAT, DATABASE_VERSION, type TuningEntry, tuningKey } from '../../src/autotune/entries.js';
 import { olderThan } from '../../src/cli/db-command.js';
 import { VERSION } from '../../src/version.js';
+import { storedEntry } from '../autotune/fixtures.js';
 import { autotune } from './autotune-process.js';
 
 const TIMEOUT = { timeout: 60_000 };
 
-function entry(size: number, over: Partial<TuningEntry> = {}): TuningEntry {
-  return {
-    fingerprint: '1111111111111111',
-    deviceSummary: 'Test GPU (webgpu, test)',
-    program: 'softmax',
-    sizes: { N: size },
-    programHash: 'aaaabbbbccccdddd',
-    dtype: 'f32',
-    shape: { '%s0': size },
-    tilecraftVersion: VERSION,
-    schedule: { 'rows:Y_max,Y_sum,Y': { kind: 'rows', threadsPerRow: 64 } } as unknown as TuningEntry['schedule'],
-    medianMs: 0.5,
-    spread: 0.02,
-    candidates: 12,
-    strategy: 'exhaustive',
-    tieBreak: 'smallest-canonical-schedule',
-    toleranceBand: 0.03,
-    recordedAt: '2026-11-20T10:00:00.000Z',
-    runnersUp: [],
-    ...over,
-  };
-}
+const entry = (size: number, over: Partial<TuningEntry> = {}): TuningEntry => storedEntry({ sizes: { N: size }, shape: { '%s0': size }, tilecraftVersion: VERSION, ...over });
 
 let dir: string;
 beforeEach(() => {
