@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { findExample } from '../../examples/index.js';
 import { dot, softmax } from '../../src/dsl/ops.js';
+import { withDynamicSizes } from '../../src/ir/bind.js';
 import { program } from '../../src/dsl/program.js';
 import { randomHost } from '../../src/ir/host.js';
 import { type IntExpr, evalInt, int, ivar, sym } from '../../src/ir/intexpr.js';
@@ -26,13 +28,15 @@ const scaled = program('ew', (p) => {
   p.output('Y', p.input('X', 'f32', { i: N, j: p.size('D') }).mul(2));
 });
 
+const attention = withDynamicSizes(findExample('attention')!.build('f32'), { N: 300 });
+
 const liveAt = (t: TileKernel, values: Record<string, number>) => {
   const e = liveGroups(t);
   return e ? evalInt(e, values) : undefined;
 };
 
 describe('live workgroups of a kernel laid out at a dynamic bound', () => {
-  it('counts the row tiles of a GEMM, the rows of a softmax and the elements of an elementwise kernel that a value of the size needs', () => {
+  it('counts the row tiles of a GEMM, the rows of a softmax or of attention and the elements of an elementwise kernel that a value of the size needs', () => {
     const mm = lower(matmul, { M: 200, N: 45, K: 37 }, { defaults: { contraction: { blockM: 32, blockN: 32 } } }).tiles[0]!;
     const tn = mm.grid.find((d) => d.var === 'tn')!.extent;
     expect(liveAt(mm, { M: 1 })).toBe(1 * tn);
@@ -44,6 +48,9 @@ describe('live workgroups of a kernel laid out at a dynamic bound', () => {
     expect(liveAt(sm, { N: 300 })).toBe(38);
     const ew = lower(scaled, { N: 300, D: 70 }, { defaults: { elementwise: { workgroupSize: 64, vectorWidth: 1 } } }).tiles[0]!;
     expect(liveAt(ew, { N: 41 })).toBe(Math.ceil((41 * 70) / 64));
+    // 64 lanes, one row each, over B * H * N rows decoded at N's value
+    const att = lower(attention, { B: 2, H: 3, N: 300, M: 53, D: 16 }, { defaults: { rows: { workgroupSize: 64, threadsPerRow: 1 } } }).tiles[0]!;
+    expect(liveAt(att, { N: 37 })).toBe(Math.ceil((2 * 3 * 37) / 64));
   });
 
   it('has no count where a write is not guarded by the leading grid dimension, or its guard is not monotone in it', () => {
@@ -68,6 +75,8 @@ describe('live workgroups of a kernel laid out at a dynamic bound', () => {
       [matmul, { M: 200, N: 45, K: 37 }, 'M', [1, 23, 200]],
       [rows, { N: 300, D: 70 }, 'N', [1, 41, 299]],
       [scaled, { N: 300, D: 70 }, 'N', [3, 300]],
+      // queries under b and h: rows decoded at N's value, so the live ones come first
+      [attention, { B: 2, H: 3, N: 300, M: 53, D: 16 }, 'N', [1, 37, 300]],
     ] as const) {
       const exe = await Executable.create(device, p, sizes);
       const k = exe.plan.kernels[0]!;

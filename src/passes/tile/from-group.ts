@@ -1,6 +1,6 @@
 import { boundSize, numel, shapeOf } from '../../ir/bind.js';
 import { structuralHash } from '../../ir/hash.js';
-import { type IntExpr, idiv, imod, int, ivar } from '../../ir/intexpr.js';
+import { type IntExpr, idiv, imod, imul, int, ivar, toInt } from '../../ir/intexpr.js';
 import { type TFold, type TNode, type TileKernel } from '../../ir/tile.js';
 import { type Axis, type Expr, type FoldDef, type Stmt, foldAxes, load, mapExpr, substIndex } from '../../ir/tensor.js';
 import { type ValueType } from '../../ir/dtype.js';
@@ -20,15 +20,29 @@ export const sizeOf = (a: Axis): number => boundSize(a);
  * Row-major coordinates of a flat index: `c_k = (flat / stride_k) % n_k`; an axis of extent 1 is
  * the constant 0 (a GEMV's single row reads its vector at addresses every lane shares).
  */
-export function decodeIndex(flat: IntExpr, shape: readonly number[]): IntExpr[] {
+export function decodeIndex(flat: IntExpr, shape: readonly (number | IntExpr)[]): IntExpr[] {
   const out: IntExpr[] = [];
-  let stride = 1;
+  let stride: IntExpr = int(1);
   for (let k = shape.length - 1; k >= 0; k--) {
-    const q = stride === 1 ? flat : idiv(flat, stride);
-    out.unshift(shape[k] === 1 ? int(0) : k === 0 ? q : imod(q, shape[k]!));
-    stride *= shape[k]!;
+    const n = toInt(shape[k]!);
+    const q = stride.op === 'int' && stride.value === 1 ? flat : idiv(flat, stride);
+    out.unshift(n.op === 'int' && n.value === 1 ? int(0) : k === 0 ? q : imod(q, n));
+    stride = imul(stride, n);
   }
   return out;
+}
+
+/**
+ * A row group's shape with its dynamic axes at their run-time extents, where one of them lies
+ * under a longer axis (attention's queries N under b and h): rows are then decoded at the sizes'
+ * values, so the live ones run from row 0 and a launch needs only their workgroups. Undefined
+ * where the leading axis is the dynamic one (rows past its value are already the last ones) or
+ * none is dynamic.
+ */
+function runtimeRowShape(rowShape: readonly number[], extents: readonly (IntExpr | undefined)[] | undefined): IntExpr[] | undefined {
+  const lead = rowShape.findIndex((n) => n > 1);
+  if (!extents?.some((e, k) => e !== undefined && k > lead)) return undefined;
+  return rowShape.map((n, k) => extents[k] ?? int(n));
 }
 
 const loop = (v: string, to: number, body: TNode[]): Extract<TNode, { op: 'loop' }> => ({ op: 'loop', var: v, kind: 'serial', from: int(0), to: int(to), step: 1, body });
@@ -77,7 +91,9 @@ export function rowsTile(
   // then shares its other coordinates (the rows past the end do nothing)
   const last = rowShape.at(-1) ?? 1;
   const padded = rowShape.length ? [...rowShape.slice(0, -1), Math.ceil(last / padLast) * padLast] : [];
-  const decoded = decodeIndex(ivar('row'), padded);
+  const rowExtents = dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length);
+  const runtime = padLast === 1 ? runtimeRowShape(rowShape, rowExtents) : undefined;
+  const decoded = runtime ? decodeIndex(ivar('row'), runtime) : decodeIndex(ivar('row'), padded);
   const coords = rowShape.length === 1 ? decoded : decoded.map((_, k) => ivar(`p${k}`));
   if (rowShape.length !== 1) decoded.forEach((value, k) => body.push({ op: 'let', var: `p${k}`, value }));
   // a value per row (no axes of its own) is fetched into a register that later statements read:
@@ -129,9 +145,11 @@ export function rowsTile(
   storeAtSteps(body, folds, steps, coords);
   // rows past a dynamic size do nothing (the lets in front name the row's coordinates)
   const lets = body.filter((n) => n.op === 'let');
-  const extents: (IntExpr | undefined)[] = [...(dynamic?.axes[stmts[0]!.target.name]?.slice(0, rowShape.length) ?? [])];
+  const extents: (IntExpr | undefined)[] = [...(rowExtents ?? [])];
   if (rowShape.length && padded.at(-1) !== last) extents[rowShape.length - 1] ??= int(last);
-  const work = within(coords, extents, body.filter((n) => n.op !== 'let'));
+  const rest = body.filter((n) => n.op !== 'let');
+  // rows decoded at the sizes' values are live below their product, in one run from row 0
+  const work: TNode[] = runtime ? [{ op: 'guard', index: ivar('row'), below: runtime.reduce((a, b) => imul(a, b)), body: rest }] : within(coords, extents, rest);
   return { name, grid: [], lanes: [], folds, body: [loop('row', numel(padded), [...lets, ...work])] };
 }
 
