@@ -283,41 +283,17 @@ export class WebGpuDevice implements Device {
     const enc = d.createCommandEncoder();
     // one small uniform buffer per launch that reads dynamic sizes, freed when the run is done
     const uniforms: GPUBuffer[] = [];
-    const bind = (l: Launch) => {
-      const k = l.kernel as WgCompiled;
-      const params = globals(k.kernel);
-      if (params.length !== l.buffers.length) {
-        throw new DeviceError(`kernel ${k.kernel.name} binds ${params.length} buffers, ${l.buffers.length} given`);
-      }
-      const entries: GPUBindGroupEntry[] = l.buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as WgBuffer).gpu } }));
-      const values = launchParams(l);
-      if (values.length) {
-        const data = new Int32Array(Math.ceil(values.length / 4) * 4); // whole 16-byte units
-        data.set(values);
-        const u = d.createBuffer({ size: data.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: `${k.kernel.name}:params` });
-        d.queue.writeBuffer(u, 0, data);
-        uniforms.push(u);
-        entries.push({ binding: entries.length, resource: { buffer: u } });
-      }
-      return d.createBindGroup({ layout: k.layout, entries });
-    };
     if (timing) {
       launches.forEach((l, i) => {
         const pass = enc.beginComputePass({
           timestampWrites: { querySet: query!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
         });
-        pass.setPipeline((l.kernel as WgCompiled).pipeline);
-        pass.setBindGroup(0, bind(l));
-        pass.dispatchWorkgroups(...launchWorkgroups(l));
+        this.encodeLaunch(pass, l, uniforms);
         pass.end();
       });
     } else {
       const pass = enc.beginComputePass();
-      for (const l of launches) {
-        pass.setPipeline((l.kernel as WgCompiled).pipeline);
-        pass.setBindGroup(0, bind(l));
-        pass.dispatchWorkgroups(...launchWorkgroups(l));
-      }
+      for (const l of launches) this.encodeLaunch(pass, l, uniforms);
       pass.end();
     }
     let resolve: GPUBuffer | undefined;
@@ -353,6 +329,29 @@ export class WebGpuDevice implements Device {
     query?.destroy();
     const kernelMs = launches.map((_, i) => Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6);
     return { kernelMs, wallMs };
+  }
+
+  /** Records one launch in a compute pass: its pipeline, its buffers and dynamic sizes (a uniform added to `uniforms`), its live grid. */
+  private encodeLaunch(pass: GPUComputePassEncoder, l: Launch, uniforms: GPUBuffer[]): void {
+    const d = this.device;
+    const k = l.kernel as WgCompiled;
+    const params = globals(k.kernel);
+    if (params.length !== l.buffers.length) {
+      throw new DeviceError(`kernel ${k.kernel.name} binds ${params.length} buffers, ${l.buffers.length} given`);
+    }
+    const entries: GPUBindGroupEntry[] = l.buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as WgBuffer).gpu } }));
+    const values = launchParams(l);
+    if (values.length) {
+      const data = new Int32Array(Math.ceil(values.length / 4) * 4); // whole 16-byte units
+      data.set(values);
+      const u = d.createBuffer({ size: data.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: `${k.kernel.name}:params` });
+      d.queue.writeBuffer(u, 0, data);
+      uniforms.push(u);
+      entries.push({ binding: entries.length, resource: { buffer: u } });
+    }
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, d.createBindGroup({ layout: k.layout, entries }));
+    pass.dispatchWorkgroups(...launchWorkgroups(l));
   }
 
   private async doneOrLost(): Promise<void> {
