@@ -99,6 +99,11 @@ export interface FoldDef {
   /** One per field: the combined value of two partial states. */
   readonly merge: readonly Expr[];
   readonly outputs: readonly FoldOutput[];
+  /**
+   * Where this boolean (over the fold's axes) is false, a step leaves every state field as it
+   * was: a lowering may skip the step (a causal or windowed mask's keys). Absent: every step counts.
+   */
+  readonly activeWhen?: Expr;
 }
 
 export interface StateField {
@@ -284,9 +289,9 @@ export function withChildren(e: Expr, kids: readonly Expr[]): Expr {
   }
 }
 
-/** Every expression of a fold definition, in a fixed order: init, locals, update, merge, outputs. */
+/** Every expression of a fold definition, in a fixed order: init, locals, update, merge, outputs, activeWhen. */
 export function foldExprs(d: FoldDef): readonly Expr[] {
-  return [...d.init, ...d.locals.map((l) => l.expr), ...d.update, ...d.merge, ...d.outputs.map((o) => o.expr)];
+  return [...d.init, ...d.locals.map((l) => l.expr), ...d.update, ...d.merge, ...d.outputs.map((o) => o.expr), ...(d.activeWhen ? [d.activeWhen] : [])];
 }
 
 /** A fold definition with its expressions replaced (same order as `foldExprs`). */
@@ -298,7 +303,7 @@ export function withFoldExprs(d: FoldDef, kids: readonly Expr[]): FoldDef {
   const update = take(d.update.length);
   const merge = take(d.merge.length);
   const outputs = take(d.outputs.length).map((expr, i) => ({ axes: d.outputs[i]!.axes, expr }));
-  return { ...d, init, locals, update, merge, outputs };
+  return { ...d, init, locals, update, merge, outputs, ...(d.activeWhen ? { activeWhen: take(1)[0]! } : {}) };
 }
 
 /** Bottom-up map: children first, then `f` on the rebuilt node. */

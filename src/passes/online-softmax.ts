@@ -252,5 +252,32 @@ function onlineSoftmaxFold(outer: readonly Axis[], own: readonly Axis[], j: Axis
     update: [mNew, binary('add', binary('mul', sl, alpha), w), binary('add', binary('mul', sacc, alpha), v ? binary('mul', w, v) : w)],
     merge: [mx, binary('add', binary('mul', sl, ea), binary('mul', ol, eb)), binary('add', binary('mul', sacc, ea), binary('mul', oacc, eb))],
     outputs: [{ axes: own, expr: cast(select(compare('eq', sl, c(0)), c(0), binary('div', sacc, sl)), dtype) }],
+    // a key the mask sets to -inf changes nothing (the max stays, its weight is 0): skippable
+    ...activeWhere(score),
   };
+}
+
+/**
+ * The mask of a score `where(c1, where(c2, s, -inf), -inf)`, as the condition under which a step
+ * counts: `c1 && c2` on indices alone (a causal or windowed mask; a condition reading a tensor
+ * costs a load to test and is left in the score).
+ */
+function activeWhere(score: Expr): { activeWhen?: Expr } {
+  const conds: Expr[] = [];
+  let e = score;
+  while (e.op === 'cast') e = e.x;
+  while (e.op === 'select' && e.b.op === 'const' && e.b.value === -Infinity && indicesOnly(e.cond)) {
+    conds.push(e.cond);
+    e = e.a;
+  }
+  return conds.length ? { activeWhen: conds.reduce((a, b) => select(a, b, constant(0, 'bool'))) } : {};
+}
+
+/** Whether an expression reads only indices and constants (no tensor, state or local). */
+function indicesOnly(e: Expr): boolean {
+  let ok = true;
+  visitExpr(e, (n) => {
+    if (n.op === 'load' || n.op === 'state' || n.op === 'local' || n.op === 'fold' || n.op === 'reduce') ok = false;
+  });
+  return ok;
 }

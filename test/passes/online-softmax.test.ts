@@ -5,7 +5,7 @@ import { program } from '../../src/dsl/program.js';
 import { parseProgram } from '../../src/dsl/text/parse.js';
 import { type Sizes, bindProgram, shapeOf } from '../../src/ir/bind.js';
 import { type HostTensor, fromValues, randomHost, toValues } from '../../src/ir/host.js';
-import { printProgram } from '../../src/ir/print.js';
+import { printExpr, printProgram } from '../../src/ir/print.js';
 import { deserializeProgram, serializeProgram } from '../../src/ir/serialize.js';
 import { type Program } from '../../src/ir/tensor.js';
 import { hoistReductions } from '../../src/passes/hoist-reductions.js';
@@ -187,6 +187,20 @@ describe('online softmax: the patterns it streams', () => {
       expect(scoreSized(off)).not.toEqual([]);
     });
   }
+
+  it('a mask on indices alone marks the keys it rules out as steps to skip; a mask reading a tensor stays in the score', () => {
+    const activeWhen = (p: Program) => {
+      const e = onlineSoftmax(p).program.stmts[0]!.expr;
+      if (e.op !== 'fold') throw new Error('unreachable');
+      return e.def.activeWhen ? printExpr(e.def.activeWhen) : undefined;
+    };
+    expect(activeWhen(causal)).toMatch(/<=/);
+    // the window's two comparisons, both
+    expect(activeWhen(window)?.match(/<|>/g)?.length).toBeGreaterThanOrEqual(2);
+    expect(activeWhen(textCausal)).toMatch(/<=/);
+    expect(activeWhen(ragged)).toBeUndefined();
+    expect(activeWhen(attention.build('f32'))).toBeUndefined();
+  });
 
   for (const c of ACCEPTED) {
     it(`${c.name}: the fold gives the reference's softmax·V, and its merge passes the split check`, () => {

@@ -60,6 +60,8 @@ class TileLowering {
   private readonly matrices = new Map<string, MatrixTile>();
   /** Inside a register tile's first pass: steps compute their inputs and nothing else. */
   private operandsOnly = false;
+  /** How many unrolled loops the node being lowered is copied in. */
+  private unrolledDepth = 0;
   private readonly results = new Map<string, { fold: TFold; output: number }>();
   private readonly lanes: { var: string; stride: number; extent: number }[] = [];
   private invocations = 1;
@@ -234,11 +236,13 @@ class TileLowering {
       throw new TilecraftError(`internal: unrolled loop ${n.var} of ${this.t.name} has bounds that are not constants`);
     }
     const copies = (f: () => void) => {
+      this.unrolledDepth++;
       for (let v = lo; v < hi; v += n.step) {
         this.vars.set(n.var, kconst(v));
         this.ranges[n.var] = [v, v];
         f();
       }
+      this.unrolledDepth--;
       this.vars.delete(n.var);
     };
     // a register tile's steps load every operand first, then do the arithmetic: the loads of a
@@ -344,8 +348,15 @@ class TileLowering {
     const locals = new Map<string, KExpr>();
     for (const x of inputs) locals.set(x.name, this.input(x));
     if (this.operandsOnly) return;
-    for (const l of def.locals) locals.set(l.name, this.k.let(l.name.replace(/[^A-Za-z0-9]/g, '') || 'l', this.foldValue(l.expr, env, { st, locals })));
-    st.assignAll((fi, elem) => this.foldValue(def.update[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals }));
+    const update = () => {
+      for (const l of def.locals) locals.set(l.name, this.k.let(l.name.replace(/[^A-Za-z0-9]/g, '') || 'l', this.foldValue(l.expr, env, { st, locals })));
+      st.assignAll((fi, elem) => this.foldValue(def.update[fi]!, withAxes(env, def.state[fi]!.axes, elem), { st, locals }));
+    };
+    // a step its mask rules out leaves the state as it was: not computed at all, where steps run
+    // one at a time (a branch in every copy of unrolled steps or register-tile points costs the
+    // shader compiler far more than the arithmetic it saves)
+    if (def.activeWhen && this.unrolledDepth === 0 && !st.fold.tile?.length) this.k.if(this.foldValue(def.activeWhen, env, { st, locals }), () => this.block(update));
+    else update();
   }
 
   /**
