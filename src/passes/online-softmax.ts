@@ -259,25 +259,25 @@ function onlineSoftmaxFold(outer: readonly Axis[], own: readonly Axis[], j: Axis
 
 /**
  * The mask of a score `where(c1, where(c2, s, -inf), -inf)`, as the condition under which a step
- * counts: `c1 && c2` on indices alone (a causal or windowed mask; a condition reading a tensor
- * costs a load to test and is left in the score).
+ * counts: `c1 && c2` on indices and loads (a causal or windowed mask, per-sequence lengths
+ * `j < L[b]`: testing it costs a load of L where a masked step would have cost the whole score).
  */
 function activeWhere(score: Expr): { activeWhen?: Expr } {
   const conds: Expr[] = [];
   let e = score;
   while (e.op === 'cast') e = e.x;
-  while (e.op === 'select' && e.b.op === 'const' && e.b.value === -Infinity && indicesOnly(e.cond)) {
+  while (e.op === 'select' && e.b.op === 'const' && e.b.value === -Infinity && readsNoState(e.cond)) {
     conds.push(e.cond);
     e = e.a;
   }
   return conds.length ? { activeWhen: conds.reduce((a, b) => select(a, b, constant(0, 'bool'))) } : {};
 }
 
-/** Whether an expression reads only indices and constants (no tensor, state or local). */
-function indicesOnly(e: Expr): boolean {
+/** Whether an expression reads only indices, constants and tensors (no state, local or reduction). */
+function readsNoState(e: Expr): boolean {
   let ok = true;
   visitExpr(e, (n) => {
-    if (n.op === 'load' || n.op === 'state' || n.op === 'local' || n.op === 'fold' || n.op === 'reduce') ok = false;
+    if (n.op === 'state' || n.op === 'local' || n.op === 'fold' || n.op === 'reduce') ok = false;
   });
   return ok;
 }
