@@ -12,7 +12,7 @@ import { Executable } from '../src/runtime/executable.js';
 import { planFor } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, type Row, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, resultOf, timedExecutable, times, tunedSchedule, verdict } from './common.js';
-import { recordedCeilings } from './roofline.js';
+import { recordedCeilings } from '../src/autotune/ceilings.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 type Budget = { trials?: number; seconds?: number };

@@ -5,7 +5,7 @@ import { describeSchedule } from '../src/passes/schedule.js';
 import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
-import { recordedCeilings } from './roofline.js';
+import { recordedCeilings } from '../src/autotune/ceilings.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 export interface GemmBenchOptions {

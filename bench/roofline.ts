@@ -1,31 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { defaultDatabasePath } from '../src/autotune/db.js';
-import { deviceFingerprint } from '../src/autotune/fingerprint.js';
+import { type Ceilings, recordCeilings } from '../src/autotune/ceilings.js';
 import { type Measurement } from '../src/autotune/measure.js';
 import { program as buildProgram } from '../src/dsl/program.js';
 import { type DType } from '../src/ir/dtype.js';
 import { randomHost } from '../src/ir/host.js';
 import { type CompileOptions, Executable } from '../src/runtime/executable.js';
-import type { DeviceInfo } from '../src/runtime/device.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, printTable } from './common.js';
-
-/** What this device reaches, measured by probe kernels built from the same IR as every program. */
-export interface Ceilings {
-  readonly measuredAt: string;
-  readonly device: string;
-  /** Independent chains of dependent multiply-adds per element, vec4 per lane: GFLOP/s (f16 where the device has it). */
-  readonly fmaF32: number;
-  readonly fmaF16?: number;
-  /** A copy in vec4 and in scalars: GB/s of bytes read and written. */
-  readonly copyVec4: number;
-  readonly copyScalar: number;
-  /** A one-element kernel: device time and wall time of one run, in microseconds. */
-  readonly launchDeviceUs: number;
-  readonly launchWallUs: number;
-}
 
 export interface RooflineOptions {
   readonly n: number;
@@ -58,22 +38,6 @@ const copy = buildProgram('copy', (p) => {
   const [n] = p.sizes('n');
   p.output('Y', p.input('X', 'f32', { i: n }));
 });
-
-/** Where ceilings are kept: beside the tuning database, keyed by device fingerprint. */
-export function ceilingsPath(db: string | undefined): string {
-  return join(dirname(db ?? defaultDatabasePath(process.env, homedir(), process.platform)), 'ceilings.json');
-}
-
-/** The ceilings recorded for this device, if `npm run bench -- roofline` ran here. */
-export function recordedCeilings(info: DeviceInfo, db?: string): Ceilings | undefined {
-  const path = ceilingsPath(db);
-  if (!existsSync(path)) return undefined;
-  try {
-    return (JSON.parse(readFileSync(path, 'utf8')) as Record<string, Ceilings>)[deviceFingerprint(info)];
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Measures the device's ceilings with probe kernels lowered by tilecraft itself (so they are what
@@ -134,11 +98,7 @@ export async function benchRoofline(device: WebGpuDevice, o: RooflineOptions, lo
       ['launch', 'one element: device time / wall time of a run', `${fmtMs(m.get('launch (1 element)'))} / ${fmtMs(m.get('launch wall'))}`, `${ceilings.launchDeviceUs.toFixed(0)} / ${ceilings.launchWallUs.toFixed(0)} us`],
     ],
   );
-  const path = ceilingsPath(o.db);
-  const all = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, Ceilings>) : {};
-  all[deviceFingerprint(device.info)] = ceilings;
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(all, null, 2) + '\n');
+  const path = recordCeilings(device.info, ceilings, o.db);
   log(`recorded in ${path} (the other benches report their share of these)`);
   return ceilings;
 }
