@@ -208,14 +208,20 @@ cli
 
 cli
   .command('roofline')
-  .description("the device's ceilings, measured with probe kernels tilecraft lowers: FMA rate (f32, f16), copy bandwidth (vec4, scalar), launch time; recorded beside the tuning database for the other benches")
+  .description(
+    "the device's ceilings, measured with probe kernels tilecraft lowers: FMA rate (f32, f16), copy bandwidth (vec4, scalar), launch time, " +
+      'workgroup-memory loads and stores, subgroup shuffles, barriers; recorded beside the tuning database for the other benches',
+  )
   .option('--n <elements>', 'elements per probe (the copies move four times as many)', String(1 << 18))
   .option('--depth <n>', 'dependent multiply-adds per chain in the FMA probes', '32')
+  .option('--groups <n>', 'workgroups of 64 invocations per launch of the workgroup-memory, subgroup and barrier probes', '256')
+  .option('--iterations <n>', 'loop iterations per invocation in those probes (4 operations each)', '128')
   .option('--rounds <n>', 'interleaved timed rounds', '9')
   .option('--db <path>', 'tuning database (the ceilings are kept beside it)')
   .option('--json <file>', "also write the results as JSON ('-' for stdout)")
   .action(async (o) => {
-    await onDevice('roofline', o.json, (device) => benchRoofline(device, { n: Number(o.n), depth: Number(o.depth), rounds: Number(o.rounds), db: o.db }, log));
+    const options = { n: Number(o.n), depth: Number(o.depth), groups: Number(o.groups), iterations: Number(o.iterations), rounds: Number(o.rounds), db: o.db };
+    await onDevice('roofline', o.json, (device) => benchRoofline(device, options, log));
   });
 
 cli
