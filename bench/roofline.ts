@@ -276,6 +276,8 @@ const loopContenders = (device: WebGpuDevice, l: LoopProbes): Contender[] =>
 /** A loop probe's net time per operation per invocation, whether it was told from zero, and its rate. */
 interface LoopCost {
   readonly netMs: number;
+  /** Half the interquartile range of the paired differences (at least one step of the clock), in ms. */
+  readonly spreadMs: number;
   readonly ns: number;
   readonly resolved: boolean;
   readonly gbPerSecond?: number;
@@ -309,7 +311,7 @@ function loopCost(p: LoopProbe, invocations: number, step: number): LoopCost {
   const spread = Math.max((quantile(d, 0.75) - quantile(d, 0.25)) / 2, step);
   const netMs = Math.max(median, spread);
   const ns = (netMs * 1e6) / (invocations * p.ops);
-  return { netMs, ns, resolved: median >= spread, ...(p.spec.bytes ? { gbPerSecond: p.spec.bytes / ns } : {}) };
+  return { netMs, spreadMs: spread, ns, resolved: median >= spread, ...(p.spec.bytes ? { gbPerSecond: p.spec.bytes / ns } : {}) };
 }
 
 /** Rows of the table for the loop probes: each width's reference loop first, then the probes measured against it. */
@@ -327,7 +329,7 @@ function loopRows(l: LoopProbes, m: ReadonlyMap<string, Measurement>, costs: Rea
       const bound = c.resolved ? '' : p.spec.bytes ? '≥ ' : '≤ ';
       const rate = c.gbPerSecond === undefined ? '' : `${bound}${c.gbPerSecond.toFixed(2)} GB/s, `;
       const ns = `${c.resolved ? '' : '≤ '}${c.ns.toFixed(3)} ns per op`;
-      rows.push([p.spec.name, `${p.ops} ${p.spec.what}`, `${fmtMs(m.get(p.spec.name))}, net ${c.netMs.toFixed(2)}`, rate + ns]);
+      rows.push([p.spec.name, `${p.ops} ${p.spec.what}`, `${fmtMs(m.get(p.spec.name))}, net ${c.netMs.toFixed(2)} ±${c.spreadMs.toFixed(2)}`, rate + ns]);
     }
   }
   return rows;
@@ -414,7 +416,7 @@ export async function benchRoofline(device: WebGpuDevice, o: RooflineOptions, lo
   printTable(['probe', 'what it runs (per invocation for the loops)', 'ms (median ±spread)', 'ceiling'], [...programRows(o, ceilings, m), ...loopRows(loops, m, costs)]);
   log(
     `loop probes: ${LOOP_WORKGROUP} invocations per workgroup, ${loops.iterations} iterations of ${LOOP_UNROLL} independent operations; ` +
-      "net: the probe's time minus its reference loop's, run just before it (median of the differences); ≤ / ≥: below the differences' spread, a bound",
+      "net: the probe's time minus its reference loop's, run just before it (median ±half the interquartile range of the differences, in ms); ≤ / ≥: a median below that spread, recorded as a bound",
   );
   const path = recordCeilings(device.info, ceilings, o.db);
   log(`recorded in ${path} (the other benches report their share of these)`);
