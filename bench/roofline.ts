@@ -311,7 +311,7 @@ function loopCost(p: LoopProbe, invocations: number, step: number): LoopCost {
   const spread = Math.max((quantile(d, 0.75) - quantile(d, 0.25)) / 2, step);
   const netMs = Math.max(median, spread);
   const ns = (netMs * 1e6) / (invocations * p.ops);
-  return { netMs, spreadMs: spread, ns, resolved: median >= spread, ...(p.spec.bytes ? { gbPerSecond: p.spec.bytes / ns } : {}) };
+  return { netMs, spreadMs: spread, ns, resolved: median > spread, ...(p.spec.bytes ? { gbPerSecond: p.spec.bytes / ns } : {}) };
 }
 
 /** Rows of the table for the loop probes: each width's reference loop first, then the probes measured against it. */
