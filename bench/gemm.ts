@@ -6,6 +6,8 @@ import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
 import { recordedCeilings } from '../src/autotune/ceilings.js';
+import { deviceCostModel } from '../src/autotune/device-model.js';
+import { modelSchedule } from '../src/autotune/model-search.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 export interface GemmBenchOptions {
@@ -31,6 +33,9 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
   // the FMA rate `npm run bench -- roofline` measured here, if it ran
   const ceilings = recordedCeilings(device.info, o.db);
   if (!ceilings) log('no recorded ceilings for this device: run `npm run bench -- roofline` for the % of FMA peak column');
+  // the untuned default a cost model picks: the ceilings' model, fitted to kernels tuned here
+  const model = deviceCostModel(device.info, o.db);
+  log(`cost model: ${model.source === 'fitted' ? `fitted to ${model.samples} measured kernels` : 'from the ceilings alone'}`);
   const results: Record<string, unknown>[] = [];
   const rows: (string | number)[][] = [];
   for (const dtype of o.dtypes) {
@@ -41,6 +46,10 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
       const tuned = await tunedSchedule(db, device.info, 'matmul', program, sizes, o.tuneBudget, log);
       const exes: [string, Executable][] = [];
       exes.push(['default', await Executable.create(device, program, sizes)]);
+      const t0 = performance.now();
+      const choice = modelSchedule(device.info, program, sizes, model);
+      const chooseMs = performance.now() - t0;
+      exes.push(['model', await Executable.create(device, program, sizes, { schedule: choice.schedule })]);
       if (tuned) exes.push(['tuned', await Executable.create(device, program, sizes, { schedule: tuned.schedule })]);
       if (o.naive) {
         // one invocation per output element, looping over K: the untiled baseline
@@ -80,6 +89,8 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         N,
         K,
         tunedSchedule: tuned ? describeSchedule(tuned.schedule) : null,
+        modelSchedule: describeSchedule(choice.schedule),
+        model: { source: model.source, samples: model.samples, evaluated: choice.evaluated, chooseMs, predictedMs: choice.predictedMs },
         tunedFrom: tuned?.source ?? null,
         ms: Object.fromEntries([...m].map(([k, v]) => [k, { median: v.medianMs, min: v.minMs, spread: v.spread, samples: v.samples }])),
         gflops: Object.fromEntries([...m.keys()].map((k) => [k, gf(k)])),
@@ -87,6 +98,7 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         ratios: {
           tunedOfFmaPeak: ceilings && gf('tuned') !== undefined ? gf('tuned')! / (dtype === 'f16' ? (ceilings.fmaF16 ?? NaN) : ceilings.fmaF32) : null,
           tunedOverDefault: ratio('tuned', 'default') ?? null,
+          tunedOverModel: ratio('tuned', 'model') ?? null,
           tunedOverNaive: ratio('tuned', 'naive') ?? null,
           tunedOverTfjs: ratio('tuned', 'TF.js') ?? null,
         },
@@ -99,9 +111,11 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         `${M}x${N}x${K}`,
         `${fmtMs(m.get('tuned'))} (${g('tuned')})`,
         `${fmtMs(m.get('default'))} (${g('default')})`,
+        `${fmtMs(m.get('model'))} (${g('model')})`,
         `${fmtMs(m.get('naive'))} (${g('naive')})`,
         `${fmtMs(m.get('TF.js'))} (${g('TF.js')})`,
         x(entry.ratios.tunedOverDefault),
+        x(entry.ratios.tunedOverModel),
         x(entry.ratios.tunedOverNaive),
         x(entry.ratios.tunedOverTfjs),
         entry.ratios.tunedOfFmaPeak === null || Number.isNaN(entry.ratios.tunedOfFmaPeak) ? 'n/a' : `${(entry.ratios.tunedOfFmaPeak * 100).toFixed(0)}%`,
@@ -109,7 +123,7 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
     }
   }
   printTable(
-    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'naive', 'TF.js', 'tuned/default', 'tuned/naive', 'tuned/TF.js', 'tuned % of FMA peak'],
+    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'model default', 'naive', 'TF.js', 'tuned/default', 'tuned/model', 'tuned/naive', 'tuned/TF.js', 'tuned % of FMA peak'],
     rows,
   );
   return results;

@@ -226,14 +226,15 @@ cli
 
 cli
   .command('strategies')
-  .description('guided search vs the exhaustive optimum on a GEMM space of a few hundred valid candidates')
+  .description('guided search with and without the cost model vs the exhaustive optimum on a GEMM space of a few hundred valid candidates (searches replay the exhaustive run\'s measurements)')
   .option('--size <n>', 'square GEMM size', '256')
-  .option('--seeds <list>', 'guided search seeds', '1,2,3')
+  .option('--seeds <list>', 'guided search seeds', '1,2,3,4,5,6,7,8,9,10')
   .option('--rounds <n>', 'interleaved timed rounds for the winners', '7')
+  .option('--db <path>', 'tuning database (the ceilings beside it give the model its first weights)')
   .option('--json <file>', "also write the results as JSON ('-' for stdout)")
   .action(async (o) => {
     const seeds = String(o.seeds).split(',').map(Number);
-    await onDevice('strategies', o.json, (device) => benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds) }, log));
+    await onDevice('strategies', o.json, (device) => benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds), db: o.db }, log));
   });
 
 cli.parseAsync(process.argv).then(

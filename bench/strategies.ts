@@ -1,11 +1,16 @@
 import { matmul } from '../examples/matmul.js';
+import { recordedCeilings } from '../src/autotune/ceilings.js';
+import { priorModel } from '../src/autotune/cost-model.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
-import { type Restrictions, searchSpace, spaceSize } from '../src/autotune/space.js';
-import { type Measurer, type TuneResult, tune } from '../src/autotune/tuner.js';
+import type { CandidateOutcome } from '../src/autotune/protocol.js';
+import { type Restrictions, type SearchSpace, searchSpace, spaceSize } from '../src/autotune/space.js';
+import { type Candidate, type Measurer, type TuneResult, tune } from '../src/autotune/tuner.js';
 import { randomHost } from '../src/ir/host.js';
 import { serializeProgram } from '../src/ir/serialize.js';
 import { describeSchedule } from '../src/passes/schedule.js';
+import type { DeviceInfo } from '../src/runtime/device.js';
 import { Executable } from '../src/runtime/executable.js';
+import { planKey } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, printTable } from './common.js';
 
@@ -13,6 +18,7 @@ export interface StrategyBenchOptions {
   readonly size: number;
   readonly seeds: readonly number[];
   readonly rounds: number;
+  readonly db?: string | undefined;
 }
 
 /** A GEMM space of a few hundred valid candidates: small enough to search exhaustively. */
@@ -31,36 +37,102 @@ export const STRATEGY_SPACE: Restrictions = {
   shuffleA: [false],
 };
 
+/** How close to the optimum a search must come for the measurements it took to count. */
+const WITHIN = [0.05, 0.1];
+
 /**
- * The guided search against the exhaustive optimum on the same space: how close it gets and how
- * many candidates it measures. The winners are then timed again side by side, so the comparison
- * is not at the mercy of the machine's load during the searches.
+ * The guided search with and without the cost model, against the exhaustive optimum on the same
+ * space. Every candidate is measured once, by the exhaustive search; the guided searches replay
+ * those measurements (a candidate's time is what the exhaustive run measured for the same code),
+ * so the strategies are compared on identical timings and the machine's noise cannot favour one.
+ * For each seed: how many measurements each took to come within 5% and 10% of the optimum. The
+ * winners are then timed again side by side.
  */
 export async function benchStrategies(device: WebGpuDevice, o: StrategyBenchOptions, log: (s: string) => void) {
   const program = matmul.build('f32');
   const sizes = { M: o.size, N: o.size, K: o.size };
   const worker = new MeasuringWorker({ backend: 'webgpu', program: serializeProgram(program), sizes, seed: 1, candidateTimeoutMs: 120_000, startTimeoutMs: 300_000 });
-  const runs: { label: string; result: TuneResult }[] = [];
+  let exhaustive: TuneResult;
+  let info: DeviceInfo;
+  let space: SearchSpace;
   try {
-    const info = await worker.start();
-    const space = searchSpace(info, program, sizes, STRATEGY_SPACE);
-    const measure: Measurer = (s, request) => worker.measure(s, request);
+    info = await worker.start();
+    space = searchSpace(info, program, sizes, STRATEGY_SPACE);
     log(`  space: ${spaceSize(space)} points`);
-    const all = await tune(info, program, sizes, space, measure, { strategy: 'exhaustive', budget: { trials: 100_000 } }, {
+    exhaustive = await tune(info, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'exhaustive', budget: { trials: 100_000 } }, {
       onProgress: (p) => p.measured % 25 === 0 && log(`  exhaustive ${p.phase} ${p.measured}/${p.total}`),
     });
-    runs.push({ label: 'exhaustive', result: all });
-    log(`  exhaustive: ${all.candidates.length} candidates (${all.validCount} valid) in ${all.seconds.toFixed(0)} s`);
-    const budget = Math.floor((all.validCount ?? all.candidates.length) / 5);
-    for (const seed of o.seeds) {
-      const g = await tune(info, program, sizes, space, measure, { strategy: 'guided', budget: { trials: budget }, seed });
-      runs.push({ label: `guided seed ${seed}`, result: g });
-      log(`  guided seed ${seed}: ${g.candidates.length} candidates in ${g.seconds.toFixed(0)} s`);
-    }
   } finally {
     worker.close();
   }
-  // the winners, side by side
+  const valid = exhaustive.validCount ?? exhaustive.candidates.length;
+  log(`  exhaustive: ${exhaustive.candidates.length} candidates (${valid} valid) in ${exhaustive.seconds.toFixed(0)} s`);
+  const replay = replayMeasurer(info, exhaustive.candidates);
+  const optimum = Math.min(...exhaustive.candidates.filter((c) => c.status === 'ok' && c.screen).map((c) => c.screen!.medianMs));
+  const model = priorModel(recordedCeilings(info, o.db));
+  const budget = Math.floor(valid / 4);
+  const runs: { label: string; seed: number; model: boolean; result: TuneResult; reach: (number | undefined)[] }[] = [];
+  for (const seed of o.seeds) {
+    for (const withModel of [false, true]) {
+      const result = await tune(info, program, sizes, space, replay, { strategy: 'guided', budget: { trials: budget }, seed, ...(withModel ? { model } : {}) });
+      const reach = WITHIN.map((w) => measurementsToReach(result.candidates, optimum * (1 + w)));
+      runs.push({ label: `guided${withModel ? ' + model' : ''} seed ${seed}`, seed, model: withModel, result, reach });
+    }
+  }
+  const summary = summarize(runs, budget);
+  printTable(
+    ['search', 'measured', 'to within 5% of the optimum', 'to within 10%', 'best found vs optimum', 'winner'],
+    runs.map((r) => [
+      r.label,
+      String(r.result.candidates.length),
+      fmtReach(r.reach[0]),
+      fmtReach(r.reach[1]),
+      `+${((bestScreened(r.result) / optimum - 1) * 100).toFixed(1)}%`,
+      r.result.best ? describeSchedule(r.result.best.schedule) : 'none',
+    ]),
+  );
+  printTable(
+    ['', 'without the model', 'with the model', 'ratio'],
+    WITHIN.map((w, i) => [`median measurements to within ${w * 100}% (never reached counts as the budget, ${budget})`, String(summary.without[i]), String(summary.with[i]), `${(summary.with[i]! / summary.without[i]!).toFixed(2)}`]),
+  );
+  const sideBySide = await winnersSideBySide(device, program, sizes, [
+    { label: 'exhaustive', result: exhaustive },
+    ...runs.filter((r) => r.seed === o.seeds[0]),
+  ], o);
+  return { space: spaceSize(space), valid, optimumMs: optimum, budget, summary, sideBySide, runs: runs.map((r) => ({ label: r.label, measured: r.result.candidates.length, reach: r.reach, bestMs: bestScreened(r.result) })) };
+}
+
+/** A measurer answering with what the exhaustive run measured for the same code. */
+function replayMeasurer(info: DeviceInfo, measured: readonly Candidate[]): Measurer {
+  const byKey = new Map(measured.map((c) => [c.key, c]));
+  return async (plan): Promise<CandidateOutcome> => {
+    const c = byKey.get(planKey(info, plan));
+    if (!c) return { status: 'error', detail: 'not measured by the exhaustive run' };
+    return c.status === 'ok' && c.screen ? { status: 'ok', measurement: c.screen } : { status: c.status, ...(c.detail ? { detail: c.detail } : {}) };
+  };
+}
+
+/** Measurements (in order) until one came within `limitMs`; undefined when none did. */
+function measurementsToReach(candidates: readonly Candidate[], limitMs: number): number | undefined {
+  const i = candidates.findIndex((c) => c.status === 'ok' && c.screen !== undefined && c.screen.medianMs <= limitMs);
+  return i < 0 ? undefined : i + 1;
+}
+
+const bestScreened = (r: TuneResult) => Math.min(...r.candidates.filter((c) => c.status === 'ok' && c.screen).map((c) => c.screen!.medianMs));
+const fmtReach = (n: number | undefined) => (n === undefined ? 'not reached' : String(n));
+
+/** Per threshold, the median over seeds of the measurements it took, with and without the model. */
+function summarize(runs: readonly { model: boolean; reach: readonly (number | undefined)[] }[], budget: number) {
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const per = (model: boolean) => WITHIN.map((_, i) => median(runs.filter((r) => r.model === model).map((r) => r.reach[i] ?? budget)));
+  return { without: per(false), with: per(true) };
+}
+
+/** The winners of the exhaustive run and of the first seed's searches, timed again side by side. */
+async function winnersSideBySide(device: WebGpuDevice, program: ReturnType<typeof matmul.build>, sizes: Record<string, number>, runs: readonly { label: string; result: TuneResult }[], o: StrategyBenchOptions) {
   const contenders: Contender[] = [];
   const exes: Executable[] = [];
   for (const { label, result } of runs) {
@@ -74,33 +146,9 @@ export async function benchStrategies(device: WebGpuDevice, o: StrategyBenchOpti
   const m = await interleaved(contenders, o.rounds);
   exes.forEach((e) => e.destroy());
   const optimum = m.get('exhaustive')!.medianMs;
-  // the same comparison inside the exhaustive run, which measured every candidate back to back:
-  // how far each winner's time there is from the best time there
-  const all = runs[0]!.result.candidates.filter((c) => c.status === 'ok' && c.screen);
-  const fastest = Math.min(...all.map((c) => c.screen!.medianMs));
-  const inExhaustive = (r: TuneResult) => all.find((c) => c.key === r.best?.key)?.screen?.medianMs;
-  const rows = runs.map(({ label, result }) => [
-    label,
-    String(result.candidates.length),
-    `${((100 * result.candidates.length) / (runs[0]!.result.validCount ?? 1)).toFixed(0)}%`,
-    result.best ? describeSchedule(result.best.schedule) : 'none',
-    fmtMs(m.get(label)),
-    m.get(label) ? `${((m.get(label)!.medianMs / optimum - 1) * 100).toFixed(1)}%` : 'n/a',
-    inExhaustive(result) !== undefined ? `${((inExhaustive(result)! / fastest - 1) * 100).toFixed(1)}%` : 'n/a',
-    `${result.seconds.toFixed(0)} s`,
-  ]);
   printTable(
-    ['search', 'measured', 'of valid', 'winner', 'winner ms, side by side', 'vs exhaustive winner, side by side', 'vs optimum, in the exhaustive run', 'search time'],
-    rows,
+    ['winner of', 'ms, side by side', 'vs the exhaustive winner'],
+    contenders.map((c) => [c.name, fmtMs(m.get(c.name)), `${((m.get(c.name)!.medianMs / optimum - 1) * 100).toFixed(1)}%`]),
   );
-  return runs.map(({ label, result }) => ({
-    label,
-    measured: result.candidates.length,
-    validCount: result.validCount ?? null,
-    winner: result.best?.schedule ?? null,
-    sideBySideMs: m.get(label)?.medianMs ?? null,
-    overExhaustiveWinnerSideBySide: m.get(label) ? m.get(label)!.medianMs / optimum - 1 : null,
-    overOptimumInExhaustiveRun: inExhaustive(result) !== undefined ? inExhaustive(result)! / fastest - 1 : null,
-    seconds: result.seconds,
-  }));
+  return Object.fromEntries(contenders.map((c) => [c.name, m.get(c.name)!.medianMs]));
 }

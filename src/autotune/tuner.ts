@@ -3,13 +3,15 @@ import { rng } from '../ir/host.js';
 import { canonicalJson } from '../ir/hash.js';
 import { type Program } from '../ir/tensor.js';
 import { type Plan } from '../passes/pipeline.js';
-import { InvalidScheduleError, type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
+import { type ResolvedSchedule, type Schedule } from '../passes/schedule.js';
 import type { DeviceInfo } from '../runtime/device.js';
-import { planFor, planKey } from '../runtime/target.js';
+import { planKey } from '../runtime/target.js';
 import { type Measurement, impossibleTiming, summarize } from './measure.js';
+import { type CostModel, type CostSample, planSamples } from './cost-model.js';
+import { ModelRanker, lowerPoint } from './model-search.js';
 import { deviceSeeds } from './seeds.js';
 import type { CandidateOutcome, CandidateStatus, MeasureRequest } from './protocol.js';
-import { type Point, type SearchSpace, allPoints, defaultPoint, pointOf, scheduleAt, spaceSize } from './space.js';
+import { type Point, type SearchSpace, allPoints, defaultPoint, pointOf, spaceSize } from './space.js';
 
 export type StrategyName = 'exhaustive' | 'guided' | 'auto';
 
@@ -55,6 +57,13 @@ export interface TuneOptions {
   readonly candidateTimeoutMs: number;
   readonly slowdownLimit: number;
   readonly compileMs: number;
+  /**
+   * A cost model to rank candidates by before measuring them (guided search): each candidate the
+   * search would measure is chosen as the fastest predicted of `RANK_POOL` proposals, and the
+   * model is fitted again to the kernels measured as the search goes. None: proposals are
+   * measured as drawn.
+   */
+  readonly model?: CostModel | undefined;
   /** A first measurement this many times the best so far ends a candidate's screening. */
   readonly cutoffFactor: number;
   /** Schedules to try right after the default: earlier results for other sizes, a user's guesses. */
@@ -82,6 +91,9 @@ export const DEFAULT_TUNE: TuneOptions = {
 
 /** How far past its time budget a run may go: a candidate's time-out is the time left plus this. */
 export const BUDGET_MARGIN_MS = 1000;
+
+/** Proposals drawn per measurement when a model ranks them. */
+export const RANK_POOL = 8;
 
 export const TIE_BREAK = 'the default schedule if it is within the band, else the lowest canonical JSON of the schedule';
 
@@ -120,6 +132,8 @@ export interface TuneResult {
   readonly error?: string;
   /** Seconds from `startedAt` to the end of the search. */
   readonly seconds: number;
+  /** The kernels measured, with what each does: what a cost model of this device is fitted to. */
+  readonly samples: readonly CostSample[];
   /** The winner against the default, when both ran correctly. */
   readonly speedup?: Speedup;
 }
@@ -180,6 +194,10 @@ class Search {
    */
   private readonly overheads: number[] = [];
   readonly start: number;
+  /** Every measured kernel with its counts: the model's samples, and the run's. */
+  readonly samples: CostSample[] = [];
+  /** Ranks proposals before they are measured, where the options give a model. */
+  readonly ranker: ModelRanker | undefined;
   stopped: TuneResult['stoppedBy'] | undefined;
   /** Why measuring failed for good, once it has. */
   error: string | undefined;
@@ -196,6 +214,7 @@ class Search {
     readonly total: number,
   ) {
     this.start = opts.startedAt ?? performance.now();
+    this.ranker = opts.model ? new ModelRanker(info, program, sizes, space, opts.model) : undefined;
   }
 
   get measured(): number {
@@ -280,24 +299,8 @@ class Search {
     const id = point.join(',');
     if (this.seen.has(id)) return undefined;
     this.seen.add(id);
-    let plan;
-    // knobs of a group this point's plan does not have are dropped: a chunk size decides which
-    // intermediates a chunked recurrence stores, so not every point's plan has every group
-    const schedule: Record<string, Schedule[string]> = { ...scheduleAt(this.space, point) };
-    for (;;) {
-      try {
-        plan = planFor(this.info, this.program, this.sizes, { ...this.space.lowering, schedule });
-        break;
-      } catch (e) {
-        if (e instanceof InvalidScheduleError && e.knob === '' && Object.hasOwn(schedule, e.group)) {
-          delete schedule[e.group];
-          continue;
-        }
-        const name = (e as Error).name;
-        if (name === 'InvalidScheduleError' || name === 'DeviceLimitError') return undefined;
-        throw e;
-      }
-    }
+    const plan = this.ranker ? this.ranker.lowered(point)?.plan : lowerPoint(this.info, this.program, this.sizes, this.space, point);
+    if (!plan) return undefined;
     const key = planKey(this.info, plan);
     if (this.byKey.has(key)) return undefined;
     const isDefault = canonicalJson(plan.schedule) === canonicalJson(this.space.defaults);
@@ -336,7 +339,12 @@ class Search {
     if (o.measurement) c.screen = o.measurement;
     if (o.detail) c.detail = o.detail;
     if (o.status === 'timeout' && limitedByBudget) c.detail = `${o.detail ?? 'timed out'} (the time budget ran out)`;
-    if (c.status === 'ok') this.plans.set(c, plan);
+    if (c.status === 'ok') {
+      this.plans.set(c, plan);
+      const samples = c.screen ? planSamples(plan, c.screen.kernelMs, c.screen.medianMs) : [];
+      this.samples.push(...samples);
+      this.ranker?.learn(samples);
+    }
     this.candidates.push(c);
     this.onProgress({ phase: 'screen', measured: this.measured, total: this.total, best: this.best(), last: c });
   }
@@ -478,6 +486,7 @@ export async function tune(
     stoppedBy: search.stopped ?? 'exhausted',
     ...(error !== undefined ? { error } : {}),
     seconds: search.elapsed(),
+    samples: search.samples,
     ...(speedup ? { speedup } : {}),
   };
 }
@@ -609,6 +618,13 @@ async function guided(s: Search): Promise<void> {
     await s.screen(c);
     return true;
   };
+  // with a model, each measurement goes to the fastest predicted of a pool of proposals (the
+  // first, in predicted order, that is not a point or the code of one measured already)
+  const tryDrawn = async (draw: () => Point): Promise<boolean> => {
+    if (!s.ranker) return tryPoint(draw());
+    for (const p of s.ranker.rank(Array.from({ length: RANK_POOL }, draw))) if (await tryPoint(p)) return true;
+    return false;
+  };
   const step = (from: Point): Point => {
     const p = [...from];
     const moves = random() < 0.6 ? 1 : 2;
@@ -628,7 +644,7 @@ async function guided(s: Search): Promise<void> {
   };
   for (let i = 0; i < population * 50 && s.measured < population && s.budgetLeft(); i++) {
     const known = s.best();
-    await tryPoint(known && i % 2 === 0 ? step(known.point) : randomPoint());
+    await tryDrawn(() => (known && i % 2 === 0 ? step(known.point) : randomPoint()));
   }
   await combine();
   let stale = 0;
@@ -644,22 +660,22 @@ async function guided(s: Search): Promise<void> {
     const before = s.best();
     let produced = 0;
     for (let child = 0; child < population && s.budgetLeft(); child++) {
-      const a = pick(top).point;
-      let p: Point;
-      if (top.length > 1 && random() < 0.3) {
-        const b = pick(top).point;
-        p = a.map((v, i) => (random() < 0.5 ? v : b[i]!));
-      } else {
-        p = step(a);
-      }
-      if (await tryPoint(p)) produced++;
+      const breed = (): Point => {
+        const a = pick(top).point;
+        if (top.length > 1 && random() < 0.3) {
+          const b = pick(top).point;
+          return a.map((v, i) => (random() < 0.5 ? v : b[i]!));
+        }
+        return step(a);
+      };
+      if (await tryDrawn(breed)) produced++;
     }
     await combine();
     const after = s.best();
     stale = produced === 0 || after === before ? stale + 1 : 0;
     if (stale >= 6) {
       // escape: a few random points before giving up
-      for (let i = 0; i < 3 && s.budgetLeft(); i++) await tryPoint(randomPoint());
+      for (let i = 0; i < 3 && s.budgetLeft(); i++) await tryDrawn(randomPoint);
       if (stale >= 12 || attempts > 20_000) {
         s.stopped = 'converged';
         break;

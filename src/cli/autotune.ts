@@ -89,7 +89,8 @@ function workCommands(cli: Command, done: Done): void {
     .option('--seed <n>', 'seed for the guided search and the random inputs', positiveInt, 1)
     .option('--repeat <n>', 'timed runs when the leaders are measured again', positiveInt, 10)
     .option('--db <path>', 'tuning database file (default: $TILECRAFT_TUNING_DB, else the user cache folder)')
-    .option('--no-save', 'do not record the result')
+    .option('--no-save', 'do not record the result (nor the measured kernels the cost model learns from)')
+    .option('--no-model', 'measure candidates as the search draws them, not the fastest the cost model predicts among several')
     .option('--json', 'machine-readable output', false)
     .action(async (name: string, o) => {
       done(await tuneCommand(name, o));
@@ -111,7 +112,7 @@ function workCommands(cli: Command, done: Done): void {
 
   cli
     .command('run')
-    .description('compile a program with its tuned (else default) schedule or the one given, run it, time it and check it against the CPU reference')
+    .description("compile a program with its tuned schedule (else the cost model's choice) or the one given, run it, time it and check it against the CPU reference")
     .argument('<program>', 'example name (see `autotune list`), a .tc file (file.tc:name picks one) or a .json program')
     .option('--dtype <dtype>', 'element type (default: the example\'s first)')
     .option('--shape <N=value>', 'override sizes, e.g. --shape N=1024,D=512 (repeatable)', collect, [])
@@ -121,7 +122,8 @@ function workCommands(cli: Command, done: Done): void {
     .option('--no-check', 'skip the comparison with the CPU reference')
     .option('--source', 'print the generated kernel source', false)
     .option('--db <path>', 'tuning database file to take a tuned schedule from')
-    .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
+    .option('--no-tuned', 'use the fixed default schedule even when a tuned one is recorded')
+    .option('--no-model', "where nothing is tuned, use the fixed default schedule, not the cost model's choice")
     .option(
       '--schedule <json|file>',
       'replay exactly this schedule: knobs by group id, inline (\'{"contraction:C": {"blockK": 8}}\') or a JSON file; a database entry or the schedule printed by tune/run --json works too. Knobs left out take their defaults; a wrong group or knob is an error',
@@ -140,7 +142,8 @@ function workCommands(cli: Command, done: Done): void {
     .option('--shape <N=value>', 'sizes, e.g. --shape N=1024,D=512 (repeatable); a dynamic size is exported at its bound', collect, [])
     .option('--dynamic <N<=bound>', 'make a size dynamic: compiled at the bound, run at any value up to it (e.g. --dynamic N<=8192; repeatable)', collect, [])
     .option('--db <path>', 'tuning database file to take a tuned schedule from')
-    .option('--no-tuned', 'use the default schedule even when a tuned one is recorded')
+    .option('--no-tuned', 'use the fixed default schedule even when a tuned one is recorded')
+    .option('--no-model', "where nothing is tuned, use the fixed default schedule, not the cost model's choice")
     .option('--shader-f16', 'emit f16 as WGSL f16 (the device needs shader-f16); default: packed halves any device runs', false)
     .option('--cuda <sm>', 'also write a C header and CUDA source with a launch function, printed for this compute capability (80, 90)', positiveInt)
     .option('--json', 'machine-readable output', false)

@@ -5,7 +5,9 @@ import { manifestOf } from '../export/manifest.js';
 import { EXPORT_FILES, writeExport } from '../export/write.js';
 import { InvalidScheduleError } from '../passes/schedule.js';
 import { DeviceLimitError, ShapeError } from '../ir/errors.js';
-import { atBounds } from '../runtime/executable.js';
+import { atBounds, tunedScheduleOf } from '../runtime/executable.js';
+import { deviceCostModel } from '../autotune/device-model.js';
+import { modelScheduleSource } from '../autotune/model-search.js';
 import { planFor } from '../runtime/target.js';
 import { openDatabase } from './database.js';
 import { EXIT } from './exit-codes.js';
@@ -24,11 +26,15 @@ export interface ExportOptions {
   readonly out: string;
   readonly db?: string;
   readonly tuned: boolean;
+  /** Where nothing is tuned, the cost model's choice (`--no-model`: the fixed default schedule). */
+  readonly model?: boolean;
   readonly shaderF16: boolean;
   /** Also write the C header and CUDA source, printed for this compute capability (80 = sm_80). */
   readonly cuda?: number;
   readonly json: boolean;
 }
+
+const ORIGINS = { exact: 'tuned', bucket: 'tuned for sizes in the same bucket', model: "the cost model's choice (nothing tuned)" } as const;
 
 /**
  * Writes a program's kernels for another runtime: lowered for the default WebGPU device with the
@@ -46,11 +52,13 @@ export async function exportCommand(name: string, o: ExportOptions): Promise<num
     let provenance: { origin: string; device?: string } = { origin: 'default' };
     let plan = undefined;
     if (o.tuned) {
-      const hit = await (await openDatabase(o.db)).tunedSchedule(device.info, src.program, sizes);
+      const db = await openDatabase(o.db);
+      const sources = o.model === false ? [db] : [db, modelScheduleSource(deviceCostModel(device.info, db.path))];
+      const hit = await tunedScheduleOf(sources, device.info, src.program, sizes);
       if (hit) {
         try {
           plan = planFor(device.info, src.program, sizes, { schedule: hit.schedule });
-          provenance = { origin: hit.match === 'exact' ? 'tuned' : 'tuned for sizes in the same bucket', device: deviceSummary(device.info) };
+          provenance = { origin: ORIGINS[hit.match], device: deviceSummary(device.info) };
         } catch (e) {
           if (!(e instanceof InvalidScheduleError || e instanceof DeviceLimitError)) throw e;
         }

@@ -18,6 +18,9 @@ import { UsageError } from './sizes.js';
 import { EXIT } from './exit-codes.js';
 import { randomInputs } from '../autotune/inputs.js';
 import { type DeviceKind, describeDevice, openDevice } from './open-device.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import { deviceCostModel } from '../autotune/device-model.js';
+import { modelScheduleSource } from '../autotune/model-search.js';
 import { resolveProgram } from './program-source.js';
 import { readScheduleArg, scheduleToReplay } from './schedule-arg.js';
 
@@ -32,6 +35,8 @@ export interface RunOptions {
   readonly source: boolean;
   readonly db?: string;
   readonly tuned: boolean;
+  /** Where nothing is tuned, the cost model's choice (`--no-model`: the fixed default schedule). */
+  readonly model?: boolean;
   /** A schedule to replay: inline JSON or a file (see `readScheduleArg`). */
   readonly schedule?: string;
 }
@@ -48,7 +53,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<number> {
   try {
     // a shape too big for the device is the user's input: said before anything is compiled or allocated
     checkFitsDevice(programTensors(program, sizes), device.info.limits, sizes);
-    const exe = await Executable.create(device, program, sizes, await compileOptions(o, given, () => scheduleToReplay(device.info, program, sizes, given)));
+    const exe = await Executable.create(device, program, sizes, await compileOptions(o, device.info, given, () => scheduleToReplay(device.info, program, sizes, given)));
     checkFitsDevice(exe.plan.tensors, device.info.limits, sizes);
     // a dynamic size runs at the value given (or the example's), its tensors at their actual shapes
     const dynamic = Object.keys(exe.dynamic);
@@ -136,8 +141,13 @@ export function checkFitsDevice(tensors: readonly PlanTensor[], limits: DeviceLi
   }
 }
 
-/** A given schedule replays exactly (no tuned lookup); else the tuned one unless --no-tuned. */
-async function compileOptions(o: RunOptions, given: unknown, replay: () => Schedule): Promise<CompileOptions> {
+/**
+ * A given schedule replays exactly (no tuned lookup); else the tuned one, else the cost model's
+ * choice; `--no-tuned` takes the fixed default schedule, `--no-model` skips the model.
+ */
+async function compileOptions(o: RunOptions, info: DeviceInfo, given: unknown, replay: () => Schedule): Promise<CompileOptions> {
   if (given !== undefined) return { schedule: replay() };
-  return o.tuned ? { tuning: await openDatabase(o.db) } : {};
+  if (!o.tuned) return {};
+  const db = await openDatabase(o.db);
+  return { tuning: o.model === false ? db : [db, modelScheduleSource(deviceCostModel(info, db.path))] };
 }

@@ -10,6 +10,7 @@ import { type KnobValue, type Restrictions, checkRestrictions } from '../autotun
 import { type SearchSpace, searchSpace, spaceSize } from '../autotune/space.js';
 import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
+import { deviceCostModel, recordSamples } from '../autotune/device-model.js';
 import { BUDGET_MARGIN_MS, type Candidate, DEFAULT_TUNE, type StrategyName, type TuneProgress, type TuneResult, tune } from '../autotune/tuner.js';
 import type { NewTuningEntry, TuningKey } from '../autotune/db.js';
 import { serializeProgram } from '../ir/serialize.js';
@@ -32,6 +33,8 @@ export interface TuneCommandOptions {
   readonly repeat: number;
   readonly db?: string;
   readonly save: boolean;
+  /** Rank candidates by the device's cost model before measuring them (`--no-model`: as drawn). */
+  readonly model?: boolean;
   readonly json: boolean;
 }
 
@@ -122,7 +125,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       src.sizes,
       space,
       (plan, request) => worker.measure(plan, request),
-      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds, startedAt: 0, reserveSeconds: RESERVE_SECONDS },
+      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds, startedAt: 0, reserveSeconds: RESERVE_SECONDS, ...(o.model !== false ? { model: deviceCostModel(info, db?.path ?? o.db) } : {}) },
       { signal: abort.signal, onProgress: (p) => progress.update(p) },
     );
     progress.stop();
@@ -130,6 +133,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
     // what was measured is recorded
     const notSaved = result.best && db ? await saveBest(() => db.record(entryFor(result, key, src, info, o.seed))) : undefined;
     const savedTo = notSaved === undefined ? db?.path : undefined;
+    if (db) keepSamples(info, result, db.path, o.json);
     if (o.json) jsonReport(src, result, savedTo, info, notSaved);
     else textReport(src, result, savedTo, notSaved);
     if (!result.best || result.stoppedBy === 'error' || notSaved !== undefined) return EXIT.failure;
@@ -138,6 +142,18 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
     progress.stop();
     process.off('SIGINT', onSigint);
     worker.close();
+  }
+}
+
+/**
+ * Adds the kernels a run measured to what the device's cost model is fitted to. They only refine
+ * a model, so a failure to write them is a warning, never the run's failure.
+ */
+function keepSamples(info: DeviceInfo, result: TuneResult, dbPath: string, json: boolean): void {
+  try {
+    recordSamples(info, result.samples, dbPath);
+  } catch (e) {
+    if (!json) console.error(`autotune: the measured kernels were not kept for the cost model: ${(e as Error).message}`);
   }
 }
 

@@ -9,10 +9,13 @@ import { cropFromBound, padToBound } from './padded.js';
 import { planFor } from './target.js';
 import type { CompiledKernel, Device, DeviceBuffer, DeviceInfo, RunResult } from './device.js';
 
-/** A tuned schedule found for a program: tuned for exactly these sizes, or for sizes in the same bucket. */
+/**
+ * A schedule found for a program: tuned for exactly these sizes, or for sizes in the same bucket,
+ * or chosen by a cost model of the device with nothing measured.
+ */
 export interface TunedSchedule {
   readonly schedule: Schedule;
-  readonly match: 'exact' | 'bucket';
+  readonly match: 'exact' | 'bucket' | 'model';
 }
 
 /**
@@ -22,6 +25,8 @@ export interface TunedSchedule {
  */
 export interface ScheduleSource {
   tunedSchedule(device: DeviceInfo, program: Program, sizes: Sizes): Promise<TunedSchedule | undefined>;
+  /** Asked only when no other source has a schedule (a cost model: choosing costs time, and any measured schedule beats it). */
+  readonly fallback?: boolean;
 }
 
 /**
@@ -31,9 +36,10 @@ export interface ScheduleSource {
 export interface CompileOptions extends LowerOptions {
   /**
    * Tuned schedules to use when no schedule is given: an exact match for this device, program and
-   * sizes, else one tuned for sizes in the same bucket; else the default schedule. Several sources
-   * (the user's own database, then one shipped with a package) are asked in order: the first
-   * exact match in any of them wins, else the first bucket match (see `tunedScheduleOf`).
+   * sizes, else one tuned for sizes in the same bucket, else a fallback source's choice (a cost
+   * model, `modelScheduleSource`); else the default schedule. Several sources (the user's own
+   * database, then one shipped with a package) are asked in order: the first exact match in any
+   * of them wins, else the first bucket match (see `tunedScheduleOf`).
    */
   readonly tuning?: ScheduleSource | readonly ScheduleSource[];
   /**
@@ -44,9 +50,10 @@ export interface CompileOptions extends LowerOptions {
 }
 
 /**
- * A tuned schedule from one source or several asked in order: an exact match (tuned for these
- * very sizes) in any source beats a bucket match in an earlier one; among matches of one kind,
- * the earlier source wins, so the user's own database goes first and a shipped one after it.
+ * Where an executable's schedule comes from, when none is given: the first exact match (tuned
+ * for these very sizes) in any source; else the first bucket match; else the first answer of a
+ * fallback source (a cost model's choice), which is asked only then. Sources are asked in order,
+ * so the user's own database goes first and a shipped one after it.
  */
 export async function tunedScheduleOf(
   sources: ScheduleSource | readonly ScheduleSource[],
@@ -55,14 +62,20 @@ export async function tunedScheduleOf(
   sizes: Sizes,
 ): Promise<TunedSchedule | undefined> {
   const all: readonly ScheduleSource[] = isScheduleSourceList(sources) ? sources : [sources];
-  const hits = await Promise.all(all.map((s) => s.tunedSchedule(device, program, sizes)));
-  return hits.find((h) => h?.match === 'exact') ?? hits.find((h) => h !== undefined);
+  const hits = await Promise.all(all.filter((s) => !s.fallback).map((s) => s.tunedSchedule(device, program, sizes)));
+  const measured = hits.find((h) => h?.match === 'exact') ?? hits.find((h) => h !== undefined);
+  if (measured) return measured;
+  for (const s of all.filter((x) => x.fallback)) {
+    const hit = await s.tunedSchedule(device, program, sizes);
+    if (hit) return hit;
+  }
+  return undefined;
 }
 
 const isScheduleSourceList = (s: ScheduleSource | readonly ScheduleSource[]): s is readonly ScheduleSource[] => Array.isArray(s);
 
 /** Where an executable's schedule came from. */
-export type ScheduleOrigin = 'given' | 'tuned' | 'tuned-bucket' | 'default';
+export type ScheduleOrigin = 'given' | 'tuned' | 'tuned-bucket' | 'model' | 'default';
 
 /** A program compiled for one device and one set of sizes. */
 export class Executable {
@@ -89,7 +102,7 @@ export class Executable {
       if (hit) {
         try {
           plan = planFor(device.info, program, sizes, { ...lowering, schedule: hit.schedule });
-          origin = hit.match === 'exact' ? 'tuned' : 'tuned-bucket';
+          origin = hit.match === 'exact' ? 'tuned' : hit.match === 'bucket' ? 'tuned-bucket' : 'model';
         } catch (e) {
           // a schedule tuned for other sizes may not fit these: the default schedule does
           if (!(e instanceof InvalidScheduleError || e instanceof DeviceLimitError)) throw e;

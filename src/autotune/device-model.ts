@@ -1,0 +1,62 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { DeviceInfo } from '../runtime/device.js';
+import { ceilingsPath, recordedCeilings } from './ceilings.js';
+import { type CostModel, type CostSample, fitCostModel, priorModel } from './cost-model.js';
+import { deviceFingerprint } from './fingerprint.js';
+import { COST_FEATURES } from './kernel-counts.js';
+
+/** Kernels kept per device: the latest, so that the model follows driver and machine changes. */
+export const MAX_COST_SAMPLES = 4000;
+
+/** Where measured kernels are kept for the cost model: beside the tuning database, like the ceilings. */
+export function costSamplesPath(db: string | undefined): string {
+  return join(dirname(ceilingsPath(db)), 'cost-samples.json');
+}
+
+type SampleFile = Record<string, { readonly samples: readonly CostSample[] }>;
+
+function readSamples(path: string): SampleFile {
+  if (!existsSync(path)) return {};
+  try {
+    const all = JSON.parse(readFileSync(path, 'utf8')) as SampleFile;
+    return typeof all === 'object' && all !== null ? all : {};
+  } catch {
+    // the samples only refine the model: a damaged file is started again, never an error
+    return {};
+  }
+}
+
+const isSample = (s: unknown): s is CostSample =>
+  typeof s === 'object' && s !== null && typeof (s as CostSample).ms === 'number' && COST_FEATURES.every((f) => typeof (s as CostSample).counts?.[f] === 'number');
+
+/** The kernels measured on this device so far (by any tuning run that recorded them). */
+export function recordedSamples(info: DeviceInfo, db?: string): CostSample[] {
+  return (readSamples(costSamplesPath(db))[deviceFingerprint(info)]?.samples ?? []).filter(isSample);
+}
+
+/**
+ * Adds measured kernels to this device's record, keeping the latest `MAX_COST_SAMPLES`. The file
+ * is replaced whole through a rename, so a reader never sees half of it; two runs recording at
+ * once may lose one run's samples, which costs the model a little precision, nothing else.
+ */
+export function recordSamples(info: DeviceInfo, samples: readonly CostSample[], db?: string): void {
+  if (samples.length === 0) return;
+  const path = costSamplesPath(db);
+  const all = readSamples(path);
+  const key = deviceFingerprint(info);
+  all[key] = { samples: [...(all[key]?.samples ?? []).filter(isSample), ...samples].slice(-MAX_COST_SAMPLES) };
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(all) + '\n');
+  renameSync(tmp, path);
+}
+
+/**
+ * This device's cost model: the ceilings' (measured by `npm run bench -- roofline`, else a
+ * software GPU's), fitted to the kernels tuning runs measured here where there are any.
+ */
+export function deviceCostModel(info: DeviceInfo, db?: string): CostModel {
+  const prior = priorModel(recordedCeilings(info, db));
+  return fitCostModel(recordedSamples(info, db), prior);
+}

@@ -1,0 +1,274 @@
+import { bitsOf, isFloat } from '../ir/dtype.js';
+import type { Builtin, KBuffer, KExpr, KStmt, Kernel } from '../ir/kernel.js';
+import { kchildren } from '../ir/kernel.js';
+
+/**
+ * What a kernel does, counted from its kernel IR without running it: the work of one launch,
+ * summed over every invocation. The cost model weighs these; they are the features it is fitted
+ * on. Counts are per scalar lane (a vec4 add is 4 arithmetic operations) except memory
+ * instructions, which count once per access whatever its width, beside the bytes they move.
+ */
+export const COST_FEATURES = [
+  /** Kernels launched (each costs the device's launch overhead). */
+  'launches',
+  /** Workgroups launched. */
+  'workgroups',
+  /** Invocations launched. */
+  'invocations',
+  /** f32/f16 arithmetic operations (add, mul, max, select, ...), per lane. */
+  'flops',
+  /** Transcendental and other costly functions: exp, log, sqrt, tanh, erf, pow, division, per lane. */
+  'special',
+  /** Integer and boolean operations and conversions (index arithmetic, unpacking), per lane. */
+  'intOps',
+  /** Global-memory load instructions. */
+  'globalLoads',
+  /** Bytes those loads read. */
+  'globalLoadBytes',
+  /** Global-memory store and atomic instructions. */
+  'globalStores',
+  /** Bytes those stores write. */
+  'globalStoreBytes',
+  /** Workgroup-memory loads. */
+  'sharedLoads',
+  /** Workgroup-memory stores. */
+  'sharedStores',
+  /** Reads and writes of per-invocation arrays indexed at run time. */
+  'privateAccesses',
+  /** Workgroup barriers, per invocation. */
+  'barriers',
+  /** Subgroup reductions and shuffles. */
+  'subgroupOps',
+  /** Iterations of loops left as loops (not unrolled): a compare, an increment and a branch each. */
+  'loopIterations',
+] as const;
+
+export type CostFeature = (typeof COST_FEATURES)[number];
+export type KernelCounts = Readonly<Record<CostFeature, number>>;
+
+const SPECIAL = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'sin', 'cos', 'recip', 'pow', 'div', 'mod']);
+
+/** Values of integer expressions where they can be known: loop bounds, trip counts. */
+type Env = Map<string, number>;
+
+/**
+ * One kernel's counts for a launch at the given values of its dynamic sizes (their bounds where
+ * not given). Loop trip counts are exact where the bounds are constants; a bound that depends on
+ * an outer loop variable or an invocation's position is taken at the middle of that variable's
+ * range (a triangular loop counts half its square). A guarded block counts fully (guards mostly
+ * pass), the two arms of an if-else half each.
+ */
+export function countKernel(k: Kernel, params: Readonly<Record<string, number>> = {}, bounds: Readonly<Record<string, number>> = {}): KernelCounts {
+  const counts = zeroCounts();
+  const buffers = new Map(k.buffers.map((b) => [b.name, b]));
+  const [wx, wy, wz] = k.workgroup;
+  const [gx, gy, gz] = k.grid;
+  const invocationsPerGroup = wx * wy * wz;
+  const env: Env = new Map();
+  const builtins: Partial<Record<Builtin, number>> = {
+    local_index: (invocationsPerGroup - 1) / 2,
+    local_id_x: (wx - 1) / 2,
+    local_id_y: (wy - 1) / 2,
+    local_id_z: (wz - 1) / 2,
+    group_id_x: (gx - 1) / 2,
+    group_id_y: (gy - 1) / 2,
+    group_id_z: (gz - 1) / 2,
+    num_groups_x: gx,
+    num_groups_y: gy,
+    num_groups_z: gz,
+  };
+  const value = (e: KExpr): number | undefined => evalIndex(e, env, builtins, { ...bounds, ...params });
+  const walker = { counts, buffers, value, env };
+  walkStmts(walker, k.body, 1);
+  const groups = gx * gy * gz;
+  const invocations = groups * invocationsPerGroup;
+  const total = zeroCounts();
+  for (const f of COST_FEATURES) total[f] = counts[f] * invocations;
+  total.launches = 1;
+  total.workgroups = groups;
+  total.invocations = invocations;
+  return total;
+}
+
+/** The counts of several kernels (a plan's), added up. */
+export function addCounts(all: readonly KernelCounts[]): KernelCounts {
+  const total = zeroCounts();
+  for (const c of all) for (const f of COST_FEATURES) total[f] += c[f];
+  return total;
+}
+
+export function zeroCounts(): Record<CostFeature, number> {
+  return Object.fromEntries(COST_FEATURES.map((f) => [f, 0])) as Record<CostFeature, number>;
+}
+
+interface Walker {
+  readonly counts: Record<CostFeature, number>;
+  readonly buffers: ReadonlyMap<string, KBuffer>;
+  readonly value: (e: KExpr) => number | undefined;
+  readonly env: Env;
+}
+
+function walkStmts(w: Walker, body: readonly KStmt[], times: number): void {
+  for (const s of body) walkStmt(w, s, times);
+}
+
+function walkStmt(w: Walker, s: KStmt, times: number): void {
+  const expr = (e: KExpr) => countExpr(w, e, times);
+  switch (s.op) {
+    case 'let': {
+      expr(s.value);
+      const v = w.value(s.value);
+      if (v !== undefined) w.env.set(s.name, v);
+      return;
+    }
+    case 'var':
+      if (s.init) expr(s.init);
+      return;
+    case 'assign':
+      return expr(s.value);
+    case 'store':
+      expr(s.index);
+      expr(s.value);
+      return access(w, s.buffer, s.value.type.lanes, 'store', times);
+    case 'atomic':
+      expr(s.index);
+      expr(s.value);
+      return access(w, s.buffer, 1, 'store', times);
+    case 'barrier':
+      w.counts.barriers += times;
+      return;
+    case 'if': {
+      expr(s.cond);
+      const share = s.else.length ? 0.5 : 1;
+      walkStmts(w, s.then, times * share);
+      walkStmts(w, s.else, times * share);
+      return;
+    }
+    case 'for':
+      return walkLoop(w, s, times);
+    case 'comment':
+      return;
+    default:
+      // cooperative matrix statements: a subgroup's joint tile operation, counted as one subgroup op
+      w.counts.subgroupOps += times;
+  }
+}
+
+function walkLoop(w: Walker, s: Extract<KStmt, { op: 'for' }>, times: number): void {
+  countExpr(w, s.start, times);
+  countExpr(w, s.end, times);
+  const start = w.value(s.start);
+  const end = w.value(s.end);
+  const step = w.value(s.step) ?? 1;
+  // a bound taken at the middle of an outer loop may be fractional: its trips are an average
+  const span = start !== undefined && end !== undefined && step > 0 ? Math.max(0, end - start) : undefined;
+  const trips = span === undefined ? 1 : Number.isInteger(span) ? Math.ceil(span / step) : span / step;
+  const unrolled = s.unroll && s.start.op === 'const' && s.end.op === 'const';
+  if (!unrolled) w.counts.loopIterations += times * trips;
+  if (start !== undefined && end !== undefined) w.env.set(s.var, (start + Math.max(start, end - step)) / 2);
+  walkStmts(w, s.body, times * trips);
+  w.env.delete(s.var);
+}
+
+function access(w: Walker, name: string, lanes: number, kind: 'load' | 'store', times: number): void {
+  const b = w.buffers.get(name);
+  const c = w.counts;
+  if (!b) return;
+  if (b.scope === 'global') {
+    const bytes = (bitsOf(b.dtype) * lanes * times) / 8;
+    if (kind === 'load') {
+      c.globalLoads += times;
+      c.globalLoadBytes += bytes;
+    } else {
+      c.globalStores += times;
+      c.globalStoreBytes += bytes;
+    }
+  } else if (b.scope === 'workgroup') {
+    if (kind === 'load') c.sharedLoads += times;
+    else c.sharedStores += times;
+  } else {
+    c.privateAccesses += times;
+  }
+}
+
+function countExpr(w: Walker, e: KExpr, times: number): void {
+  for (const c of kchildren(e)) countExpr(w, c, times);
+  const lanes = e.type.lanes * times;
+  const c = w.counts;
+  switch (e.op) {
+    case 'load':
+      return access(w, e.buffer, e.type.lanes, 'load', times);
+    case 'unary':
+    case 'binary': {
+      const fn = e.fn;
+      const operand = e.op === 'unary' ? e.x.type : e.a.type;
+      if (SPECIAL.has(fn) && isFloat(operand.scalar)) c.special += lanes;
+      else if (isFloat(operand.scalar)) c.flops += lanes;
+      else c.intOps += lanes;
+      return;
+    }
+    case 'select':
+      if (isFloat(e.type.scalar)) c.flops += lanes;
+      else c.intOps += lanes;
+      return;
+    case 'cast':
+    case 'bitcast':
+      c.intOps += lanes;
+      return;
+    case 'subgroup':
+    case 'shuffle':
+      c.subgroupOps += times;
+      return;
+    default:
+      return;
+  }
+}
+
+/** An i32 index expression's value where it follows from known names, builtins and sizes. */
+function evalIndex(e: KExpr, env: Env, builtins: Partial<Record<Builtin, number>>, sizes: Readonly<Record<string, number>>): number | undefined {
+  const ev = (x: KExpr) => evalIndex(x, env, builtins, sizes);
+  switch (e.op) {
+    case 'const':
+      return e.value;
+    case 'ref':
+      return env.get(e.name);
+    case 'builtin':
+      return builtins[e.name];
+    case 'param':
+      return sizes[e.name];
+    case 'select': {
+      const a = ev(e.a);
+      const b = ev(e.b);
+      return a === undefined || b === undefined ? undefined : (a + b) / 2;
+    }
+    case 'binary': {
+      const a = ev(e.a);
+      const b = ev(e.b);
+      if (a === undefined || b === undefined) return undefined;
+      return binaryValue(e.fn, a, b);
+    }
+    default:
+      return undefined;
+  }
+}
+
+function binaryValue(fn: string, a: number, b: number): number | undefined {
+  switch (fn) {
+    case 'add':
+      return a + b;
+    case 'sub':
+      return a - b;
+    case 'mul':
+      return a * b;
+    case 'div':
+      return b === 0 ? undefined : Math.floor(a / b);
+    case 'mod':
+      return b === 0 ? undefined : a % b;
+    case 'min':
+      return Math.min(a, b);
+    case 'max':
+      return Math.max(a, b);
+    default:
+      return undefined;
+  }
+}
