@@ -62,6 +62,22 @@ export interface Ceilings {
   /** The same per scalar global-memory load: consecutive invocations read consecutive f32 elements of a 16 KiB buffer every workgroup reads (cache-resident), net of the loop. */
   readonly globalLoadNs?: number;
   /**
+   * ns of device time per scalar global-memory load per invocation, net of the loop, when the
+   * launch streams a buffer larger than any cache (64 MiB of f32, less where the device binds
+   * less) coalesced: with G invocations in the launch, invocation g's k-th load reads element
+   * k·G + g, so at each step consecutive invocations read consecutive elements and the launch reads
+   * the whole buffer once. What a cost model charges a load of a tensor streamed from DRAM.
+   */
+  readonly globalStreamLoadNs?: number;
+  /**
+   * The same with the same loads scattered: invocation g's k-th load reads element g·L + k (L loads
+   * per invocation), so each invocation walks its own contiguous strip, neighbours are 4·L bytes
+   * apart at every step (never in one 32-byte sector), and the launch still reads the whole buffer
+   * once: the access of a kernel with one lane per row. Its excess over `globalStreamLoadNs` is
+   * what a cost model charges a load whose lanes do not read consecutive addresses.
+   */
+  readonly globalScatteredLoadNs?: number;
+  /**
    * ns of device time per subgroup shuffle per invocation, net of the loop: `subgroupShuffle` of an
    * f32 from lane (l + k) mod the subgroup size at invocation l's k-th shuffle. Absent on devices
    * without the `subgroups` feature.
