@@ -18,6 +18,12 @@ export interface RooflineOptions {
   readonly groups?: number | undefined;
   /** Iterations of each loop probe's loop, `LOOP_UNROLL` operations each (default 128). */
   readonly iterations?: number | undefined;
+  /**
+   * f32 elements of the buffer the streaming probes read (default `STREAM_BYTES` of them); capped
+   * at what the device binds and rounded down to a power of two. The probes' loops are as long as
+   * it takes their launch to read it all.
+   */
+  readonly streamElements?: number | undefined;
 }
 
 /** Independent multiply-add chains per element, so latency does not hide the rate. */
@@ -88,6 +94,11 @@ export const LOOP_WORKGROUP = 64;
 export const LOOP_UNROLL = 4;
 /** f32 elements of the workgroup array and of the global buffer the probes read: 16 KiB, what WebGPU guarantees a workgroup, and cache-resident. */
 export const LOOP_ELEMENTS = 4096;
+/**
+ * Bytes of the buffer the streaming probes read: past the last-level cache of the CPUs a software
+ * GPU runs on (32 MiB of L3 here) and the 50 MB L2 of an H100 or H200, so loads come from DRAM.
+ */
+export const STREAM_BYTES = 64 << 20;
 /** One nanosecond, the unit of WebGPU timestamps: the least time any clock tells from zero. */
 const TICK_MS = 1e-6;
 
@@ -97,7 +108,8 @@ type LoopOp = 'convert' | 'sharedLoad' | 'sharedStore' | 'globalLoad' | 'shuffle
 /**
  * A loop probe. The k-th operation of invocation l touches unit (l·`perLane` + k·`perOp`) mod
  * the units of `LOOP_ELEMENTS` (f32 elements, or vec4s with `lanes` 4); a shuffle reads the lane
- * that unit falls on in its subgroup.
+ * that unit falls on in its subgroup. In a streaming probe l is the invocation's index in the
+ * launch and the units are the `streamElements` f32 elements of its global buffer.
  */
 export interface LoopSpec {
   readonly name: string;
@@ -109,6 +121,12 @@ export interface LoopSpec {
   readonly perOp: number;
   /** Bytes one operation moves, where a GB/s figure is wanted. */
   readonly bytes?: number;
+  /**
+   * Where set, the global buffer holds this many f32 elements (a power of two) and is indexed by
+   * the launch's invocation index, so the probe reads memory no cache holds rather than the 16 KiB
+   * every workgroup shares.
+   */
+  readonly streamElements?: number;
 }
 
 /** The reference loop of a probe's width: every operation an index conversion. */
@@ -120,6 +138,39 @@ export const referenceSpec = (lanes: 1 | 4): LoopSpec => ({
   perLane: 1,
   perOp: LOOP_WORKGROUP,
 });
+
+/**
+ * Iterations of the streaming probes' loops: enough that the launch's `invocations` read all
+ * `elements` at least once, and at least two, so an invocation's strip spans 32 bytes.
+ */
+export const streamIterations = (elements: number, invocations: number) => Math.max(2, Math.ceil(elements / (invocations * LOOP_UNROLL)));
+
+/** The streaming probes' reference loop: index conversions with the coalesced probe's index arithmetic. */
+export const streamReferenceSpec = (elements: number, invocations: number): LoopSpec => ({
+  name: 'stream loop (reference)',
+  what: 'conversions of the streaming index to f32, what the streaming probes subtract',
+  op: 'convert',
+  lanes: 1,
+  perLane: 1,
+  perOp: invocations,
+  streamElements: elements,
+});
+
+/**
+ * The streaming probes: the launch's `invocations` read a buffer of `elements` f32 (beyond any
+ * cache) once, `loads` each, coalesced (at each step consecutive invocations read consecutive
+ * elements) or scattered (each invocation walks its own contiguous strip, so at each step
+ * neighbours are 4·`loads` bytes apart, never in one 32-byte sector: how a kernel with one lane
+ * per row reads). Their difference is what a load whose lanes miss each other's sectors costs.
+ */
+export function streamSpecs(elements: number, invocations: number, loads: number): LoopSpec[] {
+  const mib = `${(4 * elements) / (1 << 20)} MiB`;
+  const stream = { op: 'globalLoad', lanes: 1, bytes: 4, streamElements: elements } as const;
+  return [
+    { name: 'global stream', what: `f32 loads streaming ${mib}, load k of invocation g at element k·${invocations} + g (coalesced)`, ...stream, perLane: 1, perOp: invocations },
+    { name: 'global scattered', what: `f32 loads streaming ${mib}, load k of invocation g at element g·${loads} + k (a strip per invocation)`, ...stream, perLane: loads, perOp: 1 },
+  ];
+}
 
 /** The loop probes a device runs: the subgroup ones only where it has subgroups. */
 export function loopSpecs(subgroups: boolean): LoopSpec[] {
@@ -147,7 +198,8 @@ const widen = (s: LoopSpec, e: KExpr): KExpr => (s.lanes === 1 ? e : { op: 'vect
 /** Operation `u` of iteration j touches unit (l·perLane + (j·LOOP_UNROLL + u)·perOp) mod units. */
 function loopIndex(s: LoopSpec, u: number): KExpr {
   const k = kadd(kmul(kref('j', I32), kconst(LOOP_UNROLL)), kconst(u));
-  return kbinary('and', kadd(kmul(kref('lid', I32), kconst(s.perLane)), kmul(k, kconst(s.perOp))), kconst(LOOP_ELEMENTS / s.lanes - 1));
+  const l = kref(s.streamElements ? 'gid' : 'lid', I32);
+  return kbinary('and', kadd(kmul(l, kconst(s.perLane)), kmul(k, kconst(s.perOp))), kconst((s.streamElements ?? LOOP_ELEMENTS / s.lanes) - 1));
 }
 
 /** Operation `u` of an iteration: its index, then what it adds to accumulator `u` (a store stores the accumulator first). */
@@ -191,33 +243,40 @@ export function loopProbeKernel(s: LoopSpec, groups: number, iterations: number)
   const accs = Array.from({ length: LOOP_UNROLL }, (_, u) => kref(`acc${u}`, type));
   const body: KStmt[] = [...accs.flatMap((_, u) => loopStep(s, u)), ...(s.op === 'barrier' ? [{ op: 'barrier' } as const] : [])];
   const own: KStmt[] = s.op === 'shuffle' ? [{ op: 'let', name: 'own', value: kcast(lid, F32) }] : [];
+  const gid = kref('gid', I32);
   return {
     name: `probe_${s.name.replace(/\W+/g, '_')}`,
     workgroup: [LOOP_WORKGROUP, 1, 1],
     grid: [groups, 1, 1],
     buffers: [
-      { name: 'G', scope: 'global', dtype: 'f32', length: LOOP_ELEMENTS, access: 'read' },
+      { name: 'G', scope: 'global', dtype: 'f32', length: s.streamElements ?? LOOP_ELEMENTS, access: 'read' },
       { name: 'Y', scope: 'global', dtype: 'f32', length: groups * LOOP_WORKGROUP, access: 'read_write' },
       { name: 'S', scope: 'workgroup', dtype: 'f32', length: LOOP_ELEMENTS },
     ],
     body: [
       { op: 'let', name: 'lid', value: kbuiltin('local_index') },
+      { op: 'let', name: 'gid', value: kadd(kmul(kbuiltin('group_id_x'), kconst(LOOP_WORKGROUP)), lid) },
       ...fillShared(s),
       ...own,
       ...accs.map((_, u): KStmt => ({ op: 'var', name: `acc${u}`, type, init: widen(s, kcast(kadd(lid, kconst(u)), F32)) })),
       { op: 'for', var: 'j', start: kconst(0), end: kconst(iterations), step: kconst(1), unroll: false, body },
       { op: 'barrier' },
       { op: 'let', name: 'total', value: kadd(accs.reduce((a, b) => kadd(a, b)), kload('S', kmul(lid, kconst(s.lanes)), type)) },
-      { op: 'store', buffer: 'Y', index: kadd(kmul(kbuiltin('group_id_x'), kconst(LOOP_WORKGROUP)), lid), value: lanesSum(kref('total', type)) },
+      { op: 'store', buffer: 'Y', index: gid, value: lanesSum(kref('total', type)) },
     ],
   };
 }
 
-/** A compiled loop probe, the reference loop of its width, and their times run by run (warm-up runs first). */
+/** A compiled loop probe, its reference loop, the buffers both bind, and their times run by run (warm-up runs first). */
 interface LoopProbe {
   readonly spec: LoopSpec;
   readonly kernel: CompiledKernel;
+  readonly referenceSpec: LoopSpec;
   readonly reference: CompiledKernel;
+  /** The global buffer the probe reads (16 KiB, or the streamed one), then Y to write. */
+  readonly buffers: readonly DeviceBuffer[];
+  /** Iterations of the probe's loop: the shared count, or as many as streaming its buffer takes. */
+  readonly iterations: number;
   /** Operations per invocation: one barrier per iteration, `LOOP_UNROLL` of anything else. */
   readonly ops: number;
   readonly references: number[];
@@ -225,29 +284,69 @@ interface LoopProbe {
   readonly differences: number[];
 }
 
-/** The loop probes compiled, with the buffers every one binds (a global buffer to read, Y to write). */
+/** The loop probes compiled, with every buffer they bind (to destroy after). */
 interface LoopProbes {
   readonly probes: LoopProbe[];
   readonly buffers: readonly DeviceBuffer[];
   readonly invocations: number;
+  /** Iterations of the loops that do not stream. */
   readonly iterations: number;
 }
 
-async function loopProbes(device: WebGpuDevice, groups: number, iterations: number, log: (s: string) => void): Promise<LoopProbes> {
-  const subgroups = device.hasFeature('subgroups');
-  if (!subgroups) log("this device lacks the 'subgroups' feature: the subgroup shuffle and broadcast probes are skipped");
-  const references = new Map<number, CompiledKernel>();
-  for (const lanes of [1, 4] as const) references.set(lanes, await device.compile(loopProbeKernel(referenceSpec(lanes), groups, iterations)));
+/** Compiles `specs` and the one reference loop they are measured against, all run with `buffers`. */
+async function compileLoops(device: WebGpuDevice, referenceSpec: LoopSpec, specs: readonly LoopSpec[], groups: number, iterations: number, buffers: readonly DeviceBuffer[]): Promise<LoopProbe[]> {
+  const reference = await device.compile(loopProbeKernel(referenceSpec, groups, iterations));
   const probes: LoopProbe[] = [];
-  for (const spec of loopSpecs(subgroups)) {
+  for (const spec of specs) {
     const kernel = await device.compile(loopProbeKernel(spec, groups, iterations));
     const ops = spec.op === 'barrier' ? iterations : iterations * LOOP_UNROLL;
-    probes.push({ spec, kernel, reference: references.get(spec.lanes)!, ops, references: [], differences: [] });
+    probes.push({ spec, kernel, referenceSpec, reference, buffers, iterations, ops, references: [], differences: [] });
   }
+  return probes;
+}
+
+/**
+ * f32 elements the streaming probes read: `requested` (default `STREAM_BYTES` of them), no more
+ * than one binding or buffer of the device holds, rounded down to a power of two so that the index
+ * wraps with a mask like the other probes'.
+ */
+function streamElementsOn(device: WebGpuDevice, requested: number | undefined): number {
+  const l = device.info.limits;
+  const bytes = Math.min(requested === undefined ? STREAM_BYTES : 4 * requested, l.maxStorageBufferBindingSize, l.maxBufferSize);
+  return 2 ** Math.floor(Math.log2(bytes / 4));
+}
+
+/** A streamed buffer's contents: any values do, so cheap ones rather than `randomHost`'s 64-bit temporaries. */
+function streamData(elements: number): Float32Array {
+  const data = new Float32Array(elements);
+  for (let i = 0; i < elements; i++) data[i] = (i & 1023) / 1024;
+  return data;
+}
+
+/**
+ * Compiles every loop probe with its reference loop and makes the buffers they read: the 16 KiB
+ * one the cache-resident probes share, and the streamed one, whose probes loop as long as reading
+ * it once takes (their own reference loop runs as long).
+ */
+async function loopProbes(device: WebGpuDevice, groups: number, iterations: number, requestedStream: number | undefined, log: (s: string) => void): Promise<LoopProbes> {
+  const subgroups = device.hasFeature('subgroups');
+  if (!subgroups) log("this device lacks the 'subgroups' feature: the subgroup shuffle and broadcast probes are skipped");
+  const invocations = groups * LOOP_WORKGROUP;
   const G = device.createBuffer(4 * LOOP_ELEMENTS, 'G');
   device.write(G, randomHost('f32', [LOOP_ELEMENTS], 2).data);
-  const Y = device.createBuffer(4 * groups * LOOP_WORKGROUP, 'Y');
-  return { probes, buffers: [G, Y], invocations: groups * LOOP_WORKGROUP, iterations };
+  const Y = device.createBuffer(4 * invocations, 'Y');
+  const specs = loopSpecs(subgroups);
+  const probes: LoopProbe[] = [];
+  for (const lanes of [1, 4] as const) {
+    probes.push(...(await compileLoops(device, referenceSpec(lanes), specs.filter((s) => s.lanes === lanes), groups, iterations, [G, Y])));
+  }
+  const elements = streamElementsOn(device, requestedStream);
+  const H = device.createBuffer(4 * elements, 'H');
+  device.write(H, streamData(elements));
+  const streamed = streamIterations(elements, invocations);
+  const streams = streamSpecs(elements, invocations, streamed * LOOP_UNROLL);
+  probes.push(...(await compileLoops(device, streamReferenceSpec(elements, invocations), streams, groups, streamed, [H, Y])));
+  return { probes, buffers: [G, H, Y], invocations, iterations };
 }
 
 /** One launch of a compiled kernel: its device time where the device has timestamps, else the wall time. */
@@ -265,8 +364,8 @@ const loopContenders = (device: WebGpuDevice, l: LoopProbes): Contender[] =>
   l.probes.map((p) => ({
     name: p.spec.name,
     run: async () => {
-      const reference = await timeKernel(device, p.reference, l.buffers);
-      const ms = await timeKernel(device, p.kernel, l.buffers);
+      const reference = await timeKernel(device, p.reference, p.buffers);
+      const ms = await timeKernel(device, p.kernel, p.buffers);
       p.references.push(reference);
       p.differences.push(ms - reference);
       return ms;
@@ -314,16 +413,15 @@ function loopCost(p: LoopProbe, invocations: number, step: number): LoopCost {
   return { netMs, spreadMs: spread, ns, resolved: median > spread, ...(p.spec.bytes ? { gbPerSecond: p.spec.bytes / ns } : {}) };
 }
 
-/** Rows of the table for the loop probes: each width's reference loop first, then the probes measured against it. */
+/** Rows of the table for the loop probes: each reference loop first, then the probes measured against it. */
 function loopRows(l: LoopProbes, m: ReadonlyMap<string, Measurement>, costs: ReadonlyMap<string, LoopCost>): string[][] {
   const rows: string[][] = [];
-  for (const lanes of [1, 4] as const) {
-    const mine = l.probes.filter((p) => p.spec.lanes === lanes);
-    if (!mine.length) continue;
+  for (const spec of new Set(l.probes.map((p) => p.referenceSpec))) {
+    const mine = l.probes.filter((p) => p.referenceSpec === spec);
     const ref = summarize(mine.flatMap((p) => p.references.slice(WARMUP)), 'device');
-    const spec = referenceSpec(lanes);
-    const ns = (ref.medianMs * 1e6) / (l.invocations * l.iterations * LOOP_UNROLL);
-    rows.push([spec.name, `${l.iterations * LOOP_UNROLL} ${spec.what}; ${l.invocations} invocations`, fmtMs(ref), `${ns.toFixed(3)} ns per step`]);
+    const steps = mine[0]!.iterations * LOOP_UNROLL;
+    const ns = (ref.medianMs * 1e6) / (l.invocations * steps);
+    rows.push([spec.name, `${steps} ${spec.what}; ${l.invocations} invocations`, fmtMs(ref), `${ns.toFixed(3)} ns per step`]);
     for (const p of mine) {
       const c = costs.get(p.spec.name)!;
       const bound = c.resolved ? '' : p.spec.bytes ? '≥ ' : '≤ ';
@@ -348,6 +446,8 @@ function loopCeilings(costs: ReadonlyMap<string, LoopCost>): Partial<Ceilings> {
     workgroupStore: gb('wg store'),
     sharedLoadNs: ns('wg load scalar'),
     globalLoadNs: ns('global load'),
+    globalStreamLoadNs: ns('global stream'),
+    globalScatteredLoadNs: ns('global scattered'),
     ...sub,
     barrierNs: ns('barrier'),
   };
@@ -389,12 +489,13 @@ function programRows(o: RooflineOptions, c: Ceilings, m: ReadonlyMap<string, Mea
 /**
  * Measures the device's ceilings with probe kernels tilecraft lowers itself (so they are what its
  * kernels could reach, not a vendor's number): tensor programs for arithmetic, copies and launches,
- * kernels built in its kernel IR for workgroup memory, subgroups and barriers. Every probe is
- * timed in one interleaved run; the ceilings are recorded beside the tuning database.
+ * kernels built in its kernel IR for workgroup memory, subgroups, barriers and global loads
+ * (cache-resident, and streamed coalesced or scattered). Every probe is timed in one interleaved
+ * run; the ceilings are recorded beside the tuning database.
  */
 export async function benchRoofline(device: WebGpuDevice, o: RooflineOptions, log: (s: string) => void): Promise<Ceilings> {
   const probes = await programProbes(device, o);
-  const loops = await loopProbes(device, o.groups ?? 256, o.iterations ?? 128, log);
+  const loops = await loopProbes(device, o.groups ?? 256, o.iterations ?? 128, o.streamElements, log);
   const contenders: Contender[] = probes.map((p) => ({
     name: p.name,
     run: async () => {
@@ -415,7 +516,7 @@ export async function benchRoofline(device: WebGpuDevice, o: RooflineOptions, lo
   const ceilings: Ceilings = { ...programCeilings(device, probes, m), ...loopCeilings(costs) };
   printTable(['probe', 'what it runs (per invocation for the loops)', 'ms (median ±spread)', 'ceiling'], [...programRows(o, ceilings, m), ...loopRows(loops, m, costs)]);
   log(
-    `loop probes: ${LOOP_WORKGROUP} invocations per workgroup, ${loops.iterations} iterations of ${LOOP_UNROLL} independent operations; ` +
+    `loop probes: ${LOOP_WORKGROUP} invocations per workgroup, ${loops.iterations} iterations of ${LOOP_UNROLL} independent operations (the streaming ones: as many as reading their buffer once takes); ` +
       "net: the probe's time minus its reference loop's, run just before it (median ±half the interquartile range of the differences, in ms); ≤ / ≥: a median below that spread, recorded as a bound",
   );
   const path = recordCeilings(device.info, ceilings, o.db);
