@@ -12,7 +12,9 @@ import { Executable } from '../src/runtime/executable.js';
 import { planFor } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, type Row, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, resultOf, timedExecutable, times, tunedSchedule, verdict } from './common.js';
-import { recordedCeilings } from '../src/autotune/ceilings.js';
+import { deviceCostModel } from '../src/autotune/device-model.js';
+import { modelSchedule } from '../src/autotune/model-search.js';
+import { sameRunCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 type Budget = { trials?: number; seconds?: number };
@@ -179,7 +181,10 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
   const rows: (string | number)[][] = [];
   const ratioRows: (string | number)[][] = [];
   const program = attention.build('f32');
-  const ceilings = recordedCeilings(device.info, o.db);
+  // the FMA rate, measured beside every prefill case; the cost model that picks an untuned default
+  const probes = await sameRunCeilings(device);
+  const model = deviceCostModel(device.info, o.db);
+  log(`cost model: ${model.source === 'fitted' ? `fitted to ${model.samples} measured kernels` : 'from the ceilings alone'}`);
 
   // the yardstick: the tuned f32 GEMM at 1024³, timed beside every prefill case
   let gemm: { exe: Executable; schedule: string; flops: number } | undefined;
@@ -222,6 +227,8 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
     await add('three-kernel default', THREE_KERNELS);
     if (unstreamed) await add('three-kernel tuned', THREE_KERNELS, unstreamed);
     await add('streaming default', {});
+    const choice = modelSchedule(device.info, program, sizes, model);
+    await add('streaming model default', {}, { schedule: choice.schedule, source: `cost model, ${choice.evaluated} schedules predicted` });
     if (streamed) await add('streaming tuned', {}, streamed);
     const inputs = randomInputs(exes[0]!.exe.inputs);
     for (const { exe } of exes) upload(exe, inputs);
@@ -251,6 +258,7 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
     const error = referenceRows(inputs, sizes, 16);
     const agreement = Object.fromEntries([...outs].map(([k, v]) => [k, error(v)]));
     log(`  largest |O - reference| over 16 rows: ${Object.entries(agreement).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    contenders.push(...probes.contenders);
     if (gemm) {
       contenders.push(timed('GEMM 1024³ f32', gemm.exe));
       others.push({ name: 'GEMM 1024³ f32', schedule: gemm.schedule, flops: gemm.flops });
@@ -278,18 +286,23 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
       streamingOverTfjs: speedup('TF.js'),
       streamingGflopsOverGemm: gemmGflops ? flops / (streaming * 1e-3) / gemmGflops : undefined,
       streamingTunedOverDefault: ms('streaming tuned') !== undefined ? ms('streaming default')! / streaming : undefined,
-      streamingOfFmaPeak: ceilings ? flops / (streaming * 1e-3) / 1e9 / ceilings.fmaF32 : undefined,
+      streamingTunedOverModel: ms('streaming tuned') !== undefined ? ms('streaming model default')! / streaming : undefined,
+      streamingOfFmaPeak: probes.fmaGflops(m) ? flops / (streaming * 1e-3) / 1e9 / probes.fmaGflops(m)! : undefined,
+      defaultOfFmaPeak: probes.fmaGflops(m) ? flops / (ms('streaming default')! * 1e-3) / 1e9 / probes.fmaGflops(m)! : undefined,
+      modelOfFmaPeak: probes.fmaGflops(m) ? flops / (ms('streaming model default')! * 1e-3) / 1e9 / probes.fmaGflops(m)! : undefined,
     };
     ratioRows.push(
       [label, `${streamingName} vs ${threeName} (speed-up)`, times(ratios.streamingOverThreeKernel), '>= 4x', verdict(ratios.streamingOverThreeKernel, 4)],
       [label, `${streamingName} vs TF.js (speed-up)`, times(ratios.streamingOverTfjs), '>= 5x', verdict(ratios.streamingOverTfjs, 5)],
       [label, `${streamingName} GFLOP/s / GEMM 1024³ GFLOP/s`, pct(ratios.streamingGflopsOverGemm), '>= 80%', verdict(ratios.streamingGflopsOverGemm, 0.8)],
       [label, 'streaming tuned vs streaming default (speed-up)', times(ratios.streamingTunedOverDefault), '', ''],
-      [label, `${streamingName} GFLOP/s / recorded FMA peak`, ceilings ? pct(ratios.streamingOfFmaPeak) : 'n/a (run bench -- roofline)', '', ''],
+      [label, 'streaming tuned vs the cost model\'s default (speed-up)', times(ratios.streamingTunedOverModel), '<= 1.5x', ratios.streamingTunedOverModel === undefined ? '' : ratios.streamingTunedOverModel <= 1.5 ? 'yes' : 'no'],
+      [label, `GFLOP/s / FMA peak (same run): ${streamingName}, default, model default`, `${pct(ratios.streamingOfFmaPeak)}, ${pct(ratios.defaultOfFmaPeak)}, ${pct(ratios.modelOfFmaPeak)}`, '', ''],
     );
     results.push({ case: label, sizes, flops, bytes, rounds, agreement, contenders: lines, ratios: { ...ratios, threeKernelBaseline: threeName, streaming: streamingName } });
   }
   gemm?.exe.destroy();
+  probes.destroy();
 
   for (const c of o.decode ? decodeCases(o.decode) : []) {
     const dprogram = c.example.build('f32');

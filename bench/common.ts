@@ -12,6 +12,7 @@ import { type Restrictions, type SpaceLowering, searchSpace } from '../src/autot
 import { tune } from '../src/autotune/tuner.js';
 import { tuningKeyFor } from '../src/autotune/lookup.js';
 import { seedsFromDatabase } from '../src/autotune/seeds.js';
+import { deviceCostModel, recordSamples } from '../src/autotune/device-model.js';
 import { type Sizes } from '../src/ir/bind.js';
 import { canonicalJson } from '../src/ir/hash.js';
 import { serializeProgram } from '../src/ir/serialize.js';
@@ -83,7 +84,10 @@ export async function tunedSchedule(
     const space = searchSpace(workerInfo, program, sizes, q.restrict, q.lowering);
     const key = tuningKeyFor(workerInfo, keyed, sizes);
     const seeds = await seedsFromDatabase(db, key);
-    const r = await tune(workerInfo, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'guided', budget, seeds });
+    // ranked by the device's cost model, as `autotune tune` does, and adding to what it learns from
+    const model = deviceCostModel(workerInfo, db.path);
+    const r = await tune(workerInfo, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'guided', budget, seeds, model });
+    recordSamples(workerInfo, r.samples, db.path);
     if (!r.best) return undefined;
     const ms = r.best.final?.medianMs ?? r.best.screen!.medianMs;
     await db.record({

@@ -5,9 +5,9 @@ import { describeSchedule } from '../src/passes/schedule.js';
 import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
-import { recordedCeilings } from '../src/autotune/ceilings.js';
 import { deviceCostModel } from '../src/autotune/device-model.js';
 import { modelSchedule } from '../src/autotune/model-search.js';
+import { sameRunCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
 
 export interface GemmBenchOptions {
@@ -30,9 +30,9 @@ async function tfjsMatmul(device: WebGpuDevice, M: number, N: number, K: number)
 
 export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: (s: string) => void) {
   const db = await openDb(o.db);
-  // the FMA rate `npm run bench -- roofline` measured here, if it ran
-  const ceilings = recordedCeilings(device.info, o.db);
-  if (!ceilings) log('no recorded ceilings for this device: run `npm run bench -- roofline` for the % of FMA peak column');
+  // the FMA rate, measured beside every shape (f32: the device's f16 rate is no GEMM's ceiling
+  // where f16 is computed in f32)
+  const probes = await sameRunCeilings(device);
   // the untuned default a cost model picks: the ceilings' model, fitted to kernels tuned here
   const model = deviceCostModel(device.info, o.db);
   log(`cost model: ${model.source === 'fitted' ? `fitted to ${model.samples} measured kernels` : 'from the ceilings alone'}`);
@@ -68,6 +68,7 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
           },
         });
       }
+      contenders.push(...probes.contenders);
       if (o.tfjs && dtype === 'f32') {
         contenders.push(await tfjsMatmul(device, M, N, K));
       }
@@ -94,9 +95,11 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         tunedFrom: tuned?.source ?? null,
         ms: Object.fromEntries([...m].map(([k, v]) => [k, { median: v.medianMs, min: v.minMs, spread: v.spread, samples: v.samples }])),
         gflops: Object.fromEntries([...m.keys()].map((k) => [k, gf(k)])),
-        fmaPeakGflops: ceilings ? (dtype === 'f16' ? (ceilings.fmaF16 ?? null) : ceilings.fmaF32) : null,
+        fmaPeakGflops: probes.fmaGflops(m) ?? null,
         ratios: {
-          tunedOfFmaPeak: ceilings && gf('tuned') !== undefined ? gf('tuned')! / (dtype === 'f16' ? (ceilings.fmaF16 ?? NaN) : ceilings.fmaF32) : null,
+          tunedOfFmaPeak: gf('tuned') !== undefined && probes.fmaGflops(m) ? gf('tuned')! / probes.fmaGflops(m)! : null,
+          defaultOfFmaPeak: probes.fmaGflops(m) ? gf('default')! / probes.fmaGflops(m)! : null,
+          modelOfFmaPeak: probes.fmaGflops(m) ? gf('model')! / probes.fmaGflops(m)! : null,
           tunedOverDefault: ratio('tuned', 'default') ?? null,
           tunedOverModel: ratio('tuned', 'model') ?? null,
           tunedOverNaive: ratio('tuned', 'naive') ?? null,
@@ -118,12 +121,13 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
         x(entry.ratios.tunedOverModel),
         x(entry.ratios.tunedOverNaive),
         x(entry.ratios.tunedOverTfjs),
-        entry.ratios.tunedOfFmaPeak === null || Number.isNaN(entry.ratios.tunedOfFmaPeak) ? 'n/a' : `${(entry.ratios.tunedOfFmaPeak * 100).toFixed(0)}%`,
+        [entry.ratios.tunedOfFmaPeak, entry.ratios.defaultOfFmaPeak, entry.ratios.modelOfFmaPeak].map((r) => (r === null ? 'n/a' : `${(r * 100).toFixed(0)}%`)).join(' / '),
       ]);
     }
   }
+  probes.destroy();
   printTable(
-    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'model default', 'naive', 'TF.js', 'tuned/default', 'tuned/model', 'tuned/naive', 'tuned/TF.js', 'tuned % of FMA peak'],
+    ['dtype', 'M x N x K', 'tuned ms (GFLOP/s)', 'default', 'model default', 'naive', 'TF.js', 'tuned/default', 'tuned/model', 'tuned/naive', 'tuned/TF.js', '% of FMA f32, same run: tuned / default / model'],
     rows,
   );
   return results;

@@ -231,10 +231,11 @@ cli
   .option('--seeds <list>', 'guided search seeds', '1,2,3,4,5,6,7,8,9,10')
   .option('--rounds <n>', 'interleaved timed rounds for the winners', '7')
   .option('--db <path>', 'tuning database (the ceilings beside it give the model its first weights)')
+  .option('--replay <file>', "the exhaustive search's measurements: read if the file exists, else written after measuring")
   .option('--json <file>', "also write the results as JSON ('-' for stdout)")
   .action(async (o) => {
     const seeds = String(o.seeds).split(',').map(Number);
-    await onDevice('strategies', o.json, (device) => benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds), db: o.db }, log));
+    await onDevice('strategies', o.json, (device) => benchStrategies(device, { size: Number(o.size), seeds, rounds: Number(o.rounds), db: o.db, replay: o.replay }, log));
   });
 
 cli.parseAsync(process.argv).then(

@@ -82,7 +82,7 @@ async function programProbes(device: WebGpuDevice, o: RooflineOptions): Promise<
 }
 
 /** GFLOP/s or GB/s of a probe's median time, or its median in microseconds. */
-const rateOf = (p: ProgramProbe, x: Measurement) => (p.unit === 'us' ? x.medianMs * 1e3 : p.work / (x.medianMs * 1e-3) / 1e9);
+const rateOf = (p: ProgramProbe, x: Measurement) => (p.unit === 'us' ? x.medianMs * 1e3 : p.work / (Math.max(x.medianMs, TICK_MS) * 1e-3) / 1e9);
 
 // ---------------------------------------------------------------------------------------------
 // Loop probes: what one operation the tensor DSL cannot express alone costs (workgroup memory,
@@ -522,4 +522,46 @@ export async function benchRoofline(device: WebGpuDevice, o: RooflineOptions, lo
   const path = recordCeilings(device.info, ceilings, o.db);
   log(`recorded in ${path} (the other benches report their share of these)`);
   return ceilings;
+}
+
+/** The FMA and copy probes as contenders a bench times beside its own kernels. */
+export interface SameRunCeilings {
+  readonly contenders: readonly Contender[];
+  /** GFLOP/s of the FMA probe (f32) in a measured run. */
+  fmaGflops(m: ReadonlyMap<string, Measurement>): number | undefined;
+  /** GB/s of the vec4 copy (bytes read and written) in a measured run. */
+  copyGbps(m: ReadonlyMap<string, Measurement>): number | undefined;
+  destroy(): void;
+}
+
+export const FMA_PROBE = 'ceiling: FMA f32';
+export const COPY_PROBE = 'ceiling: copy vec4';
+
+/**
+ * The device's FMA rate and copy bandwidth, measured in the same interleaved run as a bench's
+ * kernels (so a share of the ceiling is not skewed by the machine's load changing between runs).
+ */
+export async function sameRunCeilings(device: WebGpuDevice, n = 1 << 18, depth = 32): Promise<SameRunCeilings> {
+  const vec4 = { defaults: { elementwise: { vectorWidth: 4 as const } }, warmup: true };
+  const fma = await Executable.create(device, fmaChain('f32', depth), { n }, vec4);
+  const cp = await Executable.create(device, copy, { n: 4 * n }, vec4);
+  fma.upload('X', randomHost('f32', [n], 1));
+  cp.upload('X', randomHost('f32', [4 * n], 1));
+  const timed = (exe: Executable) => async () => {
+    const r = await exe.dispatch({}, { timing: true });
+    return r.kernelMs ? r.kernelMs.reduce((a, b) => a + b, 0) : r.wallMs;
+  };
+  const rate = (work: number, x: Measurement | undefined) => (x ? work / (x.medianMs * 1e-3) / 1e9 : undefined);
+  return {
+    contenders: [
+      { name: FMA_PROBE, run: timed(fma) },
+      { name: COPY_PROBE, run: timed(cp) },
+    ],
+    fmaGflops: (m) => rate(fmaFlops(depth) * n, m.get(FMA_PROBE)),
+    copyGbps: (m) => rate(8 * 4 * n, m.get(COPY_PROBE)),
+    destroy: () => {
+      fma.destroy();
+      cp.destroy();
+    },
+  };
 }

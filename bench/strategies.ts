@@ -1,4 +1,9 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { matmul } from '../examples/matmul.js';
+import { deviceFingerprint } from '../src/autotune/fingerprint.js';
+import type { Sizes } from '../src/ir/bind.js';
+import { canonicalJson } from '../src/ir/hash.js';
+import type { Program } from '../src/ir/tensor.js';
 import { recordedCeilings } from '../src/autotune/ceilings.js';
 import { priorModel } from '../src/autotune/cost-model.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
@@ -19,6 +24,12 @@ export interface StrategyBenchOptions {
   readonly seeds: readonly number[];
   readonly rounds: number;
   readonly db?: string | undefined;
+  /**
+   * A file of the exhaustive search's measurements: read where it exists (for this device, size
+   * and space), else written after measuring, so that the strategies can be compared again
+   * without measuring every candidate again.
+   */
+  readonly replay?: string | undefined;
 }
 
 /** A GEMM space of a few hundred valid candidates: small enough to search exhaustively. */
@@ -51,20 +62,11 @@ const WITHIN = [0.05, 0.1];
 export async function benchStrategies(device: WebGpuDevice, o: StrategyBenchOptions, log: (s: string) => void) {
   const program = matmul.build('f32');
   const sizes = { M: o.size, N: o.size, K: o.size };
-  const worker = new MeasuringWorker({ backend: 'webgpu', program: serializeProgram(program), sizes, seed: 1, candidateTimeoutMs: 120_000, startTimeoutMs: 300_000 });
-  let exhaustive: TuneResult;
-  let info: DeviceInfo;
-  let space: SearchSpace;
-  try {
-    info = await worker.start();
-    space = searchSpace(info, program, sizes, STRATEGY_SPACE);
-    log(`  space: ${spaceSize(space)} points`);
-    exhaustive = await tune(info, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'exhaustive', budget: { trials: 100_000 } }, {
-      onProgress: (p) => p.measured % 25 === 0 && log(`  exhaustive ${p.phase} ${p.measured}/${p.total}`),
-    });
-  } finally {
-    worker.close();
-  }
+  const info = device.info;
+  const space = searchSpace(info, program, sizes, STRATEGY_SPACE);
+  log(`  space: ${spaceSize(space)} points`);
+  const exhaustive = readReplay(o.replay, info, o.size) ?? (await measureAll(program, sizes, space, log));
+  if (o.replay && !existsSync(o.replay)) writeFileSync(o.replay, JSON.stringify({ device: deviceFingerprint(info), size: o.size, space: STRATEGY_SPACE, result: { ...exhaustive, samples: [] } }));
   const valid = exhaustive.validCount ?? exhaustive.candidates.length;
   log(`  exhaustive: ${exhaustive.candidates.length} candidates (${valid} valid) in ${exhaustive.seconds.toFixed(0)} s`);
   const replay = replayMeasurer(info, exhaustive.candidates);
@@ -100,6 +102,29 @@ export async function benchStrategies(device: WebGpuDevice, o: StrategyBenchOpti
     ...runs.filter((r) => r.seed === o.seeds[0]),
   ], o);
   return { space: spaceSize(space), valid, optimumMs: optimum, budget, summary, sideBySide, runs: runs.map((r) => ({ label: r.label, measured: r.result.candidates.length, reach: r.reach, bestMs: bestScreened(r.result) })) };
+}
+
+/** Every candidate of the space, measured once (each checked against the reference first). */
+async function measureAll(program: Program, sizes: Sizes, space: SearchSpace, log: (s: string) => void): Promise<TuneResult> {
+  const worker = new MeasuringWorker({ backend: 'webgpu', program: serializeProgram(program), sizes, seed: 1, candidateTimeoutMs: 120_000, startTimeoutMs: 300_000 });
+  try {
+    const info = await worker.start();
+    return await tune(info, program, sizes, space, (s, request) => worker.measure(s, request), { strategy: 'exhaustive', budget: { trials: 100_000 } }, {
+      onProgress: (p) => p.measured % 25 === 0 && log(`  exhaustive ${p.phase} ${p.measured}/${p.total}`),
+    });
+  } finally {
+    worker.close();
+  }
+}
+
+/** An exhaustive run recorded for this device, size and space, where the file has one. */
+function readReplay(path: string | undefined, info: DeviceInfo, size: number): TuneResult | undefined {
+  if (!path || !existsSync(path)) return undefined;
+  const r = JSON.parse(readFileSync(path, 'utf8')) as { device: string; size: number; space: Restrictions; result: TuneResult };
+  if (r.device !== deviceFingerprint(info) || r.size !== size || canonicalJson(r.space) !== canonicalJson(STRATEGY_SPACE)) {
+    throw new Error(`${path} holds an exhaustive run of another device, size or space; remove it to measure again`);
+  }
+  return r.result;
 }
 
 /** A measurer answering with what the exhaustive run measured for the same code. */

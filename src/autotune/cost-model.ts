@@ -33,7 +33,8 @@ const FALLBACK: Ceilings = { measuredAt: '', device: '', fmaF32: 25, copyVec4: 3
  * The model the ceilings give. An arithmetic operation costs what the FMA probe measured per
  * flop; a global load, a workgroup load or store, a shuffle and a barrier what their loop probes
  * measured per invocation. Bytes beyond the caches cost what the copy probe moves per byte after
- * its instructions are paid. Ceilings recorded before the loop probes existed price those
+ * its instructions are paid; a load whose lanes read scattered addresses, what the streaming
+ * probes measured it to cost beyond a coalesced one. Ceilings recorded before the loop probes existed price those
  * operations from the two copies instead (a scalar one and a vec4 one moving four times the
  * bytes per instruction give a cost per instruction and one per byte). A transcendental costs 8
  * flops, an integer operation a flop, a loop iteration 3.
@@ -59,6 +60,9 @@ export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
     intOps: flop,
     globalLoads: load,
     globalLoadBytes: byte,
+    // what streaming a buffer lane by lane costs beyond streaming it in consecutive addresses,
+    // where the roofline measured both; else a quarter of a load, for the fit to correct
+    scatteredLoads: scatteredExtra(ceilings) ?? load / 4,
     globalStores: load,
     globalStoreBytes: byte,
     sharedLoads: shared,
@@ -69,6 +73,17 @@ export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
     loopIterations: 3 * flop,
   };
   return { weights, source: 'ceilings', samples: 0 };
+}
+
+/**
+ * ms a scattered load costs beyond a coalesced one, where the ceilings measured both. Never below
+ * a hundredth of a coalesced load: on a CPU a lane walking a strip of its own streams well (the
+ * software GPU measures scattered loads cheaper), and a weight of zero could never be refitted.
+ */
+function scatteredExtra(c: Ceilings): number | undefined {
+  const { globalScatteredLoadNs: scattered, globalStreamLoadNs: stream } = c;
+  if (scattered === undefined || stream === undefined) return undefined;
+  return Math.max(stream / 100, scattered - stream) * 1e-6;
 }
 
 /** Predicted milliseconds of kernels with these counts. */

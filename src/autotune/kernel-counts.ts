@@ -25,6 +25,13 @@ export const COST_FEATURES = [
   'globalLoads',
   /** Bytes those loads read. */
   'globalLoadBytes',
+  /**
+   * Of those loads, the ones whose neighbouring lanes read addresses a memory sector (32 bytes)
+   * or more apart (a lane walking a row of its own, a column of a row-major matrix): on a GPU
+   * each such lane pulls a sector of its own. Loads whose address does not follow from the
+   * lane's position in a way the counter can evaluate count as contiguous.
+   */
+  'scatteredLoads',
   /** Global-memory store and atomic instructions. */
   'globalStores',
   /** Bytes those stores write. */
@@ -46,10 +53,14 @@ export const COST_FEATURES = [
 export type CostFeature = (typeof COST_FEATURES)[number];
 export type KernelCounts = Readonly<Record<CostFeature, number>>;
 
+/** The unit a GPU's memory system moves: a load whose neighbouring lanes are this far apart wastes the rest of it. */
+const SECTOR_BYTES = 32;
+
 const SPECIAL = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'sin', 'cos', 'recip', 'pow', 'div', 'mod']);
 
 /** Values of integer expressions where they can be known: loop bounds, trip counts. */
 type Env = Map<string, number>;
+type Builtins = Partial<Record<Builtin, number>>;
 
 /**
  * One kernel's counts for a launch at the given values of its dynamic sizes (their bounds where
@@ -65,20 +76,41 @@ export function countKernel(k: Kernel, params: Readonly<Record<string, number>> 
   const [gx, gy, gz] = k.grid;
   const invocationsPerGroup = wx * wy * wz;
   const env: Env = new Map();
-  const builtins: Partial<Record<Builtin, number>> = {
-    local_index: (invocationsPerGroup - 1) / 2,
-    local_id_x: (wx - 1) / 2,
-    local_id_y: (wy - 1) / 2,
-    local_id_z: (wz - 1) / 2,
-    group_id_x: (gx - 1) / 2,
-    group_id_y: (gy - 1) / 2,
-    group_id_z: (gz - 1) / 2,
+  const mid = (n: number) => Math.floor((n - 1) / 2);
+  const builtins: Builtins = {
+    local_index: mid(invocationsPerGroup),
+    local_id_x: mid(wx),
+    local_id_y: mid(wy),
+    local_id_z: mid(wz),
+    group_id_x: mid(gx),
+    group_id_y: mid(gy),
+    group_id_z: mid(gz),
     num_groups_x: gx,
     num_groups_y: gy,
     num_groups_z: gz,
   };
-  const value = (e: KExpr): number | undefined => evalIndex(e, env, builtins, { ...bounds, ...params });
-  const walker = { counts, buffers, value, env };
+  const sizes = { ...bounds, ...params };
+  const value = (e: KExpr): number | undefined => evalIndex(e, (n) => env.get(n), builtins, sizes);
+  // the first two lanes of a workgroup (along x, in local_index and in the subgroup): lanes
+  // that share a row team are neighbours there whatever the team's size
+  const here: Builtins = { ...builtins, local_index: 0, local_id_x: 0, subgroup_lane: 0 };
+  const next: Builtins = { ...builtins, local_index: 1, local_id_x: 1, subgroup_lane: 1 };
+  const lets = new Map<string, KExpr>();
+  const laneStride = (index: KExpr): number | undefined => {
+    const at = (b: Builtins) => {
+      const memo = new Map<string, number | undefined>();
+      const ref = (n: string): number | undefined => {
+        if (!lets.has(n)) return env.get(n);
+        if (!memo.has(n)) memo.set(n, evalIndex(lets.get(n)!, ref, b, sizes));
+        return memo.get(n);
+      };
+      return evalIndex(index, ref, b, sizes);
+    };
+    const a = at(here);
+    const c = at(next);
+    return a === undefined || c === undefined ? undefined : c - a;
+  };
+  const walker: Walker = { counts, buffers, value, env, lets, laneStride };
   walkStmts(walker, k.body, 1);
   const groups = gx * gy * gz;
   const invocations = groups * invocationsPerGroup;
@@ -106,6 +138,10 @@ interface Walker {
   readonly buffers: ReadonlyMap<string, KBuffer>;
   readonly value: (e: KExpr) => number | undefined;
   readonly env: Env;
+  /** The integer lets seen so far, by name: an index is evaluated again through them for the next lane. */
+  readonly lets: Map<string, KExpr>;
+  /** How far apart (in elements) neighbouring lanes' indices are, where that can be evaluated. */
+  readonly laneStride: (index: KExpr) => number | undefined;
 }
 
 function walkStmts(w: Walker, body: readonly KStmt[], times: number): void {
@@ -119,6 +155,7 @@ function walkStmt(w: Walker, s: KStmt, times: number): void {
       expr(s.value);
       const v = w.value(s.value);
       if (v !== undefined) w.env.set(s.name, v);
+      if (s.value.type.scalar === 'i32' || s.value.type.scalar === 'u32') w.lets.set(s.name, s.value);
       return;
     }
     case 'var':
@@ -196,8 +233,15 @@ function countExpr(w: Walker, e: KExpr, times: number): void {
   const lanes = e.type.lanes * times;
   const c = w.counts;
   switch (e.op) {
-    case 'load':
-      return access(w, e.buffer, e.type.lanes, 'load', times);
+    case 'load': {
+      access(w, e.buffer, e.type.lanes, 'load', times);
+      if (w.buffers.get(e.buffer)?.scope !== 'global') return;
+      // a sector (32 bytes) or more between neighbouring lanes: each lane's access is a sector of its own
+      const stride = w.laneStride(e.index);
+      const bytes = bitsOf(w.buffers.get(e.buffer)!.dtype) / 8;
+      if (stride !== undefined && Math.abs(stride) * bytes >= SECTOR_BYTES) c.scatteredLoads += times;
+      return;
+    }
     case 'unary':
     case 'binary': {
       const fn = e.fn;
@@ -224,18 +268,20 @@ function countExpr(w: Walker, e: KExpr, times: number): void {
   }
 }
 
-/** An i32 index expression's value where it follows from known names, builtins and sizes. */
-function evalIndex(e: KExpr, env: Env, builtins: Partial<Record<Builtin, number>>, sizes: Readonly<Record<string, number>>): number | undefined {
-  const ev = (x: KExpr) => evalIndex(x, env, builtins, sizes);
+/** An integer index expression's value where it follows from known names, builtins and sizes. */
+function evalIndex(e: KExpr, ref: (name: string) => number | undefined, builtins: Builtins, sizes: Readonly<Record<string, number>>): number | undefined {
+  const ev = (x: KExpr) => evalIndex(x, ref, builtins, sizes);
   switch (e.op) {
     case 'const':
       return e.value;
     case 'ref':
-      return env.get(e.name);
+      return ref(e.name);
     case 'builtin':
       return builtins[e.name];
     case 'param':
       return sizes[e.name];
+    case 'cast':
+      return e.type.scalar === 'i32' || e.type.scalar === 'u32' ? ev(e.x) : undefined;
     case 'select': {
       const a = ev(e.a);
       const b = ev(e.b);
@@ -252,6 +298,11 @@ function evalIndex(e: KExpr, env: Env, builtins: Partial<Record<Builtin, number>
   }
 }
 
+/**
+ * Integer arithmetic on real numbers, not i32 (`foldI32` in kernel.ts wraps and truncates): a loop
+ * variable taken at the middle of its range may be fractional, and a bound computed from it must
+ * keep the fraction for trip counts to average right.
+ */
 function binaryValue(fn: string, a: number, b: number): number | undefined {
   switch (fn) {
     case 'add':
@@ -268,6 +319,10 @@ function binaryValue(fn: string, a: number, b: number): number | undefined {
       return Math.min(a, b);
     case 'max':
       return Math.max(a, b);
+    case 'shl':
+      return a * 2 ** b;
+    case 'shr':
+      return Math.floor(a / 2 ** b);
     default:
       return undefined;
   }

@@ -77,3 +77,23 @@ describe('kernel counts', () => {
     expect(c.flops).toBe(192);
   });
 });
+
+describe('scattered loads', () => {
+  const softmax = program('softmax', (p) => {
+    const [n, d] = p.sizes('N', 'D');
+    const x = p.input('X', 'f32', { i: n, j: d });
+    const e = x.sub(x.max('j')).exp();
+    p.output('Y', e.div(e.sum('j')));
+  });
+  const scattered = (threadsPerRow: number) => {
+    const plan = planFor(info, softmax, { N: 256, D: 512 }, { schedule: { 'rows:Y_max,Y_sum,Y': { threadsPerRow, workgroupSize: 64 } } });
+    return addCounts(plan.kernels.map((k) => countKernel(k)));
+  };
+
+  it('are the loads of a lane walking a row of its own, not those of a team sharing the row', () => {
+    const alone = scattered(1);
+    expect(alone.scatteredLoads).toBe(alone.globalLoads);
+    expect(scattered(4).scatteredLoads).toBe(0);
+    expect(scattered(64).scatteredLoads).toBe(0);
+  });
+});
