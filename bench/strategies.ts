@@ -70,7 +70,7 @@ export async function benchStrategies(device: WebGpuDevice, o: StrategyBenchOpti
   const valid = exhaustive.validCount ?? exhaustive.candidates.length;
   log(`  exhaustive: ${exhaustive.candidates.length} candidates (${valid} valid) in ${exhaustive.seconds.toFixed(0)} s`);
   const replay = replayMeasurer(info, exhaustive.candidates);
-  const optimum = Math.min(...exhaustive.candidates.filter((c) => c.status === 'ok' && c.screen).map((c) => c.screen!.medianMs));
+  const optimum = Math.min(...exhaustive.candidates.filter((c) => c.status === 'ok' && c.screen).map(replayedMs));
   const model = priorModel(recordedCeilings(info, o.db));
   const budget = Math.floor(valid / 4);
   const runs: { label: string; seed: number; model: boolean; result: TuneResult; reach: (number | undefined)[] }[] = [];
@@ -127,15 +127,23 @@ function readReplay(path: string | undefined, info: DeviceInfo, size: number): T
   return r.result;
 }
 
-/** A measurer answering with what the exhaustive run measured for the same code. */
+/**
+ * A measurer answering with what the exhaustive run measured for the same code: the leaders'
+ * second, longer measurement where they had one (a lucky first measurement of 3 runs is no
+ * optimum to chase), else the first.
+ */
 function replayMeasurer(info: DeviceInfo, measured: readonly Candidate[]): Measurer {
   const byKey = new Map(measured.map((c) => [c.key, c]));
   return async (plan): Promise<CandidateOutcome> => {
     const c = byKey.get(planKey(info, plan));
     if (!c) return { status: 'error', detail: 'not measured by the exhaustive run' };
-    return c.status === 'ok' && c.screen ? { status: 'ok', measurement: c.screen } : { status: c.status, ...(c.detail ? { detail: c.detail } : {}) };
+    const m = c.final ?? c.screen;
+    return c.status === 'ok' && m ? { status: 'ok', measurement: m } : { status: c.status, ...(c.detail ? { detail: c.detail } : {}) };
   };
 }
+
+/** A candidate's time as the replay gives it. */
+const replayedMs = (c: Candidate) => (c.final ?? c.screen)!.medianMs;
 
 /** Measurements (in order) until one came within `limitMs`; undefined when none did. */
 function measurementsToReach(candidates: readonly Candidate[], limitMs: number): number | undefined {

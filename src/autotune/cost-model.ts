@@ -69,6 +69,8 @@ export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
     sharedStores: sharedStore,
     privateAccesses: shared,
     barriers: ceilings.barrierNs !== undefined ? ceilings.barrierNs * ns : 8 * load,
+    // a value saved and restored across a barrier: a workgroup-memory store and load
+    barrierState: shared + sharedStore,
     subgroupOps: Math.max(flop, (ceilings.shuffleNs ?? load / ns) * ns),
     loopIterations: 3 * flop,
   };

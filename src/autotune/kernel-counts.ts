@@ -23,7 +23,10 @@ export const COST_FEATURES = [
   'intOps',
   /** Global-memory load instructions. */
   'globalLoads',
-  /** Bytes those loads read. */
+  /**
+   * Bytes those loads must bring from memory: per buffer, what they read, but never more than
+   * the buffer holds (what is read again comes from a cache: its cost is the load instruction's).
+   */
   'globalLoadBytes',
   /**
    * Of those loads, the ones whose neighbouring lanes read addresses a memory sector (32 bytes)
@@ -34,7 +37,7 @@ export const COST_FEATURES = [
   'scatteredLoads',
   /** Global-memory store and atomic instructions. */
   'globalStores',
-  /** Bytes those stores write. */
+  /** Bytes those stores write, per buffer never more than it holds. */
   'globalStoreBytes',
   /** Workgroup-memory loads. */
   'sharedLoads',
@@ -44,6 +47,12 @@ export const COST_FEATURES = [
   'privateAccesses',
   /** Workgroup barriers, per invocation. */
   'barriers',
+  /**
+   * Barriers weighted by the per-invocation variables declared before them (their scalar lanes):
+   * the state an invocation holds across a barrier. A device that runs a workgroup's invocations
+   * one after another on a CPU (a software GPU) saves and restores it at every barrier.
+   */
+  'barrierState',
   /** Subgroup reductions and shuffles. */
   'subgroupOps',
   /** Iterations of loops left as loops (not unrolled): a compare, an increment and a branch each. */
@@ -110,12 +119,19 @@ export function countKernel(k: Kernel, params: Readonly<Record<string, number>> 
     const c = at(next);
     return a === undefined || c === undefined ? undefined : c - a;
   };
-  const walker: Walker = { counts, buffers, value, env, lets, laneStride };
+  const bytes = new Map<string, { load: number; store: number }>();
+  const walker: Walker = { counts, buffers, value, env, lets, laneStride, state: { lanes: 0 }, bytes };
   walkStmts(walker, k.body, 1);
   const groups = gx * gy * gz;
   const invocations = groups * invocationsPerGroup;
   const total = zeroCounts();
   for (const f of COST_FEATURES) total[f] = counts[f] * invocations;
+  // memory traffic: what the launch reads and writes, each buffer at most once
+  for (const [name, b] of bytes) {
+    const size = (bitsOf(buffers.get(name)!.dtype) * buffers.get(name)!.length) / 8;
+    total.globalLoadBytes += Math.min(b.load * invocations, size);
+    total.globalStoreBytes += Math.min(b.store * invocations, size);
+  }
   total.launches = 1;
   total.workgroups = groups;
   total.invocations = invocations;
@@ -142,6 +158,10 @@ interface Walker {
   readonly lets: Map<string, KExpr>;
   /** How far apart (in elements) neighbouring lanes' indices are, where that can be evaluated. */
   readonly laneStride: (index: KExpr) => number | undefined;
+  /** Scalar lanes of the variables declared so far. */
+  readonly state: { lanes: number };
+  /** Bytes each global buffer is read and written per invocation. */
+  readonly bytes: Map<string, { load: number; store: number }>;
 }
 
 function walkStmts(w: Walker, body: readonly KStmt[], times: number): void {
@@ -160,6 +180,7 @@ function walkStmt(w: Walker, s: KStmt, times: number): void {
     }
     case 'var':
       if (s.init) expr(s.init);
+      w.state.lanes += s.type.lanes;
       return;
     case 'assign':
       return expr(s.value);
@@ -173,6 +194,7 @@ function walkStmt(w: Walker, s: KStmt, times: number): void {
       return access(w, s.buffer, 1, 'store', times);
     case 'barrier':
       w.counts.barriers += times;
+      w.counts.barrierState += times * w.state.lanes;
       return;
     case 'if': {
       expr(s.cond);
@@ -212,14 +234,11 @@ function access(w: Walker, name: string, lanes: number, kind: 'load' | 'store', 
   const c = w.counts;
   if (!b) return;
   if (b.scope === 'global') {
-    const bytes = (bitsOf(b.dtype) * lanes * times) / 8;
-    if (kind === 'load') {
-      c.globalLoads += times;
-      c.globalLoadBytes += bytes;
-    } else {
-      c.globalStores += times;
-      c.globalStoreBytes += bytes;
-    }
+    const moved = w.bytes.get(name) ?? { load: 0, store: 0 };
+    w.bytes.set(name, moved);
+    moved[kind] += (bitsOf(b.dtype) * lanes * times) / 8;
+    if (kind === 'load') c.globalLoads += times;
+    else c.globalStores += times;
   } else if (b.scope === 'workgroup') {
     if (kind === 'load') c.sharedLoads += times;
     else c.sharedStores += times;

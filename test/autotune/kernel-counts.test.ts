@@ -17,8 +17,20 @@ describe('kernel counts', () => {
       const c = addCounts(plan.kernels.map((k) => countKernel(k)));
       expect(c.flops).toBe(2 * 64 * 64 * 32);
       expect(c.globalStoreBytes).toBe(4 * 64 * 64);
+      // memory traffic is each operand once, however often the tiles read it again
+      expect(c.globalLoadBytes).toBe(4 * (64 * 32 + 32 * 64));
       expect(c.launches).toBe(1);
     }
+  });
+
+  it('counts the state an invocation holds across barriers: its accumulators, where tiles are staged', () => {
+    const at = (staging: 'shared' | 'direct') =>
+      countKernel(planFor(info, matmul.build('f32'), { M: 64, N: 64, K: 64 }, { schedule: { 'contraction:C': { blockM: 16, blockN: 16, blockK: 8, threadM: 2, threadN: 2, staging } } }).kernels[0]!);
+    const shared = at('shared');
+    expect(shared.barriers).toBeGreaterThan(0);
+    // at least the 2 x 2 accumulators at every barrier
+    expect(shared.barrierState).toBeGreaterThanOrEqual(4 * shared.barriers);
+    expect(at('direct').barrierState).toBe(0);
   });
 
   it('larger register tiles load fewer operand elements per flop', () => {
