@@ -36,8 +36,9 @@ const FALLBACK: Ceilings = { measuredAt: '', device: '', fmaF32: 25, copyVec4: 3
  * its instructions are paid; a load whose lanes read scattered addresses, what the streaming
  * probes measured it to cost beyond a coalesced one. Ceilings recorded before the loop probes existed price those
  * operations from the two copies instead (a scalar one and a vec4 one moving four times the
- * bytes per instruction give a cost per instruction and one per byte). A transcendental costs 8
- * flops, an integer operation a flop, a loop iteration 3.
+ * bytes per instruction give a cost per instruction and one per byte). An f16 operation costs
+ * what the f16 FMA probe measured (a software GPU emulates them, ten times slower). A
+ * transcendental costs 8 flops, an integer operation a flop, a loop iteration 3.
  */
 export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
   const ns = 1e-6; // ms per ns
@@ -56,6 +57,7 @@ export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
     workgroups: 20 * load,
     invocations: 2 * load,
     flops: flop,
+    halfFlops: ceilings.fmaF16 !== undefined ? ns / ceilings.fmaF16 : flop,
     special: 8 * flop,
     intOps: flop,
     globalLoads: load,

@@ -15,8 +15,10 @@ export const COST_FEATURES = [
   'workgroups',
   /** Invocations launched. */
   'invocations',
-  /** f32/f16 arithmetic operations (add, mul, max, select, ...), per lane. */
+  /** f32 arithmetic operations (add, mul, max, select, ...), per lane. */
   'flops',
+  /** The same in f16 (bf16 is computed in f32): devices without native f16 arithmetic emulate them. */
+  'halfFlops',
   /** Transcendental and other costly functions: exp, log, sqrt, tanh, erf, pow, division, per lane. */
   'special',
   /** Integer and boolean operations and conversions (index arithmetic, unpacking), per lane. */
@@ -266,12 +268,14 @@ function countExpr(w: Walker, e: KExpr, times: number): void {
       const fn = e.fn;
       const operand = e.op === 'unary' ? e.x.type : e.a.type;
       if (SPECIAL.has(fn) && isFloat(operand.scalar)) c.special += lanes;
+      else if (operand.scalar === 'f16') c.halfFlops += lanes;
       else if (isFloat(operand.scalar)) c.flops += lanes;
       else c.intOps += lanes;
       return;
     }
     case 'select':
-      if (isFloat(e.type.scalar)) c.flops += lanes;
+      if (e.type.scalar === 'f16') c.halfFlops += lanes;
+      else if (isFloat(e.type.scalar)) c.flops += lanes;
       else c.intOps += lanes;
       return;
     case 'cast':

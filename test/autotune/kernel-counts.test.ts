@@ -57,6 +57,19 @@ describe('kernel counts', () => {
     expect(at(4).flops).toBe(4096);
   });
 
+  it('counts f16 arithmetic apart from f32 (a GEMM of f16 accumulates in f32)', () => {
+    const p = program('scale16', (b) => {
+      const [n] = b.sizes('n');
+      b.output('Y', b.input('X', 'f16', { i: n }).mul(2).add(1));
+    });
+    const c = countKernel(planFor(info, p, { n: 1024 }, { defaults: { elementwise: { vectorWidth: 1 } } }).kernels[0]!);
+    expect(c.halfFlops).toBe(2 * 1024);
+    expect(c.flops).toBe(0);
+    const mm = addCounts(planFor(info, matmul.build('f16'), { M: 32, N: 32, K: 32 }).kernels.map((k) => countKernel(k)));
+    expect(mm.flops).toBe(2 * 32 ** 3);
+    expect(mm.halfFlops).toBe(0);
+  });
+
   it('counts a loop whose bound follows an outer loop at the middle of that loop (a triangle is half a square)', () => {
     const body = { op: 'assign', name: 'acc', value: kadd(kref('acc', F32), kload('X', kref('j', I32), F32)) } as const;
     const inner = { op: 'for', var: 'j', start: kconst(0), end: kadd(kref('i', I32), kconst(1)), step: kconst(1), unroll: false, body: [body] } as const;
