@@ -13,6 +13,7 @@ import { planFor } from '../src/runtime/target.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, type Row, type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, resultOf, timedExecutable, times, tunedSchedule, verdict } from './common.js';
 import { deviceCostModel } from '../src/autotune/device-model.js';
+import { describeModel } from '../src/autotune/cost-model.js';
 import { modelSchedule } from '../src/autotune/model-search.js';
 import { sameRunCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
@@ -184,7 +185,7 @@ export async function benchAttention(device: WebGpuDevice, o: AttentionBenchOpti
   // the FMA rate, measured beside every prefill case; the cost model that picks an untuned default
   const probes = await sameRunCeilings(device);
   const model = deviceCostModel(device.info, o.db);
-  log(`cost model: ${model.source === 'fitted' ? `fitted to ${model.samples} measured kernels` : 'from the ceilings alone'}`);
+  log(`cost model: ${describeModel(model)}`);
 
   // the yardstick: the tuned f32 GEMM at 1024³, timed beside every prefill case
   let gemm: { exe: Executable; schedule: string; flops: number } | undefined;

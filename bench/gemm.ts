@@ -6,6 +6,7 @@ import { Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type Contender, fmtMs, interleaved, openDb, printTable, tunedSchedule } from './common.js';
 import { deviceCostModel } from '../src/autotune/device-model.js';
+import { describeModel } from '../src/autotune/cost-model.js';
 import { modelSchedule } from '../src/autotune/model-search.js';
 import { sameRunCeilings } from './roofline.js';
 import { tfjsContender, tfjsOn } from './tfjs.js';
@@ -35,7 +36,7 @@ export async function benchGemm(device: WebGpuDevice, o: GemmBenchOptions, log: 
   const probes = await sameRunCeilings(device);
   // the untuned default a cost model picks: the ceilings' model, fitted to kernels tuned here
   const model = deviceCostModel(device.info, o.db);
-  log(`cost model: ${model.source === 'fitted' ? `fitted to ${model.samples} measured kernels` : 'from the ceilings alone'}`);
+  log(`cost model: ${describeModel(model)}`);
   const results: Record<string, unknown>[] = [];
   const rows: (string | number)[][] = [];
   for (const dtype of o.dtypes) {

@@ -10,7 +10,7 @@ import { evaluate } from '../src/reference/evaluate.js';
 import { type CompileOptions, Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, timedExecutable, times, tunedSchedule, verdict } from './common.js';
-import { recordedCeilings } from '../src/autotune/ceilings.js';
+import { recordedCeilings } from '../src/autotune/device-model.js';
 
 type Budget = { trials?: number; seconds?: number };
 

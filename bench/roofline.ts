@@ -1,4 +1,5 @@
-import { type Ceilings, recordCeilings } from '../src/autotune/ceilings.js';
+import type { Ceilings } from '../src/autotune/ceilings.js';
+import { recordCeilings } from '../src/autotune/device-model.js';
 import { type Measurement, summarize } from '../src/autotune/measure.js';
 import { program as buildProgram } from '../src/dsl/program.js';
 import { type DType } from '../src/ir/dtype.js';

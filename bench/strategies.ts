@@ -4,7 +4,7 @@ import { deviceFingerprint } from '../src/autotune/fingerprint.js';
 import type { Sizes } from '../src/ir/bind.js';
 import { canonicalJson } from '../src/ir/hash.js';
 import type { Program } from '../src/ir/tensor.js';
-import { recordedCeilings } from '../src/autotune/ceilings.js';
+import { recordedCeilings } from '../src/autotune/device-model.js';
 import { priorModel } from '../src/autotune/cost-model.js';
 import { MeasuringWorker } from '../src/autotune/pool.js';
 import type { CandidateOutcome } from '../src/autotune/protocol.js';

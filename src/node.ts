@@ -5,6 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { TuningDatabase, defaultDatabasePath } from './autotune/db.js';
+import { deviceCostModel } from './autotune/device-model.js';
+import { modelScheduleSource } from './autotune/model-search.js';
 import { type MemoryDatabaseOptions, type MemoryTuningDatabase, ShippedDatabaseError, tuningSourceFromJson } from './autotune/entries.js';
 import { type Sizes } from './ir/bind.js';
 import { type Program } from './ir/tensor.js';
@@ -14,6 +16,8 @@ import { type CompileOptions, Executable } from './runtime/executable.js';
 export * from './index.js';
 export { TuningDatabase, defaultDatabasePath, CorruptDatabaseError, NewerDatabaseVersionError } from './autotune/db.js';
 export { tuningKeyFor, scheduleSource, type TuningSource } from './autotune/lookup.js';
+export { deviceCostModel, recordSamples, recordedSamples, costSamplesPath, recordedCeilings, recordCeilings, ceilingsPath } from './autotune/device-model.js';
+export type { Ceilings } from './autotune/ceilings.js';
 export { createCudaDevice, cudaStatus, CudaDevice } from './runtime/cuda.js';
 export { parseProgramFile } from './dsl/text/parse-file.js';
 export { writeExport, EXPORT_FILES, type CudaExport } from './export/write.js';
@@ -44,17 +48,20 @@ export async function readTuningSourceFile(path: string | URL, options: MemoryDa
 
 /**
  * Compiles a program for a device using its tuned schedule when `autotune tune` recorded one for
- * this device, program and sizes (or sizes in the same bucket), else the default schedule.
- * `tuning: false` skips the lookup; `tuning: [own, shipped]` asks several sources in order (see
- * `tunedScheduleOf`), the default database only when named.
+ * this device, program and sizes (or sizes in the same bucket), else the schedule the device's
+ * cost model predicts fastest (`deviceCostModel`: its ceilings and the kernels tuned on it,
+ * beside the default database), else the default schedule. `tuning: false` skips the lookup;
+ * `tuning: [own, shipped]` asks several sources in order (see `tunedScheduleOf`), the default
+ * database only when named. `model: false` takes the fixed default where nothing is tuned.
  */
 export async function compile(
   device: Device,
   program: Program,
   sizes: Sizes,
-  options: CompileOptions & { readonly tuning?: CompileOptions['tuning'] | false } = {},
+  options: CompileOptions & { readonly tuning?: CompileOptions['tuning'] | false; readonly model?: boolean } = {},
 ): Promise<Executable> {
-  const { tuning, ...rest } = options;
-  const source = tuning === false ? undefined : (tuning ?? (await openDefaultTuningDatabase()));
-  return Executable.create(device, program, sizes, source ? { ...rest, tuning: source } : rest);
+  const { tuning, model, ...rest } = options;
+  const given = tuning === false ? [] : [tuning ?? (await openDefaultTuningDatabase())].flat();
+  const sources = model === false || rest.schedule ? given : [...given, modelScheduleSource(deviceCostModel(device.info))];
+  return Executable.create(device, program, sizes, sources.length ? { ...rest, tuning: sources } : rest);
 }

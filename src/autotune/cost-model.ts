@@ -11,8 +11,11 @@ import { COST_FEATURES, type CostFeature, type KernelCounts, countKernel } from 
  */
 export interface CostModel {
   readonly weights: Readonly<Record<CostFeature, number>>;
-  /** Where the weights come from: the ceilings alone, or kernels measured on the device. */
-  readonly source: 'ceilings' | 'fitted';
+  /**
+   * Where the weights come from: the device's measured ceilings, a software GPU's where none were
+   * measured (`fallback`), or those refitted to kernels measured on the device.
+   */
+  readonly source: 'ceilings' | 'fallback' | 'fitted';
   /** Kernels measured that the weights were fitted to (0 for the ceilings alone). */
   readonly samples: number;
 }
@@ -40,7 +43,8 @@ const FALLBACK: Ceilings = { measuredAt: '', device: '', fmaF32: 25, copyVec4: 3
  * what the f16 FMA probe measured (a software GPU emulates them, ten times slower). A
  * transcendental costs 8 flops, an integer operation a flop, a loop iteration 3.
  */
-export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
+export function priorModel(given?: Ceilings): CostModel {
+  const ceilings = given ?? FALLBACK;
   const ns = 1e-6; // ms per ns
   const flop = ns / ceilings.fmaF32; // GFLOP/s -> ms per flop
   // per element of the scalar copy: 2 instructions + 8 bytes; per 4 elements of the vec4 copy:
@@ -76,7 +80,7 @@ export function priorModel(ceilings: Ceilings = FALLBACK): CostModel {
     subgroupOps: Math.max(flop, (ceilings.shuffleNs ?? load / ns) * ns),
     loopIterations: 3 * flop,
   };
-  return { weights, source: 'ceilings', samples: 0 };
+  return { weights, source: given ? 'ceilings' : 'fallback', samples: 0 };
 }
 
 /**
@@ -88,6 +92,12 @@ function scatteredExtra(c: Ceilings): number | undefined {
   const { globalScatteredLoadNs: scattered, globalStreamLoadNs: stream } = c;
   if (scattered === undefined || stream === undefined) return undefined;
   return Math.max(stream / 100, scattered - stream) * 1e-6;
+}
+
+/** What a model rests on, in words. */
+export function describeModel(m: CostModel): string {
+  if (m.source === 'fitted') return `the device's ceilings refitted to ${m.samples} kernels measured on it`;
+  return m.source === 'ceilings' ? "the device's measured ceilings" : "a software GPU's ceilings (none measured here: npm run bench -- roofline)";
 }
 
 /** Predicted milliseconds of kernels with these counts. */

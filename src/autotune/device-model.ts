@@ -1,10 +1,50 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DeviceInfo } from '../runtime/device.js';
-import { ceilingsPath, recordedCeilings } from './ceilings.js';
+import type { Ceilings } from './ceilings.js';
+import { defaultDatabasePath } from './db.js';
 import { type CostModel, type CostSample, fitCostModel, priorModel } from './cost-model.js';
 import { deviceFingerprint } from './fingerprint.js';
 import { COST_FEATURES } from './kernel-counts.js';
+
+/*
+ * What tilecraft knows of a device beside its tuning database: the ceilings the roofline probes
+ * measured (ceilings.json) and the kernels tuning runs measured (cost-samples.json), both keyed
+ * by device fingerprint, and the cost model they make. Node only: the model itself and the
+ * ceilings' shape are browser-safe (cost-model.ts, ceilings.ts).
+ */
+
+/** Where ceilings are kept: beside the tuning database (`db`, else the default one). */
+export function ceilingsPath(db: string | undefined): string {
+  return join(dirname(db ?? defaultDatabasePath(process.env, homedir(), process.platform)), 'ceilings.json');
+}
+
+/** The ceilings recorded for this device, if `npm run bench -- roofline` ran here. */
+export function recordedCeilings(info: DeviceInfo, db?: string): Ceilings | undefined {
+  const path = ceilingsPath(db);
+  if (!existsSync(path)) return undefined;
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as Record<string, Ceilings>)[deviceFingerprint(info)];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a device's ceilings beside the tuning database, keeping other devices'; returns the file. */
+export function recordCeilings(info: DeviceInfo, ceilings: Ceilings, db?: string): string {
+  const path = ceilingsPath(db);
+  let all: Record<string, Ceilings> = {};
+  try {
+    if (existsSync(path)) all = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Ceilings>;
+  } catch {
+    // an unreadable file is replaced: it holds only measurements the probes take again
+  }
+  all[deviceFingerprint(info)] = ceilings;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(all, null, 2) + '\n');
+  return path;
+}
 
 /** Kernels kept per device: the latest, so that the model follows driver and machine changes. */
 export const MAX_COST_SAMPLES = 4000;

@@ -11,6 +11,7 @@ import { type SearchSpace, searchSpace, spaceSize } from '../autotune/space.js';
 import { tuningKeyFor } from '../autotune/lookup.js';
 import { seedsFromDatabase } from '../autotune/seeds.js';
 import { deviceCostModel, recordSamples } from '../autotune/device-model.js';
+import { type CostModel, describeModel } from '../autotune/cost-model.js';
 import { BUDGET_MARGIN_MS, type Candidate, DEFAULT_TUNE, type StrategyName, type TuneProgress, type TuneResult, tune } from '../autotune/tuner.js';
 import type { NewTuningEntry, TuningKey } from '../autotune/db.js';
 import { serializeProgram } from '../ir/serialize.js';
@@ -117,7 +118,8 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
     const space = searchSpace(info, src.program, src.sizes, restrict);
     const key = tuningKeyFor(info, src.program, src.sizes);
     const seeds = db ? await seedsFromDatabase(db, key) : [];
-    if (!o.json) printHeader(src, info, space, seeds.length);
+    const model = o.model !== false ? deviceCostModel(info, db?.path ?? o.db) : undefined;
+    if (!o.json) printHeader(src, info, space, seeds.length, model);
     progress.start(budget.trials);
     const result = await tune(
       info,
@@ -125,7 +127,7 @@ export async function tuneCommand(spec: string, o: TuneCommandOptions): Promise<
       src.sizes,
       space,
       (plan, request) => worker.measure(plan, request),
-      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds, startedAt: 0, reserveSeconds: RESERVE_SECONDS, ...(o.model !== false ? { model: deviceCostModel(info, db?.path ?? o.db) } : {}) },
+      { strategy, budget, seed: o.seed, finalRepeat: o.repeat, seeds, startedAt: 0, reserveSeconds: RESERVE_SECONDS, model },
       { signal: abort.signal, onProgress: (p) => progress.update(p) },
     );
     progress.stop();
@@ -172,11 +174,12 @@ export async function saveBest(record: () => Promise<void>): Promise<string | un
   }
 }
 
-function printHeader(src: ProgramSource, info: DeviceInfo, space: SearchSpace, seeds: number): void {
+function printHeader(src: ProgramSource, info: DeviceInfo, space: SearchSpace, seeds: number, model: CostModel | undefined): void {
   console.log(`tuning ${src.name} (${src.dtype}) ${Object.entries(src.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   console.log(`device ${deviceSummary(info)}`);
   console.log(`space  ${spaceSize(space)} points over ${space.dims.map((d) => `${d.group}.${d.knob}(${d.values.length})`).join(' ') || 'nothing to tune'}`);
   if (seeds) console.log(`seeds  ${seeds} schedules recorded for this program at other sizes`);
+  if (model) console.log(`model  candidates ranked by a cost model on ${describeModel(model)}`);
 }
 
 /** The search's progress on stderr: a bar on a terminal; piped, redirected or NO_COLOR, a plain line now and then. */

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recordCeilings } from '../../src/autotune/ceilings.js';
+import { recordCeilings } from '../../src/autotune/device-model.js';
 import { priorModel } from '../../src/autotune/cost-model.js';
 import { MAX_COST_SAMPLES, costSamplesPath, deviceCostModel, recordSamples, recordedSamples } from '../../src/autotune/device-model.js';
 import { zeroCounts } from '../../src/autotune/kernel-counts.js';
@@ -39,7 +39,7 @@ describe('the device cost model kept beside the tuning database', () => {
     const db = join(mkdtempSync(join(tmpdir(), 'tc-model-')), 'tuning.json');
     writeFileSync(costSamplesPath(db), '{"not json');
     expect(recordedSamples(info, db)).toEqual([]);
-    expect(deviceCostModel(info, db).source).toBe('ceilings');
+    expect(deviceCostModel(info, db).source).toBe('fallback');
     recordSamples(info, [sample(1)], db);
     expect(recordedSamples(info, db).length).toBe(1);
     writeFileSync(costSamplesPath(db), JSON.stringify({ x: 1 }));

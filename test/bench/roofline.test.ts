@@ -15,7 +15,8 @@ import {
   streamReferenceSpec,
   streamSpecs,
 } from '../../bench/roofline.js';
-import { type Ceilings, ceilingsPath, recordedCeilings } from '../../src/autotune/ceilings.js';
+import type { Ceilings } from '../../src/autotune/ceilings.js';
+import { ceilingsPath, recordedCeilings } from '../../src/autotune/device-model.js';
 import { randomHost } from '../../src/ir/host.js';
 import { gpu } from '../helpers/device.js';
 
