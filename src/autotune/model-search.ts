@@ -1,4 +1,5 @@
 import { type Sizes } from '../ir/bind.js';
+import { TilecraftError } from '../ir/errors.js';
 import { rng } from '../ir/host.js';
 import { type Program } from '../ir/tensor.js';
 import { type Plan } from '../passes/pipeline.js';
@@ -138,7 +139,7 @@ export function modelSchedule(
     bestMs = ranker.predict(next);
   }
   const chosen = ranker.lowered(best);
-  if (!chosen) throw new Error('modelSchedule: no point of the space lowers, not even the default schedule');
+  if (!chosen) throw new TilecraftError(`${program.name}: no schedule lowers for this device, not even the default one`);
   return { schedule: chosen.plan.schedule, plan: chosen.plan, predictedMs: bestMs, defaultPredictedMs: ranker.predict(dflt), evaluated: ranker.evaluatedCount() };
 }
 
@@ -164,6 +165,14 @@ function neighbours(space: SearchSpace, p: Point): Point[] {
 export function modelScheduleSource(model: CostModel): ScheduleSource {
   return {
     fallback: true,
-    tunedSchedule: async (device, program, sizes) => ({ schedule: modelSchedule(device, program, sizes, model).schedule, match: 'model' }),
+    tunedSchedule: async (device, program, sizes) => {
+      try {
+        return { schedule: modelSchedule(device, program, sizes, model).schedule, match: 'model' };
+      } catch (e) {
+        // nothing lowers for this device: the default schedule's own lowering says why
+        if (e instanceof TilecraftError) return undefined;
+        throw e;
+      }
+    },
   };
 }
