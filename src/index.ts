@@ -49,6 +49,6 @@ export { tuneOnDevice, DeviceMeasurer, type TuneOnDeviceOptions } from './autotu
 export type { TuneOptions, TuneProgress, TuneResult, Candidate } from './autotune/tuner.js';
 export type { Measurement } from './autotune/measure.js';
 export { deviceFingerprint, deviceSummary } from './autotune/fingerprint.js';
-export { type CostModel, type CostSample, priorModel, fitCostModel, predictPlan, planSamples } from './autotune/cost-model.js';
-export { COST_FEATURES, type CostFeature, type KernelCounts, countKernel } from './autotune/kernel-counts.js';
+export { type CostModel, type CostSample, priorModel, fitCostModel, predictPlan, planCounts, planSamples, describeModel } from './autotune/cost-model.js';
+export { COST_FEATURES, type CostFeature, type CountOptions, type KernelCounts, countKernel } from './autotune/kernel-counts.js';
 export { type ModelChoice, modelSchedule, modelScheduleSource } from './autotune/model-search.js';

@@ -1,4 +1,5 @@
-import type { Kernel } from '../ir/kernel.js';
+import type { DeviceInfo } from '../runtime/device.js';
+import { fixedSubgroupSize } from '../runtime/target.js';
 import type { Plan } from '../passes/pipeline.js';
 import type { Ceilings } from './ceilings.js';
 import { COST_FEATURES, type CostFeature, type KernelCounts, countKernel } from './kernel-counts.js';
@@ -107,14 +108,19 @@ export function predictCounts(model: CostModel, counts: KernelCounts): number {
   return ms;
 }
 
-/** Predicted milliseconds of one kernel at the bounds of its dynamic sizes. */
-export function predictKernel(model: CostModel, k: Kernel): number {
-  return predictCounts(model, countKernel(k));
+/**
+ * Each kernel of a plan counted as the device runs it: dynamic sizes at their bounds, workgroups
+ * in whole subgroups of the device's (the smallest it reports; 32 where it reports none).
+ */
+export function planCounts(plan: Plan, info?: DeviceInfo): KernelCounts[] {
+  const reported = info ? (fixedSubgroupSize(info) ?? info.extra.subgroupMinSize) : undefined;
+  const subgroupSize = typeof reported === 'number' ? reported : info ? 32 : 1;
+  return plan.kernels.map((k) => countKernel(k, { sizes: plan.program.dynamic, subgroupSize }));
 }
 
-/** Predicted milliseconds of a plan: its kernels one after another. */
-export function predictPlan(model: CostModel, plan: Plan): number {
-  return plan.kernels.reduce((t, k) => t + predictKernel(model, k), 0);
+/** Predicted milliseconds of a plan on a device: its kernels one after another. */
+export function predictPlan(model: CostModel, plan: Plan, info?: DeviceInfo): number {
+  return planCounts(plan, info).reduce((t, c) => t + predictCounts(model, c), 0);
 }
 
 /**
@@ -122,9 +128,10 @@ export function predictPlan(model: CostModel, plan: Plan): number {
  * per-kernel times (a plan's kernels run one after another), else a one-kernel plan with the
  * total; none otherwise (a total cannot be shared out among kernels).
  */
-export function planSamples(plan: Plan, kernelMs: readonly number[] | undefined, totalMs: number): CostSample[] {
-  if (kernelMs && kernelMs.length === plan.kernels.length) return plan.kernels.map((k, i) => ({ counts: countKernel(k), ms: kernelMs[i]! }));
-  return plan.kernels.length === 1 ? [{ counts: countKernel(plan.kernels[0]!), ms: totalMs }] : [];
+export function planSamples(plan: Plan, kernelMs: readonly number[] | undefined, totalMs: number, info?: DeviceInfo): CostSample[] {
+  const counts = planCounts(plan, info);
+  if (kernelMs && kernelMs.length === counts.length) return counts.map((c, i) => ({ counts: c, ms: kernelMs[i]! }));
+  return counts.length === 1 ? [{ counts: counts[0]!, ms: totalMs }] : [];
 }
 
 /**

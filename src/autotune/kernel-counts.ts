@@ -73,14 +73,26 @@ const SPECIAL = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid'
 type Env = Map<string, number>;
 type Builtins = Partial<Record<Builtin, number>>;
 
+/** How a kernel is launched, for counting: its sizes and how many lanes run together. */
+export interface CountOptions {
+  /** Values of the dynamic sizes the kernel reads (`param`s): their bounds, unless told otherwise. */
+  readonly sizes?: Readonly<Record<string, number>>;
+  /**
+   * Invocations that execute together (a subgroup): a workgroup runs in whole subgroups, so one
+   * of 8 invocations on a device with subgroups of 8 costs as much as 8. Default 1.
+   */
+  readonly subgroupSize?: number;
+}
+
 /**
- * One kernel's counts for a launch at the given values of its dynamic sizes (their bounds where
- * not given). Loop trip counts are exact where the bounds are constants; a bound that depends on
- * an outer loop variable or an invocation's position is taken at the middle of that variable's
- * range (a triangular loop counts half its square). A guarded block counts fully (guards mostly
- * pass), the two arms of an if-else half each.
+ * One kernel's counts for a launch at the given values of its dynamic sizes. Loop trip counts
+ * are exact where the bounds are known; a bound that depends on an outer loop variable or an
+ * invocation's position is taken at the middle of that variable's range (a triangular loop counts
+ * half its square), one that cannot be evaluated as one trip. A guarded block counts fully
+ * (guards mostly pass), the two arms of an if-else half each. Per-invocation work counts for
+ * every lane of the subgroups a workgroup occupies.
  */
-export function countKernel(k: Kernel, params: Readonly<Record<string, number>> = {}, bounds: Readonly<Record<string, number>> = {}): KernelCounts {
+export function countKernel(k: Kernel, o: CountOptions = {}): KernelCounts {
   const counts = zeroCounts();
   const buffers = new Map(k.buffers.map((b) => [b.name, b]));
   const [wx, wy, wz] = k.workgroup;
@@ -100,7 +112,7 @@ export function countKernel(k: Kernel, params: Readonly<Record<string, number>> 
     num_groups_y: gy,
     num_groups_z: gz,
   };
-  const sizes = { ...bounds, ...params };
+  const sizes = o.sizes ?? {};
   const value = (e: KExpr): number | undefined => evalIndex(e, (n) => env.get(n), builtins, sizes);
   // the first two lanes of a workgroup (along x, in local_index and in the subgroup): lanes
   // that share a row team are neighbours there whatever the team's size
@@ -126,8 +138,10 @@ export function countKernel(k: Kernel, params: Readonly<Record<string, number>> 
   walkStmts(walker, k.body, 1);
   const groups = gx * gy * gz;
   const invocations = groups * invocationsPerGroup;
+  const S = Math.max(1, o.subgroupSize ?? 1);
+  const lanes = groups * Math.ceil(invocationsPerGroup / S) * S;
   const total = zeroCounts();
-  for (const f of COST_FEATURES) total[f] = counts[f] * invocations;
+  for (const f of COST_FEATURES) total[f] = counts[f] * lanes;
   // memory traffic: what the launch reads and writes, each buffer at most once
   for (const [name, b] of bytes) {
     const size = (bitsOf(buffers.get(name)!.dtype) * buffers.get(name)!.length) / 8;

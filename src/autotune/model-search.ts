@@ -7,8 +7,8 @@ import { InvalidScheduleError, type ResolvedSchedule, type Schedule } from '../p
 import type { DeviceInfo } from '../runtime/device.js';
 import type { ScheduleSource } from '../runtime/executable.js';
 import { planFor } from '../runtime/target.js';
-import { type CostModel, type CostSample, fitCostModel, predictCounts } from './cost-model.js';
-import { type KernelCounts, countKernel } from './kernel-counts.js';
+import { type CostModel, type CostSample, fitCostModel, planCounts, predictCounts } from './cost-model.js';
+import type { KernelCounts } from './kernel-counts.js';
 import { deviceSeeds } from './seeds.js';
 import { type Point, type SearchSpace, type SpaceLowering, defaultPoint, pointOf, scheduleAt, searchSpace } from './space.js';
 
@@ -65,7 +65,7 @@ export class ModelRanker {
     const id = point.join(',');
     if (!this.plans.has(id)) {
       const plan = lowerPoint(this.info, this.program, this.sizes, this.space, point);
-      this.plans.set(id, plan ? { plan, counts: plan.kernels.map((k) => countKernel(k)) } : null);
+      this.plans.set(id, plan ? { plan, counts: planCounts(plan, this.info) } : null);
     }
     return this.plans.get(id) ?? undefined;
   }

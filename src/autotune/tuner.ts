@@ -341,7 +341,7 @@ class Search {
     if (o.status === 'timeout' && limitedByBudget) c.detail = `${o.detail ?? 'timed out'} (the time budget ran out)`;
     if (c.status === 'ok') {
       this.plans.set(c, plan);
-      const samples = c.screen ? planSamples(plan, c.screen.kernelMs, c.screen.medianMs) : [];
+      const samples = c.screen ? planSamples(plan, c.screen.kernelMs, c.screen.medianMs, this.info) : [];
       this.samples.push(...samples);
       this.ranker?.learn(samples);
     }

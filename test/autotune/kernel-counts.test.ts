@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { matmul } from '../../examples/matmul.js';
 import { addCounts, countKernel } from '../../src/autotune/kernel-counts.js';
 import { program } from '../../src/dsl/program.js';
-import { F32, I32, type Kernel, kadd, kbuiltin, kconst, kload, kmul, kref } from '../../src/ir/kernel.js';
+import { F32, I32, type Kernel, kadd, kbuiltin, kconst, kload, kmul, kparam, kref } from '../../src/ir/kernel.js';
 import { planFor } from '../../src/runtime/target.js';
 import { syntheticDeviceInfo } from './fixtures.js';
 
@@ -84,6 +84,24 @@ describe('kernel counts', () => {
     // exactly: sum over i of (i + 1) = 5050; the model takes 100 x (49.5 + 1) = 5050
     expect(c.globalLoads).toBe(5050);
     expect(c.loopIterations).toBe(100 + 5050);
+  });
+
+  it('counts a loop to a dynamic size at the value given (a plan passes the bounds), and workgroups in whole subgroups', () => {
+    const k: Kernel = {
+      name: 'dyn',
+      workgroup: [2, 1, 1],
+      grid: [4, 1, 1],
+      params: ['M'],
+      buffers: [{ name: 'X', scope: 'global', dtype: 'f32', length: 1000, access: 'read' }],
+      body: [
+        { op: 'var', name: 'acc', type: F32 },
+        { op: 'for', var: 'j', start: kconst(0), end: kparam('M'), step: kconst(1), unroll: false, body: [{ op: 'assign', name: 'acc', value: kadd(kref('acc', F32), kload('X', kref('j', I32), F32)) }] },
+      ],
+    };
+    expect(countKernel(k, { sizes: { M: 100 } }).globalLoads).toBe(8 * 100);
+    // two invocations per workgroup occupy a whole subgroup of 8 lanes
+    expect(countKernel(k, { sizes: { M: 100 }, subgroupSize: 8 }).globalLoads).toBe(4 * 8 * 100);
+    expect(countKernel(k, { sizes: { M: 100 }, subgroupSize: 8 }).invocations).toBe(8);
   });
 
   it('counts a loop over a workgroup of invocations at every invocation', () => {
