@@ -6,7 +6,7 @@ import type { Ceilings } from './ceilings.js';
 import { defaultDatabasePath } from './db.js';
 import { type CostModel, type CostSample, fitCostModel, priorModel } from './cost-model.js';
 import { deviceFingerprint } from './fingerprint.js';
-import { COST_FEATURES } from './kernel-counts.js';
+import { COST_FEATURES, COUNTS_VERSION } from './kernel-counts.js';
 
 /*
  * What tilecraft knows of a device beside its tuning database: the ceilings the roofline probes
@@ -54,7 +54,8 @@ export function costSamplesPath(db: string | undefined): string {
   return join(dirname(ceilingsPath(db)), 'cost-samples.json');
 }
 
-type SampleFile = Record<string, { readonly samples: readonly CostSample[] }>;
+/** Per device fingerprint: the kernels measured there, counted under `version` (`COUNTS_VERSION`). */
+type SampleFile = Record<string, { readonly version?: number; readonly samples: readonly CostSample[] }>;
 
 function readSamples(path: string): SampleFile {
   if (!existsSync(path)) return {};
@@ -70,9 +71,14 @@ function readSamples(path: string): SampleFile {
 const isSample = (s: unknown): s is CostSample =>
   typeof s === 'object' && s !== null && typeof (s as CostSample).ms === 'number' && COST_FEATURES.every((f) => typeof (s as CostSample).counts?.[f] === 'number');
 
-/** The kernels measured on this device so far (by any tuning run that recorded them). */
+/** The kernels measured on this device so far (by any tuning run that recorded them), counted as this version counts. */
 export function recordedSamples(info: DeviceInfo, db?: string): CostSample[] {
-  return (readSamples(costSamplesPath(db))[deviceFingerprint(info)]?.samples ?? []).filter(isSample);
+  return current(readSamples(costSamplesPath(db))[deviceFingerprint(info)]);
+}
+
+/** A device's samples, where they were counted as this version counts (others meant other things). */
+function current(record: SampleFile[string] | undefined): CostSample[] {
+  return record?.version === COUNTS_VERSION ? record.samples.filter(isSample) : [];
 }
 
 /**
@@ -85,7 +91,7 @@ export function recordSamples(info: DeviceInfo, samples: readonly CostSample[], 
   const path = costSamplesPath(db);
   const all = readSamples(path);
   const key = deviceFingerprint(info);
-  all[key] = { samples: [...(all[key]?.samples ?? []).filter(isSample), ...samples].slice(-MAX_COST_SAMPLES) };
+  all[key] = { version: COUNTS_VERSION, samples: [...current(all[key]), ...samples].slice(-MAX_COST_SAMPLES) };
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(all) + '\n');

@@ -62,6 +62,12 @@ export const COST_FEATURES = [
 ] as const;
 
 export type CostFeature = (typeof COST_FEATURES)[number];
+
+/**
+ * What the counts mean: raise it with any change to what a feature counts, so that samples
+ * recorded under other definitions are set aside rather than fitted as if they meant the same.
+ */
+export const COUNTS_VERSION = 1;
 export type KernelCounts = Readonly<Record<CostFeature, number>>;
 
 /** The unit a GPU's memory system moves: a load whose neighbouring lanes are this far apart wastes the rest of it. */

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordCeilings } from '../../src/autotune/device-model.js';
 import { priorModel } from '../../src/autotune/cost-model.js';
 import { MAX_COST_SAMPLES, costSamplesPath, deviceCostModel, recordSamples, recordedSamples } from '../../src/autotune/device-model.js';
-import { zeroCounts } from '../../src/autotune/kernel-counts.js';
+import { COUNTS_VERSION, zeroCounts } from '../../src/autotune/kernel-counts.js';
 import { syntheticDeviceInfo } from './fixtures.js';
 
 const info = syntheticDeviceInfo;
@@ -44,5 +44,16 @@ describe('the device cost model kept beside the tuning database', () => {
     expect(recordedSamples(info, db).length).toBe(1);
     writeFileSync(costSamplesPath(db), JSON.stringify({ x: 1 }));
     expect(recordedSamples(info, db)).toEqual([]);
+  });
+
+  it('sets aside samples counted under another version of the counts, and replaces them on the next record', () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'tc-model-')), 'tuning.json');
+    recordSamples(info, [sample(1)], db);
+    const file = JSON.parse(readFileSync(costSamplesPath(db), 'utf8')) as Record<string, { version: number }>;
+    for (const r of Object.values(file)) r.version = COUNTS_VERSION - 1;
+    writeFileSync(costSamplesPath(db), JSON.stringify(file));
+    expect(recordedSamples(info, db)).toEqual([]);
+    recordSamples(info, [sample(2)], db);
+    expect(recordedSamples(info, db).map((s) => s.ms)).toEqual([2]);
   });
 });
