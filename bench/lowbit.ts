@@ -10,7 +10,7 @@ import { evaluate } from '../src/reference/evaluate.js';
 import { type CompileOptions, Executable } from '../src/runtime/executable.js';
 import type { WebGpuDevice } from '../src/runtime/webgpu.js';
 import { type TuningQuestion, copyProgram, fmtMs, interleaved, openDb, pct, printTable, recordedSchedule, timedExecutable, times, tunedSchedule, verdict } from './common.js';
-import { recordedCeilings } from '../src/autotune/device-model.js';
+import { FMA_PROBE, sameRunCeilings } from './roofline.js';
 
 type Budget = { trials?: number; seconds?: number };
 
@@ -58,6 +58,7 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
   const results: Record<string, unknown>[] = [];
   const int4 = int4Gemm.build('f32');
   const { N, K } = o;
+  const fma = await sameRunCeilings(device);
 
   const entry = async (name: string, program: Program, sizes: Sizes, tuned: boolean, q: TuningQuestion = {}): Promise<Entry> => {
     const t = !tuned
@@ -86,7 +87,8 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
 
   const measure = async (label: string, entries: Entry[]) => {
     log(`  measuring ${entries.map((e) => e.name).join(', ')} (${o.rounds} rounds)`);
-    const m = await interleaved(entries.map((e) => timedExecutable(e.name, e.exe)), o.rounds, 0);
+    // the FMA probe in the same rounds: the arithmetic side of the roofline, measured alongside
+    const m = await interleaved([...entries.map((e) => timedExecutable(e.name, e.exe)), ...fma.contenders.filter((c) => c.name === FMA_PROBE)], o.rounds, 0);
     const lines = entries.map((e) => {
       const ms = m.get(e.name);
       const s = ms ? ms.medianMs * 1e-3 : undefined;
@@ -129,11 +131,10 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
       );
     }
     const tunedOverDefault = ms(`int4 g${G} default`) && ms(`int4 g${G} tuned`) ? ms(`int4 g${G} default`)! / ms(`int4 g${G} tuned`)! : undefined;
-    // the arithmetic side of the roofline, where `bench -- roofline` recorded it
-    const ceilings = recordedCeilings(device.info, o.db);
     const flops = 2 * N * K;
-    const ofFma = ceilings && ms(`int4 g${G} tuned`) ? flops / (ms(`int4 g${G} tuned`)! * 1e-3) / 1e9 / ceilings.fmaF32 : undefined;
-    ratioRows.push([label, `int4 g${G} GFLOP/s / recorded FMA peak`, ceilings ? pct(ofFma) : 'n/a (run bench -- roofline)', '', '']);
+    const peak = fma.fmaGflops(m);
+    const ofFma = peak && ms(`int4 g${G} tuned`) ? flops / (ms(`int4 g${G} tuned`)! * 1e-3) / 1e9 / peak : undefined;
+    ratioRows.push([label, `int4 g${G} GFLOP/s / FMA f32 (same run)`, pct(ofFma), '', '']);
     ratioRows.push([label, `int4 g${G} tuned vs default (speed-up)`, times(tunedOverDefault), '', '']);
     results.push({ case: label, sizes: { M: 1, N, K }, contenders: lines, ratios: { ...ratios, tunedOverDefault, ofFmaPeak: ofFma ?? null } });
   }
@@ -151,6 +152,7 @@ export async function benchLowbit(device: WebGpuDevice, o: LowbitBenchOptions, l
     results.push({ case: label, sizes: { M, N, K, G }, contenders: lines, ratios: { int4OverF16: s } });
   }
 
+  fma.destroy();
   printTable(['case', 'contender', 'schedule', 'ms (median ±spread)', 'GFLOP/s', 'GB/s'], rows);
   printTable(['case', 'ratio', 'measured', 'target', 'met'], ratioRows);
   console.log('GB/s: weight bytes (and scales) read per second; copy: bytes read and written. GFLOP/s: 2·M·N·K / time.');
